@@ -1,0 +1,74 @@
+"""Hidden-layer activations and their derivatives, looked up by name.
+
+Each derivative is written in terms of the activation's *output*, as in
+scikit-learn's ``neural_network/_base.py``: the backward pass then needs only
+what the forward pass already keeps, and works in place on the incoming delta.
+"""
+
+import numpy as np
+
+LEAKY_SLOPE = 0.01
+
+
+def relu(x, out=None):
+    """max(x, 0), elementwise."""
+    return np.maximum(x, 0, out=out)
+
+
+def leaky_relu(x, out=None):
+    """x where x > 0, else LEAKY_SLOPE * x."""
+    # max(x, a*x) is leaky relu for any slope 0 < a < 1.
+    return np.maximum(x, x * x.dtype.type(LEAKY_SLOPE), out=out)
+
+
+def tanh(x, out=None):
+    """Hyperbolic tangent, elementwise."""
+    return np.tanh(x, out=out)
+
+
+def sigmoid(x, out=None):
+    """Logistic function 1 / (1 + exp(-x)), computed without overflow warnings."""
+    # tanh form: exact same function, but never overflows for large |x|.
+    out = np.multiply(x, x.dtype.type(0.5), out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def relu_backward(y, delta):
+    """Multiply delta in place by relu'(x), given y = relu(x)."""
+    delta[y <= 0] = 0
+    return delta
+
+
+def leaky_relu_backward(y, delta):
+    """Multiply delta in place by leaky_relu'(x), given y = leaky_relu(x)."""
+    # y and x share their sign, so the output tells which slope applied.
+    delta[y <= 0] *= LEAKY_SLOPE
+    return delta
+
+
+def tanh_backward(y, delta):
+    """Multiply delta in place by tanh'(x) = 1 - y**2."""
+    delta *= 1 - y * y
+    return delta
+
+
+def sigmoid_backward(y, delta):
+    """Multiply delta in place by sigmoid'(x) = y * (1 - y)."""
+    delta *= y * (1 - y)
+    return delta
+
+
+ACTIVATIONS = {"relu": relu, "leaky_relu": leaky_relu, "tanh": tanh, "sigmoid": sigmoid}
+DERIVATIVES = {
+    "relu": relu_backward,
+    "leaky_relu": leaky_relu_backward,
+    "tanh": tanh_backward,
+    "sigmoid": sigmoid_backward,
+}
+
+# Weight initialisation matched to the activation: He for the relu family
+# (fan-in variance 2/n), Glorot for the saturating ones.
+INIT = {"relu": "he", "leaky_relu": "he", "tanh": "glorot", "sigmoid": "glorot"}

@@ -1,0 +1,210 @@
+"""Model files: one .npz with the weights and a JSON metadata record. Never pickled.
+
+Layout: arrays W0, b0, W1, b1, ... and `metadata`, a uint8 array holding UTF-8
+JSON (so no object arrays are ever needed). Loading checks every array's header
+against the metadata *before* reading its data, so a hostile file cannot make
+us allocate gigabytes, and rebuilds the network through `MLP`'s constructor.
+"""
+
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .network import DTYPES, MLP
+
+FORMAT = "digit-lab-mlp"
+FORMAT_VERSION = 1
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+MAX_LAYER_SIZE = 65536
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32: far beyond any sensible MLP here
+REQUIRED_META = ("format", "format_version", "layer_sizes", "activation", "dtype")
+
+
+class ModelFileError(ValueError):
+    """A model file is unreadable or inconsistent; the message says what is wrong."""
+
+
+def _array_names(n_dense):
+    return [f"{k}{i}" for i in range(n_dense) for k in ("W", "b")]
+
+
+def model_metadata(model):
+    """The metadata record saved with `model`: its architecture plus model.meta."""
+    meta = dict(model.meta)
+    meta.update(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        layer_sizes=model.layer_sizes,
+        activation=model.activation,
+        dropout=model.dropout,
+        dtype=model.dtype.name,
+    )
+    meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return meta
+
+
+def dump_model(model, fileobj):
+    """Write `model` as .npz to a binary file object."""
+    meta = json.dumps(model_metadata(model), allow_nan=False, default=_json_default).encode("utf-8")
+    arrays = dict(zip(_array_names(len(model.dense)), model.get_weights()))
+    np.savez(fileobj, metadata=np.frombuffer(meta, dtype=np.uint8), **arrays)
+
+
+def model_to_bytes(model):
+    """The .npz file content for `model`, e.g. for a download button."""
+    buf = io.BytesIO()
+    dump_model(model, buf)
+    return buf.getvalue()
+
+
+def save_model(model, path):
+    """Write `model` to `path` atomically: a temp file in the same directory, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            dump_model(model, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_model(source, *, max_bytes=None):
+    """Read a model from a path, bytes or binary file object; raise ModelFileError if it is bad."""
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "uploaded file"
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            source = io.BytesIO(source)
+        size = os.path.getsize(source) if isinstance(source, (str, os.PathLike)) else _stream_size(source)
+        if max_bytes is not None and size > max_bytes:
+            raise ModelFileError(f"{size:,} bytes is over the {max_bytes:,}-byte limit")
+        with zipfile.ZipFile(source) as zf:
+            return _load_from_zip(zf)
+    except ModelFileError as e:
+        raise ModelFileError(f"{name}: {e}") from None
+    except zipfile.BadZipFile:
+        raise ModelFileError(f"{name}: not a model file (.npz): not a zip archive") from None
+    except FileNotFoundError:
+        raise ModelFileError(f"{name}: no such file") from None
+    except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
+        raise ModelFileError(f"{name}: cannot read the file: {e}") from None
+
+
+def _stream_size(f):
+    here = f.tell()
+    size = f.seek(0, os.SEEK_END)
+    f.seek(here)
+    return size
+
+
+def _load_from_zip(zf):
+    members = {info.filename: info for info in zf.infolist()}
+    if "metadata.npy" not in members:
+        raise ModelFileError(f"no metadata record (found {sorted(members)[:8]})")
+    raw = _read_member(zf, members["metadata.npy"], "metadata", np.dtype(np.uint8), None)
+    meta = _parse_metadata(raw.tobytes())
+    model = MLP(meta["layer_sizes"], meta["activation"], dropout=meta.get("dropout", 0.0), dtype=meta["dtype"])
+    names = _array_names(len(model.dense))
+    expected = {f"{n}.npy" for n in names} | {"metadata.npy"}
+    if set(members) != expected:
+        missing = sorted(n[:-4] for n in expected - set(members))
+        extra = sorted(n for n in set(members) - expected)
+        raise ModelFileError(
+            f"arrays do not match layer_sizes {meta['layer_sizes']}: missing {missing or 'none'}, unexpected {extra or 'none'}"
+        )
+    arrays = []
+    for name, (param, _, _) in zip(names, model.parameters()):
+        a = _read_member(zf, members[f"{name}.npy"], name, param.dtype, param.shape)
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"array {name} contains NaN or infinite values")
+        arrays.append(a)
+    model.set_weights(arrays)
+    model.meta = {k: v for k, v in meta.items() if k not in ("layer_sizes", "activation", "dropout", "dtype")}
+    return model
+
+
+def _read_member(zf, info, name, dtype, shape):
+    """Read one .npy member after checking its header (dtype, shape, size) against expectations."""
+    with zf.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
+            elif version in ((2, 0), (3, 0)):
+                got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ModelFileError(f"array {name}: unsupported .npy version {version}")
+        except ValueError as e:
+            raise ModelFileError(f"array {name}: not a valid .npy array ({e})") from None
+        if got_dtype.hasobject or got_dtype != dtype:
+            raise ModelFileError(f"array {name} has dtype {got_dtype}, expected {dtype}")
+        if shape is None:  # the metadata blob: 1-D, bounded
+            if len(got_shape) != 1 or got_shape[0] > MAX_METADATA_BYTES:
+                raise ModelFileError(f"metadata record has shape {got_shape}: not a bounded 1-D byte string")
+        elif tuple(got_shape) != tuple(shape):
+            raise ModelFileError(f"array {name} has shape {tuple(got_shape)}, but the metadata implies {tuple(shape)}")
+        count = math.prod(got_shape)
+        data = f.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise ModelFileError(f"array {name} is truncated")
+    a = np.frombuffer(data, dtype=dtype).reshape(got_shape, order="F" if fortran else "C")
+    return a.copy()
+
+
+def _parse_metadata(raw):
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"metadata is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError("metadata is not a JSON object")
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise ModelFileError(f"metadata lacks {', '.join(missing)}")
+    if meta["format"] != FORMAT:
+        raise ModelFileError(f"metadata format is {meta['format']!r}, expected {FORMAT!r}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise ModelFileError(
+            f"format_version {meta['format_version']!r} is not supported (this program reads version {FORMAT_VERSION})"
+        )
+    sizes = meta["layer_sizes"]
+    if not (
+        isinstance(sizes, list)
+        and len(sizes) >= 2
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_LAYER_SIZE for s in sizes)
+    ):
+        raise ModelFileError(f"layer_sizes must be a list of 2+ integers in 1..{MAX_LAYER_SIZE}, got {sizes!r}")
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        raise ModelFileError(f"layer_sizes {sizes} imply {n_params:,} parameters, over the {MAX_PARAMETERS:,} limit")
+    if meta["activation"] not in ACTIVATIONS:
+        raise ModelFileError(f"unknown activation {meta['activation']!r}; expected one of {sorted(ACTIVATIONS)}")
+    if meta["dtype"] not in DTYPES:
+        raise ModelFileError(f"dtype {meta['dtype']!r} is not one of {sorted(DTYPES)}")
+    dropout = meta.get("dropout", 0.0)
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ModelFileError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    return meta
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in model metadata")

@@ -1,0 +1,141 @@
+"""The multi-layer perceptron: Dense layers with a hidden activation, softmax output."""
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .layers import Activation, Dense, Dropout, init_scheme
+from .losses import softmax, softmax_cross_entropy
+from .metrics import Evaluation, evaluate_predictions
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_architecture(layer_sizes, activation, dropout=0.0):
+    """Raise ValueError naming the bad value if the architecture makes no sense."""
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"need at least an input and an output size, got {sizes}")
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+    if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+
+
+class MLP:
+    """A fully connected network: layer_sizes = [n_in, *hidden, n_out].
+
+    Hidden layers use `activation` (and dropout, if any); the output layer gives
+    logits that softmax turns into class probabilities.
+    """
+
+    def __init__(self, layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype="float32"):
+        check_architecture(layer_sizes, activation, dropout)
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.layer_sizes = [int(s) for s in layer_sizes]
+        self.activation = activation
+        self.dropout = float(dropout)
+        self.dtype = np.dtype(DTYPES[dtype])
+        # Weights and dropout masks draw from separate streams so that changing
+        # the dropout rate does not change the initial weights.
+        init_rng, self.dropout_rng = np.random.default_rng(seed).spawn(2)
+        self.layers = []
+        self.dense = []
+        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        for i, (n_in, n_out) in enumerate(pairs):
+            last = i == len(pairs) - 1
+            # The output layer feeds softmax: Glorot suits it whatever the hidden activation.
+            scheme = "glorot" if last else init_scheme(activation)
+            layer = Dense(n_in, n_out, init=scheme, rng=init_rng, dtype=self.dtype)
+            self.dense.append(layer)
+            self.layers.append(layer)
+            if not last:
+                self.layers.append(Activation(activation))
+                if self.dropout > 0:
+                    self.layers.append(Dropout(self.dropout, self.dropout_rng))
+        self.dense[0].needs_input_grad = False
+        self.meta = {}
+
+    # -- forward and backward -------------------------------------------------
+
+    def forward(self, x, training=False):
+        """(n, n_in) -> (n, n_out) logits."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad):
+        """Back-propagate dL/dlogits (n, n_out), filling every layer's grads."""
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+
+    def loss_and_grads(self, x, labels, training=True):
+        """One forward and backward pass; returns (loss, probs). Grads are left in the layers."""
+        logits = self.forward(self.cast(x), training)
+        loss, probs, grad = softmax_cross_entropy(logits, labels)
+        self.backward(grad)
+        return loss, probs
+
+    # -- parameters -----------------------------------------------------------
+
+    def parameters(self):
+        """[(param, grad, is_weight)] for every trainable array, in layer order."""
+        return [(d.params[k], d.grads[k], k == "W") for d in self.dense for k in ("W", "b")]
+
+    @property
+    def n_parameters(self):
+        """Total count of trainable numbers."""
+        return sum(p.size for p, _, _ in self.parameters())
+
+    def get_weights(self):
+        """Copies of all weights and biases: [W0, b0, W1, b1, ...]."""
+        return [p.copy() for p, _, _ in self.parameters()]
+
+    def set_weights(self, arrays):
+        """Copy arrays (as from get_weights) into the network; shapes must match."""
+        params = self.parameters()
+        if len(arrays) != len(params):
+            raise ValueError(f"expected {len(params)} arrays, got {len(arrays)}")
+        for (p, _, _), a in zip(params, arrays):
+            if a.shape != p.shape:
+                raise ValueError(f"shape mismatch: expected {p.shape}, got {a.shape}")
+            p[...] = a
+
+    def weights_finite(self):
+        """True if no weight or bias is NaN or infinite."""
+        return all(np.isfinite(p).all() for p, _, _ in self.parameters())
+
+    # -- inference --------------------------------------------------------------
+
+    def cast(self, x):
+        """x as a 2-D array of this network's dtype (no copy if it already is)."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.layer_sizes[0]:
+            raise ValueError(
+                f"expected input of shape (n, {self.layer_sizes[0]}), got {x.shape}"
+            )
+        return x.astype(self.dtype, copy=False)
+
+    def predict_proba(self, x, batch_size=8192):
+        """(n, n_in) -> (n, n_out) class probabilities, computed in batches."""
+        x = np.asarray(x)
+        out = np.empty((len(x), self.layer_sizes[-1]), dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            chunk = self.cast(x[start:start + batch_size])
+            out[start:start + len(chunk)] = softmax(self.forward(chunk))
+        return out
+
+    def predict(self, x):
+        """(n, n_in) -> (n,) most probable class."""
+        return self.predict_proba(x).argmax(axis=1)
+
+    def evaluate(self, x, labels) -> Evaluation:
+        """Accuracy, per-class accuracy, confusion matrix and loss on (x, labels)."""
+        probs = self.predict_proba(x)
+        return evaluate_predictions(probs, labels, self.layer_sizes[-1])
+
+    def __repr__(self):
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"MLP({self.layer_sizes}, activation={self.activation!r}, dropout={self.dropout})[{inner}]"

@@ -1,0 +1,32 @@
+"""Shared fixtures. Real MNIST comes from $MLP_DATA_DIR (CI sets it to ../shared)."""
+
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST Dataset; skipped where it is absent, but a failure under CI."""
+    from data import DatasetNotFound, load_dataset
+
+    try:
+        return load_dataset("mnist")
+    except DatasetNotFound as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide MNIST: {e}")
+        pytest.skip(f"MNIST not available: {e}")
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist):
+    """(x_train, y_train, x_test, y_test): 5,000 training and 2,000 test images as float32 inputs."""
+    from mlp import to_inputs
+
+    return (
+        to_inputs(mnist.x_train[:5000]),
+        mnist.y_train[:5000].astype(np.int64),
+        to_inputs(mnist.x_test[:2000]),
+        mnist.y_test[:2000].astype(np.int64),
+    )

@@ -1,0 +1,145 @@
+"""`python -m mlp` end to end, as a user runs it (subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, check=True):
+    """Run `python -m mlp ARGS`; returns the CompletedProcess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlp", *map(str, args)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist):
+    """A small model trained through the command line, and its --json output."""
+    out = tmp_path_factory.mktemp("cli") / "small.npz"
+    proc = run("train", "--hidden", 64, "--epochs", 2, "--subset", 6000, "--batch-size", 64,
+               "--seed", 3, "--out", out, "--json")
+    return out, json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_train_json(trained):
+    out, result = trained
+    assert out.exists()
+    assert result["epochs"] == 2 and len(result["history"]) == 2
+    for record in result["history"]:
+        assert record["seconds"] > 0
+        assert {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"} <= record.keys()
+    assert result["test_accuracy"] > 0.85
+    assert result["config"]["hidden"] == [64]
+
+
+@pytest.mark.slow
+def test_train_is_reproducible(trained, tmp_path):
+    out, result = trained
+    again = tmp_path / "again.npz"
+    run("train", "--hidden", 64, "--epochs", 2, "--subset", 6000, "--batch-size", 64, "--seed", 3, "--out", again)
+    with np.load(out) as a, np.load(again) as b:
+        for key in ("W0", "b0", "W1", "b1"):
+            assert np.array_equal(a[key], b[key])
+
+
+@pytest.mark.slow
+def test_continue_from(trained, tmp_path):
+    out, _ = trained
+    more = tmp_path / "more.npz"
+    proc = run("train", "--continue-from", out, "--epochs", 1, "--subset", 6000, "--out", more, "--json")
+    result = json.loads(proc.stdout)
+    assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_evaluate_json(trained):
+    out, result = trained
+    ev = json.loads(run("evaluate", "--model", out, "--json").stdout)
+    assert ev["accuracy"] == pytest.approx(result["test_accuracy"])
+    assert len(ev["per_class_accuracy"]) == 10
+    cm = np.array(ev["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 10000
+    assert np.trace(cm) / 1e4 == pytest.approx(ev["accuracy"])
+
+
+@pytest.mark.slow
+def test_evaluate_text(trained):
+    text = run("evaluate", "--model", trained[0]).stdout
+    assert "accuracy" in text and "confusion matrix" in text
+
+
+def canvas_png(path, digit_image, offset, scale):
+    """Paste an MNIST digit, scaled up, onto a black 280x280 canvas like the app's."""
+    canvas = Image.new("L", (280, 280), 0)
+    big = Image.fromarray(digit_image).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR)
+    canvas.paste(big, offset)
+    canvas.save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_predict_json(trained, mnist, tmp_path):
+    model, _ = trained
+    seven = mnist.x_test[0]  # the first test image is a 7
+    assert mnist.y_test[0] == 7
+    small = canvas_png(tmp_path / "small.png", seven, (0, 0), 4)
+    large = canvas_png(tmp_path / "large.png", seven, (0, 0), 10)
+    empty = tmp_path / "empty.png"
+    Image.new("RGB", (280, 280), "black").save(empty)
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image")
+    proc = run("predict", "--model", model, "--json", small, junk, large, empty, check=False)
+    assert proc.returncode == 1  # one file failed
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["file"] for r in records] == [str(p) for p in (small, junk, large, empty)]
+    assert records[0]["digit"] == 7 and records[2]["digit"] == 7
+    assert len(records[0]["probabilities"]) == 10 and sum(records[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
+    assert "error" in records[1] and "junk.png" in records[1]["error"]
+    assert records[3]["digit"] is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--lr", "nan"], "expected a finite number, got 'nan'"),
+        (["train", "--hidden", "256", "0"], "expected a positive integer, got 0"),
+        (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+        (["train", "--dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
+        (["train", "--subset", "-1"], "train_subset must be an integer >= 0"),
+        (["evaluate", "--model", "/nonexistent/model.npz"], "no such file"),
+        (["predict", "--model", "/nonexistent/model.npz", "x.png"], "no such file"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_arguments_give_one_line(args, message):
+    proc = run(*args, check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr
+
+
+def test_missing_dataset_is_explained(tmp_path):
+    env = {**os.environ, "MLP_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import data.catalog as d, sys, pathlib; d.PROJECT_DATA_DIR = pathlib.Path(sys.argv[1]); "
+         "d.SYSTEM_DATA_DIR = d.PROJECT_DATA_DIR; from mlp.cli import main; sys.exit(main(['train', '--dataset', 'mnist']))",
+         str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "MLP_DATA_DIR" in proc.stderr
