@@ -136,9 +136,8 @@ def cmd_train(args):
     else:
         model = build_model(config)
     ds = load_dataset(args.dataset, download=args.download, progress=None if args.json else DownloadBar())
-    x_test = to_inputs(ds.x_test, model.dtype)
     bar = ProgressBar(config.epochs)
-    trainer = Trainer(model, config, to_inputs(ds.x_train, model.dtype), ds.y_train, progress=bar.batch)
+    trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
@@ -149,7 +148,7 @@ def cmd_train(args):
         bar.close()
     if not trainer.history:
         raise ConfigError("stopped before the first epoch finished; nothing saved")
-    ev = model.evaluate(x_test, ds.y_test)
+    ev = model.evaluate(to_inputs(ds.x_test, model.dtype), ds.y_test)
     model.meta.update(
         dataset=args.dataset,
         class_names=list(ds.class_names),

@@ -71,6 +71,7 @@ def save_model(model, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is meant to be shared
         with os.fdopen(fd, "wb") as f:
             dump_model(model, f)
             f.flush()

@@ -36,8 +36,12 @@ class Dense:
         self._x = None
 
     def forward(self, x, training=False):
-        """(n, n_in) -> (n, n_out)."""
-        self._x = x
+        """(n, n_in) -> (n, n_out). Keeps x for backward only when training.
+
+        Inference stores nothing, so one network can serve many threads at once.
+        """
+        if training:
+            self._x = x
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, grad):
@@ -65,9 +69,11 @@ class Activation:
         self._y = None
 
     def forward(self, x, training=False):
-        """(n, d) -> (n, d)."""
-        self._y = self._f(x)
-        return self._y
+        """(n, d) -> (n, d). Keeps the output for backward only when training."""
+        y = self._f(x)
+        if training:
+            self._y = y
+        return y
 
     def backward(self, grad):
         """Returns dL/dx; the incoming grad is modified in place and returned."""
@@ -95,7 +101,6 @@ class Dropout:
     def forward(self, x, training=False):
         """(n, d) -> (n, d); draws a fresh mask from self.rng when training."""
         if not training or self.rate == 0.0:
-            self._mask = None
             return x
         keep = 1.0 - self.rate
         self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype)
@@ -103,8 +108,8 @@ class Dropout:
         return x * self._mask
 
     def backward(self, grad):
-        """Routes the gradient through the units kept in the forward pass."""
-        if self._mask is None:
+        """Routes the gradient through the units kept in the last training forward pass."""
+        if self.rate == 0.0:
             return grad
         grad *= self._mask
         return grad

@@ -20,6 +20,14 @@ from .network import MLP
 from .optimizers import OPTIMIZERS, SCHEDULES, make_optimizer
 
 
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
 class ConfigError(ValueError):
     """A hyperparameter is out of range; the message names it and its value."""
 
@@ -51,65 +59,61 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float32"
 
-    def validate(self):
-        """Raise ConfigError naming the first hyperparameter that makes no sense."""
-        def bad(name, why):
-            raise ConfigError(f"{name} {why}, got {getattr(self, name)!r}")
+    def problems(self, n_samples=None):
+        """{field: message} for every hyperparameter that makes no sense (empty if all is well).
 
-        def is_int(v):
-            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        With n_samples, also checks the settings against a training set of that size.
+        """
+        found = {}
 
-        def is_num(v):
-            return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        def check(name, ok, why):
+            if name not in found and not ok:
+                found[name] = f"{name} {why}, got {getattr(self, name)!r}"
 
-        hidden = list(self.hidden)
-        if not all(is_int(h) and h > 0 for h in hidden):
-            raise ConfigError(f"hidden sizes must be positive integers, got {hidden}")
-        if self.activation not in ACTIVATIONS:
-            bad("activation", f"must be one of {sorted(ACTIVATIONS)}")
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", f"must be one of {sorted(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            bad("schedule", f"must be one of {sorted(SCHEDULES)}")
-        if not (is_num(self.lr) and math.isfinite(self.lr) and self.lr > 0):
-            bad("lr", "must be a finite number > 0")
-        if not (is_num(self.momentum) and 0 <= self.momentum < 1):
-            bad("momentum", "must be in [0, 1)")
+        hidden = list(self.hidden) if isinstance(self.hidden, (list, tuple)) else self.hidden
+        if not (isinstance(hidden, list) and all(_is_int(h) and h > 0 for h in hidden)):
+            found["hidden"] = f"hidden sizes must be positive integers, got {hidden}"
+        check("activation", self.activation in ACTIVATIONS, f"must be one of {sorted(ACTIVATIONS)}")
+        check("optimizer", self.optimizer in OPTIMIZERS, f"must be one of {sorted(OPTIMIZERS)}")
+        check("schedule", self.schedule in SCHEDULES, f"must be one of {sorted(SCHEDULES)}")
+        check("lr", _is_num(self.lr) and math.isfinite(self.lr) and self.lr > 0, "must be a finite number > 0")
+        check("momentum", _is_num(self.momentum) and 0 <= self.momentum < 1, "must be in [0, 1)")
         for name in ("batch_size", "epochs", "step_size"):
-            if not (is_int(getattr(self, name)) and getattr(self, name) > 0):
-                bad(name, "must be a positive integer")
-        if not (is_num(self.weight_decay) and math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            bad("weight_decay", "must be a finite number >= 0")
-        if not (is_num(self.dropout) and 0 <= self.dropout < 1):
-            bad("dropout", "must be in [0, 1)")
-        if not (is_num(self.gamma) and 0 < self.gamma <= 1):
-            bad("gamma", "must be in (0, 1]")
-        if not (is_num(self.min_lr_fraction) and 0 <= self.min_lr_fraction <= 1):
-            bad("min_lr_fraction", "must be in [0, 1]")
-        if not (is_num(self.val_fraction) and 0 <= self.val_fraction < 1):
-            bad("val_fraction", "must be in [0, 1)")
-        if not (is_int(self.patience) and self.patience >= 0):
-            bad("patience", "must be an integer >= 0 (0 turns early stopping off)")
-        if not (is_int(self.train_subset) and self.train_subset >= 0):
-            bad("train_subset", "must be an integer >= 0 (0 means all samples)")
-        if not is_int(self.seed) or self.seed < 0:
-            bad("seed", "must be an integer >= 0")
-        if self.dtype not in ("float32", "float64"):
-            bad("dtype", "must be 'float32' or 'float64'")
-        return self
+            check(name, _is_int(getattr(self, name)) and getattr(self, name) > 0, "must be a positive integer")
+        check("weight_decay", _is_num(self.weight_decay) and math.isfinite(self.weight_decay)
+              and self.weight_decay >= 0, "must be a finite number >= 0")
+        check("dropout", _is_num(self.dropout) and 0 <= self.dropout < 1, "must be in [0, 1)")
+        check("gamma", _is_num(self.gamma) and 0 < self.gamma <= 1, "must be in (0, 1]")
+        check("min_lr_fraction", _is_num(self.min_lr_fraction) and 0 <= self.min_lr_fraction <= 1,
+              "must be in [0, 1]")
+        check("val_fraction", _is_num(self.val_fraction) and 0 <= self.val_fraction < 1, "must be in [0, 1)")
+        check("patience", _is_int(self.patience) and self.patience >= 0,
+              "must be an integer >= 0 (0 turns early stopping off)")
+        check("train_subset", _is_int(self.train_subset) and self.train_subset >= 0,
+              "must be an integer >= 0 (0 means all samples)")
+        check("seed", _is_int(self.seed) and self.seed >= 0, "must be an integer >= 0")
+        check("dtype", self.dtype in ("float32", "float64"), "must be 'float32' or 'float64'")
+        if n_samples is not None and not found.keys() & {"train_subset", "val_fraction", "batch_size"}:
+            found.update(self._data_problems(n_samples))
+        return found
 
-    def check_data(self, n_samples):
-        """Raise ConfigError if the settings cannot work with n_samples training samples."""
+    def _data_problems(self, n_samples):
         n = min(n_samples, self.train_subset) if self.train_subset else n_samples
         n_val = int(round(n * self.val_fraction))
         if n - n_val < 1:
-            raise ConfigError(f"no training samples left: {n} samples, val_fraction {self.val_fraction}")
+            return {"val_fraction": f"no training samples left: {n} samples, val_fraction {self.val_fraction}"}
         if self.val_fraction > 0 and n_val < 1:
-            raise ConfigError(f"val_fraction {self.val_fraction} of {n} samples leaves no validation samples")
+            return {"val_fraction": f"val_fraction {self.val_fraction} of {n} samples leaves no validation samples"}
         if self.batch_size > n - n_val:
-            raise ConfigError(
-                f"batch_size {self.batch_size} is larger than the {n - n_val} training samples"
-            )
+            return {"batch_size": f"batch_size {self.batch_size} is larger than the {n - n_val} training samples"}
+        return {}
+
+    def validate(self, n_samples=None):
+        """Raise ConfigError naming the first hyperparameter that makes no sense; returns self."""
+        found = self.problems(n_samples)
+        if found:
+            raise ConfigError(next(iter(found.values())))
+        return self
 
     def to_dict(self):
         """JSON-ready dict of every setting."""
@@ -165,36 +169,45 @@ def split_validation(n, fraction, rng):
 class Trainer:
     """Trains `model` on (x, y) with `config`; see the module docstring for use.
 
-    x: (n, n_in) float inputs (see `to_inputs`), y: (n,) integer labels.
+    x: (n, 28, 28) uint8 images or (n, n_in) inputs; y: (n,) integer labels.
+    The data is never copied: batches are gathered by index and uint8 pixels are
+    scaled to [0, 1] per batch, so many runs can share one copy of a dataset.
     The validation split is carved from (x, y) with the config's seed, unless
     `validation=(x_val, y_val)` is given. `progress(done, total)` is called a few
     times per epoch with batch counts, for progress bars.
     """
 
     def __init__(self, model, config, x, y, *, validation=None, progress=None):
-        config.validate()
-        config.check_data(len(x))
         if len(x) != len(y):
             raise ConfigError(f"{len(x)} inputs but {len(y)} labels")
+        config.validate(len(x))
         self.model, self.config, self.progress = model, config, progress
         rng = np.random.default_rng(config.seed)
         split_rng, subset_rng, self.shuffle_rng = rng.spawn(3)
-        if config.train_subset and config.train_subset < len(x):
-            keep = np.sort(subset_rng.permutation(len(x))[: config.train_subset])
-            x, y = x[keep], y[keep]
-        if validation is None and config.val_fraction > 0:
-            train_idx, val_idx = split_validation(len(x), config.val_fraction, split_rng)
-            validation = (x[val_idx], y[val_idx])
-            x, y = x[train_idx], y[train_idx]
-        self.x = model.cast(x)
+        self.x = np.asarray(x).reshape(len(x), -1)  # a view, not a copy
         self.y = np.asarray(y, dtype=np.int64)
-        self.validation = None if validation is None else (model.cast(validation[0]), np.asarray(validation[1], dtype=np.int64))
+        idx = np.arange(len(x))
+        if config.train_subset and config.train_subset < len(x):
+            idx = np.sort(subset_rng.permutation(len(x))[: config.train_subset])
+        if validation is None and config.val_fraction > 0:
+            train_pos, val_pos = split_validation(len(idx), config.val_fraction, split_rng)
+            validation = (self.x[idx[val_pos]], self.y[idx[val_pos]])
+            idx = idx[train_pos]
+        self.train_idx = idx
+        self.validation = None
+        if validation is not None:
+            x_val = np.asarray(validation[0])
+            self.validation = (self._inputs(x_val.reshape(len(x_val), -1)), np.asarray(validation[1], dtype=np.int64))
         self.optimizer = make_optimizer(
             config.optimizer, model.parameters(), momentum=config.momentum, weight_decay=config.weight_decay
         )
         self.outcome = None
         self.history = model.meta.setdefault("history", [])
         self._good = model.get_weights()  # weights after the last finished epoch
+
+    def _inputs(self, rows):
+        """Raw rows (uint8 pixels or floats) as the model's float inputs."""
+        return self.model.cast(to_inputs(rows, self.model.dtype))
 
     def learning_rate(self, epoch):
         """The scheduled learning rate for a 0-based epoch of this run."""
@@ -236,7 +249,7 @@ class Trainer:
                 lr=lr,
                 seconds=seconds,
                 val_seconds=time.perf_counter() - val_started,
-                samples_per_second=len(self.x) / seconds if seconds > 0 else float("inf"),
+                samples_per_second=len(self.train_idx) / seconds if seconds > 0 else float("inf"),
             )
             self._good = self.model.get_weights()
             self.history.append(record.to_dict())
@@ -257,8 +270,8 @@ class Trainer:
 
     def _epoch(self, lr, stop):
         """One pass over the shuffled training set; (mean loss, accuracy) or None if stopped."""
-        model, bs, n = self.model, self.config.batch_size, len(self.x)
-        order = self.shuffle_rng.permutation(n)
+        model, bs, n = self.model, self.config.batch_size, len(self.train_idx)
+        order = self.train_idx[self.shuffle_rng.permutation(n)]
         n_batches = math.ceil(n / bs)
         report_every = max(1, n_batches // 20)
         total_loss = 0.0
@@ -267,7 +280,7 @@ class Trainer:
             if stop is not None and stop.is_set():
                 return None
             idx = order[start:start + bs]
-            xb = np.take(self.x, idx, axis=0)
+            xb = self._inputs(np.take(self.x, idx, axis=0))
             yb = self.y[idx]
             loss, probs = model.loss_and_grads(xb, yb)
             if not math.isfinite(loss):

@@ -86,7 +86,7 @@ def test_explicit_validation_set_and_subset():
     config = toy_config(train_subset=200, val_fraction=0.0)
     model = build_model(config, n_in=20, n_out=3)
     trainer = Trainer(model, config, x, y, validation=(x[:50], y[:50]))
-    assert len(trainer.x) == 200
+    assert len(trainer.train_idx) == 200
     assert list(trainer.run())[-1].val_accuracy is not None
 
 
