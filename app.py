@@ -1,0 +1,12 @@
+"""Digit Lab: the navigation over the Draw, Train and Inspect pages. Run: streamlit run app.py"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", layout="wide")
+
+pages = [
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/query_stats:"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,74 @@
+"""Draw a digit and watch the network read it."""
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mlp import ModelFileError
+from mlp.preprocess import preprocess, to_model_input
+from webapp import charts, images, state
+from webapp.settings import MAX_UPLOAD_MB
+
+state.init_session()
+ss = st.session_state
+ss.setdefault("canvas_round", 0)
+
+st.title("Draw a digit")
+st.caption(
+    "Draw a single digit (0–9) in the black box with your mouse or finger. The network reads it "
+    "as soon as you lift the pen. Draw it anywhere, at any size: it is cropped, scaled and centred "
+    "the way MNIST digits were before the network sees it."
+)
+
+left, right = st.columns([1, 1], gap="large")
+with left:
+    entry = state.model_selector("draw_model", help="The shipped model, models you trained in this session, or an upload.")
+    brush = st.slider("Brush width", 6, 40, 18, key="brush", help="Pixels on the 280×280 canvas.")
+    # A new key gives a fresh, empty canvas: that is how Clear works.
+    canvas = st_canvas(
+        stroke_width=brush,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=280,
+        width=280,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas-{ss.canvas_round}",
+    )
+    if st.button("Clear", key="clear", icon=":material/ink_eraser:"):
+        ss.canvas_round += 1
+        st.rerun()
+    with st.expander("Use your own model (.npz)"):
+        upload = st.file_uploader("Upload a model file saved by Digit Lab", type=["npz"], key="upload")
+        if upload is not None and ss.get("uploaded_id") != upload.file_id:
+            ss.uploaded_id = upload.file_id
+            try:
+                uploaded = state.read_upload(upload.name, upload.getvalue(), MAX_UPLOAD_MB)
+            except ModelFileError as e:
+                ss.upload_error = str(e)
+            else:
+                ss.upload_error = None
+                name = state.next_model_name("Uploaded")
+                state.add_model(state.ModelEntry(name, "uploaded", model=uploaded))
+                ss.selected_model = name
+                st.rerun()
+        if ss.get("upload_error"):
+            st.error(ss.upload_error)
+
+with right:
+    model = entry.current()
+    image = canvas.image_data if canvas is not None else None
+    x28 = preprocess(image) if image is not None else None
+    if model is None:
+        st.info("This model has not finished its first epoch yet. Pick another model or wait a moment.")
+    elif x28 is None:
+        st.info("Draw a digit on the canvas to see what the network reads.")
+    else:
+        probs = model.predict_proba(to_model_input(x28))[0]
+        digit = int(probs.argmax())
+        labels = state.class_names(entry.dataset)
+        m1, m2 = st.columns(2)
+        m1.metric("Prediction", labels[digit])
+        m2.metric("Confidence", f"{probs[digit]:.1%}")
+        st.altair_chart(charts.probability_bars(probs, labels), width="stretch")
+        with st.expander("What the network saw (28×28)", expanded=True):
+            st.image(images.enlarge(x28, scale=8), caption="Cropped, scaled to 20 px, centred by mass", width=224)

@@ -1,0 +1,211 @@
+"""Train a network in the background and watch it learn, epoch by epoch."""
+
+import streamlit as st
+
+from data import DatasetError, DatasetNotFound
+from mlp import TrainConfig
+from webapp import charts, state
+from webapp.settings import MAX_CONCURRENT_RUNS
+from webapp.training import continue_config, parse_hidden, parse_positive_float, start_job
+
+state.init_session()
+ss = st.session_state
+
+st.title("Train a network")
+st.caption(
+    "Choose the network and how to train it in the sidebar, then press **Start**. Training runs in "
+    "the background: you can switch to Draw or Inspect and come back. Charts gain a point every "
+    "epoch. **Stop** keeps the model from the last finished epoch. Finished models appear in the "
+    "Draw and Inspect model lists and can be downloaded."
+)
+
+# -- sidebar: every hyperparameter, each explained where it is wrong ---------------------------
+
+problems = {}
+notes = {}  # field -> an empty slot under its widget, filled once every problem is known
+
+
+def explain(field):
+    """Reserve the place right under the widget of `field` for its problem, if it has one."""
+    notes[field] = st.empty()
+
+
+with st.sidebar:
+    st.header("Network")
+    dataset_name = st.selectbox("Dataset", ["mnist", "fashion-mnist"], format_func=state.dataset_label, key="t_dataset")
+    hidden_text = st.text_input("Hidden layer sizes", "256, 128", key="t_hidden",
+                                help="Units per hidden layer, separated by commas. Empty: no hidden layer.")
+    try:
+        hidden = parse_hidden(hidden_text)
+    except ValueError as e:
+        hidden, problems["hidden"] = (1,), str(e)
+    explain("hidden")
+    activation = st.selectbox("Activation", ["relu", "leaky_relu", "tanh", "sigmoid"], key="t_activation")
+    dropout = st.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key="t_dropout", help="Share of hidden units dropped per batch.")
+
+    st.header("Training")
+    optimizer = st.selectbox("Optimizer", ["adam", "momentum", "nesterov", "sgd"], key="t_optimizer")
+    lr_text = st.text_input("Learning rate", "0.001", key="t_lr", help="For example 0.001 for Adam, 0.05 for SGD.")
+    try:
+        lr = parse_positive_float(lr_text, "learning rate")
+    except ValueError as e:
+        lr, problems["lr"] = 1e-3, str(e)
+    explain("lr")
+    momentum = 0.9
+    if optimizer in ("momentum", "nesterov"):
+        momentum = st.slider("Momentum", 0.0, 0.99, 0.9, 0.01, key="t_momentum")
+    schedule = st.selectbox("Learning-rate schedule", ["constant", "step", "cosine"], key="t_schedule")
+    step_size, gamma = 10, 0.1
+    if schedule == "step":
+        step_size = st.number_input("Step every (epochs)", 1, 100, 5, key="t_step_size")
+        gamma = st.number_input("Multiply by", 0.01, 1.0, 0.5, 0.05, key="t_gamma")
+    batch_size = st.number_input("Batch size", 1, 8192, 128, key="t_batch")
+    explain("batch_size")
+    epochs = st.number_input("Epochs", 1, 200, 10, key="t_epochs")
+    l2 = st.number_input("L2 weight decay", 0.0, 1.0, 0.0, 1e-5, format="%.5f", key="t_l2")
+    val_fraction = st.slider("Validation fraction", 0.0, 0.5, 0.1, 0.05, key="t_val",
+                             help="Held out from the training set (never the test set) to watch overfitting.")
+    explain("val_fraction")
+    subset = st.number_input("Training subset (0 = all)", 0, 60000, 0, 1000, key="t_subset",
+                             help="Train on fewer images to finish faster.")
+    explain("train_subset")
+    patience = st.number_input("Early stopping patience (0 = off)", 0, 50, 0, key="t_patience",
+                               help="Stop after this many epochs without a better validation loss.")
+    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help="Same seed, same model.")
+
+config = TrainConfig(
+    hidden=hidden, activation=activation, optimizer=optimizer, lr=lr, momentum=momentum,
+    batch_size=int(batch_size), epochs=int(epochs), weight_decay=float(l2), dropout=float(dropout),
+    schedule=schedule, step_size=int(step_size), gamma=float(gamma), val_fraction=float(val_fraction),
+    patience=int(patience), train_subset=int(subset), seed=int(seed),
+)
+
+# -- the dataset: explain plainly when it is missing ----------------------------------------------
+
+try:
+    ds = state.dataset(dataset_name)
+except (DatasetNotFound, DatasetError) as e:
+    ds = None
+    state.offer_download(dataset_name, e)
+
+if ds is not None:
+    problems.update({k: v for k, v in config.problems(len(ds.x_train)).items() if k not in problems})
+for field, message in problems.items():
+    if field in notes:
+        notes[field].error(message, icon=":material/warning:")
+if problems:
+    st.warning("Fix the settings marked in the sidebar to start: " + "; ".join(problems.values()))
+
+# -- controls -----------------------------------------------------------------------------------
+
+active = ss.models.get(ss.get("active_run"))
+job = active.job if active is not None else None
+running = job is not None and not job.done
+
+controls = st.container(horizontal=True, vertical_alignment="center")
+if controls.button("Start", type="primary", key="start", disabled=ds is None or bool(problems) or running,
+                   icon=":material/play_arrow:"):
+    name = state.next_model_name()
+    job = start_job(name, config, ds, state.training_slots())
+    state.add_model(state.ModelEntry(name, "trained", model=job.model, job=job))
+    ss.active_run = name
+    st.rerun()
+if controls.button("Stop", key="stop", disabled=not running, icon=":material/stop:"):
+    job.stop()
+    job.join(timeout=1.5)
+    st.rerun()
+controls.caption(f"This server trains at most {MAX_CONCURRENT_RUNS} networks at a time; other runs wait in line.")
+
+
+@st.fragment(run_every=0.5 if running else None)
+def live_panel():
+    """Progress and charts of the active run; reruns itself twice a second while training."""
+    entry = ss.models.get(ss.get("active_run"))
+    if entry is None or entry.job is None:
+        st.info("No training run yet. Choose settings in the sidebar and press **Start**.")
+        return
+    job = entry.job
+    st.subheader(entry.name)
+    if job.state == "queued":
+        pos = job.queue_position
+        st.info(f"Waiting for a free training slot: number {pos or 1} in line.")
+    elif job.state == "running":
+        done = len(job.records)
+        eta = job.eta_seconds()
+        speed = f" · {job.records[-1].samples_per_second:,.0f} samples/s" if job.records else ""
+        eta_text = f" · about {eta:.0f} s left" if eta is not None else ""
+        st.progress(job.progress(), text=f"Epoch {min(done + 1, job.config.epochs)} of {job.config.epochs}{eta_text}{speed}")
+    show_outcome(entry)
+    # The snapshot's history includes earlier runs of a continued model.
+    history = entry.current().meta.get("history", []) if entry.current() is not None else []
+    if history:
+        left, right = st.columns(2)
+        left.altair_chart(charts.history_chart(history, "loss"), width="stretch")
+        right.altair_chart(charts.history_chart(history, "accuracy"), width="stretch")
+        last = history[-1]
+        st.caption(f"{len(history)} epochs · last train loss {last['train_loss']:.4f}"
+                   + (f" · validation accuracy {last['val_accuracy']:.2%}" if last.get("val_accuracy") is not None else ""))
+    if job.done and ss.get("shown_done") != id(job):
+        ss.shown_done = id(job)
+        st.rerun()  # the whole page, so the buttons and model list catch up
+
+
+def show_outcome(entry):
+    """A one-line verdict on a finished run."""
+    job = entry.job
+    model = entry.current()
+    acc = model.meta.get("test_accuracy") if model is not None else None
+    score = f" Test accuracy **{acc:.2%}**." if isinstance(acc, float) else ""
+    if job.state == "completed":
+        st.success(f"Finished {len(job.records)} epochs.{score}")
+    elif job.state == "early_stopped":
+        st.success(f"Stopped early: validation loss stopped improving.{score}")
+    elif job.state == "stopped":
+        if job.records:
+            st.warning(f"Stopped after {len(job.records)} finished epochs; the model keeps the last one.{score}")
+        else:
+            st.warning("Stopped before the first epoch finished: there is no trained model from this run.")
+    elif job.state == "diverged":
+        st.error(f"{job.error}{score}")
+    elif job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+
+
+live_panel()
+
+
+@st.fragment(run_every=1.0 if running else None)
+def model_list():
+    """The user's models with download buttons; refreshes while a run trains."""
+    st.subheader("Your models")
+    if not ss.models:
+        st.caption("Models you train or upload in this session appear here. They are yours alone and vanish "
+                   "with the session: download the ones you want to keep.")
+    for name, entry in list(ss.models.items()):
+        model = entry.current()
+        cols = st.columns([3, 1])
+        cols[0].markdown(f"**{state.describe(entry)}**")
+        if model is not None and (entry.job is None or entry.job.done):
+            cols[1].download_button("Download .npz", entry.file_bytes(), file_name=f"{name.replace(' ', '_').lower()}.npz",
+                                    mime="application/octet-stream", key=f"dl-{name}", icon=":material/download:")
+
+
+st.divider()
+model_list()
+finished = {n: e for n, e in ss.models.items() if e.current() is not None and (e.job is None or e.job.done)}
+
+trained = [n for n, e in finished.items() if e.kind in ("trained", "uploaded")]
+if trained and not running and ds is not None:
+    with st.expander("Continue training a model"):
+        pick = st.selectbox("Model", trained, key="cont_model")
+        more = st.number_input("More epochs", 1, 100, 5, key="cont_epochs")
+        source = finished[pick].current()
+        cont_config = continue_config(source, int(more))
+        if source.meta.get("dataset", "mnist") != ds.name:
+            st.caption(f"This model was trained on {source.meta.get('dataset')}; switch the dataset in the sidebar to continue it.")
+        elif st.button("Continue", key="continue", icon=":material/fast_forward:"):
+            entry = finished[pick]
+            entry.job = start_job(pick, cont_config, ds, state.training_slots(), model=source)
+            entry.model = entry.job.model
+            ss.active_run = pick
+            st.rerun()

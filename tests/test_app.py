@@ -1,0 +1,277 @@
+"""The app's pages through streamlit.testing.v1.AppTest: widgets driven by key, canvas data injected."""
+
+import functools
+import http.server
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app_helpers import canvas_data_url, canvas_value
+from mlp import MLP, ModelFileError, model_to_bytes
+from webapp.state import read_upload
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Each test starts from an empty process-wide cache, as a fresh server would."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def open_app(page=None, **query):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def wait_for(at, predicate, seconds=60):
+    """Rerun the app until predicate(at) holds (the background run progresses meanwhile)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if predicate(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError("condition not reached in time")
+
+
+# -- Draw -------------------------------------------------------------------------------------
+
+
+def test_draw_page_starts_with_a_hint_and_no_prediction():
+    at = open_app()
+    assert at.title[0].value == "Draw a digit"
+    assert "Prediction" not in metrics(at)
+    assert any("Draw a digit on the canvas" in i.value for i in at.info)
+    assert at.button(key="clear").label == "Clear"
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_injected_canvas_gives_a_prediction(mnist, index):
+    at = open_app()
+    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[index]))
+    at.run()
+    assert not at.exception
+    m = metrics(at)
+    assert m["Prediction"] == str(mnist.y_test[index])
+    assert float(m["Confidence"].rstrip("%")) > 50
+    assert len(at.get("vega_lite_chart")) == 1  # the probability bars
+    assert len(at.get("image")) == 1  # the 28x28 input, enlarged
+
+
+def test_clear_removes_the_prediction(mnist):
+    at = open_app()
+    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[0]))
+    at.run()
+    assert "Prediction" in metrics(at)
+    at.button(key="clear").click().run()
+    assert "Prediction" not in metrics(at)
+    assert at.session_state["canvas_round"] == 1
+
+
+def test_same_digit_small_in_a_corner_reads_the_same(mnist):
+    at = open_app()
+    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[0], offset=(0, 0), scale=3))
+    at.run()
+    assert metrics(at)["Prediction"] == str(mnist.y_test[0])
+
+
+def test_upload_check_names_the_problem_and_size_limit():
+    good = MLP([784, 16, 10], seed=1)
+    assert read_upload("good.npz", model_to_bytes(good), max_mb=50).layer_sizes == [784, 16, 10]
+    with pytest.raises(ModelFileError, match="bad.npz was not loaded: not a model file"):
+        read_upload("bad.npz", b"not a model", max_mb=50)
+    with pytest.raises(ModelFileError, match="big.npz was not loaded: .* over the 1,000,000-byte limit"):
+        read_upload("big.npz", b"x" * 1_000_001, max_mb=1)
+
+
+# -- Train ------------------------------------------------------------------------------------
+
+
+def small_run(at, epochs=2, subset=3000, hidden="32"):
+    at.text_input(key="t_hidden").input(hidden).run()
+    at.number_input(key="t_subset").set_value(subset).run()
+    at.number_input(key="t_epochs").set_value(epochs).run()
+    assert not at.button(key="start").disabled
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+
+
+def test_train_page_renders_every_setting(mnist):
+    at = open_app("train")
+    keys = {w.key for w in [*at.selectbox, *at.text_input, *at.number_input, *at.slider]}
+    assert {"t_dataset", "t_hidden", "t_activation", "t_dropout", "t_optimizer", "t_lr", "t_schedule",
+            "t_batch", "t_epochs", "t_l2", "t_val", "t_subset", "t_patience", "t_seed"} <= keys
+    assert not at.button(key="start").disabled
+    assert at.button(key="stop").disabled
+
+
+@pytest.mark.parametrize(
+    "key, kind, value, message",
+    [
+        ("t_hidden", "text_input", "256, -3", "hidden layer sizes must be positive, got -3"),
+        ("t_hidden", "text_input", "256, abc", "hidden layer sizes must be whole numbers, got 'abc'"),
+        ("t_lr", "text_input", "nan", "learning rate must be a finite number greater than 0"),
+        ("t_lr", "text_input", "inf", "learning rate must be a finite number greater than 0"),
+        ("t_lr", "text_input", "0", "learning rate must be a finite number greater than 0"),
+    ],
+)
+def test_invalid_settings_are_explained_and_block_start(mnist, key, kind, value, message):
+    at = open_app("train")
+    getattr(at, kind)(key=key).input(value).run()
+    assert any(message in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    assert at.button(key="start").disabled
+
+
+def test_batch_larger_than_subset_is_explained(mnist):
+    at = open_app("train")
+    at.number_input(key="t_subset").set_value(100).run()
+    at.number_input(key="t_batch").set_value(512).run()
+    assert any("batch_size 512 is larger than the 90 training samples" in e.value for e in at.sidebar.error)
+    assert at.button(key="start").disabled
+
+
+def test_training_produces_history_points_and_a_model(mnist):
+    at = open_app("train")
+    small_run(at, epochs=3)
+    wait_for(at, lambda at: any("Finished 3 epochs" in s.value for s in at.success))
+    entry = at.session_state["models"]["My model 1"]
+    history = entry.current().meta["history"]
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert entry.current().meta["test_accuracy"] > 0.7
+    assert len(at.get("vega_lite_chart")) == 2  # loss and accuracy
+    assert any(b.label == "Download .npz" for b in at.get("download_button"))
+    # The new model is offered on the Draw page.
+    at.switch_page("app_pages/draw.py").run()
+    assert "My model 1" in at.selectbox(key="draw_model").options[1]
+
+
+def test_stop_keeps_the_last_finished_epoch(mnist):
+    at = open_app("train")
+    small_run(at, epochs=50, subset=20000, hidden="256")
+    job = at.session_state["models"]["My model 1"].job
+    wait_for(at, lambda at: len(job.records) >= 1)
+    at.button(key="stop").click().run()
+    assert job.done and job.state == "stopped"
+    assert 1 <= len(job.records) < 50
+    at.run()
+    assert any("Stopped after" in w.value for w in at.warning)
+    model = at.session_state["models"]["My model 1"].current()
+    assert len(model.meta["history"]) == len(job.records)
+
+
+def test_continue_training_adds_epochs(mnist):
+    at = open_app("train")
+    small_run(at, epochs=1)
+    wait_for(at, lambda at: any("Finished 1 epochs" in s.value for s in at.success))
+    at.number_input(key="cont_epochs").set_value(2).run()
+    at.button(key="continue").click().run()
+    wait_for(at, lambda at: any("Finished 2 epochs" in s.value for s in at.success))
+    history = at.session_state["models"]["My model 1"].current().meta["history"]
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+
+
+# -- Inspect ------------------------------------------------------------------------------------
+
+
+def test_inspect_summary_and_weights(mnist):
+    at = open_app("inspect")
+    m = metrics(at)
+    assert m["Layers"] == "784 → 1024 → 512 → 10"
+    assert m["Parameters"] == "1,333,770"
+    assert m["Test accuracy"].endswith("%")
+    assert len(at.get("image")) >= 1  # the first-layer weight grid
+
+
+def test_inspect_misclassified_browser_filters_and_url(mnist):
+    at = open_app("inspect", true="4", pred="9")
+    assert at.query_params["true"] == "4" and at.query_params["pred"] == "9"
+    assert at.selectbox(key="f_true").value == 4 and at.selectbox(key="f_pred").value == 9
+    captions = [c.value for c in at.caption if "→" in c.value]
+    assert captions and all(c.startswith("true **4** → **9**") for c in captions)
+    at.selectbox(key="f_pred").set_value(None).run()
+    assert at.query_params["true"] == "4" and "pred" not in at.query_params
+    captions = [c.value for c in at.caption if "→" in c.value]
+    assert captions and all(c.startswith("true **4** →") for c in captions)
+    sample = next(b for b in at.button if b.key and b.key.startswith("s-"))
+    sample.click().run()
+    assert at.query_params["sample"] == sample.key[2:]
+    assert {"True", "Predicted"} <= set(metrics(at))
+
+
+def test_inspect_most_confident_mistakes_first(mnist):
+    at = open_app("inspect")
+    confidences = [float(c.value.rsplit("·", 1)[1].strip().rstrip("%")) for c in at.caption if "→" in c.value]
+    assert len(confidences) == 24
+    assert confidences == sorted(confidences, reverse=True)
+
+
+# -- Without the dataset -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_dataset(monkeypatch, tmp_path):
+    import data.catalog as catalog
+
+    monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "nothing"))
+    monkeypatch.setattr(catalog, "PROJECT_DATA_DIR", tmp_path / "project")
+    monkeypatch.setattr(catalog, "SYSTEM_DATA_DIR", tmp_path / "system")
+    return tmp_path
+
+
+def test_app_works_without_the_dataset(no_dataset, mnist):
+    at = open_app()
+    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[0]))
+    at.run()
+    assert metrics(at)["Prediction"] == "7"  # Draw needs only the shipped model
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception
+    assert any("MNIST digits is not available on this server" in w.value for w in at.warning)
+    assert at.button(key="start").disabled
+    assert at.button(key="download-mnist")
+    at.switch_page("app_pages/inspect.py").run()
+    assert not at.exception
+    assert any("not available" in w.value for w in at.warning)
+    assert metrics(at)["Parameters"] == "1,333,770"  # the summary still works
+
+
+def test_download_button_fetches_the_dataset(no_dataset, monkeypatch, mnist):
+    import data.catalog as catalog
+
+    root = Path(mnist.source)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(var, raising=False)
+        spec = replace(catalog.DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",))
+        monkeypatch.setitem(catalog.DATASETS, "mnist", spec)
+        at = open_app("train")
+        at.button(key="download-mnist").click().run()
+        assert not at.exception, at.exception
+        assert not at.button(key="start").disabled
+        assert sorted(p.name for p in (no_dataset / "project" / "mnist").iterdir()) == sorted(spec.filenames())
+    finally:
+        server.shutdown()

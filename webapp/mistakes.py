@@ -1,0 +1,31 @@
+"""Selecting and ordering a model's mistakes on the test set. Pure NumPy, no Streamlit."""
+
+import numpy as np
+
+
+def mistakes(probs, labels, true=None, predicted=None, order="confident"):
+    """Indices of misclassified samples, filtered by true/predicted class, sorted by confidence.
+
+    probs: (n, k) probabilities; labels: (n,) true classes. order: "confident" puts the
+    most confident mistakes first, "unsure" the least confident first.
+    """
+    labels = np.asarray(labels)
+    pred = probs.argmax(axis=1)
+    mask = pred != labels
+    if true is not None:
+        mask &= labels == true
+    if predicted is not None:
+        mask &= pred == predicted
+    idx = np.flatnonzero(mask)
+    confidence = probs[idx, pred[idx]]
+    # A stable sort keeps equal confidences in test-set order, so pages are reproducible.
+    ranking = np.argsort(-confidence if order == "confident" else confidence, kind="stable")
+    return idx[ranking]
+
+
+def page_of(items, page, per_page):
+    """(items on 1-based `page`, clamped page number, number of pages)."""
+    pages = max(1, -(-len(items) // per_page))
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    return items[start:start + per_page], page, pages
