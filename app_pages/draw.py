@@ -11,6 +11,7 @@ from webapp.settings import MAX_UPLOAD_MB
 state.init_session()
 ss = st.session_state
 ss.setdefault("canvas_round", 0)
+state.keep_widgets({"brush": 18})
 
 st.title("Draw a digit")
 st.caption(
@@ -22,7 +23,7 @@ st.caption(
 left, right = st.columns([1, 1], gap="large")
 with left:
     entry = state.model_selector("draw_model", help="The shipped model, models you trained in this session, or an upload.")
-    brush = st.slider("Brush width", 6, 40, 18, key="brush", help="Pixels on the 280×280 canvas.")
+    brush = st.slider("Brush width", 6, 40, key="brush", help="Pixels on the 280×280 canvas.")
     # A new key gives a fresh, empty canvas: that is how Clear works.
     canvas = st_canvas(
         stroke_width=brush,

@@ -83,17 +83,21 @@ with tab_test:
         except (KeyError, ValueError):
             return default
 
-    # Widgets start from the URL the first time this page is shown in the session.
-    for key, param in (("f_true", "true"), ("f_pred", "pred")):
-        if key not in ss:
-            value = from_query(param)
-            ss[key] = value if value in options else None
-    if "f_order" not in ss:
-        ss.f_order = "unsure" if qp.get("order") == "unsure" else "confident"
-    if "f_page" not in ss:
-        ss.f_page = max(1, from_query("page", 1))
-    if "f_sample" not in ss:
-        ss.f_sample = from_query("sample")
+    # Filters come from the URL the first time this page is shown in a session, and are kept
+    # (shadow copies) when the user visits another page and comes back.
+    from_url = {
+        "f_true": from_query("true") if from_query("true") in options else None,
+        "f_pred": from_query("pred") if from_query("pred") in options else None,
+        "f_order": "unsure" if qp.get("order") == "unsure" else "confident",
+        "f_page": max(1, from_query("page", 1)),
+        "f_sample": from_query("sample"),
+    }
+    for key, value in from_url.items():
+        saved = f"_kept_{key}"
+        if key in ss:
+            ss[saved] = ss[key]
+        else:
+            ss[key] = ss[saved] = ss.get(saved, value)
 
     def pick_cell():
         """Confusion-matrix click: filter the browser by that (true, predicted) pair."""

@@ -30,48 +30,68 @@ def explain(field):
     notes[field] = st.empty()
 
 
+ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
+OPTIMIZERS = ["adam", "momentum", "nesterov", "sgd"]
+SCHEDULES = ["constant", "step", "cosine"]
+# Widget key -> default. The URL may carry any of them without the "t_" (a shareable setup).
+DEFAULTS = {
+    "t_dataset": "mnist", "t_hidden": "256, 128", "t_activation": "relu", "t_dropout": 0.0,
+    "t_optimizer": "adam", "t_lr": "0.001", "t_momentum": 0.9, "t_schedule": "constant",
+    "t_step_size": 5, "t_gamma": 0.5, "t_batch": 128, "t_epochs": 10, "t_l2": 0.0, "t_val": 0.1,
+    "t_subset": 0, "t_patience": 0, "t_seed": 0,
+}
+ALLOWED = {
+    "t_dataset": ["mnist", "fashion-mnist"], "t_activation": ACTIVATIONS, "t_optimizer": OPTIMIZERS,
+    "t_schedule": SCHEDULES, "t_dropout": (0.0, 0.8), "t_momentum": (0.0, 0.99), "t_step_size": (1, 100),
+    "t_gamma": (0.01, 1.0), "t_batch": (1, 8192), "t_epochs": (1, 200), "t_l2": (0.0, 1.0),
+    "t_val": (0.0, 0.5), "t_subset": (0, 60000), "t_patience": (0, 50), "t_seed": (0, 2**31 - 1),
+}
+state.keep_widgets(DEFAULTS, ALLOWED, url_prefix="t_")
+
 with st.sidebar:
     st.header("Network")
-    dataset_name = st.selectbox("Dataset", ["mnist", "fashion-mnist"], format_func=state.dataset_label, key="t_dataset")
-    hidden_text = st.text_input("Hidden layer sizes", "256, 128", key="t_hidden",
+    dataset_name = st.selectbox("Dataset", ALLOWED["t_dataset"], format_func=state.dataset_label, key="t_dataset")
+    hidden_text = st.text_input("Hidden layer sizes", key="t_hidden",
                                 help="Units per hidden layer, separated by commas. Empty: no hidden layer.")
     try:
         hidden = parse_hidden(hidden_text)
     except ValueError as e:
         hidden, problems["hidden"] = (1,), str(e)
     explain("hidden")
-    activation = st.selectbox("Activation", ["relu", "leaky_relu", "tanh", "sigmoid"], key="t_activation")
-    dropout = st.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key="t_dropout", help="Share of hidden units dropped per batch.")
+    activation = st.selectbox("Activation", ACTIVATIONS, key="t_activation")
+    dropout = st.slider("Dropout", 0.0, 0.8, step=0.05, key="t_dropout", help="Share of hidden units dropped per batch.")
 
     st.header("Training")
-    optimizer = st.selectbox("Optimizer", ["adam", "momentum", "nesterov", "sgd"], key="t_optimizer")
-    lr_text = st.text_input("Learning rate", "0.001", key="t_lr", help="For example 0.001 for Adam, 0.05 for SGD.")
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
+    lr_text = st.text_input("Learning rate", key="t_lr", help="For example 0.001 for Adam, 0.05 for SGD.")
     try:
         lr = parse_positive_float(lr_text, "learning rate")
     except ValueError as e:
         lr, problems["lr"] = 1e-3, str(e)
     explain("lr")
-    momentum = 0.9
+    momentum = DEFAULTS["t_momentum"]
     if optimizer in ("momentum", "nesterov"):
-        momentum = st.slider("Momentum", 0.0, 0.99, 0.9, 0.01, key="t_momentum")
-    schedule = st.selectbox("Learning-rate schedule", ["constant", "step", "cosine"], key="t_schedule")
-    step_size, gamma = 10, 0.1
+        momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key="t_momentum")
+    schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="t_schedule")
+    step_size, gamma = DEFAULTS["t_step_size"], DEFAULTS["t_gamma"]
     if schedule == "step":
-        step_size = st.number_input("Step every (epochs)", 1, 100, 5, key="t_step_size")
-        gamma = st.number_input("Multiply by", 0.01, 1.0, 0.5, 0.05, key="t_gamma")
-    batch_size = st.number_input("Batch size", 1, 8192, 128, key="t_batch")
+        step_size = st.number_input("Step every (epochs)", 1, 100, key="t_step_size")
+        gamma = st.number_input("Multiply by", 0.01, 1.0, step=0.05, key="t_gamma")
+    batch_size = st.number_input("Batch size", 1, 8192, key="t_batch")
     explain("batch_size")
-    epochs = st.number_input("Epochs", 1, 200, 10, key="t_epochs")
-    l2 = st.number_input("L2 weight decay", 0.0, 1.0, 0.0, 1e-5, format="%.5f", key="t_l2")
-    val_fraction = st.slider("Validation fraction", 0.0, 0.5, 0.1, 0.05, key="t_val",
+    epochs = st.number_input("Epochs", 1, 200, key="t_epochs")
+    l2 = st.number_input("L2 weight decay", 0.0, 1.0, step=1e-5, format="%.5f", key="t_l2")
+    val_fraction = st.slider("Validation fraction", 0.0, 0.5, step=0.05, key="t_val",
                              help="Held out from the training set (never the test set) to watch overfitting.")
     explain("val_fraction")
-    subset = st.number_input("Training subset (0 = all)", 0, 60000, 0, 1000, key="t_subset",
+    subset = st.number_input("Training subset (0 = all)", 0, 60000, step=1000, key="t_subset",
                              help="Train on fewer images to finish faster.")
     explain("train_subset")
-    patience = st.number_input("Early stopping patience (0 = off)", 0, 50, 0, key="t_patience",
+    patience = st.number_input("Early stopping patience (0 = off)", 0, 50, key="t_patience",
                                help="Stop after this many epochs without a better validation loss.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help="Same seed, same model.")
+    seed = st.number_input("Seed", 0, 2**31 - 1, key="t_seed", help="Same seed, same model.")
+    st.caption("The address bar carries these settings: share the link to share the setup.")
+state.mirror_to_url(DEFAULTS, "t_")
 
 config = TrainConfig(
     hidden=hidden, activation=activation, optimizer=optimizer, lr=lr, momentum=momentum,
@@ -135,6 +155,8 @@ def live_panel():
         speed = f" · {job.records[-1].samples_per_second:,.0f} samples/s" if job.records else ""
         eta_text = f" · about {eta:.0f} s left" if eta is not None else ""
         st.progress(job.progress(), text=f"Epoch {min(done + 1, job.config.epochs)} of {job.config.epochs}{eta_text}{speed}")
+    elif job.state == "evaluating":
+        st.progress(1.0, text="Scoring the model on the test set…")
     show_outcome(entry)
     # The snapshot's history includes earlier runs of a continued model.
     history = entry.current().meta.get("history", []) if entry.current() is not None else []

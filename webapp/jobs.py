@@ -63,8 +63,8 @@ class TrainingSlots:
 class TrainingJob:
     """One user's training run in a daemon thread.
 
-    state: "queued" -> "running" -> one of "completed", "stopped", "early_stopped",
-    "diverged", "failed". `finish(model, evaluation)` is called in the thread once
+    state: "queued" -> "running" -> "evaluating" -> one of "completed", "stopped",
+    "early_stopped", "diverged", "failed". `finish(model, evaluation)` is called in the thread once
     training ends with at least one finished epoch (e.g. to evaluate on the test set).
     """
 
@@ -135,6 +135,7 @@ class TrainingJob:
             self.state = "stopped"
             self.finished_at = time.time()
             return
+        outcome = "failed"
         try:
             self.state = "running"
             self.training_started_at = time.time()
@@ -143,21 +144,24 @@ class TrainingJob:
                 self.records.append(record)
                 self.snapshot = copy.deepcopy(self.model)
                 self.batch_progress = (0, 1)
-            self.state = trainer.outcome
+            outcome = trainer.outcome
         except DivergedError as e:
-            self.state, self.error = "diverged", str(e)
+            outcome, self.error = "diverged", str(e)
         except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
-            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+            outcome, self.error = "failed", f"{type(e).__name__}: {e}"
         finally:
             self.slots.release(self)
             self._x = self._y = None  # let the training copy of the data go
         if self.records and self._finish is not None:
+            # Pages see "evaluating" until the test score is in the model, then the outcome.
+            self.state = "evaluating"
             try:
                 self._finish(self.model)
                 self.snapshot = copy.deepcopy(self.model)
             except Exception as e:  # noqa: BLE001
                 self.error = f"evaluation failed: {type(e).__name__}: {e}"
         self.finished_at = time.time()
+        self.state = outcome
 
     def _on_batch(self, done, total):
         self.batch_progress = (done, total)

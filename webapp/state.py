@@ -226,3 +226,52 @@ def offer_download(name, error):
             st.error(f"The download failed, and nothing was saved: {e}")
         else:
             st.rerun()
+
+
+def keep_widgets(defaults, allowed=None, url_prefix=None):
+    """Initialise widget values before the widgets are drawn, and keep them across pages.
+
+    Streamlit forgets the state of widgets on pages not shown, so a visit to another page
+    would reset them; a shadow copy under "_kept_<key>" brings them back. On a session's first
+    visit, keys named url_prefix + param are read from the URL query (TensorFlow Playground
+    style), checked against `allowed` (a list of options or a (low, high) range) and the
+    default's type; anything else falls back to the default.
+    """
+    ss = st.session_state
+    allowed = allowed or {}
+    for key, default in defaults.items():
+        saved = f"_kept_{key}"
+        if key in ss:
+            ss[saved] = ss[key]
+            continue
+        value = ss.get(saved, default)
+        if saved not in ss and url_prefix is not None and key.startswith(url_prefix):
+            value = _from_url(key[len(url_prefix):], default, allowed.get(key))
+        ss[key] = ss[saved] = value
+
+
+def _from_url(param, default, allowed):
+    raw = st.query_params.get(param)
+    if raw is None:
+        return default
+    try:
+        value = type(default)(raw) if not isinstance(default, bool) else raw == "true"
+    except ValueError:
+        return default
+    if isinstance(allowed, list) and value not in allowed:
+        return default
+    if isinstance(allowed, tuple) and not allowed[0] <= value <= allowed[1]:
+        return default
+    return value
+
+
+def mirror_to_url(defaults, url_prefix):
+    """Write the non-default values of `defaults`' widgets into the URL query, so a link reproduces them."""
+    ss = st.session_state
+    for key, default in defaults.items():
+        param = key[len(url_prefix):]
+        value = ss.get(key, default)
+        if value == default:
+            st.query_params.pop(param, None)
+        elif st.query_params.get(param) != str(value):
+            st.query_params[param] = str(value)

@@ -1,0 +1,203 @@
+"""The app in a real browser: Debian's chromium driven by Playwright, the server on 127.0.0.1.
+
+Screenshots of every page land in artifacts/screenshots/ for a person to look at.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(mnist):
+    """A fresh `streamlit run app.py` on 127.0.0.1; yields its base URL."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
+        pytest.skip("chromium is not installed")
+    port = free_port()
+    env = {**os.environ, "DIGIT_LAB_MAX_RUNS": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"streamlit did not start: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def shoot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def draw_stroke(page, points):
+    """Drag the mouse through canvas-relative points on the drawing layer."""
+    canvas = page.locator("canvas.upper-canvas")
+    box = canvas.bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=4)
+    page.mouse.up()
+
+
+def epochs_shown(page):
+    """The epoch count the Train page shows under its charts (waits for the first)."""
+    caption = page.get_by_text(re.compile(r"^\d+ epochs · last train loss"))
+    caption.wait_for()
+    return int(caption.inner_text().split()[0])
+
+
+def prediction(page):
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+    metric.wait_for()
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_deep_link_to_inspect_on_a_fresh_server(server, page):
+    # The first visit of a fresh server goes straight to a shared Inspect link.
+    page.goto(f"{server}/inspect?true=4&pred=9")
+    page.get_by_role("heading", name="Inspect a model").wait_for()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_role("link", name="Draw").wait_for()
+    assert nav.get_by_role("link").count() == 3  # Draw, Train, Inspect: not Streamlit's automatic page list
+    page.get_by_text(re.compile(r"mistakes match")).wait_for()
+    assert page.get_by_text(re.compile(r"^true 4 → 9")).count() > 0
+    shoot(page, "inspect-shared-link")
+
+
+def test_draw_predict_and_clear(server, page):
+    page.goto(server)
+    page.locator("canvas.upper-canvas").wait_for()
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    shoot(page, "draw-empty")
+    # A "7", drawn small in the top-left corner.
+    draw_stroke(page, [(30, 30), (60, 30), (95, 30), (85, 55), (72, 85), (60, 120)])
+    assert prediction(page) == "7"
+    shoot(page, "draw-seven")
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text("Draw a digit on the canvas").wait_for()
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    # A "1", large in the middle, after clearing.
+    draw_stroke(page, [(140, 40), (140, 120), (140, 240)])
+    assert prediction(page) == "1"
+
+
+def test_train_switch_pages_and_stop(server, page):
+    page.goto(f"{server}/train")
+    page.get_by_role("button", name="Start", exact=True).wait_for()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    hidden = sidebar.get_by_role("textbox", name="Hidden layer sizes")
+    hidden.fill("128")
+    hidden.press("Enter")
+    epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill("40")
+    epochs.press("Enter")
+    subset = sidebar.get_by_role("spinbutton", name="Training subset (0 = all)")
+    subset.fill("20000")
+    subset.press("Enter")
+    time.sleep(1)
+    shoot(page, "train-settings")
+    page.get_by_role("button", name="Start", exact=True).click()
+    first = epochs_shown(page)
+    deadline = time.time() + 60
+    while epochs_shown(page) <= first:  # the charts gain points while we watch
+        assert time.time() < deadline, "no new epoch in 60 s"
+        time.sleep(0.2)
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2
+    shoot(page, "train-running")
+    # Switch to Draw while it trains, and back.
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Draw").click()
+    page.get_by_role("heading", name="Draw a digit").wait_for()
+    page.locator("canvas.upper-canvas").wait_for()
+    shoot(page, "draw-while-training")
+    left_at = time.time()
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Train").click()
+    page.get_by_role("button", name="Stop", exact=True).wait_for()
+    assert epochs_shown(page) >= 2
+    assert "Stopped" not in page.content()  # leaving the page did not stop the run
+    started = time.time()
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_text(re.compile(r"Stopped after \d+ finished epochs")).wait_for()
+    assert time.time() - started < 5
+    page.get_by_role("button", name="Download .npz").wait_for()
+    shoot(page, "train-stopped")
+
+
+def test_inspect_confusion_click_filters_mistakes(server, page):
+    page.goto(f"{server}/inspect")
+    page.get_by_text(re.compile(r"mistakes match")).wait_for()
+    images = page.locator('[data-testid="stImage"]')
+    images.nth(24).wait_for(state="attached")  # 24 mistakes on the first page, plus the weight grid
+    shoot(page, "inspect")
+    # Click the (true 4, predicted 9) cell of the confusion matrix: the browser filters to it.
+    cell = page.locator('path[aria-label^="predicted: 9; true: 4;"]')
+    cell.scroll_into_view_if_needed()
+    cell.click()
+    page.wait_for_url(re.compile(r"true=4.*pred=9|pred=9.*true=4"))
+    page.get_by_text(re.compile(r"^true 4 → 9")).first.wait_for()
+    assert page.get_by_text(re.compile(r"^true \d → \d")).count() == page.get_by_text(re.compile(r"^true 4 → 9")).count()
+    first = page.get_by_role("button", name=re.compile("bar_chart")).first
+    first.click()
+    page.wait_for_url(re.compile(r"sample=\d+"))
+    page.locator('[data-testid="stMetric"]').filter(has_text="Predicted").wait_for()
+    shoot(page, "inspect-sample")

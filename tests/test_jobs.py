@@ -1,0 +1,118 @@
+"""Background training jobs and the process-wide limit on concurrent runs."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mlp import TrainConfig, build_model
+from webapp.jobs import TrainingJob, TrainingSlots
+
+
+def blobs(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = (rng.standard_normal((3, 20))[y] * 3 + rng.standard_normal((n, 20))).astype(np.float32)
+    return x, y
+
+
+def job(slots, epochs=3, finish=None, name="run", n=4000):
+    config = TrainConfig(hidden=(64,), epochs=epochs, batch_size=16, seed=0)
+    model = build_model(config, n_in=20, n_out=3)
+    x, y = blobs(n)
+    return TrainingJob(name, model, config, x, y, slots=slots, finish=finish)
+
+
+def wait(predicate, seconds=30):
+    deadline = time.time() + seconds
+    while not predicate():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_job_runs_to_completion_and_finishes():
+    scores = []
+    j = job(TrainingSlots(1), finish=lambda m: (scores.append(1), m.meta.update(test_accuracy=0.5))).start()
+    assert j.join(30)
+    assert j.state == "completed" and len(j.records) == 3
+    assert scores == [1] and j.snapshot.meta["test_accuracy"] == 0.5
+    assert j.progress() == 1.0 and j.eta_seconds() is None
+
+
+def test_state_is_not_done_until_finish_has_run():
+    gate = threading.Event()
+    j = job(TrainingSlots(1), epochs=1, finish=lambda m: gate.wait(10)).start()
+    wait(lambda: j.state == "evaluating")
+    assert not j.done
+    gate.set()
+    assert j.join(10) and j.state == "completed"
+
+
+def test_limit_queues_runs_in_order_and_reports_positions():
+    slots = TrainingSlots(1)
+    first = job(slots, epochs=200, name="a").start()
+    wait(lambda: first.state == "running")
+    second = job(slots, name="b").start()
+    third = job(slots, name="c").start()
+    wait(lambda: second.queue_position == 1 and third.queue_position == 2)
+    assert slots.running == 1
+    first.stop()
+    wait(lambda: second.state != "queued")
+    assert third.queue_position == 1
+    assert second.join(30) and third.join(30)
+    assert first.join(5) and first.state == "stopped" and slots.running == 0
+
+
+def test_stop_while_queued_leaves_the_line():
+    slots = TrainingSlots(1)
+    first = job(slots, epochs=200, name="a").start()
+    wait(lambda: first.state == "running")
+    waiting = job(slots, name="b").start()
+    wait(lambda: waiting.queue_position == 1)
+    waiting.stop()
+    assert waiting.join(5) and waiting.state == "stopped" and waiting.records == []
+    first.stop()
+    assert first.join(5)
+
+
+def test_stop_returns_within_a_second_and_keeps_finished_epochs():
+    j = job(TrainingSlots(1), epochs=500, n=20000).start()
+    wait(lambda: len(j.records) >= 1)
+    started = time.time()
+    j.stop()
+    assert j.join(1.0), "the run did not end within a second of Stop"
+    assert time.time() - started < 1.0
+    assert j.state == "stopped" and len(j.snapshot.meta["history"]) == len(j.records)
+
+
+def test_two_runs_train_at_once_under_a_limit_of_two():
+    slots = TrainingSlots(2)
+    a = job(slots, epochs=200, name="a").start()
+    b = job(slots, epochs=200, name="b").start()
+    wait(lambda: a.state == "running" and b.state == "running")
+    assert slots.running == 2
+    a.stop(), b.stop()
+    assert a.join(5) and b.join(5)
+
+
+def test_failure_is_reported_not_raised():
+    def broken(model):
+        raise RuntimeError("disk on fire")
+
+    j = job(TrainingSlots(1), epochs=1, finish=broken).start()
+    assert j.join(10)
+    assert j.state == "completed" and "disk on fire" in j.error
+
+
+def test_divergence_is_reported():
+    config = TrainConfig(hidden=(16,), epochs=3, optimizer="sgd", lr=1e4, batch_size=16, seed=0)
+    x, y = blobs()
+    j = TrainingJob("d", build_model(config, n_in=20, n_out=3), config, x * 1e3, y, slots=TrainingSlots(1)).start()
+    assert j.join(10)
+    assert j.state == "diverged" and "smaller learning rate" in j.error
+
+
+def test_bad_limit():
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        TrainingSlots(0)
