@@ -5,7 +5,7 @@ import streamlit as st
 from data import DatasetError, DatasetNotFound
 from mlp import TrainConfig
 from webapp import charts, state
-from webapp.settings import MAX_CONCURRENT_RUNS
+from webapp.settings import MAX_CONCURRENT_RUNS, ORPHAN_GRACE_SECONDS
 from webapp.training import continue_config, parse_hidden, parse_positive_float, start_job
 
 state.init_session()
@@ -38,13 +38,13 @@ DEFAULTS = {
     "t_dataset": "mnist", "t_hidden": "256, 128", "t_activation": "relu", "t_dropout": 0.0,
     "t_optimizer": "adam", "t_lr": "0.001", "t_momentum": 0.9, "t_schedule": "constant",
     "t_step_size": 5, "t_gamma": 0.5, "t_batch": 128, "t_epochs": 10, "t_l2": 0.0, "t_val": 0.1,
-    "t_subset": 0, "t_patience": 0, "t_seed": 0,
+    "t_use_subset": False, "t_subset": 10000, "t_patience": 0, "t_seed": 0,
 }
 ALLOWED = {
     "t_dataset": ["mnist", "fashion-mnist"], "t_activation": ACTIVATIONS, "t_optimizer": OPTIMIZERS,
     "t_schedule": SCHEDULES, "t_dropout": (0.0, 0.8), "t_momentum": (0.0, 0.99), "t_step_size": (1, 100),
     "t_gamma": (0.01, 1.0), "t_batch": (1, 8192), "t_epochs": (1, 200), "t_l2": (0.0, 1.0),
-    "t_val": (0.0, 0.5), "t_subset": (0, 60000), "t_patience": (0, 50), "t_seed": (0, 2**31 - 1),
+    "t_val": (0.0, 0.5), "t_subset": (1, 60000), "t_patience": (0, 50), "t_seed": (0, 2**31 - 1),
 }
 state.keep_widgets(DEFAULTS, ALLOWED, url_prefix="t_")
 
@@ -84,8 +84,9 @@ with st.sidebar:
     val_fraction = st.slider("Validation fraction", 0.0, 0.5, step=0.05, key="t_val",
                              help="Held out from the training set (never the test set) to watch overfitting.")
     explain("val_fraction")
-    subset = st.number_input("Training subset (0 = all)", 0, 60000, step=1000, key="t_subset",
-                             help="Train on fewer images to finish faster.")
+    subset = None
+    if st.toggle("Train on a subset", key="t_use_subset", help="Train on fewer images to finish faster."):
+        subset = st.number_input("Training images", 1, 60000, step=1000, key="t_subset")
     explain("train_subset")
     patience = st.number_input("Early stopping patience (0 = off)", 0, 50, key="t_patience",
                                help="Stop after this many epochs without a better validation loss.")
@@ -97,7 +98,7 @@ config = TrainConfig(
     hidden=hidden, activation=activation, optimizer=optimizer, lr=lr, momentum=momentum,
     batch_size=int(batch_size), epochs=int(epochs), weight_decay=float(l2), dropout=float(dropout),
     schedule=schedule, step_size=int(step_size), gamma=float(gamma), val_fraction=float(val_fraction),
-    patience=int(patience), train_subset=int(subset), seed=int(seed),
+    patience=int(patience), train_subset=None if subset is None else int(subset), seed=int(seed),
 )
 
 # -- the dataset: explain plainly when it is missing ----------------------------------------------
@@ -126,7 +127,7 @@ controls = st.container(horizontal=True, vertical_alignment="center")
 if controls.button("Start", type="primary", key="start", disabled=ds is None or bool(problems) or running,
                    icon=":material/play_arrow:"):
     name = state.next_model_name()
-    job = start_job(name, config, ds, state.training_slots())
+    job = start_job(name, config, ds, state.training_slots(), alive=state.session_alive(), grace=ORPHAN_GRACE_SECONDS)
     state.add_model(state.ModelEntry(name, "trained", model=job.model, job=job))
     ss.active_run = name
     st.rerun()
@@ -137,9 +138,9 @@ if controls.button("Stop", key="stop", disabled=not running, icon=":material/sto
 controls.caption(f"This server trains at most {MAX_CONCURRENT_RUNS} networks at a time; other runs wait in line.")
 
 
-@st.fragment(run_every=0.5 if running else None)
+@st.fragment(run_every=1.0 if running else None)
 def live_panel():
-    """Progress and charts of the active run; reruns itself twice a second while training."""
+    """Progress and charts of the active run; reruns itself every second while training."""
     entry = ss.models.get(ss.get("active_run"))
     if entry is None or entry.job is None:
         st.info("No training run yet. Choose settings in the sidebar and press **Start**.")
@@ -162,8 +163,13 @@ def live_panel():
     history = entry.current().meta.get("history", []) if entry.current() is not None else []
     if history:
         left, right = st.columns(2)
-        left.altair_chart(charts.history_chart(history, "loss"), width="stretch")
-        right.altair_chart(charts.history_chart(history, "accuracy"), width="stretch")
+        # Charts change once per epoch; the panel refreshes more often than that, so reuse them.
+        key = (id(job), len(history))
+        if ss.get("_charts_key") != key:
+            ss._charts_key = key
+            ss._charts = (charts.history_chart(history, "loss"), charts.history_chart(history, "accuracy"))
+        left.altair_chart(ss._charts[0], width="stretch")
+        right.altair_chart(ss._charts[1], width="stretch")
         last = history[-1]
         st.caption(f"{len(history)} epochs · last train loss {last['train_loss']:.4f}"
                    + (f" · validation accuracy {last['val_accuracy']:.2%}" if last.get("val_accuracy") is not None else ""))
@@ -196,7 +202,7 @@ def show_outcome(entry):
 live_panel()
 
 
-@st.fragment(run_every=1.0 if running else None)
+@st.fragment(run_every=2.0 if running else None)
 def model_list():
     """The user's models with download buttons; refreshes while a run trains."""
     st.subheader("Your models")
@@ -227,7 +233,8 @@ if trained and not running and ds is not None:
             st.caption(f"This model was trained on {source.meta.get('dataset')}; switch the dataset in the sidebar to continue it.")
         elif st.button("Continue", key="continue", icon=":material/fast_forward:"):
             entry = finished[pick]
-            entry.job = start_job(pick, cont_config, ds, state.training_slots(), model=source)
+            entry.job = start_job(pick, cont_config, ds, state.training_slots(), model=source,
+                                  alive=state.session_alive(), grace=ORPHAN_GRACE_SECONDS)
             entry.model = entry.job.model
             ss.active_run = pick
             st.rerun()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +56,14 @@ def load_dataset(
     download: bool = False,
     progress: ProgressCallback | None = None,
     verify: bool = True,
+    directory: str | os.PathLike[str] | None = None,
 ) -> Dataset:
     """Find, read and check dataset ``name`` ("mnist" or "fashion-mnist").
 
     Looks in ``search_dirs(name)``; if nothing is found and ``download`` is true,
     downloads into ``<project>/data/<name>/`` first (``progress`` is passed on).
     With ``verify``, each file's decompressed SHA-256 must match the spec.
+    ``directory`` skips the search and reads that folder (e.g. one already found and checked).
 
     Raises ValueError for an unknown name, ``DatasetNotFound`` if no copy
     exists (and ``download`` is false), ``DatasetError`` (``IdxError`` for
@@ -68,7 +71,7 @@ def load_dataset(
     ``DownloadError`` if a download fails.
     """
     spec = catalog.get_spec(name)
-    source = find_dataset(name)
+    source = Path(directory) if directory is not None else find_dataset(name)
     if source is None:
         if not download:
             raise DatasetNotFound(_not_found_message(spec))

@@ -76,7 +76,7 @@ def build_parser():
                    help="share of the training set held out for validation")
     t.add_argument("--patience", type=int, default=d.patience,
                    help="stop after this many epochs without a better validation loss (0: off)")
-    t.add_argument("--subset", type=int, default=d.train_subset, help="train on only this many samples (0: all)")
+    t.add_argument("--subset", type=int, default=None, help="train on only this many samples (default: all)")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype)
     t.add_argument("--continue-from", type=Path, metavar="MODEL",
@@ -140,13 +140,18 @@ def cmd_train(args):
     trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    diverged = None
     try:
         for record in trainer.run(stop):
             bar.epoch(record)
+    except DivergedError as e:
+        diverged = e
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
     if not trainer.history:
+        if diverged:
+            raise DivergedError(f"{diverged} Nothing was saved: no epoch finished.")
         raise ConfigError("stopped before the first epoch finished; nothing saved")
     ev = model.evaluate(to_inputs(ds.x_test, model.dtype), ds.y_test)
     model.meta.update(
@@ -161,6 +166,10 @@ def cmd_train(args):
     )
     model.meta.pop("created", None)  # a new training result is a new model
     save_model(model, args.out)
+    if diverged:
+        print(f"python -m mlp train: error: {diverged} Saved the last good epoch ({len(trainer.history)}) "
+              f"to {args.out}.", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({
             "model": str(args.out), "outcome": trainer.outcome, "epochs": len(trainer.history),

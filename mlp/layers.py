@@ -2,6 +2,12 @@
 
 Rows are samples: x is (n, features). Parameters and their gradients live side
 by side in ``params`` and ``grads`` under the same keys.
+
+Speed: a training forward pass (``training=True``) and every backward pass write
+into arrays the layer keeps and reuses from batch to batch (see `Scratch`), so a
+training step allocates almost nothing. Inference (``training=False``) stores
+nothing and writes only into fresh arrays, so one network can serve many threads
+at once. Scratch arrays are dropped when a layer is copied.
 """
 
 import numpy as np
@@ -21,8 +27,51 @@ def init_weights(n_in, n_out, scheme, rng, dtype):
     return w.astype(dtype)
 
 
-class Dense:
+class Scratch:
+    """Named arrays reused across training batches: ``get(name, n, d, dtype)`` -> (n, d).
+
+    Each array is allocated for the largest batch seen so far and handed out as
+    a view of its first n rows (still C-contiguous), so the short last batch of
+    an epoch costs no allocation either. A new width or dtype reallocates.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name, n, d, dtype):
+        a = self._arrays.get(name)
+        if a is None or a.shape[0] < n or a.shape[1] != d or a.dtype != dtype:
+            a = self._arrays[name] = np.empty((n, d), dtype=dtype)
+        return a[:n]
+
+
+class Layer:
+    """What every layer shares: the training-only state that copies leave behind."""
+
+    params = grads = {}
+    _transient = ("_scratch",)  # attributes a copy starts without (cheap to rebuild)
+
+    @property
+    def scratch(self):
+        """This layer's reusable training arrays (created on first use)."""
+        try:
+            return self._scratch
+        except AttributeError:
+            self._scratch = Scratch()
+            return self._scratch
+
+    def __getstate__(self):
+        # copy.deepcopy (model snapshots) should copy weights, not batch-sized scratch.
+        state = self.__dict__.copy()
+        for name in self._transient:
+            state.pop(name, None)
+        return state
+
+
+class Dense(Layer):
     """Affine layer y = x @ W + b, W: (n_in, n_out), b: (n_out,)."""
+
+    _transient = ("_scratch", "_x")
 
     def __init__(self, n_in, n_out, *, init="he", rng=None, dtype=np.float32):
         rng = np.random.default_rng(0) if rng is None else rng
@@ -33,63 +82,65 @@ class Dense:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         # The first layer's input is the data: nobody needs its gradient.
         self.needs_input_grad = True
-        self._x = None
 
     def forward(self, x, training=False):
-        """(n, n_in) -> (n, n_out). Keeps x for backward only when training.
-
-        Inference stores nothing, so one network can serve many threads at once.
-        """
-        if training:
-            self._x = x
-        return x @ self.params["W"] + self.params["b"]
+        """(n, n_in) -> (n, n_out). When training, keeps x for backward."""
+        W, b = self.params["W"], self.params["b"]
+        if not training:
+            y = x @ W
+            y += b
+            return y
+        self._x = x
+        y = np.matmul(x, W, out=self.scratch.get("y", len(x), W.shape[1], W.dtype))
+        y += b
+        return y
 
     def backward(self, grad):
         """grad: (n, n_out) dL/dy. Fills grads, returns (n, n_in) dL/dx (or None)."""
-        np.matmul(self._x.T, grad, out=self.grads["W"])
+        W, x = self.params["W"], self._x
+        np.matmul(x.T, grad, out=self.grads["W"])
         np.sum(grad, axis=0, out=self.grads["b"])
-        return grad @ self.params["W"].T if self.needs_input_grad else None
+        if not self.needs_input_grad:
+            return None
+        return np.matmul(grad, W.T, out=self.scratch.get("dx", len(grad), W.shape[0], W.dtype))
 
     def __repr__(self):
         n_in, n_out = self.params["W"].shape
         return f"Dense({n_in}, {n_out})"
 
 
-class Activation:
+class Activation(Layer):
     """Elementwise activation looked up by name in ACTIVATIONS."""
 
-    params = grads = {}
+    _transient = ("_scratch", "_y")
 
     def __init__(self, name):
         if name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
         self.name = name
-        self._f = ACTIVATIONS[name]
-        self._df = DERIVATIVES[name]
-        self._y = None
 
     def forward(self, x, training=False):
-        """(n, d) -> (n, d). Keeps the output for backward only when training."""
-        y = self._f(x)
-        if training:
-            self._y = y
-        return y
+        """(n, d) -> (n, d). When training, keeps the output for backward."""
+        if not training:
+            return ACTIVATIONS[self.name](x)
+        self._y = ACTIVATIONS[self.name](x, out=self.scratch.get("y", *x.shape, x.dtype))
+        return self._y
 
     def backward(self, grad):
         """Returns dL/dx; the incoming grad is modified in place and returned."""
-        return self._df(self._y, grad)
+        return DERIVATIVES[self.name](self._y, grad)
 
     def __repr__(self):
         return f"Activation({self.name!r})"
 
 
-class Dropout:
+class Dropout(Layer):
     """Inverted dropout: zeroes a fraction `rate` of units while training, scales the rest.
 
     At inference it is the identity, so predictions need no rescaling.
     """
 
-    params = grads = {}
+    _transient = ("_scratch", "_mask")
 
     def __init__(self, rate, rng=None):
         if not 0.0 <= rate < 1.0:
@@ -103,9 +154,11 @@ class Dropout:
         if not training or self.rate == 0.0:
             return x
         keep = 1.0 - self.rate
-        self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype)
-        self._mask /= x.dtype.type(keep)
-        return x * self._mask
+        # mask = (uniform < keep) / keep, built in reused arrays: 0 or 1/keep per unit.
+        uniform = self.rng.random(dtype=np.float32, out=self.scratch.get("uniform", *x.shape, np.float32))
+        kept = np.less(uniform, np.float32(keep), out=self.scratch.get("kept", *x.shape, np.bool_))
+        self._mask = np.multiply(kept, x.dtype.type(1 / keep), out=self.scratch.get("mask", *x.shape, x.dtype))
+        return np.multiply(x, self._mask, out=self.scratch.get("y", *x.shape, x.dtype))
 
     def backward(self, grad):
         """Routes the gradient through the units kept in the last training forward pass."""

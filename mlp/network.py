@@ -57,6 +57,7 @@ class MLP:
                     self.layers.append(Dropout(self.dropout, self.dropout_rng))
         self.dense[0].needs_input_grad = False
         self.meta = {}
+        self._pack_parameters()
 
     # -- forward and backward -------------------------------------------------
 
@@ -83,6 +84,41 @@ class MLP:
     def parameters(self):
         """[(param, grad, is_weight)] for every trainable array, in layer order."""
         return [(d.params[k], d.grads[k], k == "W") for d in self.dense for k in ("W", "b")]
+
+    def flat_parameters(self):
+        """[(weights, weight_grads, True), (biases, bias_grads, False)] as 1-D vectors.
+
+        Every layer's W (and b) is a view into one of these, so an optimizer given
+        them updates the whole network in a few large NumPy calls. (Per array, the
+        small biases and the last layer would cost more in call overhead than in
+        arithmetic.) For training; `parameters()` is the per-layer view.
+        """
+        return [(*self._flat["W"], True), (*self._flat["b"], False)]
+
+    def _pack_parameters(self):
+        """Move all weights into one contiguous vector, all biases into another; layers keep views."""
+        self._flat = {}
+        for key in ("W", "b"):
+            arrays = [d.params[key] for d in self.dense]
+            flat = np.concatenate([a.ravel() for a in arrays]).astype(self.dtype, copy=False)
+            grads = np.zeros_like(flat)
+            start = 0
+            for d, a in zip(self.dense, arrays):
+                stop = start + a.size
+                d.params[key] = flat[start:stop].reshape(a.shape)
+                d.grads[key] = grads[start:stop].reshape(a.shape)
+                start = stop
+            self._flat[key] = (flat, grads)
+
+    def __getstate__(self):
+        # copy.deepcopy copies each layer's arrays on their own; __setstate__ packs them again.
+        state = self.__dict__.copy()
+        del state["_flat"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pack_parameters()
 
     @property
     def n_parameters(self):

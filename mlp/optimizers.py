@@ -24,49 +24,63 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.weight_decay = float(weight_decay)
         self.velocity = [np.zeros_like(p) for p, _, _ in parameters] if momentum else None
+        self._tmp = [np.empty_like(p) for p, _, _ in parameters]
 
     def step(self, lr):
-        """Apply one update with learning rate lr."""
+        """Apply one update with learning rate lr (every array updated in place)."""
         for i, (p, g, is_weight) in enumerate(self.parameters):
+            tmp = self._tmp[i]
             if self.weight_decay and is_weight:
-                g += self.weight_decay * p
+                g += np.multiply(p, self.weight_decay, out=tmp)
             if self.velocity is not None:
                 v = self.velocity[i]
                 v *= self.momentum
                 v += g
                 if self.nesterov:
-                    g += self.momentum * v
+                    g += np.multiply(v, self.momentum, out=tmp)
                 else:
                     g = v
-            p -= lr * g
+            p -= np.multiply(g, lr, out=tmp)
 
 
 class Adam:
-    """Adam (Kingma & Ba, 2015) with bias correction."""
+    """Adam (Kingma & Ba, 2015) with bias correction.
+
+    Speed: m and v are stored divided by (1 - beta1) and (1 - beta2); those two
+    factors then fold into the scalar step size and eps, which saves two passes
+    over the parameters per step. The update is the textbook one.
+    """
 
     def __init__(self, parameters, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         self.parameters = parameters
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.weight_decay = float(weight_decay)
-        self.m = [np.zeros_like(p) for p, _, _ in parameters]
-        self.v = [np.zeros_like(p) for p, _, _ in parameters]
+        self.m = [np.zeros_like(p) for p, _, _ in parameters]  # first moment / (1 - beta1)
+        self.v = [np.zeros_like(p) for p, _, _ in parameters]  # second moment / (1 - beta2)
+        self._tmp = [np.empty_like(p) for p, _, _ in parameters]
         self.t = 0
 
     def step(self, lr):
-        """Apply one update with learning rate lr."""
+        """Apply one update with learning rate lr (every array updated in place)."""
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        # Fold both bias corrections into one step size (Kingma & Ba, section 2).
-        step_size = lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        eps_hat = self.eps * math.sqrt(1 - b2**self.t)
-        for (p, g, is_weight), m, v in zip(self.parameters, self.m, self.v):
+        # p -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = (1 - b1) m / (1 - b1^t) and
+        # v_hat = (1 - b2) v / (1 - b2^t), rearranged so that only scalars carry the factors.
+        root = math.sqrt((1 - b2**self.t) / (1 - b2))
+        step_size = lr * (1 - b1) / (1 - b1**self.t) * root
+        eps_hat = self.eps * root
+        for (p, g, is_weight), m, v, tmp in zip(self.parameters, self.m, self.v, self._tmp):
             if self.weight_decay and is_weight:
-                g += self.weight_decay * p
+                g += np.multiply(p, self.weight_decay, out=tmp)
             m *= b1
-            m += (1 - b1) * g
+            m += g
             v *= b2
-            v += (1 - b2) * (g * g)
-            p -= step_size * m / (np.sqrt(v) + eps_hat)
+            v += np.multiply(g, g, out=tmp)
+            np.sqrt(v, out=tmp)
+            tmp += eps_hat
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "adam": Adam}

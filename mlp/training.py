@@ -20,6 +20,9 @@ from .network import MLP
 from .optimizers import OPTIMIZERS, SCHEDULES, make_optimizer
 
 
+DIVERGENCE_FACTOR = 3.0
+
+
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
@@ -55,7 +58,7 @@ class TrainConfig:
     min_lr_fraction: float = 0.0
     val_fraction: float = 0.1
     patience: int = 0  # early stopping on validation loss; 0 = off
-    train_subset: int = 0  # use only this many training samples; 0 = all
+    train_subset: int | None = None  # use only this many training samples; None = all
     seed: int = 0
     dtype: str = "float32"
 
@@ -89,8 +92,8 @@ class TrainConfig:
         check("val_fraction", _is_num(self.val_fraction) and 0 <= self.val_fraction < 1, "must be in [0, 1)")
         check("patience", _is_int(self.patience) and self.patience >= 0,
               "must be an integer >= 0 (0 turns early stopping off)")
-        check("train_subset", _is_int(self.train_subset) and self.train_subset >= 0,
-              "must be an integer >= 0 (0 means all samples)")
+        check("train_subset", self.train_subset is None or (_is_int(self.train_subset) and self.train_subset > 0),
+              "must be a positive integer (or None for all samples)")
         check("seed", _is_int(self.seed) and self.seed >= 0, "must be an integer >= 0")
         check("dtype", self.dtype in ("float32", "float64"), "must be 'float32' or 'float64'")
         if n_samples is not None and not found.keys() & {"train_subset", "val_fraction", "batch_size"}:
@@ -150,13 +153,16 @@ class EpochRecord:
         return asdict(self)
 
 
-def to_inputs(images, dtype=np.float32):
-    """uint8 images (n, 28, 28) or (n, 784) -> (n, 784) floats in [0, 1]."""
+def to_inputs(images, dtype=np.float32, out=None):
+    """uint8 images (n, 28, 28) or (n, 784) -> (n, 784) floats in [0, 1] (written into `out` if given)."""
     images = np.asarray(images)
     flat = images.reshape(len(images), -1)
     if images.dtype == np.uint8:
-        return np.multiply(flat, np.float32(1 / 255), dtype=dtype)
-    return flat.astype(dtype, copy=False)
+        return np.multiply(flat, np.float32(1 / 255), dtype=dtype, out=out)
+    if out is None:
+        return flat.astype(dtype, copy=False)
+    np.copyto(out, flat)
+    return out
 
 
 def split_validation(n, fraction, rng):
@@ -198,10 +204,17 @@ class Trainer:
         if validation is not None:
             x_val = np.asarray(validation[0])
             self.validation = (self._inputs(x_val.reshape(len(x_val), -1)), np.asarray(validation[1], dtype=np.int64))
+        # Speed: the optimizer updates the network's two flat parameter vectors, not each array.
         self.optimizer = make_optimizer(
-            config.optimizer, model.parameters(), momentum=config.momentum, weight_decay=config.weight_decay
+            config.optimizer, model.flat_parameters(), momentum=config.momentum, weight_decay=config.weight_decay
         )
+        self._batch_arrays = None  # (raw rows, model inputs), reused by every batch: see _gather
         self.outcome = None
+        # A batch loss several times above both chance (guessing uniformly costs ln k) and where
+        # this run started only happens when the steps overshoot: such runs collapse to chance
+        # accuracy without ever producing a NaN. Set from the first batch in _watch_divergence.
+        self.loss_ceiling = None
+        self._smoothed, self._spiked = None, False
         self.history = model.meta.setdefault("history", [])
         self._good = model.get_weights()  # weights after the last finished epoch
 
@@ -280,17 +293,50 @@ class Trainer:
             if stop is not None and stop.is_set():
                 return None
             idx = order[start:start + bs]
-            xb = self._inputs(np.take(self.x, idx, axis=0))
+            xb = self._gather(idx)
             yb = self.y[idx]
             loss, probs = model.loss_and_grads(xb, yb)
-            if not math.isfinite(loss):
-                self._diverged(f"the loss became {loss} at batch {b + 1} (learning rate {lr:g})")
+            self._watch_divergence(loss, b, lr)
             self.optimizer.step(lr)
             total_loss += loss * len(idx)
             correct += int((probs.argmax(axis=1) == yb).sum())
             if self.progress is not None and (b % report_every == 0 or b == n_batches - 1):
                 self.progress(b + 1, n_batches)
+        if self._spiked and correct / n < 1.5 / model.layer_sizes[-1]:
+            self._diverged(f"the loss spiked above {self.loss_ceiling:.3g} and accuracy fell to chance "
+                           f"({correct / n:.1%}) (learning rate {lr:g})")
         return total_loss / n, correct / n
+
+    def _watch_divergence(self, loss, batch, lr):
+        """Raise DivergedError on a non-finite loss or one that stays far above where it started.
+
+        Overshooting steps rarely produce NaN: the loss jumps far above chance (ln k) and either
+        stays there or the network collapses to chance accuracy (checked at the end of the epoch).
+        A smoothed loss ignores single noisy batches.
+        """
+        if not math.isfinite(loss):
+            self._diverged(f"the loss became {loss} at batch {batch + 1} (learning rate {lr:g})")
+        if self.loss_ceiling is None:
+            self.loss_ceiling = DIVERGENCE_FACTOR * max(loss, math.log(self.model.layer_sizes[-1]))
+            self._smoothed = loss
+        self._smoothed = 0.8 * self._smoothed + 0.2 * loss
+        self._spiked = self._spiked or loss > self.loss_ceiling
+        if self._smoothed > self.loss_ceiling:
+            self._diverged(f"the loss rose to {self._smoothed:.3g} by batch {batch + 1}, far above where it "
+                           f"started (learning rate {lr:g})")
+
+    def _gather(self, idx):
+        """Rows idx of the training data as model inputs (n, n_in).
+
+        Speed: one np.take into an array reused by every batch, then one scaling
+        pass into another, instead of allocating both for each batch.
+        """
+        if self._batch_arrays is None:
+            bs, n_in = self.config.batch_size, self.x.shape[1]
+            self._batch_arrays = (np.empty((bs, n_in), self.x.dtype), np.empty((bs, n_in), self.model.dtype))
+        raw, inputs = (a[: len(idx)] for a in self._batch_arrays)
+        np.take(self.x, idx, axis=0, out=raw)
+        return to_inputs(raw, self.model.dtype, out=inputs)
 
     def _diverged(self, why):
         self.model.set_weights(self._good)

@@ -110,6 +110,7 @@ def test_upload_check_names_the_problem_and_size_limit():
 
 def small_run(at, epochs=2, subset=3000, hidden="32"):
     at.text_input(key="t_hidden").input(hidden).run()
+    at.toggle(key="t_use_subset").set_value(True).run()
     at.number_input(key="t_subset").set_value(subset).run()
     at.number_input(key="t_epochs").set_value(epochs).run()
     assert not at.button(key="start").disabled
@@ -121,7 +122,8 @@ def test_train_page_renders_every_setting(mnist):
     at = open_app("train")
     keys = {w.key for w in [*at.selectbox, *at.text_input, *at.number_input, *at.slider]}
     assert {"t_dataset", "t_hidden", "t_activation", "t_dropout", "t_optimizer", "t_lr", "t_schedule",
-            "t_batch", "t_epochs", "t_l2", "t_val", "t_subset", "t_patience", "t_seed"} <= keys
+            "t_batch", "t_epochs", "t_l2", "t_val", "t_patience", "t_seed"} <= keys
+    assert at.toggle(key="t_use_subset").value is False
     assert not at.button(key="start").disabled
     assert at.button(key="stop").disabled
 
@@ -145,6 +147,7 @@ def test_invalid_settings_are_explained_and_block_start(mnist, key, kind, value,
 
 def test_batch_larger_than_subset_is_explained(mnist):
     at = open_app("train")
+    at.toggle(key="t_use_subset").set_value(True).run()
     at.number_input(key="t_subset").set_value(100).run()
     at.number_input(key="t_batch").set_value(512).run()
     assert any("batch_size 512 is larger than the 90 training samples" in e.value for e in at.sidebar.error)

@@ -152,7 +152,8 @@ def test_train_switch_pages_and_stop(server, page):
     epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill("40")
     epochs.press("Enter")
-    subset = sidebar.get_by_role("spinbutton", name="Training subset (0 = all)")
+    sidebar.get_by_text("Train on a subset").click()
+    subset = sidebar.get_by_role("spinbutton", name="Training images")
     subset.fill("20000")
     subset.press("Enter")
     time.sleep(1)
@@ -195,7 +196,11 @@ def test_inspect_confusion_click_filters_mistakes(server, page):
     cell.click()
     page.wait_for_url(re.compile(r"true=4.*pred=9|pred=9.*true=4"))
     page.get_by_text(re.compile(r"^true 4 → 9")).first.wait_for()
-    assert page.get_by_text(re.compile(r"^true \d → \d")).count() == page.get_by_text(re.compile(r"^true 4 → 9")).count()
+    tiles, matching = page.get_by_text(re.compile(r"^true \d → \d")), page.get_by_text(re.compile(r"^true 4 → 9"))
+    deadline = time.time() + 15
+    while tiles.count() != matching.count():  # the previous page of tiles fades out after the rerun
+        assert time.time() < deadline, f"{tiles.count()} tiles shown, {matching.count()} of them 4 → 9"
+        time.sleep(0.2)
     first = page.get_by_role("button", name=re.compile("bar_chart")).first
     first.click()
     page.wait_for_url(re.compile(r"sample=\d+"))

@@ -10,18 +10,19 @@ from mlp import TrainConfig, build_model
 from webapp.jobs import TrainingJob, TrainingSlots
 
 
-def blobs(n=4000, seed=0):
+def blobs(n=4000, seed=0, scale=1.0):
+    """Three Gaussian blobs in 20 dimensions; the worker process calls this to get its data."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
     x = (rng.standard_normal((3, 20))[y] * 3 + rng.standard_normal((n, 20))).astype(np.float32)
-    return x, y
+    return x * np.float32(scale), y
 
 
-def job(slots, epochs=3, finish=None, name="run", n=4000):
+def job(slots, epochs=3, finish=None, name="run", n=4000, alive=None, grace=30.0):
     config = TrainConfig(hidden=(64,), epochs=epochs, batch_size=16, seed=0)
     model = build_model(config, n_in=20, n_out=3)
-    x, y = blobs(n)
-    return TrainingJob(name, model, config, x, y, slots=slots, finish=finish)
+    return TrainingJob(name, model, config, ("test_jobs:blobs", (n,)), slots=slots, finish=finish,
+                       alive=alive, grace=grace)
 
 
 def wait(predicate, seconds=30):
@@ -96,6 +97,26 @@ def test_two_runs_train_at_once_under_a_limit_of_two():
     assert a.join(5) and b.join(5)
 
 
+def test_same_seed_gives_the_same_model_as_training_in_process():
+    from mlp import Trainer
+
+    j = job(TrainingSlots(1), epochs=2).start()
+    assert j.join(30) and j.state == "completed"
+    config = TrainConfig(hidden=(64,), epochs=2, batch_size=16, seed=0)
+    local = build_model(config, n_in=20, n_out=3)
+    list(Trainer(local, config, *blobs(4000)).run())
+    for a, b in zip(local.get_weights(), j.model.get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_a_worker_that_cannot_load_its_data_fails_cleanly():
+    config = TrainConfig(hidden=(8,), epochs=1, seed=0)
+    j = TrainingJob("x", build_model(config, n_in=20, n_out=3), config, ("test_jobs:no_such_loader", ()),
+                    slots=TrainingSlots(1)).start()
+    assert j.join(30)
+    assert j.state == "failed" and "no_such_loader" in j.error and j.records == []
+
+
 def test_failure_is_reported_not_raised():
     def broken(model):
         raise RuntimeError("disk on fire")
@@ -107,8 +128,8 @@ def test_failure_is_reported_not_raised():
 
 def test_divergence_is_reported():
     config = TrainConfig(hidden=(16,), epochs=3, optimizer="sgd", lr=1e4, batch_size=16, seed=0)
-    x, y = blobs()
-    j = TrainingJob("d", build_model(config, n_in=20, n_out=3), config, x * 1e3, y, slots=TrainingSlots(1)).start()
+    data = ("test_jobs:blobs", (4000, 0, 1e3))
+    j = TrainingJob("d", build_model(config, n_in=20, n_out=3), config, data, slots=TrainingSlots(1)).start()
     assert j.join(10)
     assert j.state == "diverged" and "smaller learning rate" in j.error
 
@@ -116,3 +137,45 @@ def test_divergence_is_reported():
 def test_bad_limit():
     with pytest.raises(ValueError, match="at least 1, got 0"):
         TrainingSlots(0)
+
+
+def test_a_run_whose_owner_left_stops_and_frees_its_slot():
+    slots = TrainingSlots(1)
+    present = threading.Event()
+    present.set()
+    # alive: the owner's tab, as the Train page wires it with state.session_alive()
+    j = job(slots, epochs=500, n=20000, alive=present.is_set, grace=0.3).start()
+    wait(lambda: len(j.records) >= 1)
+    present.clear()  # the tab closes
+    assert j.join(5), "an orphaned run kept training"
+    assert j.state == "stopped" and j.orphaned and slots.running == 0
+
+
+def test_a_short_absence_does_not_stop_the_run():
+    seen = {"calls": 0}
+
+    def flaky():
+        seen["calls"] += 1
+        return seen["calls"] % 3 != 0  # gone now and then, never for long
+
+    j = job(TrainingSlots(1), epochs=2, alive=flaky, grace=5.0)
+    assert j.start().join(30)
+    assert j.state == "completed" and not j.orphaned
+
+
+def test_stop_during_evaluation_still_finishes_cleanly():
+    gate = threading.Event()
+    j = job(TrainingSlots(1), epochs=1, finish=lambda m: (gate.wait(10), m.meta.update(test_accuracy=0.9))).start()
+    wait(lambda: j.state == "evaluating")
+    j.stop()
+    gate.set()
+    assert j.join(10)
+    assert j.state == "completed" and j.snapshot.meta["test_accuracy"] == 0.9
+
+
+def test_stop_during_the_first_epoch_leaves_no_model():
+    j = job(TrainingSlots(1), epochs=5, n=40000).start()
+    wait(lambda: j.state == "running" and j.batch_progress[0] > 0)
+    j.stop()
+    assert j.join(5)
+    assert j.state == "stopped" and j.records == [] and j.snapshot is None

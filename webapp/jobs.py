@@ -1,16 +1,26 @@
 """Background training runs for the web app, and a process-wide limit on how many run at once.
 
-No Streamlit here: a TrainingJob is a thread plus the state a page polls
-(records, progress, queue position, outcome). Pages never touch the model the
-thread is training; they read `snapshot`, a copy taken after each finished epoch.
+No Streamlit here. A TrainingJob trains in a worker *process*: a training thread
+inside the server would share the GIL with every user's page runs, and each of
+its many short NumPy calls would then wait for the GIL (measured: 20x slower
+while other sessions were active). A thread in the server only relays the
+worker's messages into the state a page polls (records, progress, queue
+position, outcome). Pages read `snapshot`, a copy of the model after the last
+finished epoch; the worker's messages are between our own processes only.
 """
 
 import copy
+import importlib
+import multiprocessing
 import threading
 import time
+import traceback
 from collections import deque
 
-from mlp import DivergedError, Trainer
+from mlp import DivergedError, EpochRecord, Trainer
+
+# spawn, not fork: forking a multi-threaded web server can deadlock the child.
+_MP = multiprocessing.get_context("spawn")
 
 
 class TrainingSlots:
@@ -60,27 +70,59 @@ class TrainingSlots:
             return len(self._running)
 
 
+class _StopSignal:
+    """Event-like: set when Stop was pressed, or when the owner has been gone for `grace` seconds.
+
+    A closed tab cannot press Stop, so `alive()` (is the user's session still connected?) is
+    polled; a short network blip does not count, only an absence longer than the grace period.
+    """
+
+    def __init__(self, alive, grace):
+        self.event = threading.Event()
+        self.alive, self.grace = alive, grace
+        self.orphaned = False
+        self._gone_since = None
+
+    def set(self):
+        self.event.set()
+
+    def is_set(self):
+        if self.event.is_set():
+            return True
+        if self.alive is None or self.alive():
+            self._gone_since = None
+            return False
+        now = time.monotonic()
+        self._gone_since = self._gone_since or now
+        if now - self._gone_since >= self.grace:
+            self.orphaned = True
+            self.event.set()
+        return self.event.is_set()
+
+
 class TrainingJob:
     """One user's training run in a daemon thread.
 
     state: "queued" -> "running" -> "evaluating" -> one of "completed", "stopped",
     "early_stopped", "diverged", "failed". `finish(model, evaluation)` is called in the thread once
     training ends with at least one finished epoch (e.g. to evaluate on the test set).
+    `alive()` tells whether the owner is still there; a run whose owner has been gone for
+    `grace` seconds stops by itself (`orphaned` is then True) and frees its slot.
     """
 
     DONE = ("completed", "stopped", "early_stopped", "diverged", "failed")
 
-    def __init__(self, name, model, config, x, y, *, slots, finish=None):
+    def __init__(self, name, model, config, data, *, slots, finish=None, alive=None, grace=30.0):
         self.name, self.model, self.config = name, model, config
         self.slots, self._finish = slots, finish
-        self._x, self._y = x, y
+        self._data = data  # ("module:function", args): the worker calls it to get (x, y)
         self.state = "queued"
         self.error = None
         self.records = []
         self.batch_progress = (0, 1)
         self.snapshot = copy.deepcopy(model) if model.meta.get("history") else None
         self.started_at = self.training_started_at = self.finished_at = None
-        self._stop = threading.Event()
+        self._stop = _StopSignal(alive, grace)
         self._thread = threading.Thread(target=self._run, name=f"train:{name}", daemon=True)
 
     # -- control ----------------------------------------------------------------
@@ -101,6 +143,11 @@ class TrainingJob:
         return not self._thread.is_alive()
 
     # -- what pages read ---------------------------------------------------------
+
+    @property
+    def orphaned(self):
+        """True if the run stopped because its owner went away."""
+        return self._stop.orphaned
 
     @property
     def done(self):
@@ -135,33 +182,114 @@ class TrainingJob:
             self.state = "stopped"
             self.finished_at = time.time()
             return
-        outcome = "failed"
         try:
-            self.state = "running"
-            self.training_started_at = time.time()
-            trainer = Trainer(self.model, self.config, self._x, self._y, progress=self._on_batch)
-            for record in trainer.run(self._stop):
-                self.records.append(record)
-                self.snapshot = copy.deepcopy(self.model)
-                self.batch_progress = (0, 1)
-            outcome = trainer.outcome
-        except DivergedError as e:
-            outcome, self.error = "diverged", str(e)
-        except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
-            outcome, self.error = "failed", f"{type(e).__name__}: {e}"
+            outcome = self._train_in_worker()
         finally:
             self.slots.release(self)
-            self._x = self._y = None  # let the training copy of the data go
         if self.records and self._finish is not None:
             # Pages see "evaluating" until the test score is in the model, then the outcome.
             self.state = "evaluating"
             try:
                 self._finish(self.model)
                 self.snapshot = copy.deepcopy(self.model)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
                 self.error = f"evaluation failed: {type(e).__name__}: {e}"
         self.finished_at = time.time()
         self.state = outcome
 
-    def _on_batch(self, done, total):
-        self.batch_progress = (done, total)
+    def _train_in_worker(self):
+        """Run the worker process and relay its messages; returns the outcome."""
+        receive, send = _MP.Pipe(duplex=False)
+        stop = _MP.Event()
+        worker = _MP.Process(
+            target=_worker_main, name=f"train:{self.name}", daemon=True,
+            args=(send, stop, self._data, self.config, _model_spec(self.model)),
+        )
+        worker.start()
+        send.close()  # the worker holds the only writing end: EOF means it is gone
+        self.state = "running"
+        self.training_started_at = time.time()
+        outcome = None
+        try:
+            while outcome is None:
+                if self._stop.is_set():
+                    stop.set()
+                if not receive.poll(0.1):
+                    continue
+                try:
+                    message = receive.recv()
+                except EOFError:
+                    self.error = f"the training process ended unexpectedly (exit code {worker.exitcode})"
+                    return "failed"
+                outcome = self._handle(message)
+        finally:
+            worker.join(5)
+            if worker.is_alive():
+                worker.kill()
+            receive.close()
+        return outcome
+
+    def _handle(self, message):
+        """Apply one worker message; returns the outcome once the worker is done, else None."""
+        kind = message[0]
+        if kind == "progress":
+            self.batch_progress = message[1]
+        elif kind == "epoch":
+            record, weights = message[1], message[2]
+            self.model.set_weights(weights)
+            self.model.meta.setdefault("history", []).append(record)
+            self.records.append(EpochRecord(**record))
+            self.batch_progress = (0, 1)
+            self.snapshot = copy.deepcopy(self.model)
+        elif kind == "done":
+            outcome, error, weights = message[1], message[2], message[3]
+            self.error = error
+            if weights is not None:
+                self.model.set_weights(weights)
+            return outcome
+        return None
+
+
+
+# -- the worker process -------------------------------------------------------------------------
+
+
+def _model_spec(model):
+    """What the worker needs to rebuild `model`: architecture, weights, metadata."""
+    return {
+        "layer_sizes": model.layer_sizes, "activation": model.activation, "dropout": model.dropout,
+        "dtype": model.dtype.name, "weights": model.get_weights(), "meta": model.meta,
+    }
+
+
+def _worker_main(send, stop, data, config, spec):
+    """Entry point of a training process: train, reporting every epoch through `send`."""
+    from mlp import MLP
+
+    try:
+        module, _, function = data[0].partition(":")
+        x, y = getattr(importlib.import_module(module), function)(*data[1])
+        model = MLP(spec["layer_sizes"], spec["activation"], dropout=spec["dropout"],
+                    seed=config.seed, dtype=spec["dtype"])
+        model.set_weights(spec["weights"])
+        model.meta = copy.deepcopy(spec["meta"])
+        trainer = Trainer(model, config, x, y, progress=lambda done, total: send.send(("progress", (done, total))))
+        try:
+            for record in trainer.run(stop):
+                send.send(("epoch", record.to_dict(), model.get_weights()))
+            send.send(("done", trainer.outcome, None, model.get_weights()))
+        except DivergedError as e:
+            send.send(("done", "diverged", str(e), model.get_weights()))
+    except Exception as e:  # noqa: BLE001 - reported to the page, never lost
+        detail = traceback.format_exception_only(type(e), e)[-1].strip()
+        send.send(("done", "failed", detail, None))
+    finally:
+        send.close()
+
+
+def load_training_split(name, directory):
+    """(x_train, y_train) of dataset `name` read from `directory` (already checked by the server)."""
+    from data import load_dataset
+
+    ds = load_dataset(name, directory=directory, verify=False)
+    return ds.x_train, ds.y_train

@@ -23,6 +23,8 @@ MAX_CONCURRENT_RUNS = _int_env("DIGIT_LAB_MAX_RUNS", 2, 1)
 MAX_UPLOAD_MB = _int_env("DIGIT_LAB_MAX_UPLOAD_MB", 50, 1)
 # Per-user cap on models kept in a session (oldest finished ones are dropped first).
 MAX_SESSION_MODELS = _int_env("DIGIT_LAB_MAX_SESSION_MODELS", 8, 1)
+# A run whose browser tab has been closed for this many seconds stops and frees its slot.
+ORPHAN_GRACE_SECONDS = _int_env("DIGIT_LAB_ORPHAN_SECONDS", 30, 1)
 # The shipped model offered to everyone as "Pretrained".
 PRETRAINED_PATH = Path(
     os.environ.get("DIGIT_LAB_PRETRAINED", Path(__file__).resolve().parent.parent / "models" / "default.npz")

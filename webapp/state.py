@@ -48,13 +48,6 @@ def test_inputs(name):
     return to_inputs(ds.x_test), ds.y_test.astype("int64")
 
 
-@st.cache_resource(show_spinner=False)
-def train_inputs(name):
-    """(x_train float32 (n, 784), y_train) for a dataset, converted once and shared by all runs."""
-    ds = dataset(name)
-    return to_inputs(ds.x_train), ds.y_train.astype("int64")
-
-
 @st.cache_resource(show_spinner="Evaluating the pretrained model on the test set…")
 def pretrained_evaluation(name):
     """The pretrained model's Evaluation on a dataset's test set."""
@@ -66,6 +59,18 @@ def pretrained_evaluation(name):
 def training_slots():
     """The one limiter shared by every session's training runs."""
     return TrainingSlots(settings.MAX_CONCURRENT_RUNS)
+
+
+def session_alive():
+    """A callable telling whether this browser session is still connected (always True outside a server)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def dataset_label(name):

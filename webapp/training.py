@@ -53,7 +53,7 @@ def finish_with_test_score(dataset_name, class_names, x_test, y_test):
     return finish
 
 
-def start_job(name, config, dataset, slots, *, model=None):
+def start_job(name, config, dataset, slots, *, model=None, alive=None, grace=30.0):
     """Start a TrainingJob on `dataset` (a data.Dataset) with `config`; a new model unless one is given."""
     if model is None:
         model = build_model(config, n_out=len(dataset.class_names))
@@ -67,7 +67,8 @@ def start_job(name, config, dataset, slots, *, model=None):
         name=name,
     )
     finish = finish_with_test_score(dataset.name, dataset.class_names, dataset.x_test, dataset.y_test)
-    return TrainingJob(name, model, config, dataset.x_train, dataset.y_train, slots=slots, finish=finish).start()
+    data = ("webapp.jobs:load_training_split", (dataset.name, str(dataset.source)))
+    return TrainingJob(name, model, config, data, slots=slots, finish=finish, alive=alive, grace=grace).start()
 
 
 def continue_config(model, epochs):

@@ -1,0 +1,246 @@
+"""Many users at once: browser sessions drawing and predicting while others train.
+
+    MLP_DATA_DIR=../shared python benchmarks/load_test.py --drawers 10 --trainers 3 --duration 60
+
+Starts the app on 127.0.0.1 (or uses --url), opens one Chromium context per simulated user
+(Debian's chromium, driven by Playwright; traffic stays on loopback), and reports errors,
+the time from the end of a stroke to the prediction on screen (p50/p95), the server's peak
+memory (VmHWM of the streamlit process) and whether any session saw another's models.
+Bounded: every user stops after --duration seconds; the whole run is capped at 4x that.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+# Strokes in canvas pixels: a 1, a 7 and a 0-ish loop, drawn at different places and sizes.
+STROKES = [
+    [(140, 40), (140, 140), (140, 240)],
+    [(30, 30), (95, 30), (72, 85), (60, 120)],
+    [(200, 150), (240, 170), (250, 220), (220, 260), (180, 240), (175, 190), (200, 150)],
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(max_runs):
+    """`streamlit run app.py` on a free loopback port; returns (process, url)."""
+    port = free_port()
+    env = {**os.environ, "DIGIT_LAB_MAX_RUNS": str(max_runs)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the app did not start within 60 s")
+
+
+def memory_mb(pid):
+    """(current RSS, peak RSS) of a process in MB, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    return rss / 1024, hwm / 1024
+
+
+async def draw(page, points):
+    box = await page.locator("canvas.upper-canvas").bounding_box()
+    await page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    await page.mouse.down()
+    for x, y in points[1:]:
+        await page.mouse.move(box["x"] + x, box["y"] + y, steps=3)
+    await page.mouse.up()
+
+
+async def drawer(browser, url, until, report, index):
+    """One user drawing, waiting for the prediction, clearing, again, until the deadline."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(30_000)
+    latencies, errors, models_seen = [], [], set()
+    try:
+        await page.goto(url)
+        await page.locator("canvas.upper-canvas").wait_for()
+        metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+        n = 0
+        while time.time() < until:
+            await draw(page, STROKES[(n + index) % len(STROKES)])
+            t0 = time.perf_counter()
+            try:
+                await metric.wait_for()
+                latencies.append(time.perf_counter() - t0)
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                errors.append(f"no prediction: {type(e).__name__}")
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SHOTS / f"load-no-prediction-{index}-{n}.png"))
+            old_canvas = await page.locator("canvas.upper-canvas").element_handle()
+            await page.get_by_role("button", name="Clear").click()
+            await metric.wait_for(state="detached")
+            # Clear mounts a fresh canvas, as a person sees it appear; a stroke drawn on the old
+            # one, in the instant before it is replaced, would be lost.
+            # (The canvas lives in a shadow root, so ask the old element itself whether it is gone.)
+            deadline = time.time() + 30
+            while await old_canvas.evaluate("c => c.isConnected"):
+                if time.time() > deadline:
+                    raise TimeoutError("Clear did not replace the canvas within 30 s")
+                await asyncio.sleep(0.05)
+            await page.locator("canvas.upper-canvas").wait_for()
+            await page.get_by_text("Draw a digit on the canvas").wait_for()
+            await asyncio.sleep(0.2)
+            n += 1
+        if await page.locator('[data-testid="stException"]').count():
+            errors.append("exception shown on the page")
+        await page.get_by_role("combobox").first.click()
+        models_seen = set(await page.get_by_role("option").all_inner_texts())
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"{type(e).__name__}: {str(e)[:200]}")
+    finally:
+        await context.close()
+    report["drawers"].append({"latencies": latencies, "errors": errors, "models": sorted(models_seen)})
+
+
+async def trainer(browser, url, until, report, index, epochs):
+    """One user training a network on a subset and watching it until the deadline."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(60_000)
+    errors, models_seen, epochs_seen, running_seen = [], set(), 0, False
+    try:
+        await page.goto(f"{url}/train?hidden=128&epochs={epochs}&use_subset=true&subset=20000&seed={index}")
+        start = page.get_by_role("button", name="Start", exact=True)
+        await start.wait_for()
+        await start.click()
+        caption = page.get_by_text(re.compile(r"^\d+ epochs · last train loss"))
+        progress = page.get_by_text(re.compile(r"^Epoch \d+ of \d+"))
+        while time.time() < until:
+            await asyncio.sleep(1.0)
+            running_seen = running_seen or await progress.count() > 0
+            if await caption.count():
+                epochs_seen = int((await caption.inner_text()).split()[0])
+        if await page.locator('[data-testid="stException"]').count():
+            errors.append("exception shown on the page")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / f"load-trainer-{index}.png"))
+        rows = await page.get_by_text(re.compile(r"^My model \d")).all_inner_texts()
+        models_seen = {r.split(" (")[0] for r in rows}
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"{type(e).__name__}: {str(e)[:200]}")
+    finally:
+        await context.close()
+    report["trainers"].append({"errors": errors, "models": sorted(models_seen), "epochs_seen": epochs_seen,
+                               "running_seen": running_seen})
+
+
+async def run_users(url, drawers, trainers, duration, epochs):
+    from playwright.async_api import async_playwright
+
+    report = {"drawers": [], "trainers": []}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        until = time.time() + duration
+        tasks = [trainer(browser, url, until, report, i, epochs) for i in range(trainers)]
+        tasks += [drawer(browser, url, until, report, i) for i in range(drawers)]
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=4 * duration + 120)
+        await browser.close()
+    return report
+
+
+def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=3):
+    """Run the load test; returns a summary dict (see the module docstring)."""
+    proc = None
+    if url is None:
+        proc, url = start_server(max_runs)
+    peak = [0.0]
+    stop = False
+
+    async def sample_memory():
+        while not stop:
+            if proc is not None:
+                peak[0] = max(peak[0], memory_mb(proc.pid)[0])
+            await asyncio.sleep(0.5)
+
+    async def main():
+        nonlocal stop
+        sampler = asyncio.create_task(sample_memory())
+        try:
+            return await run_users(url, drawers, trainers, duration, epochs)
+        finally:
+            stop = True
+            await sampler
+
+    try:
+        report = asyncio.run(main())
+        hwm = memory_mb(proc.pid)[1] if proc is not None else None
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+    latencies = sorted(x for d in report["drawers"] for x in d["latencies"])
+    errors = [e for group in report.values() for user in group for e in user["errors"]]
+    # Isolation: drawers never see a trained model; each trainer sees exactly its own one.
+    leaks = [d["models"] for d in report["drawers"] if any("My model" in m for m in d["models"])]
+    leaks += [t["models"] for t in report["trainers"] if len(t["models"]) > 1]
+    q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
+    return {
+        "drawers": drawers, "trainers": trainers, "duration_s": duration,
+        "predictions": len(latencies), "errors": len(errors), "error_messages": errors[:10],
+        "p50_s": statistics.median(latencies) if latencies else None, "p95_s": q[18] if latencies else None,
+        "max_s": latencies[-1] if latencies else None,
+        "peak_rss_mb": round(hwm, 1) if hwm else None, "peak_sampled_rss_mb": round(peak[0], 1) or None,
+        "isolation_violations": leaks,
+        "trainer_epochs_seen": [t["epochs_seen"] for t in report["trainers"]],
+        "trainers_seen_running": sum(t["running_seen"] or t["epochs_seen"] > 0 for t in report["trainers"]),
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--drawers", type=int, default=10)
+    p.add_argument("--trainers", type=int, default=3)
+    p.add_argument("--duration", type=float, default=60, help="seconds each user keeps going")
+    p.add_argument("--epochs", type=int, default=30, help="epochs each training user asks for")
+    p.add_argument("--max-runs", type=int, default=3, help="the server's concurrent training limit")
+    p.add_argument("--url", help="use a running app instead of starting one (no memory figures then)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    result = run_load(args.drawers, args.trainers, args.duration, args.epochs, args.url, args.max_runs)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>22}: {v}")
+    return 0 if result["errors"] == 0 and not result["isolation_violations"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Faults: killed writes and downloads, closed tabs, server restarts. Nothing committed is lost."""
+
+import hashlib
+import http.server
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mlp import MLP, load_model, save_model
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def test_save_killed_between_write_and_rename_keeps_the_previous_file(tmp_path):
+    path = save_model(MLP([784, 8, 10], seed=1), tmp_path / "model.npz")
+    before = path.read_bytes()
+    # A process that writes a new model and is killed (SIGKILL: no cleanup runs) just before the rename.
+    code = (
+        "import os, signal, sys; import mlp.io as io; from mlp import MLP\n"
+        "io.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "io.save_model(MLP([784, 32, 10], seed=2), sys.argv[1])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert load_model(path).layer_sizes == [784, 8, 10]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model.npz"]
+    assert all(name.startswith(".model.npz.") and name.endswith(".tmp") for name in leftovers)
+
+
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one MNIST file slowly, so a download can be killed half-way."""
+
+    body = b""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        try:
+            for i in range(0, len(self.body), 64 * 1024):
+                self.wfile.write(self.body[i:i + 64 * 1024])
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_killed_half_way_leaves_no_file_under_the_final_name(tmp_path, mnist):
+    SlowHandler.body = (Path(mnist.source) / "train-labels-idx1-ubyte.gz").read_bytes() * 20
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dest = tmp_path / "mnist"
+    code = (
+        "import sys; from data import download_dataset\n"
+        "download_dataset('mnist', sys.argv[1], mirrors=[sys.argv[2]])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(dest), f"http://127.0.0.1:{server.server_port}/"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while not (dest.exists() and any(dest.iterdir())):  # wait until bytes are being written
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        server.shutdown()
+    names = [p.name for p in dest.iterdir()]
+    assert not any(n.endswith("-ubyte.gz") for n in names), names  # only hidden partial files may remain
+    assert all(n.startswith(".") for n in names)
+
+
+# -- the server: closed tabs and restarts -----------------------------------------------------------
+
+pw = pytest.importorskip("playwright.sync_api")
+from test_browser import CHROMIUM, CHROMIUM_ARGS, draw_stroke, free_port, prediction  # noqa: E402
+
+
+def start_app(env_extra):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env={**os.environ, **env_extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return proc, url
+        except OSError:
+            assert time.time() < deadline, "the app did not start"
+            time.sleep(0.3)
+
+
+@pytest.fixture
+def browser(mnist):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed")
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def start_training(page, url, epochs=200):
+    page.goto(f"{url}/train?hidden=256&epochs={epochs}")
+    page.get_by_role("button", name="Start", exact=True).click()
+
+
+def test_closing_the_tab_stops_the_run_and_frees_its_slot(browser):
+    proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "1", "DIGIT_LAB_ORPHAN_SECONDS": "2"})
+    try:
+        first = browser.new_context()
+        page = first.new_page()
+        page.set_default_timeout(30_000)
+        start_training(page, url)
+        page.get_by_text(re.compile(r"^\d+ epochs · last train loss")).wait_for()
+        second = browser.new_context()
+        other = second.new_page()
+        other.set_default_timeout(30_000)
+        start_training(other, url, epochs=2)
+        other.get_by_text("Waiting for a free training slot: number 1 in line.").wait_for()
+        first.close()  # the first user closes the tab without pressing Stop
+        # Within the grace period plus an epoch, the orphaned run ends and the second one trains.
+        other.get_by_text(re.compile(r"^Finished 2 epochs")).wait_for(timeout=60_000)
+        second.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_killed_server_loses_no_committed_model_file(browser):
+    shipped = ROOT / "models" / "default.npz"
+    digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    proc, url = start_app({})
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    start_training(page, url)
+    page.get_by_text(re.compile(r"^\d+ epochs · last train loss")).wait_for()
+    proc.send_signal(signal.SIGKILL)  # a crash mid-training
+    proc.wait(10)
+    context.close()
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == digest
+    proc, url = start_app({})
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        page.set_default_timeout(30_000)
+        page.locator("canvas.upper-canvas").wait_for()
+        draw_stroke(page, [(140, 40), (140, 120), (140, 240)])
+        assert prediction(page) == "1"  # the restarted app reads digits with the shipped model
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
