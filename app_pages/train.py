@@ -4,6 +4,7 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from mlp import TrainConfig
+from mlp.augment import AugmentConfig
 from webapp import charts, state
 from webapp.settings import MAX_CONCURRENT_RUNS, ORPHAN_GRACE_SECONDS
 from webapp.training import continue_config, parse_hidden, parse_positive_float, start_job
@@ -30,6 +31,7 @@ def explain(field):
     notes[field] = st.empty()
 
 
+AUG = AugmentConfig()
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
 OPTIMIZERS = ["adam", "momentum", "nesterov", "sgd"]
 SCHEDULES = ["constant", "step", "cosine"]
@@ -39,12 +41,18 @@ DEFAULTS = {
     "t_optimizer": "adam", "t_lr": "0.001", "t_momentum": 0.9, "t_schedule": "constant",
     "t_step_size": 5, "t_gamma": 0.5, "t_batch": 128, "t_epochs": 10, "t_l2": 0.0, "t_val": 0.1,
     "t_use_subset": False, "t_subset": 10000, "t_patience": 0, "t_seed": 0,
+    "t_augment": False, "t_aug_shift": AUG.max_shift, "t_aug_rotation": AUG.max_rotation,
+    "t_aug_min_scale": AUG.min_scale, "t_aug_max_scale": AUG.max_scale, "t_aug_shear": AUG.max_shear,
+    "t_aug_elastic": AUG.elastic_alpha, "t_aug_thickness": AUG.thickness_prob,
 }
 ALLOWED = {
     "t_dataset": ["mnist", "fashion-mnist"], "t_activation": ACTIVATIONS, "t_optimizer": OPTIMIZERS,
     "t_schedule": SCHEDULES, "t_dropout": (0.0, 0.8), "t_momentum": (0.0, 0.99), "t_step_size": (1, 100),
     "t_gamma": (0.01, 1.0), "t_batch": (1, 8192), "t_epochs": (1, 200), "t_l2": (0.0, 1.0),
     "t_val": (0.0, 0.5), "t_subset": (1, 60000), "t_patience": (0, 50), "t_seed": (0, 2**31 - 1),
+    "t_aug_shift": (0.0, 4.0), "t_aug_rotation": (0.0, 30.0), "t_aug_min_scale": (0.6, 1.0),
+    "t_aug_max_scale": (1.0, 1.4), "t_aug_shear": (0.0, 0.6), "t_aug_elastic": (0.0, 3.0),
+    "t_aug_thickness": (0.0, 1.0),
 }
 state.keep_widgets(DEFAULTS, ALLOWED, url_prefix="t_")
 
@@ -91,6 +99,21 @@ with st.sidebar:
     patience = st.number_input("Early stopping patience (0 = off)", 0, 50, key="t_patience",
                                help="Stop after this many epochs without a better validation loss.")
     seed = st.number_input("Seed", 0, 2**31 - 1, key="t_seed", help="Same seed, same model.")
+
+    st.header("Augmentation")
+    augment = None
+    if st.toggle("Distort training images", key="t_augment",
+                 help="Random shifts, rotations, scaling, slant, elastic warps and stroke width changes, "
+                      "fresh for every batch: slower epochs, but a model that reads real drawings better."):
+        augment = AugmentConfig(
+            max_shift=st.slider("Shift (px)", 0.0, 4.0, step=0.5, key="t_aug_shift"),
+            max_rotation=st.slider("Rotation (°)", 0.0, 30.0, step=1.0, key="t_aug_rotation"),
+            min_scale=st.slider("Smallest size", 0.6, 1.0, step=0.05, key="t_aug_min_scale"),
+            max_scale=st.slider("Largest size", 1.0, 1.4, step=0.05, key="t_aug_max_scale"),
+            max_shear=st.slider("Slant", 0.0, 0.6, step=0.05, key="t_aug_shear"),
+            elastic_alpha=st.slider("Elastic warp (px)", 0.0, 3.0, step=0.1, key="t_aug_elastic"),
+            thickness_prob=st.slider("Thicker/thinner strokes (share)", 0.0, 1.0, step=0.05, key="t_aug_thickness"),
+        )
     st.caption("The address bar carries these settings: share the link to share the setup.")
 state.mirror_to_url(DEFAULTS, "t_")
 
@@ -98,7 +121,7 @@ config = TrainConfig(
     hidden=hidden, activation=activation, optimizer=optimizer, lr=lr, momentum=momentum,
     batch_size=int(batch_size), epochs=int(epochs), weight_decay=float(l2), dropout=float(dropout),
     schedule=schedule, step_size=int(step_size), gamma=float(gamma), val_fraction=float(val_fraction),
-    patience=int(patience), train_subset=None if subset is None else int(subset), seed=int(seed),
+    patience=int(patience), train_subset=None if subset is None else int(subset), seed=int(seed), augment=augment,
 )
 
 # -- the dataset: explain plainly when it is missing ----------------------------------------------

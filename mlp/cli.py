@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .augment import AugmentConfig
 from .io import ModelFileError, load_model, save_model
 from .preprocess import PREPROCESS_VERSION, load_image, preprocess, to_model_input
 from .training import ConfigError, DivergedError, TrainConfig, Trainer, build_model, to_inputs
@@ -79,6 +80,20 @@ def build_parser():
     t.add_argument("--subset", type=int, default=None, help="train on only this many samples (default: all)")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype)
+    a = AugmentConfig()
+    aug = t.add_argument_group("augmentation", "random distortions of each training batch (any --aug-* flag turns it on)")
+    aug.add_argument("--augment", action="store_true", help="turn augmentation on with the defaults below")
+    aug.add_argument("--aug-shift", type=finite_float, metavar="PX", help=f"max shift per axis (default {a.max_shift})")
+    aug.add_argument("--aug-rotation", type=finite_float, metavar="DEG", help=f"max rotation (default {a.max_rotation})")
+    aug.add_argument("--aug-scale", type=finite_float, nargs=2, metavar=("MIN", "MAX"),
+                     help=f"size factor range (default {a.min_scale} {a.max_scale})")
+    aug.add_argument("--aug-shear", type=finite_float, metavar="K", help=f"max slant (default {a.max_shear})")
+    aug.add_argument("--aug-elastic", type=finite_float, metavar="PX",
+                     help=f"elastic distortion strength, 0 = off (default {a.elastic_alpha})")
+    aug.add_argument("--aug-elastic-sigma", type=finite_float, metavar="PX",
+                     help=f"smoothness of the elastic field (default {a.elastic_sigma})")
+    aug.add_argument("--aug-thickness", type=finite_float, metavar="P",
+                     help=f"share of images drawn thicker or thinner (default {a.thickness_prob})")
     t.add_argument("--continue-from", type=Path, metavar="MODEL",
                    help="continue training this model (its architecture wins over --hidden/--activation/--dropout)")
     t.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save (default: %(default)s)")
@@ -113,6 +128,21 @@ def main(argv=None):
 # -- train --------------------------------------------------------------------------
 
 
+def augment_from_args(args):
+    """AugmentConfig from the --aug-* flags, or None when augmentation is off."""
+    given = {
+        "max_shift": args.aug_shift, "max_rotation": args.aug_rotation, "max_shear": args.aug_shear,
+        "elastic_alpha": args.aug_elastic, "elastic_sigma": args.aug_elastic_sigma,
+        "thickness_prob": args.aug_thickness,
+    }
+    if args.aug_scale is not None:
+        given["min_scale"], given["max_scale"] = args.aug_scale
+    given = {k: v for k, v in given.items() if v is not None}
+    if not (args.augment or given):
+        return None
+    return AugmentConfig(**given)
+
+
 def config_from_args(args):
     """TrainConfig from parsed train flags (validated)."""
     return TrainConfig(
@@ -120,7 +150,7 @@ def config_from_args(args):
         momentum=args.momentum, batch_size=args.batch_size, epochs=args.epochs, weight_decay=args.weight_decay,
         dropout=args.dropout, schedule=args.schedule, step_size=args.step_size, gamma=args.gamma,
         min_lr_fraction=args.min_lr_fraction, val_fraction=args.val_fraction, patience=args.patience,
-        train_subset=args.subset, seed=args.seed, dtype=args.dtype,
+        train_subset=args.subset, seed=args.seed, dtype=args.dtype, augment=augment_from_args(args),
     ).validate()
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .augment import AugmentConfig, augment_batch
 from .network import MLP
 from .optimizers import OPTIMIZERS, SCHEDULES, make_optimizer
 
@@ -61,6 +62,7 @@ class TrainConfig:
     train_subset: int | None = None  # use only this many training samples; None = all
     seed: int = 0
     dtype: str = "float32"
+    augment: AugmentConfig | None = None  # random distortions of each training batch; None = off
 
     def problems(self, n_samples=None):
         """{field: message} for every hyperparameter that makes no sense (empty if all is well).
@@ -96,6 +98,11 @@ class TrainConfig:
               "must be a positive integer (or None for all samples)")
         check("seed", _is_int(self.seed) and self.seed >= 0, "must be an integer >= 0")
         check("dtype", self.dtype in ("float32", "float64"), "must be 'float32' or 'float64'")
+        if self.augment is not None:
+            if not isinstance(self.augment, AugmentConfig):
+                found["augment"] = f"augment must be an AugmentConfig or None, got {type(self.augment).__name__}"
+            else:
+                found.update({f"augment.{k}": v for k, v in self.augment.problems().items()})
         if n_samples is not None and not found.keys() & {"train_subset", "val_fraction", "batch_size"}:
             found.update(self._data_problems(n_samples))
         return found
@@ -122,6 +129,7 @@ class TrainConfig:
         """JSON-ready dict of every setting."""
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        d["augment"] = None if self.augment is None else self.augment.to_dict()
         return d
 
     @classmethod
@@ -131,6 +139,8 @@ class TrainConfig:
         kwargs = {k: v for k, v in d.items() if k in known}
         if "hidden" in kwargs:
             kwargs["hidden"] = tuple(kwargs["hidden"])
+        if isinstance(kwargs.get("augment"), dict):
+            kwargs["augment"] = AugmentConfig.from_dict(kwargs["augment"])
         return cls(**kwargs)
 
 
@@ -189,7 +199,8 @@ class Trainer:
         config.validate(len(x))
         self.model, self.config, self.progress = model, config, progress
         rng = np.random.default_rng(config.seed)
-        split_rng, subset_rng, self.shuffle_rng = rng.spawn(3)
+        # Separate streams: turning augmentation on leaves the split and the shuffling unchanged.
+        split_rng, subset_rng, self.shuffle_rng, self.augment_rng = rng.spawn(4)
         self.x = np.asarray(x).reshape(len(x), -1)  # a view, not a copy
         self.y = np.asarray(y, dtype=np.int64)
         idx = np.arange(len(x))
@@ -335,7 +346,11 @@ class Trainer:
             bs, n_in = self.config.batch_size, self.x.shape[1]
             self._batch_arrays = (np.empty((bs, n_in), self.x.dtype), np.empty((bs, n_in), self.model.dtype))
         raw, inputs = (a[: len(idx)] for a in self._batch_arrays)
-        np.take(self.x, idx, axis=0, out=raw)
+        # mode="clip": with the default "raise", np.take copies `out` first (idx is valid anyway).
+        np.take(self.x, idx, axis=0, out=raw, mode="clip")
+        augment = self.config.augment
+        if augment is not None and augment.is_active and raw.shape[1] == 28 * 28:
+            return self.model.cast(augment_batch(raw, self.augment_rng, augment))
         return to_inputs(raw, self.model.dtype, out=inputs)
 
     def _diverged(self, why):

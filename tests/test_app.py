@@ -278,3 +278,13 @@ def test_download_button_fetches_the_dataset(no_dataset, monkeypatch, mnist):
         assert sorted(p.name for p in (no_dataset / "project" / "mnist").iterdir()) == sorted(spec.filenames())
     finally:
         server.shutdown()
+
+
+def test_training_with_augmentation_from_the_sidebar(mnist):
+    at = open_app("train")
+    at.toggle(key="t_augment").set_value(True).run()
+    at.slider(key="t_aug_rotation").set_value(20.0).run()
+    small_run(at, epochs=1, subset=2000)
+    wait_for(at, lambda at: any("Finished 1 epochs" in s.value for s in at.success))
+    training = at.session_state["models"]["My model 1"].current().meta["training"]
+    assert training["augment"]["max_rotation"] == 20.0

@@ -347,6 +347,8 @@ CLI_ARGS = [
     (["train", "--subset", "100", "--batch-size", "4096"], "batch_size 4096 is larger than the 90 training samples"),
     (["train", "--dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
     (["train", "--epochs", "-2"], "expected a positive integer, got -2"),
+    (["train", "--aug-shift", "50"], "max_shift must be in [0, 10] pixels, got 50.0"),
+    (["train", "--aug-scale", "1.2", "0.9"], "min_scale must be in [0.2, 1], got 1.2"),
 ]
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mlp import load_model
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -144,3 +146,13 @@ def test_missing_dataset_is_explained(tmp_path):
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "MLP_DATA_DIR" in proc.stderr
+
+
+@pytest.mark.slow
+def test_augmentation_flags_are_stored_in_the_model(tmp_path, mnist):
+    out = tmp_path / "aug.npz"
+    run("train", "--hidden", 16, "--epochs", 1, "--subset", 2000, "--aug-rotation", 5, "--aug-elastic", 0,
+        "--out", out)
+    augment = load_model(out).meta["training"]["augment"]
+    assert augment["max_rotation"] == 5.0 and augment["elastic_alpha"] == 0.0
+    assert augment["max_shift"] == 2.0  # the flags not given keep their defaults

@@ -179,3 +179,21 @@ def test_mnist_accuracy_smoke(mnist_small):
     assert ev.accuracy > 0.85  # chance is 0.10
     assert ev.confusion_matrix.sum() == 2000
     assert np.allclose(np.diag(ev.confusion_matrix) / ev.confusion_matrix.sum(axis=1), ev.per_class_accuracy)
+
+
+def test_augmentation_is_seeded_and_changes_training(mnist_small):
+    from mlp.augment import AugmentConfig
+
+    x, y, _, _ = mnist_small
+    images = (x[:1000] * 255).round().astype(np.uint8).reshape(-1, 28, 28)
+    labels = y[:1000]
+
+    def train(augment, seed=0):
+        config = TrainConfig(hidden=(32,), epochs=1, seed=seed, augment=augment)
+        model = build_model(config)
+        list(Trainer(model, config, images, labels).run())
+        return model.get_weights()[0]
+
+    a, b = train(AugmentConfig()), train(AugmentConfig())
+    assert np.array_equal(a, b)  # same seed, same distortions, same model
+    assert not np.array_equal(a, train(None))  # and the distortions did change what it learned
