@@ -6,21 +6,24 @@ its many short NumPy calls would then wait for the GIL (measured: 20x slower
 while other sessions were active). A thread in the server only relays the
 worker's messages into the state a page polls (records, progress, queue
 position, outcome). Pages read `snapshot`, a copy of the model after the last
-finished epoch; the worker's messages are between our own processes only.
+finished epoch. The worker (webapp/worker.py, a fresh interpreter that never imports
+Streamlit) talks over its stdin/stdout in pickles: between our own processes only.
 """
 
 import copy
-import importlib
-import multiprocessing
+import os
+import pickle
+import queue
+import subprocess
+import sys
 import threading
 import time
-import traceback
 from collections import deque
+from pathlib import Path
 
-from mlp import DivergedError, EpochRecord, Trainer
+from mlp import EpochRecord
 
-# spawn, not fork: forking a multi-threaded web server can deadlock the child.
-_MP = multiprocessing.get_context("spawn")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class TrainingSlots:
@@ -199,34 +202,45 @@ class TrainingJob:
 
     def _train_in_worker(self):
         """Run the worker process and relay its messages; returns the outcome."""
-        receive, send = _MP.Pipe(duplex=False)
-        stop = _MP.Event()
-        worker = _MP.Process(
-            target=_worker_main, name=f"train:{self.name}", daemon=True,
-            args=(send, stop, self._data, self.config, _model_spec(self.model)),
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "webapp.worker"], cwd=ROOT, env=worker_environment(self.slots.limit),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
-        worker.start()
-        send.close()  # the worker holds the only writing end: EOF means it is gone
+        inbox = queue.Queue()
+        threading.Thread(target=_read_messages, args=(worker.stdout, inbox), daemon=True).start()
         self.state = "running"
         self.training_started_at = time.time()
-        outcome = None
+        outcome, stop_sent = None, False
         try:
+            pickle.dump((self._data, self.config, _model_spec(self.model)), worker.stdin)
+            worker.stdin.flush()
             while outcome is None:
-                if self._stop.is_set():
-                    stop.set()
-                if not receive.poll(0.1):
-                    continue
+                if self._stop.is_set() and not stop_sent:
+                    worker.stdin.write(b"stop\n")
+                    worker.stdin.flush()
+                    stop_sent = True
                 try:
-                    message = receive.recv()
-                except EOFError:
-                    self.error = f"the training process ended unexpectedly (exit code {worker.exitcode})"
+                    message = inbox.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if message is None:  # the worker's output ended without a verdict
+                    self.error = f"the training process ended unexpectedly (exit code {worker.wait(5)})"
                     return "failed"
                 outcome = self._handle(message)
+        except (BrokenPipeError, OSError) as e:
+            self.error = f"the training process could not be reached: {e}"
+            return "failed"
         finally:
-            worker.join(5)
-            if worker.is_alive():
+            for pipe in (worker.stdin, worker.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            try:
+                worker.wait(5)
+            except subprocess.TimeoutExpired:
                 worker.kill()
-            receive.close()
+                worker.wait()
         return outcome
 
     def _handle(self, message):
@@ -262,29 +276,25 @@ def _model_spec(model):
     }
 
 
-def _worker_main(send, stop, data, config, spec):
-    """Entry point of a training process: train, reporting every epoch through `send`."""
-    from mlp import MLP
+def worker_environment(max_runs):
+    """The worker's environment: BLAS threads split between the runs that may train at once.
 
+    Two runs each starting two BLAS threads on two cores spin against each other and
+    slowed large products down 50x in measurements here; one thread each does not.
+    """
+    threads = str(max(1, (os.cpu_count() or 1) // max_runs))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    return env
+
+
+def _read_messages(stream, inbox):
+    """Unpickle the worker's messages into `inbox`; None marks the end of its output."""
     try:
-        module, _, function = data[0].partition(":")
-        x, y = getattr(importlib.import_module(module), function)(*data[1])
-        model = MLP(spec["layer_sizes"], spec["activation"], dropout=spec["dropout"],
-                    seed=config.seed, dtype=spec["dtype"])
-        model.set_weights(spec["weights"])
-        model.meta = copy.deepcopy(spec["meta"])
-        trainer = Trainer(model, config, x, y, progress=lambda done, total: send.send(("progress", (done, total))))
-        try:
-            for record in trainer.run(stop):
-                send.send(("epoch", record.to_dict(), model.get_weights()))
-            send.send(("done", trainer.outcome, None, model.get_weights()))
-        except DivergedError as e:
-            send.send(("done", "diverged", str(e), model.get_weights()))
-    except Exception as e:  # noqa: BLE001 - reported to the page, never lost
-        detail = traceback.format_exception_only(type(e), e)[-1].strip()
-        send.send(("done", "failed", detail, None))
-    finally:
-        send.close()
+        while True:
+            inbox.put(pickle.load(stream))
+    except (EOFError, OSError, ValueError, pickle.UnpicklingError):  # ValueError: we closed the pipe
+        inbox.put(None)
 
 
 def load_training_split(name, directory):

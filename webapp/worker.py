@@ -1,0 +1,71 @@
+"""A training worker process: `python -m webapp.worker`, started by webapp.jobs.TrainingJob.
+
+Protocol (pickles, between our own processes only): the job writes one
+(data, config, model_spec) tuple to stdin, then possibly a line b"stop\\n". The
+worker writes ("progress", (done, total)), ("epoch", record, weights) and finally
+("done", outcome, error, weights) to its original stdout; anything printed by
+libraries goes to stderr so it cannot corrupt that stream.
+"""
+
+import copy
+import importlib
+import os
+import pickle
+import sys
+import threading
+import traceback
+
+
+def main():
+    out = os.fdopen(os.dup(1), "wb")  # the message stream
+    os.dup2(2, 1)  # stray prints now land on stderr
+    send = _sender(out)
+    try:
+        data, config, spec = pickle.load(sys.stdin.buffer)
+        stop = threading.Event()
+        threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+        _train(send, stop, data, config, spec)
+    except Exception as e:  # noqa: BLE001 - reported to the page, never lost
+        send(("done", "failed", traceback.format_exception_only(type(e), e)[-1].strip(), None))
+    finally:
+        out.close()
+
+
+def _sender(out):
+    lock = threading.Lock()
+
+    def send(message):
+        with lock:
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+
+    return send
+
+
+def _watch_stdin(stop):
+    """Set `stop` on a b"stop" line, or when the job's end of the pipe closes."""
+    for line in sys.stdin.buffer:
+        if line.strip() == b"stop":
+            break
+    stop.set()
+
+
+def _train(send, stop, data, config, spec):
+    from mlp import MLP, DivergedError, Trainer
+
+    module, _, function = data[0].partition(":")
+    x, y = getattr(importlib.import_module(module), function)(*data[1])
+    model = MLP(spec["layer_sizes"], spec["activation"], dropout=spec["dropout"], seed=config.seed, dtype=spec["dtype"])
+    model.set_weights(spec["weights"])
+    model.meta = copy.deepcopy(spec["meta"])
+    trainer = Trainer(model, config, x, y, progress=lambda done, total: send(("progress", (done, total))))
+    try:
+        for record in trainer.run(stop):
+            send(("epoch", record.to_dict(), model.get_weights()))
+        send(("done", trainer.outcome, None, model.get_weights()))
+    except DivergedError as e:
+        send(("done", "diverged", str(e), model.get_weights()))
+
+
+if __name__ == "__main__":
+    main()
