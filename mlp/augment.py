@@ -59,7 +59,9 @@ class AugmentConfig:
     min_scale: float = 0.85
     max_scale: float = 1.1
     max_shear: float = 0.25
-    elastic_alpha: float = 1.2
+    # Measured (784-512-256-10, 15 epochs): 0.7 beats 1.2 by ~0.3 points on both
+    # MNIST and the drawn-digit set, and 2.0 loses ~1.5 points on both.
+    elastic_alpha: float = 0.7
     elastic_sigma: float = 4.0
     thickness_prob: float = 0.3
 
@@ -270,7 +272,7 @@ def _bilinear(images, src):
     np.clip(src, 0.0, SIDE + 1, out=src)
     corner = np.floor(src)  # (n, 2, m) top-left neighbour
     frac = np.subtract(src, corner, out=src)  # weights towards the next row / column
-    # Flat index of the top-left neighbour; exact in float32 (values < 2**24).
+    # Flat index of the top-left neighbour within its image (at most 29 * 31 + 29).
     index = corner[:, 0] * np.float32(_PADDED)
     index += corner[:, 1]
     # intp indices: np.take would convert any other type on every call.
