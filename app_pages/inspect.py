@@ -39,6 +39,10 @@ c[1].metric("Parameters", f"{model.n_parameters:,}")
 acc = meta.get("test_accuracy")
 c[2].metric("Test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "—")
 c[3].metric("Epochs trained", len(history))
+drawn = meta.get("drawn_digits")
+if isinstance(drawn, dict) and isinstance(drawn.get("accuracy"), float):
+    st.caption(f"On {drawn.get('n', '?'):,} digits drawn with a pen on the canvas (not MNIST): "
+               f"**{drawn['accuracy']:.2%}** read correctly, through the same preprocessing as the Draw page.")
 st.caption(f"Activation **{model.activation}**, dropout {model.dropout:g}, trained on "
            f"**{state.dataset_label(entry.dataset)}**" + (f", created {meta['created']}" if meta.get("created") else ""))
 if history:

@@ -98,11 +98,15 @@ def build_parser():
                    help="continue training this model (its architecture wins over --hidden/--activation/--dropout)")
     t.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save (default: %(default)s)")
     t.add_argument("--download", action="store_true", help="download the dataset if it is not found")
+    t.add_argument("--drawn", type=int, default=0, metavar="N",
+                   help="also score N pen-drawn digits through the drawing pipeline and store it (MNIST only)")
     t.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
     e = sub.add_parser("evaluate", help="test-set accuracy, per-class accuracy, confusion matrix")
     e.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     e.add_argument("--dataset", choices=DATASET_NAMES, help="default: the dataset the model was trained on")
+    e.add_argument("--drawn", type=int, default=0, metavar="N",
+                   help="also score N pen-drawn digits through the drawing pipeline (MNIST models)")
     e.add_argument("--json", action="store_true")
 
     r = sub.add_parser("predict", help="read digits from image files")
@@ -194,6 +198,10 @@ def cmd_train(args):
         test_loss=ev.loss,
         per_class_accuracy=ev.to_dict()["per_class_accuracy"],
     )
+    if args.drawn > 0 and args.dataset == "mnist":
+        from .drawn_eval import evaluate_drawn
+
+        model.meta["drawn_digits"] = evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds)
     model.meta.pop("created", None)  # a new training result is a new model
     save_model(model, args.out)
     if diverged:
@@ -201,14 +209,17 @@ def cmd_train(args):
               f"to {args.out}.", file=sys.stderr)
         return 1
     if args.json:
+        drawn = model.meta.get("drawn_digits")
         print(json.dumps({
             "model": str(args.out), "outcome": trainer.outcome, "epochs": len(trainer.history),
             "test_accuracy": ev.accuracy, "test_loss": ev.loss, "config": config.to_dict(),
-            "history": trainer.history,
+            "drawn_accuracy": drawn["accuracy"] if drawn else None, "history": trainer.history,
         }))
     else:
+        drawn = model.meta.get("drawn_digits")
+        extra = f", drawn digits {drawn['accuracy']:.2%} of {drawn['n']}" if drawn else ""
         print(f"{trainer.outcome}: {len(trainer.history)} epochs, test accuracy {ev.accuracy:.2%} "
-              f"(loss {ev.loss:.4f}); saved {args.out}")
+              f"(loss {ev.loss:.4f}){extra}; saved {args.out}")
     return 0
 
 
@@ -275,10 +286,18 @@ def cmd_evaluate(args):
         raise ValueError(f"the model names dataset {name!r}; pass --dataset {' or '.join(DATASET_NAMES)}")
     ds = load_dataset(name)
     ev = model.evaluate(to_inputs(ds.x_test, model.dtype), ds.y_test)
+    drawn = None
+    if args.drawn > 0 and name == "mnist":
+        from .drawn_eval import evaluate_drawn
+
+        drawn = evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds)
     if args.json:
-        print(json.dumps({"model": str(args.model), "dataset": name, **ev.to_dict()}))
+        print(json.dumps({"model": str(args.model), "dataset": name, **ev.to_dict(),
+                          **({"drawn_digits": drawn} if drawn else {})}))
         return 0
     print(f"{args.model} on {name} test set ({len(ds.y_test)} images): accuracy {ev.accuracy:.2%}, loss {ev.loss:.4f}")
+    if drawn:
+        print(f"drawn digits: {drawn['accuracy']:.2%} of {drawn['n']} pen-drawn canvases (seed {drawn['seed']})")
     print("per-class accuracy:")
     for label, acc in zip(ds.class_names, ev.per_class_accuracy):
         print(f"  {label:>12}  {acc:.2%}")

@@ -156,3 +156,15 @@ def test_augmentation_flags_are_stored_in_the_model(tmp_path, mnist):
     augment = load_model(out).meta["training"]["augment"]
     assert augment["max_rotation"] == 5.0 and augment["elastic_alpha"] == 0.0
     assert augment["max_shift"] == 2.0  # the flags not given keep their defaults
+
+
+@pytest.mark.slow
+def test_drawn_digit_score_is_reported_and_stored(trained, tmp_path):
+    model, _ = trained
+    ev = json.loads(run("evaluate", "--model", model, "--drawn", 40, "--json").stdout)
+    assert ev["drawn_digits"]["n"] == 40 and 0 <= ev["drawn_digits"]["accuracy"] <= 1
+    out = tmp_path / "d.npz"
+    result = json.loads(run("train", "--hidden", 16, "--epochs", 1, "--subset", 2000, "--drawn", 40,
+                            "--out", out, "--json").stdout)
+    stored = load_model(out).meta["drawn_digits"]
+    assert stored["accuracy"] == result["drawn_accuracy"] and stored["seed"] == 0
