@@ -82,19 +82,33 @@ async def draw(page, points):
     await page.mouse.up()
 
 
+async def has_ink(page):
+    """True if the drawing canvas shows any stroke (the canvas lives in a shadow root)."""
+    return await page.locator("canvas.lower-canvas:not(.dc-background-canvas)").evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }""")
+
+
 async def drawer(browser, url, until, report, index):
     """One user drawing, waiting for the prediction, clearing, again, until the deadline."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(30_000)
-    latencies, errors, models_seen = [], [], set()
+    latencies, errors, models_seen, redraws = [], [], set(), 0
     try:
         await page.goto(url)
         await page.locator("canvas.upper-canvas").wait_for()
         metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
         n = 0
         while time.time() < until:
-            await draw(page, STROKES[(n + index) % len(STROKES)])
+            for _ in range(20):
+                await draw(page, STROKES[(n + index) % len(STROKES)])
+                if await has_ink(page):
+                    break
+                # A canvas freshly mounted by Clear ignores a stroke until its script has started:
+                # a person would see nothing and draw again, so do that (and count it).
+                redraws += 1
+                await asyncio.sleep(0.3)
             t0 = time.perf_counter()
             try:
                 await metric.wait_for()
@@ -104,8 +118,15 @@ async def drawer(browser, url, until, report, index):
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SHOTS / f"load-no-prediction-{index}-{n}.png"))
             old_canvas = await page.locator("canvas.upper-canvas").element_handle()
-            await page.get_by_role("button", name="Clear").click()
-            await metric.wait_for(state="detached")
+            for attempt in range(6):  # a click during a rerun can be dropped; a person clicks again
+                await page.get_by_role("button", name="Clear").click()
+                try:
+                    await metric.wait_for(state="detached", timeout=5000)
+                    break
+                except Exception:  # noqa: BLE001
+                    redraws += 1
+            else:
+                raise TimeoutError("Clear did not clear the prediction in 30 s")
             # Clear mounts a fresh canvas, as a person sees it appear; a stroke drawn on the old
             # one, in the instant before it is replaced, would be lost.
             # (The canvas lives in a shadow root, so ask the old element itself whether it is gone.)
@@ -126,7 +147,8 @@ async def drawer(browser, url, until, report, index):
         errors.append(f"{type(e).__name__}: {str(e)[:200]}")
     finally:
         await context.close()
-    report["drawers"].append({"latencies": latencies, "errors": errors, "models": sorted(models_seen)})
+    report["drawers"].append({"latencies": latencies, "errors": errors, "models": sorted(models_seen),
+                              "redraws": redraws})
 
 
 async def trainer(browser, url, until, report, index, epochs):
@@ -218,6 +240,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
         "max_s": latencies[-1] if latencies else None,
         "peak_rss_mb": round(hwm, 1) if hwm else None, "peak_sampled_rss_mb": round(peak[0], 1) or None,
         "isolation_violations": leaks,
+        "strokes_redrawn": sum(d["redraws"] for d in report["drawers"]),
         "trainer_epochs_seen": [t["epochs_seen"] for t in report["trainers"]],
         "trainers_seen_running": sum(t["running_seen"] or t["epochs_seen"] > 0 for t in report["trainers"]),
     }

@@ -15,8 +15,12 @@ import sys
 import threading
 import traceback
 
+WORKER_NICENESS = 10
+
 
 def main():
+    # Training is batch work: below the server's priority, so pages stay responsive while it runs.
+    os.nice(WORKER_NICENESS)
     out = os.fdopen(os.dup(1), "wb")  # the message stream
     os.dup2(2, 1)  # stray prints now land on stderr
     send = _sender(out)
