@@ -84,12 +84,12 @@ async def draw(page, points):
 
 async def has_ink(page):
     """True if the drawing canvas shows any stroke (the canvas lives in a shadow root)."""
-    return await page.locator("canvas.lower-canvas:not(.dc-background-canvas)").evaluate(
+    return await page.locator("canvas.lower-canvas:not(.dc-background-canvas)").last.evaluate(
         """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                   for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }""")
 
 
-async def drawer(browser, url, until, report, index):
+async def drawer(browser, url, until, report, index, think):
     """One user drawing, waiting for the prediction, clearing, again, until the deadline."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -101,18 +101,20 @@ async def drawer(browser, url, until, report, index):
         metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
         n = 0
         while time.time() < until:
-            for _ in range(20):
+            for _ in range(60):
                 await draw(page, STROKES[(n + index) % len(STROKES)])
                 if await has_ink(page):
                     break
-                # A canvas freshly mounted by Clear ignores a stroke until its script has started:
-                # a person would see nothing and draw again, so do that (and count it).
+                # A canvas freshly mounted by Clear ignores a stroke until its script has started
+                # (seconds when 13 browser pages share two cores): a person would see nothing and
+                # draw again, so do that, and count it.
                 redraws += 1
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.5)
             t0 = time.perf_counter()
             try:
                 await metric.wait_for()
                 latencies.append(time.perf_counter() - t0)
+                await asyncio.sleep(think)  # a person looks at the answer before clearing
             except Exception as e:  # noqa: BLE001 - counted and reported
                 errors.append(f"no prediction: {type(e).__name__}")
                 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -183,7 +185,7 @@ async def trainer(browser, url, until, report, index, epochs):
                                "running_seen": running_seen})
 
 
-async def run_users(url, drawers, trainers, duration, epochs):
+async def run_users(url, drawers, trainers, duration, epochs, think):
     from playwright.async_api import async_playwright
 
     report = {"drawers": [], "trainers": []}
@@ -191,13 +193,13 @@ async def run_users(url, drawers, trainers, duration, epochs):
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         until = time.time() + duration
         tasks = [trainer(browser, url, until, report, i, epochs) for i in range(trainers)]
-        tasks += [drawer(browser, url, until, report, i) for i in range(drawers)]
+        tasks += [drawer(browser, url, until, report, i, think) for i in range(drawers)]
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=4 * duration + 120)
         await browser.close()
     return report
 
 
-def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=3):
+def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=3, think=1.0):
     """Run the load test; returns a summary dict (see the module docstring)."""
     proc = None
     if url is None:
@@ -215,7 +217,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
         nonlocal stop
         sampler = asyncio.create_task(sample_memory())
         try:
-            return await run_users(url, drawers, trainers, duration, epochs)
+            return await run_users(url, drawers, trainers, duration, epochs, think)
         finally:
             stop = True
             await sampler
@@ -234,7 +236,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
     leaks += [t["models"] for t in report["trainers"] if len(t["models"]) > 1]
     q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
     return {
-        "drawers": drawers, "trainers": trainers, "duration_s": duration,
+        "drawers": drawers, "trainers": trainers, "duration_s": duration, "think_s": think,
         "predictions": len(latencies), "errors": len(errors), "error_messages": errors[:10],
         "p50_s": statistics.median(latencies) if latencies else None, "p95_s": q[18] if latencies else None,
         "max_s": latencies[-1] if latencies else None,
@@ -253,10 +255,11 @@ def main(argv=None):
     p.add_argument("--duration", type=float, default=60, help="seconds each user keeps going")
     p.add_argument("--epochs", type=int, default=30, help="epochs each training user asks for")
     p.add_argument("--max-runs", type=int, default=3, help="the server's concurrent training limit")
+    p.add_argument("--think", type=float, default=1.0, help="seconds a drawer looks at each answer")
     p.add_argument("--url", help="use a running app instead of starting one (no memory figures then)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    result = run_load(args.drawers, args.trainers, args.duration, args.epochs, args.url, args.max_runs)
+    result = run_load(args.drawers, args.trainers, args.duration, args.epochs, args.url, args.max_runs, args.think)
     if args.json:
         print(json.dumps(result))
     else:
