@@ -154,9 +154,12 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x
         keep = 1.0 - self.rate
-        # mask = (uniform < keep) / keep, built in reused arrays: 0 or 1/keep per unit.
-        uniform = self.rng.random(dtype=np.float32, out=self.scratch.get("uniform", *x.shape, np.float32))
-        kept = np.less(uniform, np.float32(keep), out=self.scratch.get("kept", *x.shape, np.bool_))
+        # A unit is kept when 32 random bits, read as an integer, fall below keep * 2**32: the
+        # keep probability is exact to 2**-32, and raw bits cost half as much as random floats.
+        bits = self.rng.bit_generator.random_raw((x.size + 1) // 2).view(np.uint32)[: x.size].reshape(x.shape)
+        threshold = np.uint32(min(round(keep * 2**32), 2**32 - 1))
+        kept = np.less(bits, threshold, out=self.scratch.get("kept", *x.shape, np.bool_))
+        # mask: 0 for a dropped unit, 1/keep for a kept one (inverted dropout).
         self._mask = np.multiply(kept, x.dtype.type(1 / keep), out=self.scratch.get("mask", *x.shape, x.dtype))
         return np.multiply(x, self._mask, out=self.scratch.get("y", *x.shape, x.dtype))
 

@@ -3,9 +3,18 @@
 import numpy as np
 
 
+def row_max(a):
+    """(n, k) -> (n,) maximum of each row.
+
+    NumPy reduces along short rows slowly; reducing a transposed copy along its
+    first axis gives the same numbers about five times faster for k = 10.
+    """
+    return np.ascontiguousarray(a.T).max(axis=0)
+
+
 def softmax(logits):
-    """Row-wise softmax of (n, k) logits; subtracts the row max so exp never overflows."""
-    z = logits - logits.max(axis=1, keepdims=True)
+    """Row-wise softmax of (n, k) logits into a new array; subtracts the row max so exp never overflows."""
+    z = np.subtract(logits, row_max(logits)[:, None])
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
@@ -18,15 +27,13 @@ def softmax_cross_entropy(logits, labels):
     Returns (loss, probs, grad) where grad = (probs - onehot) / n is the
     gradient of the mean loss with respect to the logits (the fused form).
     """
-    n = logits.shape[0]
+    n, k = logits.shape
     probs = softmax(logits)
-    rows = np.arange(n)
+    target = np.arange(n) * k + np.asarray(labels)  # flat index of each row's true class
     eps = np.finfo(probs.dtype).eps
-    picked = probs[rows, labels]
-    loss = float(-np.log(np.maximum(picked, eps)).mean())
-    grad = probs.copy()
-    grad[rows, labels] -= 1
-    grad /= n
+    loss = -float(np.log(np.maximum(probs.ravel()[target], eps)).sum()) / n
+    grad = probs * probs.dtype.type(1 / n)
+    grad.ravel()[target] -= probs.dtype.type(1 / n)
     return loss, probs, grad
 
 

@@ -1,5 +1,7 @@
 """The multi-layer perceptron: Dense layers with a hidden activation, softmax output."""
 
+import copy
+
 import numpy as np
 
 from .activations import ACTIVATIONS
@@ -119,6 +121,10 @@ class MLP:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._pack_parameters()
+
+    def __copy__(self):
+        # A shallow copy would share the layers but not the flat vectors they are views of.
+        return copy.deepcopy(self)
 
     @property
     def n_parameters(self):

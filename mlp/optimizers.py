@@ -10,6 +10,42 @@ import math
 import numpy as np
 
 
+# Speed: a momentum or Adam moment whose gradient stays zero (e.g. the weights of a pixel that
+# is almost always blank) decays geometrically towards zero, through the subnormal floats,
+# where every arithmetic operation is roughly a hundred times slower on x86. Measured: 0.7% of
+# Adam's first moments subnormal made each step 40% slower. Every FLUSH_EVERY steps, moments
+# below FLUSH_BELOW (times the dtype's smallest normal number) are set to zero, long before they
+# could turn subnormal; they are far too small to move any weight.
+FLUSH_EVERY = 64
+FLUSH_BELOW = 2.0**30
+
+
+def flush_tiny(a):
+    """Zero, in place, the entries of `a` smaller in magnitude than FLUSH_BELOW * its dtype's tiny."""
+    limit = np.finfo(a.dtype).tiny * FLUSH_BELOW
+    np.multiply(a, np.abs(a) >= limit, out=a)
+
+
+# Speed: a step makes several passes over every parameter array (ten for Adam). Large arrays
+# are updated in chunks of at most CHUNK elements, so that a chunk's parameters, gradients,
+# moments and scratch stay in the core's L2 cache from one pass to the next (measured: Adam
+# steps about 10% faster than on the whole 235,000-weight vector at once).
+CHUNK = 2**16
+
+
+def in_chunks(parameters):
+    """[(param, grad, is_weight)] with each array cut into flat views of at most CHUNK elements."""
+    chunks = []
+    for p, g, is_weight in parameters:
+        if p.size <= CHUNK or not (p.flags.c_contiguous and g.flags.c_contiguous):
+            chunks.append((p, g, is_weight))
+            continue
+        flat_p, flat_g = p.reshape(-1), g.reshape(-1)  # views: both are contiguous
+        bounds = np.linspace(0, p.size, -(-p.size // CHUNK) + 1).astype(int)
+        chunks += [(flat_p[a:b], flat_g[a:b], is_weight) for a, b in zip(bounds[:-1], bounds[1:])]
+    return chunks
+
+
 class SGD:
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -23,12 +59,14 @@ class SGD:
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.weight_decay = float(weight_decay)
-        self.velocity = [np.zeros_like(p) for p, _, _ in parameters] if momentum else None
-        self._tmp = [np.empty_like(p) for p, _, _ in parameters]
+        self._chunks = in_chunks(parameters)
+        self.velocity = [np.zeros_like(p) for p, _, _ in self._chunks] if momentum else None
+        self._tmp = [np.empty_like(p) for p, _, _ in self._chunks]
+        self.t = 0
 
     def step(self, lr):
         """Apply one update with learning rate lr (every array updated in place)."""
-        for i, (p, g, is_weight) in enumerate(self.parameters):
+        for i, (p, g, is_weight) in enumerate(self._chunks):
             tmp = self._tmp[i]
             if self.weight_decay and is_weight:
                 g += np.multiply(p, self.weight_decay, out=tmp)
@@ -41,6 +79,10 @@ class SGD:
                 else:
                     g = v
             p -= np.multiply(g, lr, out=tmp)
+        self.t += 1
+        if self.velocity is not None and self.t % FLUSH_EVERY == 0:
+            for v in self.velocity:
+                flush_tiny(v)
 
 
 class Adam:
@@ -55,9 +97,10 @@ class Adam:
         self.parameters = parameters
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.weight_decay = float(weight_decay)
-        self.m = [np.zeros_like(p) for p, _, _ in parameters]  # first moment / (1 - beta1)
-        self.v = [np.zeros_like(p) for p, _, _ in parameters]  # second moment / (1 - beta2)
-        self._tmp = [np.empty_like(p) for p, _, _ in parameters]
+        self._chunks = in_chunks(parameters)
+        self.m = [np.zeros_like(p) for p, _, _ in self._chunks]  # first moment / (1 - beta1)
+        self.v = [np.zeros_like(p) for p, _, _ in self._chunks]  # second moment / (1 - beta2)
+        self._tmp = [np.empty_like(p) for p, _, _ in self._chunks]
         self.t = 0
 
     def step(self, lr):
@@ -69,7 +112,7 @@ class Adam:
         root = math.sqrt((1 - b2**self.t) / (1 - b2))
         step_size = lr * (1 - b1) / (1 - b1**self.t) * root
         eps_hat = self.eps * root
-        for (p, g, is_weight), m, v, tmp in zip(self.parameters, self.m, self.v, self._tmp):
+        for (p, g, is_weight), m, v, tmp in zip(self._chunks, self.m, self.v, self._tmp):
             if self.weight_decay and is_weight:
                 g += np.multiply(p, self.weight_decay, out=tmp)
             m *= b1
@@ -81,6 +124,9 @@ class Adam:
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
+        if self.t % FLUSH_EVERY == 0:
+            for moment in self.m + self.v:
+                flush_tiny(moment)
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "adam": Adam}
