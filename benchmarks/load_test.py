@@ -65,6 +65,21 @@ def start_server(max_runs):
     raise RuntimeError("the app did not start within 60 s")
 
 
+def family_rss_mb(pid):
+    """Resident memory of a process and its children (the training workers), in MB."""
+    total = memory_mb(pid)[0]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        try:
+            total += memory_mb(int(child))[0]
+        except (OSError, AttributeError):
+            pass  # it ended while we looked
+    return total
+
+
 def memory_mb(pid):
     """(current RSS, peak RSS) of a process in MB, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -204,13 +219,14 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
     proc = None
     if url is None:
         proc, url = start_server(max_runs)
-    peak = [0.0]
+    peak, peak_family = [0.0], [0.0]
     stop = False
 
     async def sample_memory():
         while not stop:
             if proc is not None:
                 peak[0] = max(peak[0], memory_mb(proc.pid)[0])
+                peak_family[0] = max(peak_family[0], family_rss_mb(proc.pid))
             await asyncio.sleep(0.5)
 
     async def main():
@@ -241,6 +257,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
         "p50_s": statistics.median(latencies) if latencies else None, "p95_s": q[18] if latencies else None,
         "max_s": latencies[-1] if latencies else None,
         "peak_rss_mb": round(hwm, 1) if hwm else None, "peak_sampled_rss_mb": round(peak[0], 1) or None,
+        "peak_with_workers_mb": round(peak_family[0], 1) or None,
         "isolation_violations": leaks,
         "strokes_redrawn": sum(d["redraws"] for d in report["drawers"]),
         "trainer_epochs_seen": [t["epochs_seen"] for t in report["trainers"]],
