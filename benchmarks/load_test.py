@@ -68,10 +68,12 @@ def start_server(max_runs):
 def family_rss_mb(pid):
     """Resident memory of a process and its children (the training workers), in MB."""
     total = memory_mb(pid)[0]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():  # workers are started from the server's threads
+        try:
+            children += (task / "children").read_text().split()
+        except OSError:
+            pass
     for child in children:
         try:
             total += memory_mb(int(child))[0]
