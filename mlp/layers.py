@@ -153,14 +153,16 @@ class Dropout(Layer):
         """(n, d) -> (n, d); draws a fresh mask from self.rng when training."""
         if not training or self.rate == 0.0:
             return x
-        keep = 1.0 - self.rate
-        # A unit is kept when 32 random bits, read as an integer, fall below keep * 2**32: the
-        # keep probability is exact to 2**-32, and raw bits cost half as much as random floats.
-        bits = self.rng.bit_generator.random_raw((x.size + 1) // 2).view(np.uint32)[: x.size].reshape(x.shape)
-        threshold = np.uint32(min(round(keep * 2**32), 2**32 - 1))
-        kept = np.less(bits, threshold, out=self.scratch.get("kept", *x.shape, np.bool_))
+        # Speed: a unit is kept when 16 raw random bits, read as an integer, fall below
+        # threshold = (1 - rate) * 2**16 rounded: a quarter of the cost of a random float per
+        # unit. The keep probability is then threshold / 2**16, within 2**-17 of 1 - rate, and
+        # kept units are scaled by its exact inverse, so the layer stays unbiased.
+        threshold = min(max(round((1.0 - self.rate) * 2**16), 1), 2**16 - 1)
+        bits = self.rng.bit_generator.random_raw(-(-x.size // 4)).view(np.uint16)[: x.size].reshape(x.shape)
+        kept = np.less(bits, np.uint16(threshold), out=self.scratch.get("kept", *x.shape, np.bool_))
         # mask: 0 for a dropped unit, 1/keep for a kept one (inverted dropout).
-        self._mask = np.multiply(kept, x.dtype.type(1 / keep), out=self.scratch.get("mask", *x.shape, x.dtype))
+        scale = x.dtype.type(2**16 / threshold)
+        self._mask = np.multiply(kept, scale, out=self.scratch.get("mask", *x.shape, x.dtype))
         return np.multiply(x, self._mask, out=self.scratch.get("y", *x.shape, x.dtype))
 
     def backward(self, grad):

@@ -10,20 +10,45 @@ import math
 import numpy as np
 
 
-# Speed: a momentum or Adam moment whose gradient stays zero (e.g. the weights of a pixel that
-# is almost always blank) decays geometrically towards zero, through the subnormal floats,
-# where every arithmetic operation is roughly a hundred times slower on x86. Measured: 0.7% of
-# Adam's first moments subnormal made each step 40% slower. Every FLUSH_EVERY steps, moments
-# below FLUSH_BELOW (times the dtype's smallest normal number) are set to zero, long before they
-# could turn subnormal; they are far too small to move any weight.
+# Speed: values that decay geometrically towards zero pass through the subnormal floats, where
+# every arithmetic operation is about a hundred times slower on x86, and NumPy cannot switch
+# the CPU to flush them to zero. Two such decays happen in training:
+# * a momentum or Adam moment whose gradient stays zero (the weights of a pixel that is almost
+#   always blank): measured, 0.7% of Adam's first moments subnormal made each step 40% slower;
+# * with weight decay, the weights of an input that is always zero, whose only gradient is
+#   weight_decay * w; under Adam they shrink about 5% per step, and their squared gradients
+#   turn subnormal long before they do (Adam + L2 was twice as slow by the third epoch).
+# So every FLUSH_EVERY steps, moments below moment_limit() and, with weight decay, weights
+# below decayed_weight_limit() are set to zero. Both limits are far below anything that
+# could change a prediction (about 1e-29, and about 1e-16 / weight_decay).
 FLUSH_EVERY = 64
-FLUSH_BELOW = 2.0**30
 
 
-def flush_tiny(a):
-    """Zero, in place, the entries of `a` smaller in magnitude than FLUSH_BELOW * its dtype's tiny."""
-    limit = np.finfo(a.dtype).tiny * FLUSH_BELOW
-    np.multiply(a, np.abs(a) >= limit, out=a)
+def moment_limit(dtype):
+    """Moments smaller than this are zeroed: 2**30 times the dtype's smallest normal number."""
+    return np.finfo(dtype).tiny * 2.0**30
+
+
+def decayed_weight_limit(dtype, weight_decay):
+    """Weights smaller than this are zeroed: their decay gradient squared stays 2**20 times normal."""
+    return np.sqrt(np.finfo(dtype).tiny) * 2.0**10 / weight_decay
+
+
+def flush_tiny(a, limit):
+    """Zero, in place, the entries of `a` smaller in magnitude than `limit`."""
+    np.multiply(a, np.abs(a) >= a.dtype.type(limit), out=a)
+
+
+def flush(moments, chunks, weight_decay, t):
+    """Every FLUSH_EVERY-th step t: zero tiny moments, and tiny weights when weight decay is on."""
+    if t % FLUSH_EVERY:
+        return
+    for a in moments:
+        flush_tiny(a, moment_limit(a.dtype))
+    if weight_decay:
+        for p, _, is_weight in chunks:
+            if is_weight:
+                flush_tiny(p, decayed_weight_limit(p.dtype, weight_decay))
 
 
 # Speed: a step makes several passes over every parameter array (ten for Adam). Large arrays
@@ -80,9 +105,7 @@ class SGD:
                     g = v
             p -= np.multiply(g, lr, out=tmp)
         self.t += 1
-        if self.velocity is not None and self.t % FLUSH_EVERY == 0:
-            for v in self.velocity:
-                flush_tiny(v)
+        flush(self.velocity or [], self._chunks, self.weight_decay, self.t)
 
 
 class Adam:
@@ -124,9 +147,7 @@ class Adam:
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
-        if self.t % FLUSH_EVERY == 0:
-            for moment in self.m + self.v:
-                flush_tiny(moment)
+        flush(self.m + self.v, self._chunks, self.weight_decay, self.t)
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "adam": Adam}

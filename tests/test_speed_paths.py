@@ -244,7 +244,8 @@ def test_dropout_keeps_the_requested_fraction_and_repeats_with_its_seed():
         b = Dropout(rate, rng=np.random.default_rng(7)).forward(x, training=True)
         assert np.array_equal(a, b)
         assert abs(float((a == 0).mean()) - rate) < 0.005
-        assert set(np.unique(a)) == {np.float32(0), np.float32(1 / (1 - rate))}
+        assert set(np.unique(a)) == {np.float32(0), np.float32(2**16 / round((1 - rate) * 2**16))}
+        assert abs(float(a.mean()) - 1) < 0.01  # unbiased
 
 
 def test_chunked_updates_equal_whole_array_updates():
@@ -269,3 +270,35 @@ def test_chunked_updates_equal_whole_array_updates():
         finally:
             optimizers.CHUNK = saved
     assert np.array_equal(results[0], results[2]) and np.array_equal(results[1], results[3])
+
+
+def subnormal_count(a):
+    return int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+
+
+@pytest.mark.parametrize("make", [lambda ps: Adam(ps), lambda ps: SGD(ps, momentum=0.9)], ids=["adam", "momentum"])
+def test_moments_of_gradients_that_stop_are_flushed_before_they_turn_subnormal(make):
+    p, g = np.ones(1000, np.float32), np.zeros(1000, np.float32)
+    opt = make([(p, g, True)])
+    g[:] = 1e-3  # one gradient, then silence: the moments decay geometrically (0.9 per step)
+    opt.step(1e-3)
+    g[:] = 0
+    for _ in range(1200):  # 0.9**1200 is 1e-55: far through the subnormals without flushing
+        opt.step(1e-3)
+        moments = opt.m + opt.v if isinstance(opt, Adam) else opt.velocity
+        assert sum(subnormal_count(a) for a in moments) == 0
+    first = opt.m if isinstance(opt, Adam) else opt.velocity  # decayed by 0.9 per step: flushed to zero by now
+    assert all(np.all(a == 0) for a in first)
+
+
+def test_weights_that_weight_decay_shrinks_to_nothing_are_flushed_before_they_turn_subnormal():
+    x, y = toy(n=600)
+    x[:, :5] = 0  # dead inputs: only weight decay moves their weights, towards zero
+    config = TrainConfig(hidden=(16,), optimizer="adam", lr=1e-2, epochs=40, batch_size=8, val_fraction=0.2,
+                         weight_decay=1e-3)
+    model = build_model(config, n_in=20, n_out=3)
+    trainer = Trainer(model, config, x, y)
+    list(trainer.run())  # 2,400 steps: without flushing, 153 weights and moments end up subnormal
+    arrays = [p for p, _, _ in model.parameters()] + trainer.optimizer.m + trainer.optimizer.v
+    assert sum(subnormal_count(a) for a in arrays) == 0
+    assert np.all(model.dense[0].params["W"][:5] == 0)
