@@ -49,7 +49,8 @@ class TrainingSlots:
                 self._running.add(job)
                 return True
             finally:
-                self._waiting.remove(job) if job in self._waiting else None
+                if job in self._waiting:
+                    self._waiting.remove(job)
                 self._cond.notify_all()
 
     def release(self, job):
