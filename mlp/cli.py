@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 
 from .augment import AugmentConfig
 from .io import ModelFileError, load_model, save_model

@@ -11,7 +11,7 @@ weights of the last finished epoch, so it is always consistent and usable.
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 

@@ -171,7 +171,6 @@ def test_train_switch_pages_and_stop(server, page):
     page.get_by_role("heading", name="Draw a digit").wait_for()
     page.locator("canvas.upper-canvas").wait_for()
     shoot(page, "draw-while-training")
-    left_at = time.time()
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Train").click()
     page.get_by_role("button", name="Stop", exact=True).wait_for()
     assert epochs_shown(page) >= 2

@@ -11,7 +11,7 @@ from .jobs import TrainingJob
 
 def parse_hidden(text):
     """'256, 128' -> (256, 128); raises ValueError naming the bad part. Empty text: no hidden layer."""
-    parts = [p for p in text.replace(",", " ").split()]
+    parts = text.replace(",", " ").split()
     sizes = []
     for p in parts:
         try:
@@ -39,7 +39,7 @@ def parse_positive_float(text, name):
     return value
 
 
-def finish_with_test_score(dataset_name, class_names, x_test, y_test):
+def finish_with_test_score(x_test, y_test):
     """A `finish` callback for TrainingJob: test-set score and metadata into model.meta."""
 
     def finish(model):
@@ -66,7 +66,7 @@ def start_job(name, config, dataset, slots, *, model=None, alive=None, grace=30.
         training=config.to_dict(),
         name=name,
     )
-    finish = finish_with_test_score(dataset.name, dataset.class_names, dataset.x_test, dataset.y_test)
+    finish = finish_with_test_score(dataset.x_test, dataset.y_test)
     data = ("webapp.jobs:load_training_split", (dataset.name, str(dataset.source)))
     return TrainingJob(name, model, config, data, slots=slots, finish=finish, alive=alive, grace=grace).start()
 
