@@ -12,23 +12,17 @@ Bounded: every user stops after --duration seconds; the whole run is capped at 4
 import argparse
 import asyncio
 import json
-import os
 import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app  # noqa: E402
+
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 
 # Strokes in canvas pixels: a 1, a 7 and a 0-ish loop, drawn at different places and sizes.
 STROKES = [
@@ -36,33 +30,6 @@ STROKES = [
     [(30, 30), (95, 30), (72, 85), (60, 120)],
     [(200, 150), (240, 170), (250, 220), (220, 260), (180, 240), (175, 190), (200, 150)],
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(max_runs):
-    """`streamlit run app.py` on a free loopback port; returns (process, url)."""
-    port = free_port()
-    env = {**os.environ, "DIGIT_LAB_MAX_RUNS": str(max_runs)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the app did not start within 60 s")
 
 
 def family_rss_mb(pid):
@@ -220,7 +187,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
     """Run the load test; returns a summary dict (see the module docstring)."""
     proc = None
     if url is None:
-        proc, url = start_server(max_runs)
+        proc, url = start_app({"DIGIT_LAB_MAX_RUNS": str(max_runs)})
     peak, peak_family = [0.0], [0.0]
     stop = False
 
@@ -245,8 +212,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
         hwm = memory_mb(proc.pid)[1] if proc is not None else None
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+            stop_app(proc)
     latencies = sorted(x for d in report["drawers"] for x in d["latencies"])
     errors = [e for group in report.values() for user in group for e in user["errors"]]
     # Isolation: drawers never see a trained model; each trainer sees exactly its own one.

@@ -289,6 +289,18 @@ def time_gemms(sizes, batch, dtype=np.float32, min_seconds=0.05):
     return timings
 
 
+def one_thread_gemm_bound(n_samples, rounds=3):
+    """The GEMM bound with a single BLAS thread, timed in a child process (BLAS threads are fixed at start)."""
+    import subprocess
+
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import speed; "
+            f"print(json.dumps([speed.time_gemms([784, *speed.HIDDEN, 10], speed.BATCH) for _ in range({rounds})]))")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
+                         env=env, capture_output=True, text=True, check=True)
+    return gemm_bound(json.loads(out.stdout), n_samples, BATCH)
+
+
 def gemm_bound(per_round, n_samples, batch):
     """Epoch GEMM FLOPs and the time numpy.matmul needs for them, from time_gemms() results (median)."""
     step_flops = sum(t["flops"] for t in per_round[0])
@@ -456,6 +468,8 @@ def main(args):
     epochs, gemm_timings = round_robin(runs, args.epochs, lambda: time_gemms([784, *HIDDEN, 10], BATCH))
     bound = gemm_bound(gemm_timings, n_train, BATCH)
     result["gemm"] = bound
+    one = one_thread_gemm_bound(n_train)
+    result["gemm_one_thread"] = {k: one[k] for k in ("gflops", "bound_seconds")}
 
     training = {}
     for name, recs in epochs.items():
@@ -478,6 +492,11 @@ def main(args):
     result["training"] = training
     result["step_microseconds"] = {name: step_breakdown(ds, name) for name in ("adam", "momentum")}
     result["step_microseconds"]["gemm only"] = {"gemm": bound["bound_seconds"] / (n_train / BATCH) * 1e6}
+    # Adam's update cannot overlap the products (each step's products need the updated weights, and
+    # the products already use every core), so bound + update is a floor for any loop built like this one.
+    update = result["step_microseconds"]["adam"]["update"] * 1e-6 * (n_train / BATCH)
+    result["adam_floor"] = {"update_seconds": update, "bound_plus_update_seconds": bound["bound_seconds"] + update,
+                            "vs_gemm_bound": (bound["bound_seconds"] + update) / bound["bound_seconds"]}
 
     reference = build_model(numpy_config("adam", 1))
     shipped = load_model(os.path.join(ROOT, "models", "default.npz"))
@@ -532,6 +551,11 @@ def print_table(r):
           f"= {g['bound_seconds']:.3f} s per epoch")
     for s in g["shapes"]:
         print(f"    {s['gemm']:<40}{s['gflops']:7.0f} GFLOP/s")
+    one = r["gemm_one_thread"]
+    print(f"With one BLAS thread: {one['gflops']:.0f} GFLOP/s = {one['bound_seconds']:.3f} s per epoch")
+    f = r["adam_floor"]
+    print(f"Adam's update alone (step breakdown below) costs {f['update_seconds']:.3f} s per epoch; with the products "
+          f"that is {f['bound_plus_update_seconds']:.3f} s, {f['vs_gemm_bound']:.2f}x the bound, before any other work")
     print()
     print("One training step, median microseconds (the rest of an epoch is the per-batch bookkeeping):")
     for name, parts in r["step_microseconds"].items():

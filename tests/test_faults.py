@@ -86,28 +86,8 @@ def test_download_killed_half_way_leaves_no_file_under_the_final_name(tmp_path, 
 # -- the server: closed tabs and restarts -----------------------------------------------------------
 
 pw = pytest.importorskip("playwright.sync_api")
-from test_browser import CHROMIUM, CHROMIUM_ARGS, draw_stroke, free_port, prediction  # noqa: E402
-
-
-def start_app(env_extra):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env={**os.environ, **env_extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    import urllib.request
-
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            assert time.time() < deadline, "the app did not start"
-            time.sleep(0.3)
+from app_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
+from test_browser import draw_stroke, prediction  # noqa: E402
 
 
 @pytest.fixture
@@ -143,8 +123,7 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(browser):
         other.get_by_text(re.compile(r"^Finished 2 epochs")).wait_for(timeout=60_000)
         second.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_app(proc)
 
 
 def test_killed_server_loses_no_committed_model_file(browser):
@@ -170,5 +149,4 @@ def test_killed_server_loses_no_committed_model_file(browser):
         assert prediction(page) == "1"  # the restarted app reads digits with the shipped model
         page.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_app(proc)

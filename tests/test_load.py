@@ -11,7 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def test_drawers_and_trainers_at_once(mnist):
     pytest.importorskip("playwright.async_api")
-    from load_test import CHROMIUM, run_load
+    from app_server import CHROMIUM
+    from load_test import run_load
 
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed")
