@@ -1,6 +1,7 @@
 """Shared fixtures. Real MNIST comes from $MLP_DATA_DIR (CI sets it to ../shared)."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,12 @@ def mnist():
         if os.environ.get("CI"):
             pytest.fail(f"CI must provide MNIST: {e}")
         pytest.skip(f"MNIST not available: {e}")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(mnist):
+    """The directory holding the real MNIST files (same skip/fail rules as `mnist`)."""
+    return Path(mnist.source).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -94,22 +94,23 @@ def test_blank_line_in_the_middle(tmp_path, sample):
         load_mnist_csv(write(tmp_path / "m.csv", [HEADER, rows[0], "", *rows[1:]]))
 
 
+def with_field(rows, row, column, value):
+    """rows with one comma-separated field replaced (0-based row and column)."""
+    fields = rows[row].split(",")
+    fields[column] = value
+    return [*rows[:row], ",".join(fields), *rows[row + 1:]]
+
+
 @pytest.mark.parametrize("bad", ["abc", "1.5", "", "0x10", "#7"])
 def test_non_numeric(tmp_path, sample, bad):
-    rows = rows_for(*sample)
-    fields = rows[1].split(",")
-    fields[10] = bad
-    rows[1] = ",".join(fields)
+    rows = with_field(rows_for(*sample), 1, 10, bad)
     with pytest.raises(DatasetError, match=rf"line 3, column 11: not an integer: {bad!r}"):
         load_mnist_csv(write(tmp_path / "m.csv", [HEADER, *rows]))
 
 
 @pytest.mark.parametrize("value", ["256", "-1", "99999999999"])
 def test_pixel_out_of_range(tmp_path, sample, value):
-    rows = rows_for(*sample)
-    fields = rows[3].split(",")
-    fields[100] = value
-    rows[3] = ",".join(fields)
+    rows = with_field(rows_for(*sample), 3, 100, value)
     with pytest.raises(DatasetError, match=rf"line 5, column 101: .*{value} out.* 0\.\.255"):
         load_mnist_csv(write(tmp_path / "m.csv", [HEADER, *rows]))
 

@@ -1,7 +1,6 @@
 """Tests for data.catalog / data.datasets: search order, errors, and loading real data."""
 
 import gzip
-import os
 import struct
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from data import catalog, find_dataset, load_dataset, search_dirs
 
 MNIST_FILES = DATASETS["mnist"].filenames()
 # Read once at import: the `isolated` fixture clears the variable during tests.
-REAL_DATA_ROOT = os.environ.get("MLP_DATA_DIR")
 
 
 def idx_gz(array: np.ndarray) -> bytes:
@@ -45,16 +43,6 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(catalog, "PROJECT_DATA_DIR", tmp_path / "project")
     monkeypatch.setattr(catalog, "SYSTEM_DATA_DIR", tmp_path / "system")
     return tmp_path
-
-
-@pytest.fixture
-def real_mnist():
-    if not REAL_DATA_ROOT:
-        pytest.skip("MLP_DATA_DIR is not set; real MNIST unavailable")
-    directory = Path(REAL_DATA_ROOT) / "mnist"
-    if not all((directory / f).is_file() for f in MNIST_FILES):
-        pytest.skip(f"real MNIST not found under {directory}")
-    return directory
 
 
 def test_specs():
@@ -136,14 +124,14 @@ def test_not_found_message(isolated, monkeypatch):
     assert "apt-get" not in str(info.value)
 
 
-def test_download_when_missing(isolated, real_mnist, monkeypatch):
+def test_download_when_missing(isolated, mnist_dir, monkeypatch):
     calls = []
 
     def fake_download(name, dest_dir=None, *, progress=None, **kwargs):
         calls.append((name, Path(dest_dir)))
         Path(dest_dir).mkdir(parents=True)
         for f in MNIST_FILES:
-            (Path(dest_dir) / f).symlink_to(real_mnist / f)
+            (Path(dest_dir) / f).symlink_to(mnist_dir / f)
         return Path(dest_dir)
 
     monkeypatch.setattr(data.datasets, "download_dataset", fake_download)
@@ -155,11 +143,11 @@ def test_download_when_missing(isolated, real_mnist, monkeypatch):
     assert len(calls) == 1
 
 
-def test_load_real_mnist(isolated, real_mnist, monkeypatch):
-    monkeypatch.setenv("MLP_DATA_DIR", str(real_mnist.parent))
+def test_load_real_mnist(isolated, mnist_dir, monkeypatch):
+    monkeypatch.setenv("MLP_DATA_DIR", str(mnist_dir.parent))
     ds = load_dataset("mnist")
     assert isinstance(ds, Dataset)
-    assert ds.name == "mnist" and ds.source == real_mnist
+    assert ds.name == "mnist" and ds.source == mnist_dir
     assert ds.x_train.shape == (60000, 28, 28) and ds.x_train.dtype == np.uint8
     assert ds.y_train.shape == (60000,) and ds.y_train.dtype == np.uint8
     assert ds.x_test.shape == (10000, 28, 28) and ds.x_test.dtype == np.uint8
@@ -172,20 +160,20 @@ def test_load_real_mnist(isolated, real_mnist, monkeypatch):
     assert "60000" in repr(ds)
 
 
-def _copy_real(real_mnist: Path, dest: Path) -> Path:
+def _copy_real(mnist_dir: Path, dest: Path) -> Path:
     """Link the large image files, copy the small label files (so tests can alter them)."""
     dest.mkdir(parents=True)
     for f in MNIST_FILES:
         if "labels" in f:
-            (dest / f).write_bytes((real_mnist / f).read_bytes())
+            (dest / f).write_bytes((mnist_dir / f).read_bytes())
         else:
-            (dest / f).symlink_to(real_mnist / f)
+            (dest / f).symlink_to(mnist_dir / f)
     return dest
 
 
-def test_checksum_mismatch(isolated, real_mnist, monkeypatch):
+def test_checksum_mismatch(isolated, mnist_dir, monkeypatch):
     monkeypatch.setenv("MLP_DATA_DIR", str(isolated / "env"))
-    d = _copy_real(real_mnist, isolated / "env" / "mnist")
+    d = _copy_real(mnist_dir, isolated / "env" / "mnist")
     target = d / "t10k-labels-idx1-ubyte.gz"
     content = bytearray(gzip.decompress(target.read_bytes()))
     content[8] = (content[8] + 1) % 10  # first label: still a valid digit, wrong value
@@ -198,18 +186,18 @@ def test_checksum_mismatch(isolated, real_mnist, monkeypatch):
     assert ds.y_test[0] == content[8]
 
 
-def test_recompressed_file_still_verifies(isolated, real_mnist, monkeypatch):
+def test_recompressed_file_still_verifies(isolated, mnist_dir, monkeypatch):
     # Checksums are over decompressed content: a different gzip level must not matter.
     monkeypatch.setenv("MLP_DATA_DIR", str(isolated / "env"))
-    d = _copy_real(real_mnist, isolated / "env" / "mnist")
+    d = _copy_real(mnist_dir, isolated / "env" / "mnist")
     target = d / "train-labels-idx1-ubyte.gz"
     target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes()), compresslevel=1))
     assert load_dataset("mnist").y_train.shape == (60000,)
 
 
-def test_count_mismatch(isolated, real_mnist, monkeypatch):
+def test_count_mismatch(isolated, mnist_dir, monkeypatch):
     monkeypatch.setenv("MLP_DATA_DIR", str(isolated / "env"))
-    d = _copy_real(real_mnist, isolated / "env" / "mnist")
+    d = _copy_real(mnist_dir, isolated / "env" / "mnist")
     target = d / "t10k-labels-idx1-ubyte.gz"
     labels = np.frombuffer(gzip.decompress(target.read_bytes())[8:], np.uint8)
     target.write_bytes(idx_gz(labels[:-1]))

@@ -2,7 +2,6 @@
 
 import gzip
 import http.server
-import os
 import shutil
 import socket
 import threading
@@ -17,22 +16,11 @@ from data import DATASETS, DownloadError, catalog, download_dataset, load_datase
 pytestmark = pytest.mark.slow
 
 MNIST_FILES = DATASETS["mnist"].filenames()
-REAL_DATA_ROOT = os.environ.get("MLP_DATA_DIR")
 
 
 @pytest.fixture(scope="module")
-def real_dir() -> Path:
-    if not REAL_DATA_ROOT:
-        pytest.skip("MLP_DATA_DIR is not set; real MNIST unavailable to serve")
-    directory = Path(REAL_DATA_ROOT) / "mnist"
-    if not all((directory / f).is_file() for f in MNIST_FILES):
-        pytest.skip(f"real MNIST not found under {directory}")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def real_files(real_dir) -> dict[str, bytes]:
-    return {f: (real_dir / f).read_bytes() for f in MNIST_FILES}
+def real_files(mnist_dir) -> dict[str, bytes]:
+    return {f: (mnist_dir / f).read_bytes() for f in MNIST_FILES}
 
 
 @pytest.fixture(autouse=True)
@@ -198,12 +186,12 @@ def test_all_mirrors_failing_lists_each(serve, real_files, tmp_path, refused_url
     assert listing(tmp_path / "dest") == []
 
 
-def test_present_valid_files_not_downloaded(serve, real_dir, real_files, tmp_path):
+def test_present_valid_files_not_downloaded(serve, mnist_dir, real_files, tmp_path):
     server = serve(real_files.get)
     dest = tmp_path / "dest"
     dest.mkdir()
     for f in MNIST_FILES:
-        shutil.copy(real_dir / f, dest / f)
+        shutil.copy(mnist_dir / f, dest / f)
     # A damaged copy is replaced; the three valid ones are left alone.
     (dest / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
 
@@ -216,13 +204,13 @@ def test_present_valid_files_not_downloaded(serve, real_dir, real_files, tmp_pat
     assert listing(dest) == sorted(MNIST_FILES)
 
 
-def test_without_content_length(serve, real_dir, real_files, tmp_path):
+def test_without_content_length(serve, mnist_dir, real_files, tmp_path):
     server = serve(real_files.get, mode="no-length")
     dest = tmp_path / "dest"
     dest.mkdir()
     for f in MNIST_FILES:
         if "images" in f:
-            (dest / f).symlink_to(real_dir / f)
+            (dest / f).symlink_to(mnist_dir / f)
     calls = []
     download_dataset("mnist", dest, mirrors=[server.url], progress=lambda *a: calls.append(a))
     assert sorted(server.requests) == sorted(f for f in MNIST_FILES if "labels" in f)
