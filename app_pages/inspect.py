@@ -34,7 +34,9 @@ if model is None:
 meta = model.meta
 history = meta.get("history", [])
 c = st.columns(4)
-c[0].metric("Layers", " → ".join(map(str, model.layer_sizes)))
+hidden = model.layer_sizes[1:-1]
+c[0].metric("Hidden layers", " · ".join(map(str, hidden)) if hidden else "none",
+            help="Units per hidden layer; the caption below gives the whole architecture.")
 c[1].metric("Parameters", f"{model.n_parameters:,}")
 acc = meta.get("test_accuracy")
 c[2].metric("Test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "—")
@@ -43,7 +45,8 @@ drawn = meta.get("drawn_digits")
 if isinstance(drawn, dict) and isinstance(drawn.get("accuracy"), float):
     st.caption(f"On {drawn.get('n', '?'):,} digits drawn with a pen on the canvas (not MNIST): "
                f"**{drawn['accuracy']:.2%}** read correctly, through the same preprocessing as the Draw page.")
-st.caption(f"Activation **{model.activation}**, dropout {model.dropout:g}, trained on "
+st.caption(f"Layers {' → '.join(map(str, model.layer_sizes))}, activation **{model.activation}**, "
+           f"dropout {model.dropout:g}, trained on "
            f"**{state.dataset_label(entry.dataset)}**" + (f", created {meta['created']}" if meta.get("created") else ""))
 if history:
     left, right = st.columns(2)
@@ -156,7 +159,8 @@ with tab_test:
 
     if not len(found):
         st.info("No mistakes with these filters.")
-    st.caption(f"{len(found):,} mistakes match; showing {len(items)} on page {page} of {pages}. "
+    matches = "1 mistake matches" if len(found) == 1 else f"{len(found):,} mistakes match"
+    st.caption(f"{matches}; showing {len(items)} on page {page} of {pages}. "
                "Press the chart button under an image for its probabilities.")
     for row in range(0, len(items), COLUMNS):
         cols = st.columns(COLUMNS)

@@ -225,9 +225,9 @@ def show_outcome(entry):
 live_panel()
 
 
-@st.fragment(run_every=2.0 if running else None)
+@st.fragment(run_every=1.0 if running else None)
 def model_list():
-    """The user's models with download buttons; refreshes while a run trains."""
+    """The user's models with download buttons; refreshes with the live panel while a run trains."""
     st.subheader("Your models")
     if not ss.models:
         st.caption("Models you train or upload in this session appear here. They are yours alone and vanish "

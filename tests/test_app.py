@@ -201,21 +201,27 @@ def test_inspect_summary_and_weights(mnist):
     at = open_app("inspect")
     m = metrics(at)
     shipped = load_model(ROOT / "models" / "default.npz")
-    assert m["Layers"] == " → ".join(map(str, shipped.layer_sizes))
+    assert m["Hidden layers"] == " · ".join(map(str, shipped.layer_sizes[1:-1]))
+    assert any(c.value.startswith("Layers " + " → ".join(map(str, shipped.layer_sizes)) + ",") for c in at.caption)
     assert m["Parameters"] == f"{shipped.n_parameters:,}"
     assert m["Test accuracy"].endswith("%")
     assert len(at.get("image")) >= 1  # the first-layer weight grid
+
+
+def mistake_captions(at):
+    """The captions under the misclassified test images: "true **4** → **9** · 97.1%"."""
+    return [c.value for c in at.caption if c.value.startswith("true **")]
 
 
 def test_inspect_misclassified_browser_filters_and_url(mnist):
     at = open_app("inspect", true="4", pred="9")
     assert at.query_params["true"] == "4" and at.query_params["pred"] == "9"
     assert at.selectbox(key="f_true").value == 4 and at.selectbox(key="f_pred").value == 9
-    captions = [c.value for c in at.caption if "→" in c.value]
+    captions = mistake_captions(at)
     assert captions and all(c.startswith("true **4** → **9**") for c in captions)
     at.selectbox(key="f_pred").set_value(None).run()
     assert at.query_params["true"] == "4" and "pred" not in at.query_params
-    captions = [c.value for c in at.caption if "→" in c.value]
+    captions = mistake_captions(at)
     assert captions and all(c.startswith("true **4** →") for c in captions)
     sample = next(b for b in at.button if b.key and b.key.startswith("s-"))
     sample.click().run()
@@ -225,7 +231,7 @@ def test_inspect_misclassified_browser_filters_and_url(mnist):
 
 def test_inspect_most_confident_mistakes_first(mnist):
     at = open_app("inspect")
-    confidences = [float(c.value.rsplit("·", 1)[1].strip().rstrip("%")) for c in at.caption if "→" in c.value]
+    confidences = [float(c.rsplit("·", 1)[1].strip().rstrip("%")) for c in mistake_captions(at)]
     assert len(confidences) == 24
     assert confidences == sorted(confidences, reverse=True)
 

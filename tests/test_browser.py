@@ -84,7 +84,7 @@ def test_deep_link_to_inspect_on_a_fresh_server(server, page):
     nav = page.locator('[data-testid="stSidebarNav"]')
     nav.get_by_role("link", name="Draw").wait_for()
     assert nav.get_by_role("link").count() == 3  # Draw, Train, Inspect: not Streamlit's automatic page list
-    page.get_by_text(re.compile(r"mistakes match")).wait_for()
+    page.get_by_text(re.compile(r"mistakes? match")).wait_for()
     assert page.get_by_text(re.compile(r"^true 4 → 9")).count() > 0
     shoot(page, "inspect-shared-link")
 
@@ -149,7 +149,7 @@ def test_train_switch_pages_and_stop(server, page):
 
 def test_inspect_confusion_click_filters_mistakes(server, page):
     page.goto(f"{server}/inspect")
-    page.get_by_text(re.compile(r"mistakes match")).wait_for()
+    page.get_by_text(re.compile(r"mistakes? match")).wait_for()
     images = page.locator('[data-testid="stImage"]')
     images.nth(24).wait_for(state="attached")  # 24 mistakes on the first page, plus the weight grid
     shoot(page, "inspect")

@@ -129,14 +129,17 @@ def weight_histograms(weights, bins=60):
 
 
 def per_class_chart(per_class, labels=None):
-    """Bar chart of per-class accuracy."""
+    """Per-class accuracy as dots on an axis that starts just below the weakest class.
+
+    Dots, not bars: a bar's length would claim a zero the zoomed axis does not show.
+    """
     per_class = np.asarray(per_class, dtype=float)
     labels = [str(i) for i in range(len(per_class))] if labels is None else [str(x) for x in labels]
     df = pd.DataFrame({"class": labels, "accuracy": per_class})
     low = max(0.0, float(np.nanmin(per_class)) - 0.02)
     return (
         alt.Chart(df)
-        .mark_bar(color="#5b8bd0")
+        .mark_circle(color="#5b8bd0", size=110, opacity=1)
         .encode(
             x=alt.X("class:N", sort=labels, axis=alt.Axis(labelAngle=0), title=None),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format=".0%", title=None)),
