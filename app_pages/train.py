@@ -16,7 +16,8 @@ st.title("Train a network")
 st.caption(
     "Choose the network and how to train it in the sidebar, then press **Start**. Training runs in "
     "the background: you can switch to Draw or Inspect and come back. Charts gain a point every "
-    "epoch. **Stop** keeps the model from the last finished epoch. Finished models appear in the "
+    "epoch. **Pause** waits after the epoch under way until you **Resume**; **Stop** ends the run and "
+    "keeps the model from the last finished epoch. Finished models appear in the "
     "Draw and Inspect model lists and can be downloaded."
 )
 
@@ -154,11 +155,24 @@ if controls.button("Start", type="primary", key="start", disabled=ds is None or 
     state.add_model(state.ModelEntry(name, "trained", model=job.model, job=job))
     ss.active_run = name
     st.rerun()
+if running and job.pause_requested:
+    if controls.button("Resume", key="resume", icon=":material/play_circle:"):
+        job.resume()
+        st.rerun()
+elif controls.button("Pause", key="pause", disabled=not running or job.state != "running",
+                     icon=":material/pause:", help="Pause after the epoch under way; Resume goes on from there."):
+    job.pause()
+    st.rerun()
 if controls.button("Stop", key="stop", disabled=not running, icon=":material/stop:"):
     job.stop()
     job.join(timeout=1.5)
     st.rerun()
 controls.caption(f"This server trains at most {MAX_CONCURRENT_RUNS} networks at a time; other runs wait in line.")
+
+
+def plural(n, noun):
+    """'1 epoch', '3 epochs'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @st.fragment(run_every=1.0 if running else None)
@@ -173,12 +187,17 @@ def live_panel():
     if job.state == "queued":
         pos = job.queue_position
         st.info(f"Waiting for a free training slot: number {pos or 1} in line.")
+    elif job.state == "paused":
+        st.info(f"Paused after {len(job.records)} of {job.config.epochs} epochs. **Resume** goes on from there; "
+                "meanwhile the model so far is in the Draw and Inspect lists.", icon=":material/pause:")
     elif job.state == "running":
         done = len(job.records)
         eta = job.eta_seconds()
         speed = f" · {job.records[-1].samples_per_second:,.0f} samples/s" if job.records else ""
         eta_text = f" · about {eta:.0f} s left" if eta is not None else ""
-        st.progress(job.progress(), text=f"Epoch {min(done + 1, job.config.epochs)} of {job.config.epochs}{eta_text}{speed}")
+        pausing = " · pausing after this epoch" if job.pause_requested else ""
+        st.progress(job.progress(),
+                    text=f"Epoch {min(done + 1, job.config.epochs)} of {job.config.epochs}{eta_text}{speed}{pausing}")
     elif job.state == "evaluating":
         st.progress(1.0, text="Scoring the model on the test set…")
     show_outcome(entry)
@@ -194,7 +213,7 @@ def live_panel():
         left.altair_chart(ss._charts[0], width="stretch")
         right.altair_chart(ss._charts[1], width="stretch")
         last = history[-1]
-        st.caption(f"{len(history)} epochs · last train loss {last['train_loss']:.4f}"
+        st.caption(f"{plural(len(history), 'epoch')} · last train loss {last['train_loss']:.4f}"
                    + (f" · validation accuracy {last['val_accuracy']:.2%}" if last.get("val_accuracy") is not None else ""))
     if job.done and ss.get("shown_done") != id(job):
         ss.shown_done = id(job)
@@ -208,12 +227,12 @@ def show_outcome(entry):
     acc = model.meta.get("test_accuracy") if model is not None else None
     score = f" Test accuracy **{acc:.2%}**." if isinstance(acc, float) else ""
     if job.state == "completed":
-        st.success(f"Finished {len(job.records)} epochs.{score}")
+        st.success(f"Finished {plural(len(job.records), 'epoch')}.{score}")
     elif job.state == "early_stopped":
         st.success(f"Stopped early: validation loss stopped improving.{score}")
     elif job.state == "stopped":
         if job.records:
-            st.warning(f"Stopped after {len(job.records)} finished epochs; the model keeps the last one.{score}")
+            st.warning(f"Stopped after {plural(len(job.records), 'finished epoch')}; the model keeps the last one.{score}")
         else:
             st.warning("Stopped before the first epoch finished: there is no trained model from this run.")
     elif job.state == "diverged":
@@ -236,7 +255,7 @@ def model_list():
         model = entry.current()
         cols = st.columns([3, 1])
         cols[0].markdown(f"**{state.describe(entry)}**")
-        if model is not None and (entry.job is None or entry.job.done):
+        if model is not None and (entry.job is None or entry.job.done or entry.job.state == "paused"):
             cols[1].download_button("Download .npz", entry.file_bytes(), file_name=f"{name.replace(' ', '_').lower()}.npz",
                                     mime="application/octet-stream", key=f"dl-{name}", icon=":material/download:")
 

@@ -148,7 +148,7 @@ async def trainer(browser, url, until, report, index, epochs):
         start = page.get_by_role("button", name="Start", exact=True)
         await start.wait_for()
         await start.click()
-        caption = page.get_by_text(re.compile(r"^\d+ epochs · last train loss"))
+        caption = page.get_by_text(re.compile(r"^\d+ epochs? · last train loss"))
         progress = page.get_by_text(re.compile(r"^Epoch \d+ of \d+"))
         while time.time() < until:
             await asyncio.sleep(1.0)

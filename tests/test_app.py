@@ -183,10 +183,29 @@ def test_stop_keeps_the_last_finished_epoch(mnist):
     assert len(model.meta["history"]) == len(job.records)
 
 
+def test_pause_and_resume(mnist):
+    at = open_app("train")
+    small_run(at, epochs=50, subset=20000, hidden="256")
+    job = at.session_state["models"]["My model 1"].job
+    wait_for(at, lambda at: len(job.records) >= 1)
+    at.button(key="pause").click().run()
+    assert job.pause_requested
+    wait_for(at, lambda at: any("Paused after" in i.value for i in at.info))
+    held = len(job.records)
+    assert not at.button(key="stop").disabled and at.button(key="start").disabled
+    assert any(b.label == "Download .npz" for b in at.get("download_button"))  # the model so far
+    at.button(key="resume").click().run()
+    assert not job.pause_requested
+    wait_for(at, lambda at: len(job.records) > held)
+    assert at.button(key="pause")  # the button is back to Pause
+    at.button(key="stop").click().run()
+    assert job.done and job.state == "stopped"
+
+
 def test_continue_training_adds_epochs(mnist):
     at = open_app("train")
     small_run(at, epochs=1)
-    wait_for(at, lambda at: any("Finished 1 epochs" in s.value for s in at.success))
+    wait_for(at, lambda at: any("Finished 1 epoch." in s.value for s in at.success))
     at.number_input(key="cont_epochs").set_value(2).run()
     at.button(key="continue").click().run()
     wait_for(at, lambda at: any("Finished 2 epochs" in s.value for s in at.success))
@@ -292,6 +311,6 @@ def test_training_with_augmentation_from_the_sidebar(mnist):
     at.toggle(key="t_augment").set_value(True).run()
     at.slider(key="t_aug_rotation").set_value(20.0).run()
     small_run(at, epochs=1, subset=2000)
-    wait_for(at, lambda at: any("Finished 1 epochs" in s.value for s in at.success))
+    wait_for(at, lambda at: any("Finished 1 epoch." in s.value for s in at.success))
     training = at.session_state["models"]["My model 1"].current().meta["training"]
     assert training["augment"]["max_rotation"] == 20.0

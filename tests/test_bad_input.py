@@ -185,13 +185,13 @@ DATASET_FILES = [
 
 
 @pytest.fixture
-def dataset_copy(mnist, tmp_path, monkeypatch):
+def dataset_copy(mnist_dir, tmp_path, monkeypatch):
     """A writable copy of MNIST under a fresh MLP_DATA_DIR; the big image files are links."""
     import data.catalog as catalog
 
     target = tmp_path / "mnist"
     target.mkdir()
-    for f in Path(mnist.source).iterdir():
+    for f in mnist_dir.iterdir():
         if "labels" in f.name:
             shutil.copy(f, target / f.name)
         else:

@@ -66,7 +66,7 @@ def draw_stroke(page, points):
 
 def epochs_shown(page):
     """The epoch count the Train page shows under its charts (waits for the first)."""
-    caption = page.get_by_text(re.compile(r"^\d+ epochs · last train loss"))
+    caption = page.get_by_text(re.compile(r"^\d+ epochs? · last train loss"))
     caption.wait_for()
     return int(caption.inner_text().split()[0])
 
@@ -114,7 +114,7 @@ def test_train_switch_pages_and_stop(server, page):
     hidden.fill("128")
     hidden.press("Enter")
     epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
-    epochs.fill("40")
+    epochs.fill("200")
     epochs.press("Enter")
     sidebar.get_by_text("Train on a subset").click()
     subset = sidebar.get_by_role("spinbutton", name="Training images")
@@ -139,9 +139,21 @@ def test_train_switch_pages_and_stop(server, page):
     page.get_by_role("button", name="Stop", exact=True).wait_for()
     assert epochs_shown(page) >= 2
     assert "Stopped" not in page.content()  # leaving the page did not stop the run
+    # Pause: the run holds after the epoch under way, the charts stop gaining points; Resume goes on.
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_text(re.compile(r"^Paused after \d+ of 200 epochs")).wait_for()
+    held = epochs_shown(page)
+    time.sleep(1.5)
+    assert epochs_shown(page) == held
+    shoot(page, "train-paused")
+    page.get_by_role("button", name="Resume", exact=True).click()
+    deadline = time.time() + 60
+    while epochs_shown(page) <= held:
+        assert time.time() < deadline, "no new epoch in 60 s after Resume"
+        time.sleep(0.2)
     started = time.time()
     page.get_by_role("button", name="Stop", exact=True).click()
-    page.get_by_text(re.compile(r"Stopped after \d+ finished epochs")).wait_for()
+    page.get_by_text(re.compile(r"Stopped after \d+ finished epochs?")).wait_for()
     assert time.time() - started < 5
     page.get_by_role("button", name="Download .npz").wait_for()
     shoot(page, "train-stopped")

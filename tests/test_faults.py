@@ -112,7 +112,7 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(browser):
         page = first.new_page()
         page.set_default_timeout(30_000)
         start_training(page, url)
-        page.get_by_text(re.compile(r"^\d+ epochs · last train loss")).wait_for()
+        page.get_by_text(re.compile(r"^\d+ epochs? · last train loss")).wait_for()
         second = browser.new_context()
         other = second.new_page()
         other.set_default_timeout(30_000)
@@ -134,7 +134,7 @@ def test_killed_server_loses_no_committed_model_file(browser):
     page = context.new_page()
     page.set_default_timeout(30_000)
     start_training(page, url)
-    page.get_by_text(re.compile(r"^\d+ epochs · last train loss")).wait_for()
+    page.get_by_text(re.compile(r"^\d+ epochs? · last train loss")).wait_for()
     proc.send_signal(signal.SIGKILL)  # a crash mid-training
     proc.wait(10)
     context.close()

@@ -179,3 +179,93 @@ def test_stop_during_the_first_epoch_leaves_no_model():
     j.stop()
     assert j.join(5)
     assert j.state == "stopped" and j.records == [] and j.snapshot is None
+
+
+def test_pause_holds_after_an_epoch_frees_the_slot_and_resume_goes_on():
+    slots = TrainingSlots(1)
+    j = job(slots, epochs=300, n=2000).start()
+    wait(lambda: len(j.records) >= 1)
+    j.pause()
+    assert j.pause_requested
+    wait(lambda: j.state == "paused")
+    held = len(j.records)
+    assert slots.running == 0  # a paused run uses no CPU and gives its slot back
+    assert j.eta_seconds() is None
+    time.sleep(1.0)
+    assert len(j.records) == held  # nothing trains while paused
+    j.resume()
+    wait(lambda: j.state == "running" and len(j.records) > held + 1)
+    assert slots.running == 1 and j.paused_seconds >= 1.0
+    assert j.eta_seconds() is not None
+    j.stop()
+    assert j.join(10) and j.state == "stopped"
+
+
+def test_a_paused_run_waits_for_a_slot_to_resume():
+    slots = TrainingSlots(1)
+    first = job(slots, epochs=300, n=2000, name="a").start()
+    wait(lambda: len(first.records) >= 1)
+    first.pause()
+    wait(lambda: first.state == "paused")
+    second = job(slots, epochs=300, n=2000, name="b").start()
+    wait(lambda: second.state == "running")  # the freed slot lets the next run train
+    first.resume()
+    wait(lambda: first.state == "queued" and first.queue_position == 1)
+    second.stop()
+    assert second.join(10)
+    wait(lambda: first.state == "running")
+    first.stop()
+    assert first.join(10) and first.state == "stopped"
+
+
+def test_stop_while_paused_or_while_queued_to_resume_ends_the_run():
+    slots = TrainingSlots(1)
+    j = job(slots, epochs=300, n=2000).start()
+    wait(lambda: len(j.records) >= 1)
+    j.pause()
+    wait(lambda: j.state == "paused")
+    j.stop()
+    assert j.join(10) and j.state == "stopped" and len(j.records) >= 1
+
+    blocker = job(slots, epochs=300, n=2000, name="blocker")
+    k = job(slots, epochs=300, n=2000, name="k").start()
+    wait(lambda: len(k.records) >= 1)
+    k.pause()
+    wait(lambda: k.state == "paused")
+    blocker.start()
+    wait(lambda: blocker.state == "running")
+    k.resume()
+    wait(lambda: k.state == "queued")
+    k.stop()
+    assert k.join(10) and k.state == "stopped"
+    blocker.stop()
+    assert blocker.join(10)
+
+
+def test_a_pause_crossing_a_resume_or_the_last_epoch_changes_nothing():
+    slots = TrainingSlots(1)
+    j = job(slots, epochs=300, n=2000).start()
+    wait(lambda: len(j.records) >= 1)
+    for _ in range(20):  # pause and resume at once, over and over: the run never stays paused
+        j.pause()
+        j.resume()
+    n = len(j.records)
+    wait(lambda: len(j.records) > n + 2)
+    assert j.state == "running" and slots.running == 1
+    j.stop()
+    assert j.join(10)
+    last = job(slots, epochs=2, n=2000).start()
+    wait(lambda: len(last.records) >= 1)
+    last.pause()  # during the last epoch: the run completes instead of pausing
+    assert last.join(30) and last.state == "completed"
+
+
+def test_a_paused_run_whose_owner_left_stops():
+    here = threading.Event()
+    here.set()
+    j = job(TrainingSlots(1), epochs=300, n=2000, alive=here.is_set, grace=0.5).start()
+    wait(lambda: len(j.records) >= 1)
+    j.pause()
+    wait(lambda: j.state == "paused")
+    here.clear()  # the tab closes while paused
+    assert j.join(15) and j.state == "stopped" and j.orphaned

@@ -108,7 +108,9 @@ class TrainingJob:
     """One user's training run in a daemon thread.
 
     state: "queued" -> "running" -> "evaluating" -> one of "completed", "stopped",
-    "early_stopped", "diverged", "failed". `finish(model, evaluation)` is called in the thread once
+    "early_stopped", "diverged", "failed". A paused run goes "running" -> "paused" (after the
+    epoch under way; its slot is given back, since it uses no CPU) -> "queued" (for a slot again)
+    -> "running". `finish(model, evaluation)` is called in the thread once
     training ends with at least one finished epoch (e.g. to evaluate on the test set).
     `alive()` tells whether the owner is still there; a run whose owner has been gone for
     `grace` seconds stops by itself (`orphaned` is then True) and frees its slot.
@@ -126,7 +128,10 @@ class TrainingJob:
         self.batch_progress = (0, 1)
         self.snapshot = copy.deepcopy(model) if model.meta.get("history") else None
         self.started_at = self.training_started_at = self.finished_at = None
+        self.paused_seconds = 0.0  # time spent paused (and queued to resume), left out of the ETA
+        self._paused_at = None
         self._stop = _StopSignal(alive, grace)
+        self._pause = threading.Event()  # set by pause(), cleared by resume()
         self._thread = threading.Thread(target=self._run, name=f"train:{name}", daemon=True)
 
     # -- control ----------------------------------------------------------------
@@ -140,6 +145,19 @@ class TrainingJob:
     def stop(self):
         """Ask the run to end; it keeps the last finished epoch. Returns at once."""
         self._stop.set()
+
+    def pause(self):
+        """Ask the run to pause after the epoch under way. Returns at once."""
+        self._pause.set()
+
+    def resume(self):
+        """Undo pause(): the run goes on (after waiting for a slot if it gave its own back)."""
+        self._pause.clear()
+
+    @property
+    def pause_requested(self):
+        """True between pause() and resume(), whether or not the pause has taken effect yet."""
+        return self._pause.is_set()
 
     def join(self, timeout=None):
         """Wait for the thread to end; True if it did."""
@@ -171,12 +189,12 @@ class TrainingJob:
 
     def eta_seconds(self):
         """Estimated seconds left, from the pace so far; None before the first batches."""
-        if self.training_started_at is None or self.done:
+        if self.training_started_at is None or self.done or self._paused_at is not None:
             return None
         fraction = self.progress()
         if fraction <= 0:
             return None
-        elapsed = time.time() - self.training_started_at
+        elapsed = time.time() - self.training_started_at - self.paused_seconds
         return elapsed / fraction * (1 - fraction)
 
     # -- the thread ----------------------------------------------------------------
@@ -211,15 +229,27 @@ class TrainingJob:
         threading.Thread(target=_read_messages, args=(worker.stdout, inbox), daemon=True).start()
         self.state = "running"
         self.training_started_at = time.time()
-        outcome, stop_sent = None, False
+        outcome, stop_sent, pause_sent = None, False, False
+
+        def tell(command):
+            worker.stdin.write(command + b"\n")
+            worker.stdin.flush()
+
         try:
             pickle.dump((self._data, self.config, _model_spec(self.model)), worker.stdin)
             worker.stdin.flush()
             while outcome is None:
                 if self._stop.is_set() and not stop_sent:
-                    worker.stdin.write(b"stop\n")
-                    worker.stdin.flush()
+                    tell(b"stop")
                     stop_sent = True
+                elif self._pause.is_set() and not pause_sent and not stop_sent:
+                    tell(b"pause")
+                    pause_sent = True
+                elif not self._pause.is_set() and pause_sent and not stop_sent:
+                    if self._paused_at is not None and not self._take_slot_back():
+                        continue  # stopped while waiting for a slot: the next round tells the worker
+                    tell(b"resume")
+                    pause_sent = False
                 try:
                     message = inbox.get(timeout=0.1)
                 except queue.Empty:
@@ -227,6 +257,12 @@ class TrainingJob:
                 if message is None:  # the worker's output ended without a verdict
                     self.error = f"the training process ended unexpectedly (exit code {worker.wait(5)})"
                     return "failed"
+                if message == ("paused",):
+                    if pause_sent:  # still wanted (a resume may have crossed the worker's message)
+                        self._paused_at = time.time()
+                        self.state = "paused"
+                        self.slots.release(self)
+                    continue
                 outcome = self._handle(message)
         except (BrokenPipeError, OSError) as e:
             self.error = f"the training process could not be reached: {e}"
@@ -243,6 +279,16 @@ class TrainingJob:
                 worker.kill()
                 worker.wait()
         return outcome
+
+    def _take_slot_back(self):
+        """After a pause: queue for a slot again; False if stopped while waiting."""
+        self.state = "queued"
+        if not self.slots.acquire(self, self._stop):
+            return False
+        self.paused_seconds += time.time() - self._paused_at
+        self._paused_at = None
+        self.state = "running"
+        return True
 
     def _handle(self, message):
         """Apply one worker message; returns the outcome once the worker is done, else None."""

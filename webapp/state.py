@@ -191,7 +191,8 @@ def describe(entry):
     """One-line label for a model in selectors."""
     if entry.job is not None and not entry.job.done:
         epochs = len(entry.job.records)
-        return f"{entry.name} (training… {epochs}/{entry.job.config.epochs} epochs)"
+        doing = "paused at" if entry.job.state == "paused" else "training…"
+        return f"{entry.name} ({doing} {epochs}/{entry.job.config.epochs} epochs)"
     m = entry.current()
     acc = m.meta.get("test_accuracy") if m is not None else None
     sizes = "-".join(map(str, m.layer_sizes)) if m is not None else "?"
