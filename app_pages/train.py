@@ -244,9 +244,13 @@ def show_outcome(entry):
 live_panel()
 
 
-@st.fragment(run_every=1.0 if running else None)
+UNDER_WAY = {"queued": "waiting for a training slot", "running": "training…", "paused": "paused",
+             "evaluating": "scoring on the test set…"}
+
+
+@st.fragment(run_every=2.0 if running else None)
 def model_list():
-    """The user's models with download buttons; refreshes with the live panel while a run trains."""
+    """The user's models with download buttons; refreshes while a run trains."""
     st.subheader("Your models")
     if not ss.models:
         st.caption("Models you train or upload in this session appear here. They are yours alone and vanish "
@@ -254,7 +258,9 @@ def model_list():
     for name, entry in list(ss.models.items()):
         model = entry.current()
         cols = st.columns([3, 1])
-        cols[0].markdown(f"**{state.describe(entry)}**")
+        # A run under way is described above, live; this list refreshes less often, so no epoch count here.
+        label = state.describe(entry) if entry.job is None or entry.job.done else f"{name} ({UNDER_WAY[entry.job.state]})"
+        cols[0].markdown(f"**{label}**")
         if model is not None and (entry.job is None or entry.job.done or entry.job.state == "paused"):
             cols[1].download_button("Download .npz", entry.file_bytes(), file_name=f"{name.replace(' ', '_').lower()}.npz",
                                     mime="application/octet-stream", key=f"dl-{name}", icon=":material/download:")
