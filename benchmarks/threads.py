@@ -17,7 +17,13 @@ batch 128, float32), so that the speed figures in the README rest on measurement
 3. data parallelism: forward + backward of two half batches (64 rows) in two
    threads at once with one BLAS thread each, against the full batch of 128 in
    one thread with two BLAS threads (the Trainer's way). Run in child processes,
-   since OpenBLAS fixes its thread count when it starts.
+   since OpenBLAS fixes its thread count when it starts;
+4. the same with two processes instead of threads (no GIL between them): each
+   process's forward + backward of a half batch, and its share of the step's
+   update (summing the two gradients, then Adam over half the parameters), with
+   both processes running at once. Their sum is a floor for a two-process
+   data-parallel trainer: it leaves out gathering batches and every exchange
+   between the processes.
 """
 
 import argparse
@@ -162,12 +168,48 @@ def data_parallel():
             "speedup": full / halves}
 
 
+def half_update(steps=1000, rounds=5):
+    """Microseconds per step: sum two gradient halves, then Adam over half the reference network's parameters."""
+    n = sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:])) // 2
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(n).astype(np.float32)
+    g, other = p * np.float32(1e-2), p * np.float32(2e-2)
+    adam = Adam([(p, g, True)])
+
+    def work(_):
+        for _ in range(steps):
+            np.add(g, other, out=g)
+            adam.step(1e-3)
+
+    return statistics.median(in_threads(work, 1) for _ in range(rounds)) / steps * 1e6
+
+
+def _children_at_once(calls, blas=1, copies=2):
+    """Run `threads.<call>` in `copies` child processes at the same time; their printed results."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas), "OMP_NUM_THREADS": str(blas)}
+    code = f"import sys; sys.path.insert(0, sys.argv[1]); import threads; print(threads.{calls})"
+    children = [subprocess.Popen([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
+                                 env=env, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    outs = [c.communicate()[0] for c in children]
+    if any(c.returncode for c in children):
+        raise RuntimeError(f"a child running threads.{calls} failed")
+    return [float(o) for o in outs]
+
+
+def data_parallel_processes():
+    """Two processes at once, one BLAS thread each: half-batch forward + backward, then half the update."""
+    forward_backward_us = max(_children_at_once(f"forward_backward({BATCH // 2}, 1)"))
+    update_us = max(_children_at_once("half_update()"))
+    return {"forward_backward_us": forward_backward_us, "update_us": update_us,
+            "floor_us": forward_backward_us + update_us}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = p.parse_args()
     result = {"cpu_count": os.cpu_count(), "elementwise": elementwise_scaling(), "adam_update_us": adam_update(),
-              "forward_backward": data_parallel()}
+              "forward_backward": data_parallel(), "processes": data_parallel_processes()}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -182,6 +224,10 @@ def main():
     print(f"3. forward + backward: batch {BATCH} with 2 BLAS threads {f['full_batch_two_blas_threads_us']:.0f} us; "
           f"two half batches in two threads, 1 BLAS thread each, {f['two_half_batches_in_threads_us']:.0f} us "
           f"({f['speedup']:.2f}x)")
+    q = result["processes"]
+    print(f"4. two processes at once, 1 BLAS thread each: half-batch forward + backward {q['forward_backward_us']:.0f} us, "
+          f"summing gradients + Adam on half the parameters {q['update_us']:.0f} us: a floor of {q['floor_us']:.0f} us "
+          f"a step for two-process data parallelism, before gathering and exchanges")
 
 
 if __name__ == "__main__":

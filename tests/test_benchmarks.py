@@ -40,3 +40,4 @@ def test_thread_measurements_run_and_report_speedups():
     adam = threads.adam_update(steps=20, rounds=1)
     assert adam["one_thread"] > 0 and adam["two_threads"] > 0
     assert adam["speedup"] == pytest.approx(adam["one_thread"] / adam["two_threads"])
+    assert threads.half_update(steps=10, rounds=1) > 0
