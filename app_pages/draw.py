@@ -24,7 +24,9 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     entry = state.model_selector("draw_model", help="The shipped model, models you trained in this session, or an upload.")
     brush = st.slider("Brush width", 6, 40, key="brush", help="Pixels on the 280×280 canvas.")
-    # A new key gives a fresh, empty canvas: that is how Clear works.
+    # Clear hands the canvas a new, empty initial drawing (the count makes it new): the canvas
+    # wipes itself in place and sends the empty drawing back. Remounting it under a new key
+    # instead left a moment in which a fresh stroke fell on a canvas not yet listening.
     canvas = st_canvas(
         stroke_width=brush,
         stroke_color="#FFFFFF",
@@ -32,11 +34,18 @@ with left:
         height=280,
         width=280,
         drawing_mode="freedraw",
+        initial_drawing={"objects": [], "cleared": ss.canvas_round},
         return_image_data=True,
-        key=f"canvas-{ss.canvas_round}",
+        key="canvas",
     )
+    drawing = canvas.image_bytes if canvas is not None else None
+    if drawing is not None and drawing == ss.get("cleared_drawing"):
+        drawing = None  # what was cleared, until the canvas sends its empty drawing back
+    else:
+        ss.cleared_drawing = None
     if st.button("Clear", key="clear", icon=":material/ink_eraser:"):
         ss.canvas_round += 1
+        ss.cleared_drawing = canvas.image_bytes if canvas is not None else None
         st.rerun()
     with st.expander("Use your own model (.npz)"):
         upload = st.file_uploader("Upload a model file saved by Digit Lab", type=["npz"], key="upload")
@@ -57,7 +66,7 @@ with left:
 
 with right:
     model = entry.current()
-    image = canvas.image_data if canvas is not None else None
+    image = canvas.image_data if drawing is not None else None
     x28 = preprocess(image) if image is not None else None
     if model is None:
         st.info("This model has not finished its first epoch yet. Pick another model or wait a moment.")

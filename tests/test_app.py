@@ -69,7 +69,7 @@ def test_draw_page_starts_with_a_hint_and_no_prediction():
 @pytest.mark.parametrize("index", range(5))
 def test_injected_canvas_gives_a_prediction(mnist, index):
     at = open_app()
-    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[index]))
+    at.session_state["canvas"] = canvas_value(canvas_data_url(mnist.x_test[index]))
     at.run()
     assert not at.exception
     m = metrics(at)
@@ -81,7 +81,7 @@ def test_injected_canvas_gives_a_prediction(mnist, index):
 
 def test_clear_removes_the_prediction(mnist):
     at = open_app()
-    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[0]))
+    at.session_state["canvas"] = canvas_value(canvas_data_url(mnist.x_test[0]))
     at.run()
     assert "Prediction" in metrics(at)
     at.button(key="clear").click().run()
@@ -91,7 +91,7 @@ def test_clear_removes_the_prediction(mnist):
 
 def test_same_digit_small_in_a_corner_reads_the_same(mnist):
     at = open_app()
-    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[0], offset=(0, 0), scale=3))
+    at.session_state["canvas"] = canvas_value(canvas_data_url(mnist.x_test[0], offset=(0, 0), scale=3))
     at.run()
     assert metrics(at)["Prediction"] == str(mnist.y_test[0])
 
@@ -270,7 +270,7 @@ def no_dataset(monkeypatch, tmp_path):
 
 def test_app_works_without_the_dataset(no_dataset, mnist):
     at = open_app()
-    at.session_state["canvas-0"] = canvas_value(canvas_data_url(mnist.x_test[0]))
+    at.session_state["canvas"] = canvas_value(canvas_data_url(mnist.x_test[0]))
     at.run()
     assert metrics(at)["Prediction"] == "7"  # Draw needs only the shipped model
     at.switch_page("app_pages/train.py").run()

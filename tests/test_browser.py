@@ -64,6 +64,13 @@ def draw_stroke(page, points):
     page.mouse.up()
 
 
+def has_ink(page):
+    """True if the drawing canvas shows any stroke (its layers live in a shadow root)."""
+    return page.locator("canvas.lower-canvas:not(.dc-background-canvas)").last.evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }""")
+
+
 def epochs_shown(page):
     """The epoch count the Train page shows under its charts (waits for the first)."""
     caption = page.get_by_text(re.compile(r"^\d+ epochs? · last train loss"))
@@ -98,12 +105,28 @@ def test_draw_predict_and_clear(server, page):
     draw_stroke(page, [(30, 30), (60, 30), (95, 30), (85, 55), (72, 85), (60, 120)])
     assert prediction(page) == "7"
     shoot(page, "draw-seven")
+    canvas = page.locator("canvas.upper-canvas").element_handle()
+    assert has_ink(page)
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("Draw a digit on the canvas").wait_for()
     assert page.locator('[data-testid="stMetric"]').count() == 0
-    # A "1", large in the middle, after clearing.
+    deadline = time.time() + 10
+    while has_ink(page):  # the canvas wipes itself in place...
+        assert time.time() < deadline, "Clear left the strokes on the canvas"
+        time.sleep(0.05)
+    assert canvas.evaluate("c => c.isConnected")  # ...without being replaced
+    # A "1", large in the middle, drawn at once after clearing.
     draw_stroke(page, [(140, 40), (140, 120), (140, 240)])
     assert prediction(page) == "1"
+    # The next rerun (another brush width) must not bring the cleared "7" back.
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text("Draw a digit on the canvas").wait_for()
+    brush = page.get_by_role("slider", name="Brush width")
+    brush.focus()
+    brush.press("ArrowRight")
+    time.sleep(1.5)
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    assert not has_ink(page)
 
 
 def test_train_switch_pages_and_stop(server, page):
