@@ -169,11 +169,17 @@ def test_training_produces_history_points_and_a_model(mnist):
     assert "My model 1" in at.selectbox(key="draw_model").options[1]
 
 
-def test_stop_keeps_the_last_finished_epoch(mnist):
+def long_run_with_an_epoch_done():
+    """The Train page with a 50-epoch run started and its first epoch finished: (app, job)."""
     at = open_app("train")
     small_run(at, epochs=50, subset=20000, hidden="256")
     job = at.session_state["models"]["My model 1"].job
     wait_for(at, lambda at: len(job.records) >= 1)
+    return at, job
+
+
+def test_stop_keeps_the_last_finished_epoch(mnist):
+    at, job = long_run_with_an_epoch_done()
     at.button(key="stop").click().run()
     assert job.done and job.state == "stopped"
     assert 1 <= len(job.records) < 50
@@ -184,10 +190,7 @@ def test_stop_keeps_the_last_finished_epoch(mnist):
 
 
 def test_pause_and_resume(mnist):
-    at = open_app("train")
-    small_run(at, epochs=50, subset=20000, hidden="256")
-    job = at.session_state["models"]["My model 1"].job
-    wait_for(at, lambda at: len(job.records) >= 1)
+    at, job = long_run_with_an_epoch_done()
     at.button(key="pause").click().run()
     assert job.pause_requested
     wait_for(at, lambda at: any("Paused after" in i.value for i in at.info))
