@@ -5,7 +5,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mlp import ModelFileError
 from mlp.preprocess import preprocess, to_model_input
-from webapp import charts, images, state
+from webapp import charts, images, state, toolbar
 from webapp.settings import MAX_UPLOAD_MB
 
 state.init_session()
@@ -82,3 +82,5 @@ with right:
         st.altair_chart(charts.probability_bars(probs, labels), width="stretch")
         with st.expander("What the network saw (28×28)", expanded=True):
             st.image(images.enlarge(x28, scale=8), caption="Cropped, scaled to 20 px, centred by mass", width=224)
+
+toolbar.keep_off_canvas()

@@ -40,6 +40,7 @@ __all__ = [
     "DrawnDigit",
     "DrawnDigits",
     "iter_drawn_digits",
+    "iter_pen_strokes",
     "make_drawn_digits",
     "skeletonize",
     "stroke_width",
@@ -112,6 +113,18 @@ def iter_drawn_digits(
     n: int, seed: int, source_images: np.ndarray, source_labels: np.ndarray, *, chunk: int = 250
 ) -> Iterator[DrawnDigit]:
     """Yield the same n drawings as make_drawn_digits, one at a time."""
+    for events, label, brush, height, source in iter_pen_strokes(n, seed, source_images, source_labels, chunk=chunk):
+        yield DrawnDigit(_render([_fabric_curve(s) for s in events], brush), label, brush, height, source)
+
+
+def iter_pen_strokes(
+    n: int, seed: int, source_images: np.ndarray, source_labels: np.ndarray, *, chunk: int = 250
+) -> Iterator[tuple[list[np.ndarray], int, int, int, int]]:
+    """The same n drawings as pen strokes: (mouse events per stroke, label, brush, height, source).
+
+    Each stroke is an (m, 2) array of (x, y) canvas pixels, where the mouse events of a person
+    drawing it would fall: replay them on the real canvas to draw the same digit in a browser.
+    """
     source_images, source_labels = _check_sources(n, seed, source_images, source_labels)
     rng = np.random.default_rng(seed)
     chosen = _balanced_choice(source_labels, stroke_width(source_images) <= _MAX_SOURCE_WIDTH, n, rng)
@@ -119,9 +132,8 @@ def iter_drawn_digits(
         idx = chosen[start:start + chunk]
         skeletons = skeletonize(_enlarge(source_images[idx]))  # (k, 112, 112) bool
         for i, skeleton in zip(idx, skeletons):
-            paths = trace_paths(skeleton)
-            canvas, brush, height = _draw(paths, rng)
-            yield DrawnDigit(canvas, int(source_labels[i]), brush, height, int(i))
+            events, brush, height = _pen_events(trace_paths(skeleton), rng)
+            yield events, int(source_labels[i]), brush, height, int(i)
 
 
 def _check_sources(n, seed, images, labels):
@@ -278,17 +290,18 @@ def _straightest(path, options):
 # --------------------------------------------------------------------------- #
 # Pen strokes: a random hand, then Fabric.js-style rendering
 # --------------------------------------------------------------------------- #
-def _draw(paths, rng):
-    """Render skeleton paths as one random person's drawing -> (canvas, brush, height)."""
+def _pen_events(paths, rng):
+    """Skeleton paths as one random person's pen strokes -> (mouse events per stroke, brush, height).
+
+    Each stroke is an (m, 2) array of (x, y) canvas pixels where the mouse events fall.
+    """
     brush = int(rng.integers(BRUSH_RANGE[0], BRUSH_RANGE[1] + 1))
     # Nobody leaves a digit under ~3.5 pen widths tall: it is a blob, even to them.
     target_height = rng.uniform(max(HEIGHT_RANGE[0], _MIN_HEIGHT_IN_BRUSHES * brush), HEIGHT_RANGE[1])
     strokes = [_smooth(p[:, ::-1] / _UPSCALE, 2.0) for p in paths]  # (x, y) in MNIST pixels
     strokes = _wobble(_hand_shape(strokes, rng), rng)
     strokes, height = _place(strokes, brush, target_height, rng)
-    sparse = [_mouse_events(s, rng) for s in strokes]
-    canvas = _render([_fabric_curve(s) for s in sparse], brush)
-    return canvas, brush, int(round(height))
+    return [_mouse_events(s, rng) for s in strokes], brush, int(round(height))
 
 
 def _smooth(points, width):

@@ -5,6 +5,7 @@ Screenshots of every page land in artifacts/screenshots/ for a person to look at
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -204,3 +205,28 @@ def test_inspect_confusion_click_filters_mistakes(server, page):
     page.wait_for_url(re.compile(r"sample=\d+"))
     page.locator('[data-testid="stMetric"]').filter(has_text="Predicted").wait_for()
     shoot(page, "inspect-sample")
+
+
+def test_a_stroke_can_start_where_the_hidden_toolbar_used_to_be(server, page):
+    """The canvas component parks its invisible toolbar over the top-right corner; webapp/toolbar.py moves it."""
+    page.goto(server)
+    page.locator("canvas.upper-canvas").wait_for()
+    time.sleep(1)  # the restyling script runs every 0.3 s
+    draw_stroke(page, [(250, 6), (250, 120), (250, 200)])  # straight in, no hover first
+    assert has_ink(page)
+    assert prediction(page) == "1"
+
+
+def test_pen_drawn_digits_replayed_with_the_mouse(server, page, mnist):
+    """Digits drawn stroke by stroke in the browser read as well as the generator's own canvases."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import browser_drawn
+    from data.drawn import iter_pen_strokes
+    from mlp import load_model
+
+    drawings = list(iter_pen_strokes(8, 3, mnist.x_test, mnist.y_test))
+    results = browser_drawn.run(page, server, load_model(ROOT / "models" / "default.npz"), drawings)
+    summary = browser_drawn.summarise(results)
+    assert summary["median_ink_iou"] > 0.85, results  # the generator draws what the canvas draws
+    assert summary["browser_accuracy"] >= 7 / 8, results
+    assert summary["agreement"] >= 7 / 8, results

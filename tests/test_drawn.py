@@ -11,6 +11,7 @@ from data.drawn import (
     CANVAS_SIDE,
     HEIGHT_RANGE,
     iter_drawn_digits,
+    iter_pen_strokes,
     make_drawn_digits,
     skeletonize,
     stroke_width,
@@ -96,6 +97,19 @@ def test_iterator_yields_the_same_drawings(drawn):
         np.testing.assert_array_equal(d.canvas, drawn.canvases[i])
         assert (d.label, d.brush, d.height, d.source) == (
             drawn.labels[i], drawn.brush[i], drawn.height[i], drawn.source[i])
+
+
+def test_pen_strokes_are_the_drawings_before_rendering(drawn):
+    """What the browser test replays with the mouse is what the canvases were drawn from."""
+    from data.drawn import _fabric_curve, _render
+
+    images, labels = shapes()
+    for i, (events, label, brush, height, source) in enumerate(iter_pen_strokes(60, 3, images, labels)):
+        assert (label, brush, height, source) == (drawn.labels[i], drawn.brush[i], drawn.height[i], drawn.source[i])
+        assert all(s.ndim == 2 and s.shape[1] == 2 and len(s) >= 2 for s in events)
+        assert all((s >= 0).all() and (s <= CANVAS_SIDE).all() for s in events)  # (x, y) on the canvas
+        if i < 10:
+            np.testing.assert_array_equal(_render([_fabric_curve(s) for s in events], brush), drawn.canvases[i])
 
 
 def test_labels_are_balanced_and_match_their_sources(drawn):
