@@ -217,6 +217,31 @@ def test_a_stroke_can_start_where_the_hidden_toolbar_used_to_be(server, page):
     assert prediction(page) == "1"
 
 
+def test_a_finger_on_a_phone_draws_from_the_top_right_corner_too(server, browser):
+    """No hover on a touch screen: the hidden toolbar used to take every stroke starting there."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        phone = context.new_page()
+        phone.set_default_timeout(30_000)
+        cdp = context.new_cdp_session(phone)
+        phone.goto(server)
+        canvas = phone.locator("canvas.upper-canvas")
+        canvas.wait_for()
+        canvas.scroll_into_view_if_needed()
+        time.sleep(1)  # the restyling script runs every 0.3 s
+        box = canvas.bounding_box()
+        points = [{"x": box["x"] + 250, "y": box["y"] + y} for y in range(6, 216, 10)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
+        for point in points[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert prediction(phone) == "1"
+        assert has_ink(phone)
+        shoot(phone, "draw-phone")
+    finally:
+        context.close()
+
+
 def test_pen_drawn_digits_replayed_with_the_mouse(server, page, mnist):
     """Digits drawn stroke by stroke in the browser read as well as the generator's own canvases."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
