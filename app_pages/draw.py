@@ -47,22 +47,6 @@ with left:
         ss.canvas_round += 1
         ss.cleared_drawing = canvas.image_bytes if canvas is not None else None
         st.rerun()
-    with st.expander("Use your own model (.npz)"):
-        upload = st.file_uploader("Upload a model file saved by Digit Lab", type=["npz"], key="upload")
-        if upload is not None and ss.get("uploaded_id") != upload.file_id:
-            ss.uploaded_id = upload.file_id
-            try:
-                uploaded = state.read_upload(upload.name, upload.getvalue(), MAX_UPLOAD_MB)
-            except ModelFileError as e:
-                ss.upload_error = str(e)
-            else:
-                ss.upload_error = None
-                name = state.next_model_name("Uploaded")
-                state.add_model(state.ModelEntry(name, "uploaded", model=uploaded))
-                ss.selected_model = name
-                st.rerun()
-        if ss.get("upload_error"):
-            st.error(ss.upload_error)
 
 with right:
     model = entry.current()
@@ -82,5 +66,23 @@ with right:
         st.altair_chart(charts.probability_bars(probs, labels), width="stretch")
         with st.expander("What the network saw (28×28)", expanded=True):
             st.image(images.enlarge(x28, scale=8), caption="Cropped, scaled to 20 px, centred by mass", width=224)
+
+# Below both columns: on a phone, where columns stack, the prediction then comes right after the canvas.
+with st.expander("Use your own model (.npz)"):
+    upload = st.file_uploader("Upload a model file saved by Digit Lab", type=["npz"], key="upload")
+    if upload is not None and ss.get("uploaded_id") != upload.file_id:
+        ss.uploaded_id = upload.file_id
+        try:
+            uploaded = state.read_upload(upload.name, upload.getvalue(), MAX_UPLOAD_MB)
+        except ModelFileError as e:
+            ss.upload_error = str(e)
+        else:
+            ss.upload_error = None
+            name = state.next_model_name("Uploaded")
+            state.add_model(state.ModelEntry(name, "uploaded", model=uploaded))
+            ss.selected_model = name
+            st.rerun()
+    if ss.get("upload_error"):
+        st.error(ss.upload_error)
 
 toolbar.keep_off_canvas()
