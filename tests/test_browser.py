@@ -249,7 +249,9 @@ def test_pen_drawn_digits_replayed_with_the_mouse(server, page, mnist):
     from data.drawn import iter_pen_strokes
     from mlp import load_model
 
-    drawings = list(iter_pen_strokes(8, 3, mnist.x_test, mnist.y_test))
+    # Drawn with the page's default brush (18 px): no slider moves, whose rerun could cut a stroke short.
+    drawings = [d for d in iter_pen_strokes(400, 3, mnist.x_test, mnist.y_test) if d[2] == 18][:8]
+    assert len(drawings) == 8
     results = browser_drawn.run(page, server, load_model(ROOT / "models" / "default.npz"), drawings)
     summary = browser_drawn.summarise(results)
     assert summary["median_ink_iou"] > 0.85, results  # the generator draws what the canvas draws
