@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from app_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
 from data import load_dataset  # noqa: E402
-from data.drawn import _fabric_curve, _render, iter_pen_strokes  # noqa: E402
+from data.drawn import iter_pen_strokes, render_pen_strokes  # noqa: E402
 from mlp import load_model  # noqa: E402
 from mlp.preprocess import preprocess, to_model_input  # noqa: E402
 
@@ -133,7 +133,7 @@ def run(page, url, model, drawings):
         replay(page, [s.tolist() for s in events])
         browser_says = read_prediction(page)
         drawn = canvas_pixels(page)
-        offline = _render([_fabric_curve(s) for s in events], brush)
+        offline = render_pen_strokes(events, brush)
         x28 = preprocess(offline)
         offline_says = None if x28 is None else str(int(model.predict(to_model_input(x28))[0]))
         results.append({"label": str(label), "brush": brush, "browser": browser_says, "offline": offline_says,

@@ -41,6 +41,7 @@ __all__ = [
     "DrawnDigits",
     "iter_drawn_digits",
     "iter_pen_strokes",
+    "render_pen_strokes",
     "make_drawn_digits",
     "skeletonize",
     "stroke_width",
@@ -114,7 +115,16 @@ def iter_drawn_digits(
 ) -> Iterator[DrawnDigit]:
     """Yield the same n drawings as make_drawn_digits, one at a time."""
     for events, label, brush, height, source in iter_pen_strokes(n, seed, source_images, source_labels, chunk=chunk):
-        yield DrawnDigit(_render([_fabric_curve(s) for s in events], brush), label, brush, height, source)
+        yield DrawnDigit(render_pen_strokes(events, brush), label, brush, height, source)
+
+
+def render_pen_strokes(events: list[np.ndarray], brush: int) -> np.ndarray:
+    """Draw pen strokes (mouse events per stroke, as iter_pen_strokes gives) -> (280, 280) uint8 canvas.
+
+    The events are joined by curves the way the canvas's freehand brush joins them, then drawn
+    with a round pen `brush` px wide.
+    """
+    return _render([_fabric_curve(s) for s in events], brush)
 
 
 def iter_pen_strokes(

@@ -13,6 +13,7 @@ from data.drawn import (
     iter_drawn_digits,
     iter_pen_strokes,
     make_drawn_digits,
+    render_pen_strokes,
     skeletonize,
     stroke_width,
     trace_paths,
@@ -101,15 +102,13 @@ def test_iterator_yields_the_same_drawings(drawn):
 
 def test_pen_strokes_are_the_drawings_before_rendering(drawn):
     """What the browser test replays with the mouse is what the canvases were drawn from."""
-    from data.drawn import _fabric_curve, _render
-
     images, labels = shapes()
     for i, (events, label, brush, height, source) in enumerate(iter_pen_strokes(60, 3, images, labels)):
         assert (label, brush, height, source) == (drawn.labels[i], drawn.brush[i], drawn.height[i], drawn.source[i])
         assert all(s.ndim == 2 and s.shape[1] == 2 and len(s) >= 2 for s in events)
         assert all((s >= 0).all() and (s <= CANVAS_SIDE).all() for s in events)  # (x, y) on the canvas
         if i < 10:
-            np.testing.assert_array_equal(_render([_fabric_curve(s) for s in events], brush), drawn.canvases[i])
+            np.testing.assert_array_equal(render_pen_strokes(events, brush), drawn.canvases[i])
 
 
 def test_labels_are_balanced_and_match_their_sources(drawn):
