@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sys
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -30,6 +29,7 @@ from data import load_dataset  # noqa: E402
 from mlp import TrainConfig, build_model, to_inputs  # noqa: E402
 from mlp.augment import AugmentConfig, augment_batch  # noqa: E402
 from mlp.optimizers import make_optimizer  # noqa: E402
+from speed import repeat_times  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 
 def parse_args(argv=None):
@@ -45,12 +45,7 @@ def parse_args(argv=None):
 
 def best_of(repeats, fn):
     """Fastest wall time of ``repeats`` calls of fn()."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return min(repeat_times(fn, repeats))
 
 
 def batches(x, batch_size):

@@ -25,25 +25,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from app_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
+from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, start_app, stop_app  # noqa: E402
 from data import load_dataset  # noqa: E402
 from data.drawn import iter_pen_strokes, render_pen_strokes  # noqa: E402
 from mlp import load_model  # noqa: E402
 from mlp.preprocess import preprocess, to_model_input  # noqa: E402
 
-CANVAS_INK = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+CANVAS_PIXELS_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                       const out = new Array(c.width * c.height);
                       for (let i = 0; i < out.length; i++) out[i] = d[4 * i];
                       return [c.width, c.height, out]; }"""
 
 
-def drawing_layer(page):
-    return page.locator("canvas.lower-canvas:not(.dc-background-canvas)").last
-
-
 def canvas_pixels(page):
     """The drawing layer's red channel as a (280, 280) uint8 array (scaled down if the screen is denser)."""
-    width, height, values = drawing_layer(page).evaluate(CANVAS_INK)
+    width, height, values = page.locator(DRAWING_LAYER).last.evaluate(CANVAS_PIXELS_JS)
     pixels = np.asarray(values, dtype=np.uint8).reshape(height, width)
     step = width // 280
     return pixels[::step, ::step] if step > 1 else pixels

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app  # noqa: E402
+from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app  # noqa: E402
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 
@@ -67,10 +67,8 @@ async def draw(page, points):
 
 
 async def has_ink(page):
-    """True if the drawing canvas shows any stroke (the canvas lives in a shadow root)."""
-    return await page.locator("canvas.lower-canvas:not(.dc-background-canvas)").last.evaluate(
-        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }""")
+    """True if the drawing canvas shows any stroke."""
+    return await page.locator(DRAWING_LAYER).last.evaluate(HAS_INK_JS)
 
 
 async def drawer(browser, url, until, report, index, think):

@@ -330,6 +330,7 @@ def drawn_canvas():
 
 
 def repeat_times(fn, repeats):
+    """Wall times of ``repeats`` calls of fn()."""
     times = []
     for _ in range(repeats):
         started = time.perf_counter()

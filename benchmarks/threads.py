@@ -154,16 +154,8 @@ def forward_backward(batch, threads, steps=400, rounds=5):
 
 def data_parallel():
     """forward_backward() in child processes with the BLAS thread counts each way needs."""
-    def child(batch, threads, blas):
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas), "OMP_NUM_THREADS": str(blas)}
-        code = (f"import sys; sys.path.insert(0, sys.argv[1]); import threads; "
-                f"print(threads.forward_backward({batch}, {threads}))")
-        out = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
-                             env=env, capture_output=True, text=True, check=True)
-        return float(out.stdout)
-
-    full = child(BATCH, 1, 2)
-    halves = child(BATCH // 2, 2, 1)
+    (full,) = _children_at_once(f"forward_backward({BATCH}, 1)", blas=2, copies=1)
+    (halves,) = _children_at_once(f"forward_backward({BATCH // 2}, 2)", blas=1, copies=1)
     return {"full_batch_two_blas_threads_us": full, "two_half_batches_in_threads_us": halves,
             "speedup": full / halves}
 

@@ -18,6 +18,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 
+# The canvas component's drawing layer (inside its shadow root; Playwright locators reach in),
+# and a test of whether it shows any stroke: white ink, red channel above 128.
+DRAWING_LAYER = "canvas.lower-canvas:not(.dc-background-canvas)"
+HAS_INK_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                      for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
+
 
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
+from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,10 +66,8 @@ def draw_stroke(page, points):
 
 
 def has_ink(page):
-    """True if the drawing canvas shows any stroke (its layers live in a shadow root)."""
-    return page.locator("canvas.lower-canvas:not(.dc-background-canvas)").last.evaluate(
-        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }""")
+    """True if the drawing canvas shows any stroke."""
+    return page.locator(DRAWING_LAYER).last.evaluate(HAS_INK_JS)
 
 
 def epochs_shown(page):
