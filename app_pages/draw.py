@@ -38,14 +38,15 @@ with left:
         return_image_data=True,
         key="canvas",
     )
-    drawing = canvas.image_bytes if canvas is not None else None
-    if drawing is not None and drawing == ss.get("cleared_drawing"):
+    sent = canvas.image_bytes if canvas is not None else None  # the PNG the canvas last sent
+    drawing = sent
+    if sent is not None and sent == ss.get("cleared_drawing"):
         drawing = None  # what was cleared, until the canvas sends its empty drawing back
     else:
         ss.cleared_drawing = None
     if st.button("Clear", key="clear", icon=":material/ink_eraser:"):
         ss.canvas_round += 1
-        ss.cleared_drawing = canvas.image_bytes if canvas is not None else None
+        ss.cleared_drawing = sent
         st.rerun()
 
 with right:
