@@ -7,6 +7,8 @@ Files may be gzipped; gzip is recognised by its magic bytes, not by name.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import zlib
 from pathlib import Path
@@ -45,48 +47,32 @@ class _Gunzip:
     """Bounded reader over gzip bytes: decompresses only as much as asked for.
 
     Reading the header first lets an absurd or hostile header be refused
-    before a gzip bomb is inflated into memory.
+    before a gzip bomb is inflated into memory: ``GzipFile`` inflates in
+    buffer-sized steps, never the whole stream at once. Concatenated members
+    are read as one stream, as gzip allows.
     """
 
     def __init__(self, raw: bytes, name: str) -> None:
         self._name = name
-        self._pending = raw
-        self._decomp = zlib.decompressobj(wbits=31)  # 31: gzip wrapper + CRC check
+        self._file = gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb")
 
     def read(self, n: int) -> bytes:
         """Return up to ``n`` decompressed bytes; fewer only at end of data."""
-        parts: list[bytes] = []
-        need = n
-        while need > 0:
-            if self._decomp.eof and not self._next_member():
-                break
-            try:
-                chunk = self._decomp.decompress(self._pending, need)
-            except zlib.error as exc:
-                raise IdxError(f"{self._name}: corrupt gzip stream ({exc})") from None
-            self._pending = self._decomp.unconsumed_tail
-            if not chunk and not self._pending and not self._decomp.eof:
-                raise IdxError(
-                    f"{self._name}: truncated gzip stream "
-                    "(compressed data ends before the end-of-stream marker)"
-                )
-            parts.append(chunk)
-            need -= len(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def _next_member(self) -> bool:
-        """Start the next gzip member if one follows; False at the true end."""
-        rest = self._decomp.unused_data
-        if not rest:
-            return False
-        # gzip allows concatenated members; anything else after the stream is junk.
-        if rest[:2] != GZIP_MAGIC:
+        try:
+            return self._file.read(n)
+        except EOFError:
             raise IdxError(
-                f"{self._name}: {len(rest)} bytes of trailing garbage after the gzip stream"
-            )
-        self._decomp = zlib.decompressobj(wbits=31)
-        self._pending = rest
-        return True
+                f"{self._name}: truncated gzip stream "
+                "(compressed data ends before the end-of-stream marker)"
+            ) from None
+        except gzip.BadGzipFile as exc:
+            # The first member's magic was checked by the caller, so a bad magic
+            # number here is what follows the last member.
+            if str(exc).startswith("Not a gzipped file"):
+                raise IdxError(f"{self._name}: trailing garbage after the gzip stream") from None
+            raise IdxError(f"{self._name}: corrupt gzip stream ({exc})") from None
+        except zlib.error as exc:
+            raise IdxError(f"{self._name}: corrupt gzip stream ({exc})") from None
 
 
 class _Plain:

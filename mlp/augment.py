@@ -20,6 +20,7 @@ All randomness comes from the ``numpy.random.Generator`` passed in.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -218,19 +219,15 @@ def elastic_field(n, rng, alpha, sigma):
     return field.reshape(n, 2, SIDE, SIDE)
 
 
-_SPREAD_CACHE: dict[float, np.ndarray] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _spread_matrix(sigma):
-    """(28, g) Gaussian weights from g control points to the 28 pixel positions."""
-    if sigma not in _SPREAD_CACHE:
-        g = math.ceil((SIDE - 1 + 2 * sigma) / sigma) + 1
-        points = np.linspace(-sigma, SIDE - 1 + sigma, g)
-        pixels = np.arange(SIDE)[:, None]
-        w = np.exp(-((pixels - points) ** 2) / (2 * sigma**2))
-        w /= np.sqrt((w**2).sum(axis=1, keepdims=True))
-        _SPREAD_CACHE[sigma] = w.astype(np.float32)
-    return _SPREAD_CACHE[sigma]
+    """(28, g) Gaussian weights from g control points to the 28 pixel positions (shared: do not modify)."""
+    g = math.ceil((SIDE - 1 + 2 * sigma) / sigma) + 1
+    points = np.linspace(-sigma, SIDE - 1 + sigma, g)
+    pixels = np.arange(SIDE)[:, None]
+    w = np.exp(-((pixels - points) ** 2) / (2 * sigma**2))
+    w /= np.sqrt((w**2).sum(axis=1, keepdims=True))
+    return w.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- #
