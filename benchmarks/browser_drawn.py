@@ -2,7 +2,7 @@
 
     MLP_DATA_DIR=../shared python benchmarks/browser_drawn.py [--n 30] [--seed 1] [--json]
 
-`benchmarks/drawn_digits.py` scores the model on canvases that `data.drawn` renders itself,
+`benchmarks/drawn_digits.py` scores the model on canvases that `drawn.generate` renders itself,
 imitating the browser canvas. This script checks that imitation and the whole Draw page
 end to end: it starts the app on 127.0.0.1, and for each of n drawings (the same generator,
 from MNIST *test* digits) sets the brush width, replays the strokes' mouse events on
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, start_app, stop_app  # noqa: E402
 from data import load_dataset  # noqa: E402
-from data.drawn import iter_pen_strokes, render_pen_strokes  # noqa: E402
+from drawn import iter_pen_strokes, render_pen_strokes  # noqa: E402
 from mlp import load_model  # noqa: E402
 from mlp.preprocess import preprocess, to_model_input  # noqa: E402
 

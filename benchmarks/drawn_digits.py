@@ -3,7 +3,7 @@
     MLP_DATA_DIR=../shared python benchmarks/drawn_digits.py --model models/default.npz \\
         [--n 2000] [--seed 0] [--json] [--sheet /tmp/drawn.png]
 
-The drawings come from ``data.drawn`` (strokes traced from MNIST *test*
+The drawings come from ``drawn.generate`` (strokes traced from MNIST *test*
 digits and redrawn with a round pen; see that module), so no model has
 trained on them. Prints the accuracy, per-class accuracy, and accuracy by
 brush width and by ink height. ``--sheet`` also saves a contact sheet of the
@@ -19,9 +19,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data import load_dataset  # noqa: E402
-from data.drawn import make_drawn_digits  # noqa: E402
+from drawn import make_drawn_digits  # noqa: E402
 from mlp import load_model  # noqa: E402
-from mlp.drawn_eval import drawn_inputs, score_drawn  # noqa: E402
+from drawn import drawn_inputs, score_drawn  # noqa: E402
 
 
 def parse_args(argv=None):

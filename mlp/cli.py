@@ -198,7 +198,7 @@ def cmd_train(args):
         per_class_accuracy=ev.to_dict()["per_class_accuracy"],
     )
     if args.drawn > 0 and args.dataset == "mnist":
-        from .drawn_eval import evaluate_drawn
+        from drawn import evaluate_drawn
 
         model.meta["drawn_digits"] = evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds)
     model.meta.pop("created", None)  # a new training result is a new model
@@ -287,7 +287,7 @@ def cmd_evaluate(args):
     ev = model.evaluate(to_inputs(ds.x_test, model.dtype), ds.y_test)
     drawn = None
     if args.drawn > 0 and name == "mnist":
-        from .drawn_eval import evaluate_drawn
+        from drawn import evaluate_drawn
 
         drawn = evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds)
     if args.json:

@@ -244,7 +244,7 @@ def test_pen_drawn_digits_replayed_with_the_mouse(server, page, mnist):
     """Digits drawn stroke by stroke in the browser read as well as the generator's own canvases."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import browser_drawn
-    from data.drawn import iter_pen_strokes
+    from drawn import iter_pen_strokes
     from mlp import load_model
 
     # Drawn with the page's default brush (18 px): no slider moves, whose rerun could cut a stroke short.

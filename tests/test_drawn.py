@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from data.drawn import (
+from drawn import (
     BRUSH_RANGE,
     CANVAS_SIDE,
     HEIGHT_RANGE,
@@ -177,7 +177,7 @@ def test_shipped_model_reads_drawn_digits_well(mnist):
     Chance is 10%; a pipeline with a broken step (colours, scaling, centring) falls far below.
     """
     from mlp import load_model
-    from mlp.drawn_eval import drawn_inputs, score_drawn
+    from drawn import drawn_inputs, score_drawn
 
     inputs = drawn_inputs(300, 0, dataset=mnist)
     assert np.all(inputs.x.max(axis=1) == 1.0)  # preprocess found ink in every canvas

@@ -3,7 +3,7 @@
     result = evaluate_drawn(model)            # 2,000 drawings, seed 0
     result["accuracy"]                        # next to the MNIST test accuracy
 
-Each canvas from ``data.drawn`` (strokes redrawn from MNIST *test* digits, so
+Each canvas from ``drawn.generate`` (strokes redrawn from MNIST *test* digits, so
 never from training data) goes through ``preprocess`` exactly as a drawing on
 the Draw page does, then through the model.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from data.drawn import BRUSH_RANGE, DRAWN_VERSION, HEIGHT_RANGE, iter_drawn_digits
+from mlp.preprocess import FIELD_SIZE, PREPROCESS_VERSION, preprocess
 
-from .preprocess import FIELD_SIZE, PREPROCESS_VERSION, preprocess
+from .generate import BRUSH_RANGE, DRAWN_VERSION, HEIGHT_RANGE, iter_drawn_digits
 
 __all__ = ["BRUSH_BUCKETS", "HEIGHT_BUCKETS", "DrawnInputs", "drawn_inputs", "evaluate_drawn", "score_drawn"]
 
