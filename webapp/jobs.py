@@ -5,9 +5,11 @@ inside the server would share the GIL with every user's page runs, and each of
 its many short NumPy calls would then wait for the GIL (measured: 20x slower
 while other sessions were active). A thread in the server only relays the
 worker's messages into the state a page polls (records, progress, queue
-position, outcome). Pages read `snapshot`, a copy of the model after the last
-finished epoch. The worker (webapp/worker.py, a fresh interpreter that never imports
-Streamlit) talks over its stdin/stdout in pickles: between our own processes only.
+position, outcome). Pages read `view()`, one consistent JobView, and `snapshot`, a
+copy of the model after the last finished epoch. The worker (webapp/worker.py, a
+fresh interpreter that never imports Streamlit) gets the model as .npz file bytes
+and talks over its stdin/stdout in the typed messages of webapp/job_protocol.py,
+pickled: between our own processes only.
 """
 
 import copy
@@ -20,8 +22,13 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import NamedTuple
 
-from mlp import EpochRecord
+from mlp import EpochRecord, model_to_bytes
+
+from .job_protocol import DONE, Command, Done, Epoch, JobState, Paused, Progress, Start
+
+__all__ = ["DONE", "JobState", "JobView", "TrainingJob", "TrainingSlots", "load_training_split", "worker_environment"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,25 +111,61 @@ class _StopSignal:
         return self.event.is_set()
 
 
-class TrainingJob:
-    """One user's training run in a daemon thread.
+class _EitherSet:
+    """Event-like: set when any of `signals` is (each is polled, so _StopSignal sees orphans)."""
 
-    state: "queued" -> "running" -> "evaluating" -> one of "completed", "stopped",
-    "early_stopped", "diverged", "failed". A paused run goes "running" -> "paused" (after the
-    epoch under way; its slot is given back, since it uses no CPU) -> "queued" (for a slot again)
-    -> "running". `finish(model, evaluation)` is called in the thread once
-    training ends with at least one finished epoch (e.g. to evaluate on the test set).
-    `alive()` tells whether the owner is still there; a run whose owner has been gone for
-    `grace` seconds stops by itself (`orphaned` is then True) and frees its slot.
+    def __init__(self, *signals):
+        self.signals = signals
+
+    def is_set(self):
+        return any(s.is_set() for s in self.signals)
+
+
+class JobView(NamedTuple):
+    """A job as pages see it, every field read at the same moment (see TrainingJob.view)."""
+
+    name: str
+    state: JobState
+    epochs_done: int  # epochs finished in this run (a continued model's earlier ones not counted)
+    epochs_total: int  # epochs this run was asked for
+    pause_requested: bool
+    queue_position: int | None  # 1-based place in line while QUEUED, else None
+    progress: float  # fraction of this run's batches done, in [0, 1]
+    eta_seconds: float | None
+    samples_per_second: float | None  # of the last finished epoch
+    error: str | None
+    test_accuracy: float | None  # of the model so far (after EVALUATING: of this run's model)
+    orphaned: bool
+
+    @property
+    def done(self):
+        """True once the run has ended, however it ended."""
+        return self.state.done
+
+
+class TrainingJob:
+    """One user's training run: a worker process, relayed by a thread in the server.
+
+    state (a JobState): QUEUED -> RUNNING -> EVALUATING -> one of COMPLETED, STOPPED,
+    EARLY_STOPPED, DIVERGED, FAILED. A paused run goes RUNNING -> PAUSED (after the epoch under
+    way; its slot is given back, since it uses no CPU) -> QUEUED (for a slot again) -> RUNNING.
+    A pause asked for before training starts (while QUEUED) takes effect after the first epoch;
+    one asked for again while queued to resume keeps the run PAUSED. `finish(model)` is called
+    in the relay thread once training ends with at least one finished epoch (e.g. to evaluate
+    on the test set). `alive()` tells whether the owner is still there; a run whose owner has
+    been gone for `grace` seconds stops by itself (`orphaned` is then True) and frees its slot.
+
+    Pages should read `view()`, one consistent snapshot; the attributes stay readable too.
     """
 
-    DONE = ("completed", "stopped", "early_stopped", "diverged", "failed")
+    DONE = DONE
 
     def __init__(self, name, model, config, data, *, slots, finish=None, alive=None, grace=30.0):
         self.name, self.model, self.config = name, model, config
         self.slots, self._finish = slots, finish
         self._data = data  # ("module:function", args): the worker calls it to get (x, y)
-        self.state = "queued"
+        self._lock = threading.Lock()  # held while the relay thread changes what view() reads
+        self.state = JobState.QUEUED
         self.error = None
         self.records = []
         self.batch_progress = (0, 1)
@@ -137,7 +180,7 @@ class TrainingJob:
     # -- control ----------------------------------------------------------------
 
     def start(self):
-        """Start the thread (it queues for a slot first)."""
+        """Start the relay thread (it queues for a slot first)."""
         self.started_at = time.time()
         self._thread.start()
         return self
@@ -147,7 +190,7 @@ class TrainingJob:
         self._stop.set()
 
     def pause(self):
-        """Ask the run to pause after the epoch under way. Returns at once."""
+        """Ask the run to pause after the epoch under way (the first one, if still queued). Returns at once."""
         self._pause.set()
 
     def resume(self):
@@ -160,11 +203,27 @@ class TrainingJob:
         return self._pause.is_set()
 
     def join(self, timeout=None):
-        """Wait for the thread to end; True if it did."""
+        """Wait for the relay thread to end; True if it did."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     # -- what pages read ---------------------------------------------------------
+
+    def view(self):
+        """A JobView: state, epochs, pause flag, queue place, progress... all from one moment."""
+        with self._lock:
+            state = self.state
+            position = (self.slots.position(self) or 1) if state is JobState.QUEUED else None
+            snapshot = self.snapshot
+            acc = snapshot.meta.get("test_accuracy") if snapshot is not None else None
+            return JobView(
+                name=self.name, state=state, epochs_done=len(self.records), epochs_total=self.config.epochs,
+                pause_requested=self._pause.is_set(), queue_position=position, progress=self._progress(),
+                eta_seconds=self._eta_seconds(),
+                samples_per_second=self.records[-1].samples_per_second if self.records else None,
+                error=self.error, test_accuracy=acc if isinstance(acc, float) else None,
+                orphaned=self._stop.orphaned,
+            )
 
     @property
     def orphaned(self):
@@ -174,99 +233,116 @@ class TrainingJob:
     @property
     def done(self):
         """True once the run has ended, however it ended."""
-        return self.state in self.DONE
+        return self.state.done
 
     @property
     def queue_position(self):
         """1-based place in line while queued, else None."""
-        return self.slots.position(self) if self.state == "queued" else None
+        return self.slots.position(self) if self.state is JobState.QUEUED else None
 
     def progress(self):
         """Fraction of all batches done, in [0, 1]."""
-        done, total = self.batch_progress
-        epochs_done = len(self.records)
-        return min(1.0, (epochs_done + done / total) / self.config.epochs)
+        with self._lock:
+            return self._progress()
 
     def eta_seconds(self):
         """Estimated seconds left, from the pace so far; None before the first batches."""
-        if self.training_started_at is None or self.done or self._paused_at is not None:
+        with self._lock:
+            return self._eta_seconds()
+
+    def _progress(self):
+        done, total = self.batch_progress
+        return min(1.0, (len(self.records) + done / total) / self.config.epochs)
+
+    def _eta_seconds(self):
+        if self.training_started_at is None or self.state.done or self._paused_at is not None:
             return None
-        fraction = self.progress()
+        fraction = self._progress()
         if fraction <= 0:
             return None
         elapsed = time.time() - self.training_started_at - self.paused_seconds
         return elapsed / fraction * (1 - fraction)
 
-    # -- the thread ----------------------------------------------------------------
+    def _set(self, **fields):
+        """Change what view() reads, all at once."""
+        with self._lock:
+            for name, value in fields.items():
+                setattr(self, name, value)
+
+    # -- the relay thread ------------------------------------------------------------
 
     def _run(self):
         if not self.slots.acquire(self, self._stop):
-            self.state = "stopped"
-            self.finished_at = time.time()
+            self._set(state=JobState.STOPPED, finished_at=time.time())
             return
+        self._set(state=JobState.RUNNING)
         try:
             outcome = self._train_in_worker()
+        except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
+            self._set(error=f"training could not run: {type(e).__name__}: {e}")
+            outcome = JobState.FAILED
         finally:
             self.slots.release(self)
         if self.records and self._finish is not None:
-            # Pages see "evaluating" until the test score is in the model, then the outcome.
-            self.state = "evaluating"
+            # Pages see EVALUATING until the test score is in the model, then the outcome.
+            self._set(state=JobState.EVALUATING)
             try:
                 self._finish(self.model)
-                self.snapshot = copy.deepcopy(self.model)
+                self._set(snapshot=copy.deepcopy(self.model))
             except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
-                self.error = f"evaluation failed: {type(e).__name__}: {e}"
-        self.finished_at = time.time()
-        self.state = outcome
+                self._set(error=f"evaluation failed: {type(e).__name__}: {e}")
+        self._set(finished_at=time.time(), state=outcome)
 
     def _train_in_worker(self):
-        """Run the worker process and relay its messages; returns the outcome."""
+        """Run the worker process and relay its messages; returns the outcome (a JobState)."""
+        start = Start(self._data, self.config, model_to_bytes(self.model))
         worker = subprocess.Popen(
             [sys.executable, "-m", "webapp.worker"], cwd=ROOT, env=worker_environment(self.slots.limit),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         inbox = queue.Queue()
         threading.Thread(target=_read_messages, args=(worker.stdout, inbox), daemon=True).start()
-        self.state = "running"
-        self.training_started_at = time.time()
+        self._set(training_started_at=time.time())
         outcome, stop_sent, pause_sent = None, False, False
 
         def tell(command):
-            worker.stdin.write(command + b"\n")
+            worker.stdin.write(command.line)
             worker.stdin.flush()
 
         try:
-            pickle.dump((self._data, self.config, _model_spec(self.model)), worker.stdin)
+            pickle.dump(start, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             worker.stdin.flush()
             while outcome is None:
+                # A pause asked for before this loop began (while queued) is sent on its first
+                # round, so the worker pauses after its first epoch.
                 if self._stop.is_set() and not stop_sent:
-                    tell(b"stop")
+                    tell(Command.STOP)
                     stop_sent = True
                 elif self._pause.is_set() and not pause_sent and not stop_sent:
-                    tell(b"pause")
+                    tell(Command.PAUSE)
                     pause_sent = True
                 elif not self._pause.is_set() and pause_sent and not stop_sent:
                     if self._paused_at is not None and not self._take_slot_back():
-                        continue  # stopped while waiting for a slot: the next round tells the worker
-                    tell(b"resume")
+                        continue  # stopped or paused again while waiting: the next round sees which
+                    tell(Command.RESUME)
                     pause_sent = False
                 try:
                     message = inbox.get(timeout=0.1)
                 except queue.Empty:
                     continue
-                if message is None:  # the worker's output ended without a verdict
-                    self.error = f"the training process ended unexpectedly (exit code {worker.wait(5)})"
-                    return "failed"
-                if message == ("paused",):
-                    if pause_sent:  # still wanted (a resume may have crossed the worker's message)
-                        self._paused_at = time.time()
-                        self.state = "paused"
-                        self.slots.release(self)
-                    continue
-                outcome = self._handle(message)
+                match message:
+                    case None:  # the worker's output ended without a verdict
+                        self._set(error=f"the training process ended unexpectedly (exit code {worker.wait(5)})")
+                        return JobState.FAILED
+                    case Paused():
+                        if pause_sent:  # still wanted (a resume may have crossed the worker's message)
+                            self._set(_paused_at=time.time(), state=JobState.PAUSED)
+                            self.slots.release(self)
+                    case _:
+                        outcome = self._handle(message)
         except (BrokenPipeError, OSError) as e:
-            self.error = f"the training process could not be reached: {e}"
-            return "failed"
+            self._set(error=f"the training process could not be reached: {e}")
+            return JobState.FAILED
         finally:
             for pipe in (worker.stdin, worker.stdout):
                 try:
@@ -281,46 +357,39 @@ class TrainingJob:
         return outcome
 
     def _take_slot_back(self):
-        """After a pause: queue for a slot again; False if stopped while waiting."""
-        self.state = "queued"
-        if not self.slots.acquire(self, self._stop):
+        """After a pause: queue for a slot again; False if stopped, or paused again, while waiting."""
+        self._set(state=JobState.QUEUED)
+        if not self.slots.acquire(self, _EitherSet(self._stop, self._pause)):
+            self._set(state=JobState.PAUSED)
             return False
-        self.paused_seconds += time.time() - self._paused_at
-        self._paused_at = None
-        self.state = "running"
+        with self._lock:
+            self.paused_seconds += time.time() - self._paused_at
+            self._paused_at = None
+            self.state = JobState.RUNNING
         return True
 
     def _handle(self, message):
         """Apply one worker message; returns the outcome once the worker is done, else None."""
-        kind = message[0]
-        if kind == "progress":
-            self.batch_progress = message[1]
-        elif kind == "epoch":
-            record, weights = message[1], message[2]
-            self.model.set_weights(weights)
-            self.model.meta.setdefault("history", []).append(record)
-            self.records.append(EpochRecord(**record))
-            self.batch_progress = (0, 1)
-            self.snapshot = copy.deepcopy(self.model)
-        elif kind == "done":
-            outcome, error, weights = message[1], message[2], message[3]
-            self.error = error
-            if weights is not None:
+        match message:
+            case Progress(done, total):
+                self._set(batch_progress=(done, total))
+            case Epoch(record, weights):
                 self.model.set_weights(weights)
-            return outcome
+                self.model.meta.setdefault("history", []).append(record)
+                snapshot = copy.deepcopy(self.model)
+                with self._lock:
+                    self.records.append(EpochRecord(**record))
+                    self.batch_progress = (0, 1)
+                    self.snapshot = snapshot
+            case Done(outcome, error, weights):
+                self._set(error=error)
+                if weights is not None:
+                    self.model.set_weights(weights)
+                return outcome
         return None
 
 
-
 # -- the worker process -------------------------------------------------------------------------
-
-
-def _model_spec(model):
-    """What the worker needs to rebuild `model`: architecture, weights, metadata."""
-    return {
-        "layer_sizes": model.layer_sizes, "activation": model.activation, "dropout": model.dropout,
-        "dtype": model.dtype.name, "weights": model.get_weights(), "meta": model.meta,
-    }
 
 
 def worker_environment(max_runs):

@@ -1,20 +1,19 @@
 """A training worker process: `python -m webapp.worker`, started by webapp.jobs.TrainingJob.
 
-Protocol (pickles, between our own processes only): the job writes one
-(data, config, model_spec) tuple to stdin, then any of the lines b"pause\\n",
-b"resume\\n" and b"stop\\n". The worker writes ("progress", (done, total)),
-("epoch", record, weights), ("paused",) when a pause takes effect (after the epoch
-under way) and finally ("done", outcome, error, weights) to its original stdout;
-anything printed by libraries goes to stderr so it cannot corrupt that stream.
+Protocol (webapp/job_protocol.py; pickles, between our own processes only): the job writes
+one `Start` to stdin, then `Command` lines. The worker writes `Progress`, `Epoch`, `Paused`
+(when a pause takes effect, after the epoch under way) and finally `Done` to its original
+stdout; anything printed by libraries goes to stderr so it cannot corrupt that stream.
 """
 
-import copy
 import importlib
 import os
 import pickle
 import sys
 import threading
 import traceback
+
+from webapp.job_protocol import Command, Done, Epoch, JobState, Paused, Progress
 
 WORKER_NICENESS = 10
 
@@ -26,13 +25,13 @@ def main():
     os.dup2(2, 1)  # stray prints now land on stderr
     send = _sender(out)
     try:
-        data, config, spec = pickle.load(sys.stdin.buffer)
+        start = pickle.load(sys.stdin.buffer)
         stop, go = threading.Event(), threading.Event()
         go.set()
         threading.Thread(target=_watch_stdin, args=(stop, go), daemon=True).start()
-        _train(send, stop, go, data, config, spec)
+        _train(send, stop, go, start)
     except Exception as e:  # noqa: BLE001 - reported to the page, never lost
-        send(("done", "failed", traceback.format_exception_only(type(e), e)[-1].strip(), None))
+        send(Done(JobState.FAILED, traceback.format_exception_only(type(e), e)[-1].strip(), None))
     finally:
         out.close()
 
@@ -49,39 +48,57 @@ def _sender(out):
 
 
 def _watch_stdin(stop, go):
-    """Clear `go` on b"pause", set it on b"resume"; set `stop` (and `go`) on b"stop" or when the pipe closes."""
+    """Clear `go` on PAUSE, set it on RESUME; set `stop` (and `go`) on STOP or when the pipe closes."""
     for line in sys.stdin.buffer:
-        command = line.strip()
-        if command == b"stop":
+        try:
+            command = Command(line.strip().decode())
+        except ValueError:
+            continue  # not ours; nothing else writes here
+        if command is Command.STOP:
             break
-        if command == b"pause":
+        if command is Command.PAUSE:
             go.clear()
-        elif command == b"resume":
+        elif command is Command.RESUME:
             go.set()
     stop.set()
     go.set()  # a paused run wakes up to stop
 
 
-def _train(send, stop, go, data, config, spec):
-    from mlp import MLP, DivergedError, Trainer
+def rebuild_model(model_bytes, seed):
+    """The model in `model_bytes` (a .npz file's content), with dropout masks drawn from `seed`.
 
-    module, _, function = data[0].partition(":")
-    x, y = getattr(importlib.import_module(module), function)(*data[1])
-    model = MLP(spec["layer_sizes"], spec["activation"], dropout=spec["dropout"], seed=config.seed, dtype=spec["dtype"])
-    model.set_weights(spec["weights"])
-    model.meta = copy.deepcopy(spec["meta"])
-    trainer = Trainer(model, config, x, y, progress=lambda done, total: send(("progress", (done, total))))
+    load_model seeds a fresh MLP with 0; building the architecture with the run's seed and
+    then setting the weights gives the masks `MLP(..., seed=seed)` gives, so a run in a worker
+    trains bit for bit like the same run in-process.
+    """
+    from mlp import MLP, load_model
+
+    loaded = load_model(model_bytes)
+    model = MLP(loaded.layer_sizes, loaded.activation, dropout=loaded.dropout, seed=seed, dtype=loaded.dtype.name)
+    model.set_weights(loaded.get_weights())
+    model.meta = loaded.meta
+    return model
+
+
+def _train(send, stop, go, start):
+    from mlp import DivergedError, Trainer
+
+    module, _, function = start.data[0].partition(":")
+    x, y = getattr(importlib.import_module(module), function)(*start.data[1])
+    config = start.config
+    model = rebuild_model(start.model, config.seed)
+    trainer = Trainer(model, config, x, y, progress=lambda done, total: send(Progress(done, total)))
     try:
         for done, record in enumerate(trainer.run(stop), 1):
-            send(("epoch", record.to_dict(), model.get_weights()))
+            send(Epoch(record.to_dict(), model.get_weights()))
             # A pause takes effect between epochs, so no epoch's time includes it. The trainer
             # waits at its yield; after a resume (or a stop) it goes on as if nothing happened.
             if not go.is_set() and done < config.epochs:
-                send(("paused",))
+                send(Paused())
                 go.wait()
-        send(("done", trainer.outcome, None, model.get_weights()))
+        send(Done(JobState(trainer.outcome), None, model.get_weights()))
     except DivergedError as e:
-        send(("done", "diverged", str(e), model.get_weights()))
+        send(Done(JobState.DIVERGED, str(e), model.get_weights()))
 
 
 if __name__ == "__main__":
