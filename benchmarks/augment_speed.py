@@ -1,6 +1,6 @@
 """What augmentation costs per epoch, next to a plain training epoch.
 
-    MLP_DATA_DIR=../shared python benchmarks/augment_speed.py [--samples 54000]
+    MLP_DATA_DIR=../shared python -m benchmarks.augment_speed [--samples 54000]
         [--batch-size 128] [--hidden 256 128] [--repeats 3] [--json]
 
 Times, for one epoch of ``--samples`` MNIST training images in batches:
@@ -17,19 +17,16 @@ the minimum is the least disturbed estimate. Needs real MNIST.
 import argparse
 import json
 import math
-import os
-import sys
 from dataclasses import replace
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data import load_dataset
+from mlp import TrainConfig, build_model, to_inputs
+from mlp.augment import AugmentConfig, augment_batch
+from mlp.optimizers import make_optimizer
 
-from data import load_dataset  # noqa: E402
-from mlp import TrainConfig, build_model, to_inputs  # noqa: E402
-from mlp.augment import AugmentConfig, augment_batch  # noqa: E402
-from mlp.optimizers import make_optimizer  # noqa: E402
-from speed import repeat_times  # noqa: E402  (benchmarks/ is on the path when run as a script)
+from .speed import repeat_times
 
 
 def parse_args(argv=None):

@@ -1,6 +1,6 @@
 """Drawn digits in a real browser: pen strokes replayed with the mouse on the Draw page's canvas.
 
-    MLP_DATA_DIR=../shared python benchmarks/browser_drawn.py [--n 30] [--seed 1] [--json]
+    MLP_DATA_DIR=../shared python -m benchmarks.browser_drawn [--n 30] [--seed 1] [--json]
 
 `benchmarks/drawn_digits.py` scores the model on canvases that `drawn.generate` renders itself,
 imitating the browser canvas. This script checks that imitation and the whole Draw page
@@ -15,21 +15,15 @@ how often the two predictions agree, and the median ink IoU.
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, start_app, stop_app  # noqa: E402
-from data import load_dataset  # noqa: E402
-from drawn import iter_pen_strokes, render_pen_strokes  # noqa: E402
-from mlp import load_model  # noqa: E402
-from mlp.preprocess import preprocess, to_model_input  # noqa: E402
+from data import load_dataset
+from drawn import iter_pen_strokes, render_pen_strokes
+from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, ROOT, start_app, stop_app
+from mlp import load_model
+from mlp.preprocess import preprocess, to_model_input
 
 CANVAS_PIXELS_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                       const out = new Array(c.width * c.height);

@@ -1,6 +1,6 @@
 """Score a model on pen-drawn canvases through the whole pipeline (canvas -> preprocess -> model).
 
-    MLP_DATA_DIR=../shared python benchmarks/drawn_digits.py --model models/default.npz \\
+    MLP_DATA_DIR=../shared python -m benchmarks.drawn_digits --model models/default.npz \\
         [--n 2000] [--seed 0] [--json] [--sheet /tmp/drawn.png]
 
 The drawings come from ``drawn.generate`` (strokes traced from MNIST *test*
@@ -12,16 +12,11 @@ first 40 canvases, to see what is being measured. Needs real MNIST.
 
 import argparse
 import json
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data import load_dataset  # noqa: E402
-from drawn import make_drawn_digits  # noqa: E402
-from mlp import load_model  # noqa: E402
-from drawn import drawn_inputs, score_drawn  # noqa: E402
+from data import load_dataset
+from drawn import drawn_inputs, make_drawn_digits, score_drawn
+from mlp import load_model
 
 
 def parse_args(argv=None):

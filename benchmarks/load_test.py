@@ -1,6 +1,6 @@
 """Many users at once: browser sessions drawing and predicting while others train.
 
-    MLP_DATA_DIR=../shared python benchmarks/load_test.py --drawers 10 --trainers 3 --duration 60
+    MLP_DATA_DIR=../shared python -m benchmarks.load_test --drawers 10 --trainers 3 --duration 60
 
 Starts the app on 127.0.0.1 (or uses --url), opens one Chromium context per simulated user
 (Debian's chromium, driven by Playwright; traffic stays on loopback), and reports errors,
@@ -18,9 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app  # noqa: E402
+from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 

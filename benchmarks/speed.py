@@ -1,6 +1,6 @@
 """Training and inference speed of the NumPy MLP, against the GEMM bound and PyTorch.
 
-    MLP_DATA_DIR=../shared python benchmarks/speed.py [--epochs 5] [--threads 2] [--json]
+    MLP_DATA_DIR=../shared python -m benchmarks.speed [--epochs 5] [--threads 2] [--json]
         [--no-torch] [--no-ui]
 
 Reference configuration: 784-256-128-10, relu, batch 128, float32, the full 60,000
@@ -65,8 +65,6 @@ if ARGS is not None:
         os.environ[var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, ROOT)
 
 from data import load_dataset  # noqa: E402
 from mlp import TrainConfig, Trainer, build_model, load_model, to_inputs  # noqa: E402
@@ -293,11 +291,10 @@ def one_thread_gemm_bound(n_samples, rounds=3):
     """The GEMM bound with a single BLAS thread, timed in a child process (BLAS threads are fixed at start)."""
     import subprocess
 
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import speed; "
+    code = ("import json; from benchmarks import speed; "
             f"print(json.dumps([speed.time_gemms([784, *speed.HIDDEN, 10], speed.BATCH) for _ in range({rounds})]))")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return gemm_bound(json.loads(out.stdout), n_samples, BATCH)
 
 
@@ -511,7 +508,7 @@ def main(args):
     result["train_page"] = {"skipped": "--no-ui"} if args.no_ui else ui_overhead(ds, args.epochs)
     # Other work on the machine slows everything down; the load average shows how busy it was.
     result["environment"]["load_average_before"] = load_before[0]
-    result["command"] = " ".join(["python", os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    result["command"] = " ".join(["python -m benchmarks.speed", *sys.argv[1:]])
     return result
 
 

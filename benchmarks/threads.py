@@ -1,6 +1,6 @@
 """Can Python threads spread the NumPy training step over both cores? Measured three ways.
 
-    MLP_DATA_DIR=../shared python benchmarks/threads.py [--json]
+    MLP_DATA_DIR=../shared python -m benchmarks.threads [--json]
 
 NumPy runs each elementwise operation on one core; only the matrix products use
 OpenBLAS's threads. NumPy does release the GIL inside an operation, so two Python
@@ -37,11 +37,10 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from mlp import TrainConfig, build_model
+from mlp.optimizers import Adam
 
-from mlp import TrainConfig, build_model  # noqa: E402
-from mlp.optimizers import Adam  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SIZES = (784, 256, 128, 10)
 BATCH = 128
@@ -179,9 +178,9 @@ def half_update(steps=1000, rounds=5):
 def _children_at_once(calls, blas=1, copies=2):
     """Run `threads.<call>` in `copies` child processes at the same time; their printed results."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas), "OMP_NUM_THREADS": str(blas)}
-    code = f"import sys; sys.path.insert(0, sys.argv[1]); import threads; print(threads.{calls})"
-    children = [subprocess.Popen([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
-                                 env=env, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    code = f"from benchmarks import threads; print(threads.{calls})"
+    children = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+                for _ in range(copies)]
     outs = [c.communicate()[0] for c in children]
     if any(c.returncode for c in children):
         raise RuntimeError(f"a child running threads.{calls} failed")

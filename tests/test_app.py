@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app_helpers import canvas_data_url, canvas_value
+from harness import canvas_data_url, canvas_value
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp.state import read_upload
 
@@ -241,7 +241,7 @@ def test_inspect_misclassified_browser_filters_and_url(mnist):
     assert at.selectbox(key="f_true").value == 4 and at.selectbox(key="f_pred").value == 9
     captions = mistake_captions(at)
     assert captions and all(c.startswith("true **4** → **9**") for c in captions)
-    at.selectbox(key="f_pred").set_value(None).run()
+    at.selectbox(key="f_pred").set_value("any").run()
     assert at.query_params["true"] == "4" and "pred" not in at.query_params
     captions = mistake_captions(at)
     assert captions and all(c.startswith("true **4** →") for c in captions)

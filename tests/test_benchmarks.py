@@ -1,14 +1,8 @@
 """The benchmark scripts' own arithmetic, and a short run of each measurement they report."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-import speed  # noqa: E402
-import threads  # noqa: E402
+from benchmarks import speed, threads
 
 
 def test_gemm_flops_of_the_reference_network():

@@ -5,12 +5,12 @@ Screenshots of every page land in artifacts/screenshots/ for a person to look at
 
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from app_server import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
+
+from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -242,8 +242,7 @@ def test_a_finger_on_a_phone_draws_from_the_top_right_corner_too(server, browser
 
 def test_pen_drawn_digits_replayed_with_the_mouse(server, page, mnist):
     """Digits drawn stroke by stroke in the browser read as well as the generator's own canvases."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import browser_drawn
+    from benchmarks import browser_drawn
     from drawn import iter_pen_strokes
     from mlp import load_model
 

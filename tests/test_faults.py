@@ -86,7 +86,7 @@ def test_download_killed_half_way_leaves_no_file_under_the_final_name(tmp_path, 
 # -- the server: closed tabs and restarts -----------------------------------------------------------
 
 pw = pytest.importorskip("playwright.sync_api")
-from app_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
+from harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
 from test_browser import draw_stroke, prediction  # noqa: E402
 
 

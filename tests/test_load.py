@@ -1,18 +1,16 @@
 """A short version of benchmarks/load_test.py: several users at once, no errors, no leaks."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_drawers_and_trainers_at_once(mnist):
     pytest.importorskip("playwright.async_api")
-    from app_server import CHROMIUM
-    from load_test import run_load
+    from benchmarks.load_test import run_load
+    from harness import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed")

@@ -1,4 +1,7 @@
-"""A real `streamlit run app.py` on loopback and Debian's chromium, for the browser tests and the load test."""
+"""A real `streamlit run app.py` on loopback and Debian's chromium, for the browser tests and the load test.
+
+ROOT is the checkout this package sits in: the harness runs the app from a working tree, not an install.
+"""
 
 import os
 import shutil
@@ -17,13 +20,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
-
-# The canvas component's drawing layer (inside its shadow root; Playwright locators reach in),
-# and a test of whether it shows any stroke: white ink, red channel above 128.
-DRAWING_LAYER = "canvas.lower-canvas:not(.dc-background-canvas)"
-HAS_INK_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                      for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
-
 
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

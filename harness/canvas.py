@@ -1,4 +1,4 @@
-"""Helpers shared by the app tests: canvas images as the drawing component sends them."""
+"""The drawing canvas as tests see it: images as the component sends them, and its layer in the browser."""
 
 import base64
 import io
@@ -6,7 +6,11 @@ import io
 import numpy as np
 from PIL import Image
 
-ROOT_APP = "app.py"
+# The canvas component's drawing layer (inside its shadow root; Playwright locators reach in),
+# and a test of whether it shows any stroke: white ink, red channel above 128.
+DRAWING_LAYER = "canvas.lower-canvas:not(.dc-background-canvas)"
+HAS_INK_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                      for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
 
 
 def canvas_data_url(digit28, offset=(60, 40), scale=7):

@@ -1,0 +1,21 @@
+"""Test harness shared by the tests and the benchmarks: a real app server, and the drawing canvas.
+
+    from harness import start_app, stop_app, CHROMIUM
+    proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "2"})
+"""
+
+from .canvas import DRAWING_LAYER, HAS_INK_JS, canvas_data_url, canvas_value
+from .server import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_app, stop_app
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "DRAWING_LAYER",
+    "HAS_INK_JS",
+    "ROOT",
+    "canvas_data_url",
+    "canvas_value",
+    "free_port",
+    "start_app",
+    "stop_app",
+]
