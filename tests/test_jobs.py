@@ -6,8 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from mlp import TrainConfig, build_model
-from webapp.jobs import TrainingJob, TrainingSlots
+from mlp import TrainConfig, Trainer, build_model
+from webapp.job_view import controls, status
+from webapp.jobs import JobState, TrainingJob, TrainingSlots
 
 
 def blobs(n=4000, seed=0, scale=1.0):
@@ -18,11 +19,29 @@ def blobs(n=4000, seed=0, scale=1.0):
     return x * np.float32(scale), y
 
 
-def job(slots, epochs=3, finish=None, name="run", n=4000, alive=None, grace=30.0):
+def slow_blobs(n, seconds):
+    """blobs(n), after `seconds`: a worker slow to start training."""
+    time.sleep(seconds)
+    return blobs(n)
+
+
+def job(slots, epochs=3, finish=None, name="run", n=4000, alive=None, grace=30.0, data=None):
     config = TrainConfig(hidden=(64,), epochs=epochs, batch_size=16, seed=0)
     model = build_model(config, n_in=20, n_out=3)
-    return TrainingJob(name, model, config, ("test_jobs:blobs", (n,)), slots=slots, finish=finish,
+    return TrainingJob(name, model, config, data or ("test_jobs:blobs", (n,)), slots=slots, finish=finish,
                        alive=alive, grace=grace)
+
+
+class SlowSlots(TrainingSlots):
+    """Training slots that take `delay` seconds to hand one out: a busy server starting a run."""
+
+    def __init__(self, limit=1, delay=1.5):
+        super().__init__(limit)
+        self.delay = delay
+
+    def acquire(self, job, cancelled):
+        time.sleep(self.delay)
+        return super().acquire(job, cancelled)
 
 
 def wait(predicate, seconds=30):
@@ -269,3 +288,94 @@ def test_a_paused_run_whose_owner_left_stops():
     wait(lambda: j.state == "paused")
     here.clear()  # the tab closes while paused
     assert j.join(15) and j.state == "stopped" and j.orphaned
+
+
+def test_states_are_named_and_still_compare_as_strings():
+    assert JobState.RUNNING == "running" and f"{JobState.EARLY_STOPPED}" == "early_stopped"
+    assert {s for s in JobState if s.done} == set(TrainingJob.DONE) == {
+        "completed", "stopped", "early_stopped", "diverged", "failed"}
+    j = job(TrainingSlots(1), epochs=1, finish=lambda m: m.meta.update(test_accuracy=0.75)).start()
+    assert j.join(30)
+    v = j.view()
+    assert v.state is JobState.COMPLETED and v.done and v.epochs_done == 1 and v.test_accuracy == 0.75
+    assert status(v).text == "Finished 1 epoch. Test accuracy **75.00%**."
+
+
+def test_a_pause_asked_for_while_queued_takes_effect_after_the_first_epoch():
+    slots = TrainingSlots(1)
+    first = job(slots, epochs=300, n=2000, name="a").start()
+    wait(lambda: first.state == "running")
+    second = job(slots, epochs=300, n=2000, name="b").start()
+    wait(lambda: second.queue_position == 1)
+    assert controls(second).pause  # offered while queued...
+    second.pause()
+    v = second.view()
+    assert v.state is JobState.QUEUED and v.queue_position == 1 and v.pause_requested
+    assert controls(v).resume and status(v).text == "Waiting for a free training slot: number 1 in line."
+    first.stop()
+    assert first.join(10)
+    wait(lambda: second.state == "paused")  # ...and honoured once the slot frees
+    assert len(second.records) == 1 and slots.running == 0
+    time.sleep(0.5)
+    assert len(second.records) == 1
+    second.resume()
+    wait(lambda: len(second.records) >= 3)
+    second.pause()
+    wait(lambda: second.state == "paused")
+    second.stop()  # stop while paused
+    assert second.join(10) and second.state == "stopped" and len(second.snapshot.meta["history"]) == len(second.records)
+
+
+def test_pause_is_offered_and_honoured_while_the_run_is_slow_to_start():
+    # On a busy server the page's rerun after Start sees the run before it trains: the slot
+    # is slow to come (SlowSlots) and then the worker is slow to load its data (slow_blobs).
+    j = job(SlowSlots(1, delay=1.5), epochs=300, data=("test_jobs:slow_blobs", (2000, 1.5))).start()
+    v = j.view()
+    assert v.state is JobState.QUEUED and not v.done
+    assert controls(v).pause, "Pause must be offered before the run trains"
+    wait(lambda: j.state == "running")
+    assert not j.records and controls(j).pause
+    j.pause()
+    assert controls(j).resume
+    wait(lambda: j.state == "paused")
+    assert len(j.records) == 1
+    j.stop()
+    assert j.join(10) and j.state == "stopped"
+
+
+def test_a_pause_asked_for_again_while_queued_to_resume_keeps_the_run_paused():
+    slots = TrainingSlots(1)
+    a = job(slots, epochs=300, n=2000, name="a").start()
+    wait(lambda: len(a.records) >= 1)
+    a.pause()
+    wait(lambda: a.state == "paused")
+    b = job(slots, epochs=500, n=20000, name="b").start()
+    wait(lambda: b.state == "running")
+    a.resume()
+    wait(lambda: a.state == "queued")
+    a.pause()
+    wait(lambda: a.state == "paused", seconds=2)
+    assert b.state == "running"  # a left the line; it did not wait for b's slot
+    held = len(a.records)
+    b.stop()
+    assert b.join(10)
+    time.sleep(0.5)  # the freed slot does not wake a run paused again
+    assert a.state == "paused" and len(a.records) == held and slots.running == 0
+    a.resume()
+    wait(lambda: len(a.records) > held)
+    a.stop()
+    assert a.join(10) and a.state == "stopped"
+
+
+def test_a_run_in_the_worker_matches_training_in_process_bit_for_bit_with_dropout():
+    # The worker gets the model as file bytes; loading them alone would seed dropout with 0,
+    # so it rebuilds the model with the run's seed, as build_model did here.
+    config = TrainConfig(hidden=(32,), dropout=0.3, epochs=2, batch_size=32, val_fraction=0.1, seed=7)
+    model = build_model(config, n_in=20, n_out=3)
+    local = build_model(config, n_in=20, n_out=3)
+    j = TrainingJob("d", model, config, ("test_jobs:blobs", (2000,)), slots=TrainingSlots(1)).start()
+    list(Trainer(local, config, *blobs(2000)).run())
+    assert j.join(30) and j.state == "completed"
+    for a, b in zip(local.get_weights(), j.model.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    assert j.model.meta["history"][-1]["train_loss"] == local.meta["history"][-1]["train_loss"]
