@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from harness import canvas_data_url, canvas_value
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
-from webapp.state import read_upload
+from webapp.registry import read_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

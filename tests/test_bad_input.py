@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from data import DatasetError, load_dataset
 from mlp import ConfigError, MLP, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
 from mlp.cli import predict_file
-from webapp.state import read_upload
+from webapp.registry import read_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 

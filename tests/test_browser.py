@@ -206,7 +206,7 @@ def test_inspect_confusion_click_filters_mistakes(server, page):
 
 
 def test_a_stroke_can_start_where_the_hidden_toolbar_used_to_be(server, page):
-    """The canvas component parks its invisible toolbar over the top-right corner; webapp/toolbar.py moves it."""
+    """The canvas component parks its invisible toolbar over the top-right corner; webapp/canvas.py moves it."""
     page.goto(server)
     page.locator("canvas.upper-canvas").wait_for()
     time.sleep(1)  # the restyling script runs every 0.3 s

@@ -4,24 +4,40 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+# Colours that read on both the light and the dark theme (axes and text follow the theme).
+ACCENT = "#e4572e"  # the network's answer
+MUTED = "#8aa4c8"  # the other classes
+TRUE_MARK = "#2a9d8f"  # the true class
+SPLITS = {"train": "#1f77b4", "val": "#ff7f0e"}
+DIAGONAL = "#cfe8cf"  # correct readings in the confusion matrix
 
-def probability_bars(probs, labels=None, height=220):
-    """Bar chart of class probabilities, the most likely class highlighted."""
+
+def probability_bars(probs, labels=None, height=220, highlight=True, true_class=None):
+    """Bar chart of class probabilities: the most likely class highlighted, the true class (if given) marked.
+
+    With highlight=False (nothing read yet) every bar is plain: the chart only holds the page's layout.
+    """
     probs = np.asarray(probs, dtype=float)
-    labels = [str(i) for i in range(len(probs))] if labels is None else list(labels)
-    best = int(probs.argmax())
+    labels = [str(i) for i in range(len(probs))] if labels is None else [str(x) for x in labels]
+    best = int(probs.argmax()) if highlight else -1
     df = pd.DataFrame({"class": labels, "probability": probs, "best": [i == best for i in range(len(probs))]})
-    return (
+    x = alt.X("class:N", sort=labels, title=None, axis=alt.Axis(labelAngle=0))
+    bars = (
         alt.Chart(df)
         .mark_bar()
         .encode(
-            x=alt.X("class:N", sort=labels, title=None, axis=alt.Axis(labelAngle=0)),
+            x=x,
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title=None),
-            color=alt.condition("datum.best", alt.value("#e4572e"), alt.value("#8aa4c8")),
+            color=alt.condition("datum.best", alt.value(ACCENT), alt.value(MUTED)),
             tooltip=["class", alt.Tooltip("probability:Q", format=".2%")],
         )
-        .properties(height=height)
     )
+    if true_class is not None:
+        mark = pd.DataFrame({"class": [labels[true_class]], "probability": [1.0], "text": ["true"]})
+        bars = bars + alt.Chart(mark).mark_text(dy=-2, baseline="bottom", fontWeight="bold", color=TRUE_MARK).encode(
+            x=x, y="probability:Q", text="text:N")
+        bars = bars + alt.Chart(mark).mark_rule(color=TRUE_MARK, strokeDash=[3, 3]).encode(x=x)
+    return bars.properties(height=height)
 
 
 def history_frame(history):
@@ -37,20 +53,23 @@ def history_frame(history):
 
 
 def history_chart(history, metric, height=220):
-    """Line chart of train and validation `metric` ('loss' or 'accuracy') per epoch."""
+    """Line chart of train and validation `metric` ('loss' or 'accuracy') per epoch, from epoch 1.
+
+    The legend sits above the plot, never over the lines.
+    """
     df = history_frame(history)
     df = df[df["metric"] == metric]
-    y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False))
-    if metric == "accuracy":
-        y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False), axis=alt.Axis(format="%"))
+    last = int(df["epoch"].max()) if len(df) else 1
+    axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
     return (
         alt.Chart(df)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-            y=y,
-            color=alt.Color("split:N", scale=alt.Scale(domain=["train", "val"], range=["#1f77b4", "#ff7f0e"]),
-                            legend=alt.Legend(orient="top-right", title=None, direction="horizontal")),
+            x=alt.X("epoch:Q", scale=alt.Scale(domain=[1, max(2, last)], nice=False),
+                    axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False), axis=axis),
+            color=alt.Color("split:N", scale=alt.Scale(domain=list(SPLITS), range=list(SPLITS.values())),
+                            legend=alt.Legend(orient="top", title=None, direction="horizontal")),
             tooltip=["epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
         .properties(height=height, title=metric.capitalize())
@@ -58,7 +77,10 @@ def history_chart(history, metric, height=220):
 
 
 def _cell_colours(cm):
-    """Hex fill per cell: green diagonal, white for zero, orange to red by count off the diagonal."""
+    """Fill per cell: green diagonal, none for zero, orange to red by count off the diagonal.
+
+    Zero cells stay transparent (and unlabelled), so the matrix reads on a light or a dark page.
+    """
     k = len(cm)
     off = cm.astype(float).copy()
     np.fill_diagonal(off, 0)
@@ -68,9 +90,9 @@ def _cell_colours(cm):
     for i in range(k):
         for j in range(k):
             if i == j:
-                colours.append("#cfe8cf")
+                colours.append(DIAGONAL)
             elif cm[i, j] == 0:
-                colours.append("#ffffff")
+                colours.append("transparent")
             else:
                 t = np.sqrt(cm[i, j] / top)  # sqrt: single mistakes stay visible beside the worst pairs
                 r, g, b = (low + t * (high - low)).astype(int)
@@ -78,53 +100,56 @@ def _cell_colours(cm):
     return colours
 
 
-def confusion_heatmap(cm, labels=None, selection_name="cell"):
-    """Heatmap of a confusion matrix with counts; clicking a cell selects (true, predicted)."""
+def confusion_heatmap(cm, labels=None, selected=None, selection_name="cell"):
+    """Heatmap of a confusion matrix with counts; clicking a cell selects (true, predicted).
+
+    `selected`, a (true, predicted) pair or None, is the cell the page is filtering by: it stays
+    opaque and the others fade. The highlight follows the page's filters, not the click, so
+    setting the filters back to "any" shows every cell again.
+    """
     cm = np.asarray(cm)
     k = len(cm)
     labels = [str(i) for i in range(k)] if labels is None else [str(x) for x in labels]
     true, pred = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    fill = _cell_colours(cm)
+    worst = max(1, int(cm[true != pred].max()) if k > 1 else 1)
     df = pd.DataFrame({
         "true": true.ravel(), "predicted": pred.ravel(), "count": cm.ravel(),
         "true_label": [labels[i] for i in true.ravel()], "predicted_label": [labels[j] for j in pred.ravel()],
-        "fill": _cell_colours(cm),
+        "fill": fill, "text": [str(c) if c else "" for c in cm.ravel()],
+        # Dark cells (many mistakes) get white text; the rest are light whatever the theme.
+        "ink": ["#ffffff" if f not in ("transparent", DIAGONAL) and c >= 0.4 * worst else "#222222"
+                for f, c in zip(fill, cm.ravel())],
+        "faded": [selected is not None and (i, j) != tuple(selected) for i, j in zip(true.ravel(), pred.ravel())],
     })
-    # Dark cells get white text.
-    df["ink"] = np.where(df["fill"].isin(["#ffffff", "#cfe8cf"]) | (df["count"] < 0.4 * max(1, df["count"][df["true"] != df["predicted"]].max())), "#222222", "#ffffff")
     pick = alt.selection_point(name=selection_name, fields=["true", "predicted"], on="click")
     base = alt.Chart(df).encode(
         x=alt.X("predicted:O", title="predicted", axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("true:O", title="true"),
     )
-    cells = base.mark_rect(stroke="#dddddd", strokeWidth=1).encode(
+    cells = base.mark_rect(stroke="#88888855", strokeWidth=1, cursor="pointer").encode(
         color=alt.Color("fill:N", scale=None),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+        opacity=alt.condition("datum.faded", alt.value(0.3), alt.value(1.0)),
         tooltip=[alt.Tooltip("true_label", title="true"), alt.Tooltip("predicted_label", title="predicted"), "count"],
     ).add_params(pick)
-    text = base.mark_text(fontSize=12).encode(text="count:Q", color=alt.Color("ink:N", scale=None))
+    text = base.mark_text(fontSize=12).encode(text="text:N", color=alt.Color("ink:N", scale=None))
     return (cells + text).properties(width=alt.Step(36), height=alt.Step(30))
 
 
-def weight_histograms(weights, bins=60):
-    """One histogram per layer's weight matrix, binned in NumPy (not in the browser)."""
-    frames = []
-    for i, w in enumerate(weights):
-        counts, edges = np.histogram(w, bins=bins)
-        frames.append(pd.DataFrame({
-            "layer": f"layer {i + 1} ({w.shape[0]}x{w.shape[1]})",
-            "start": edges[:-1], "end": edges[1:], "count": counts,
-        }))
-    df = pd.concat(frames, ignore_index=True)
+def weight_histogram(w, title, bins=60):
+    """Histogram of one layer's weights, binned in NumPy (not in the browser); fits its column."""
+    counts, edges = np.histogram(w, bins=bins)
+    df = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
     return (
         alt.Chart(df)
-        .mark_bar()
+        .mark_bar(color=MUTED, stroke=None, binSpacing=0)
         .encode(
-            x=alt.X("start:Q", title="weight"), x2="end:Q", y=alt.Y("count:Q", title="count"),
+            x=alt.X("start:Q", title="weight", scale=alt.Scale(domain=[float(edges[0]), float(edges[-1])], nice=False)),
+            x2="end:Q",
+            y=alt.Y("count:Q", title="count"),
             tooltip=[alt.Tooltip("start:Q", format=".3f"), alt.Tooltip("end:Q", format=".3f"), "count"],
         )
-        .properties(width=260, height=160)
-        .facet(facet=alt.Facet("layer:N", title=None), columns=3)
-        .resolve_scale(x="independent", y="independent")
+        .properties(height=170, title=title)
     )
 
 
@@ -139,7 +164,7 @@ def per_class_chart(per_class, labels=None):
     low = max(0.0, float(np.nanmin(per_class)) - 0.02)
     return (
         alt.Chart(df)
-        .mark_circle(color="#5b8bd0", size=110, opacity=1)
+        .mark_circle(color=MUTED, size=110, opacity=1)
         .encode(
             x=alt.X("class:N", sort=labels, axis=alt.Axis(labelAngle=0), title=None),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format=".0%", title=None)),

@@ -30,18 +30,20 @@ def diverging_rgb(values, limit=None):
 
 
 def weight_grid(w, units, columns=16, scale=3, pad=2):
-    """First-layer weights W (784, n_hidden) -> one RGB image of the chosen units' 28x28 tiles.
+    """First-layer weights W (784, n_hidden) -> one RGBA image of the chosen units' 28x28 tiles.
 
     Each tile uses its own symmetric colour limit, so weak and strong units are both visible.
+    The gaps between tiles are transparent, so the grid sits on a light or a dark page alike.
     """
     units = list(units)
     rows = max(1, -(-len(units) // columns))
     tile = 28 * scale
-    canvas = np.full((rows * (tile + pad) + pad, columns * (tile + pad) + pad, 3), 255, dtype=np.uint8)
+    canvas = np.zeros((rows * (tile + pad) + pad, columns * (tile + pad) + pad, 4), dtype=np.uint8)
     for i, unit in enumerate(units):
         r, c = divmod(i, columns)
         img = w[:, unit].reshape(28, 28)
         rgb = np.kron(diverging_rgb(img), np.ones((scale, scale, 1), dtype=np.uint8))
         top, left = pad + r * (tile + pad), pad + c * (tile + pad)
-        canvas[top:top + tile, left:left + tile] = rgb
+        canvas[top:top + tile, left:left + tile, :3] = rgb
+        canvas[top:top + tile, left:left + tile, 3] = 255
     return canvas

@@ -2,9 +2,12 @@
 
 import numpy as np
 
+ANY = "any"  # a class filter that lets every class through
 
-def mistakes(probs, labels, true=None, predicted=None, order="confident"):
-    """Indices of misclassified samples, filtered by true/predicted class, sorted by confidence.
+
+
+def mistakes(probs, labels, true=ANY, predicted=ANY, order="confident"):
+    """Indices of misclassified samples, filtered by true/predicted class (ANY or None: no filter), by confidence.
 
     probs: (n, k) probabilities; labels: (n,) true classes. order: "confident" puts the
     most confident mistakes first, "unsure" the least confident first.
@@ -12,9 +15,9 @@ def mistakes(probs, labels, true=None, predicted=None, order="confident"):
     labels = np.asarray(labels)
     pred = probs.argmax(axis=1)
     mask = pred != labels
-    if true is not None:
+    if true not in (ANY, None):
         mask &= labels == true
-    if predicted is not None:
+    if predicted not in (ANY, None):
         mask &= pred == predicted
     idx = np.flatnonzero(mask)
     confidence = probs[idx, pred[idx]]

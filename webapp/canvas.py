@@ -1,0 +1,91 @@
+"""The drawing canvas: streamlit-drawable-canvas with a Clear button, a brush control and our styling.
+
+Clear hands the canvas a new, empty initial drawing (a counter makes it new): the canvas
+wipes itself in place and sends the empty drawing back. Remounting it under a new key instead
+left a moment in which a fresh stroke fell on a canvas not yet listening. Until the empty
+drawing arrives, the image just cleared is ignored.
+
+The component keeps its floating toolbar (undo, redo, edit, reset, "update the app") in the
+canvas's top-right corner while it is hidden: invisible (opacity 0) but on top, so it swallowed
+strokes starting there (9 of 60 replayed drawings; always on a touch screen, which has no
+hover). The canvas lives in a shadow root that page CSS cannot reach, so a small script adds a
+rule to that root: the toolbar parks above the canvas, lets clicks through while hidden, and
+shows only Undo and Redo (Clear is ours; edit and "update the app" mean nothing here). On a
+narrow screen the canvas is scaled by CSS to the column's width; the component maps pointer
+positions through that scale, and still sends its 280x280 image.
+"""
+
+import json
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from . import keys, urlstate
+
+SIZE = 280  # canvas pixels, whatever size it is shown at
+
+CANVAS_CSS = (
+    ".dc-toolbar{top:-3rem;pointer-events:none}"
+    ".dc-root:hover>.dc-toolbar,.dc-toolbar:focus-within,.dc-toolbar[data-pinned=true]{pointer-events:auto}"
+    '.dc-toolbar button[aria-label="Update the app with this drawing"],.dc-toolbar button[aria-label="Edit"],'
+    '.dc-toolbar button[aria-label="Reset canvas & history"],.dc-toolbar-separator,.dc-toolbar-contextual'
+    "{display:none!important}"
+    "@media (max-width:640px){"
+    "div:has(.canvas-root),.canvas-root,.dc-root,.dc-scroll{width:100%!important}"
+    ".dc-container,.canvas-container{width:100%!important;height:auto!important;aspect-ratio:1/1}"
+    ".dc-container canvas{width:100%!important;height:100%!important}}"
+)
+# The same on the page side: the component's host and its wrappers take the column's width.
+PAGE_CSS = "@media (max-width:640px){.st-key-%s,.st-key-%s div{width:100%%!important}}" % (keys.CANVAS, keys.CANVAS)
+
+SCRIPT = """
+<style>%s</style>
+<script>
+(() => {
+  if (window.__digitLabCanvasStyle) return;
+  window.__digitLabCanvasStyle = true;
+  const css = %s;
+  const style = () => {
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const root = host.shadowRoot;
+      if (root && root.querySelector('.dc-toolbar') && !root.querySelector('style[data-digit-lab]')) {
+        const el = document.createElement('style');
+        el.dataset.digitLab = 'canvas';
+        el.textContent = css;
+        root.appendChild(el);
+      }
+    }
+  };
+  style();
+  setInterval(style, 300);  // canvases mount later, and again after a page switch
+})();
+</script>
+""" % (PAGE_CSS, json.dumps(CANVAS_CSS))
+
+
+def drawing_canvas():
+    """Draw the canvas, Clear and the brush control; returns the drawing as RGBA (280, 280, 4) or None."""
+    ss = st.session_state
+    urlstate.keep({keys.BRUSH: 18})
+    ss.setdefault(keys.CANVAS_ROUND, 0)
+    canvas = st_canvas(
+        stroke_width=ss[keys.BRUSH], stroke_color="#FFFFFF", background_color="#000000",
+        height=SIZE, width=SIZE, drawing_mode="freedraw", return_image_data=True, key=keys.CANVAS,
+        initial_drawing={"objects": [], "cleared": ss[keys.CANVAS_ROUND]},
+    )
+    sent = canvas.image_bytes if canvas is not None else None  # the PNG the canvas last sent
+    drawing = sent
+    if sent is not None and sent == ss.get(keys.CLEARED_DRAWING):
+        drawing = None  # what was cleared, until the canvas sends its empty drawing back
+    else:
+        ss[keys.CLEARED_DRAWING] = None
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if row.button("Clear", key=keys.CLEAR, icon=":material/ink_eraser:"):
+        ss[keys.CANVAS_ROUND] += 1
+        ss[keys.CLEARED_DRAWING] = sent
+        st.rerun()
+    with row.popover("Brush", icon=":material/brush:"):
+        st.slider("Brush width", 6, 40, key=keys.BRUSH, help="Pixels on the 280×280 canvas.")
+    with row:
+        st.html(SCRIPT, unsafe_allow_javascript=True, width="content")
+    return canvas.image_data if drawing is not None else None

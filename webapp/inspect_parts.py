@@ -1,0 +1,97 @@
+"""The Inspect page's sections, each drawn from a model and pure helpers."""
+
+import streamlit as st
+
+from . import charts, images, keys, resources, urlstate
+from .display import settings_rows
+from .mistakes import ANY
+
+ORDERS = {"confident": "Most confident first", "unsure": "Least confident first"}
+TILE_WIDTH = 96  # px per mistake: a phone fits three in a row, a desktop a dozen
+
+
+def filter_fields(n_classes, n_test):
+    """The mistake browser's widgets and their URL names; a shared link restores them."""
+    return [
+        urlstate.UrlField(keys.F_TRUE, ANY, "true", urlstate.int_in(0, n_classes - 1)),
+        urlstate.UrlField(keys.F_PRED, ANY, "pred", urlstate.int_in(0, n_classes - 1)),
+        urlstate.UrlField(keys.F_ORDER, "confident", "order", urlstate.choice(ORDERS)),
+        urlstate.UrlField(keys.F_PAGE, 1, "page", urlstate.int_in(1)),
+        urlstate.UrlField(keys.F_SAMPLE, None, "sample", urlstate.int_in(0, n_test - 1)),
+    ]
+
+
+def summary(entry, model):
+    """Architecture, size, scores, training curves and settings."""
+    meta = model.meta
+    history = meta.get("history", [])
+    c = st.columns(4)
+    hidden = model.layer_sizes[1:-1]
+    c[0].metric("Hidden layers", " · ".join(map(str, hidden)) if hidden else "none",
+                help="Units per hidden layer; the caption below gives the whole architecture.")
+    c[1].metric("Parameters", f"{model.n_parameters:,}")
+    acc = meta.get("test_accuracy")
+    c[2].metric("Test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "—")
+    c[3].metric("Epochs trained", len(history))
+    drawn = meta.get("drawn_digits")
+    if isinstance(drawn, dict) and isinstance(drawn.get("accuracy"), float):
+        st.caption(f"On {drawn.get('n', '?'):,} digits drawn with a pen on the canvas (not MNIST): "
+                   f"**{drawn['accuracy']:.2%}** read correctly, through the same preprocessing as the Draw page.")
+    st.caption(f"Layers {' → '.join(map(str, model.layer_sizes))}, activation **{model.activation}**, "
+               f"dropout {model.dropout:g}, trained on **{resources.dataset_label(entry.dataset)}**"
+               + (f", created {meta['created']}" if meta.get("created") else ""))
+    if history:
+        left, right = st.columns(2)
+        left.altair_chart(charts.history_chart(history, "loss"), width="stretch")
+        right.altair_chart(charts.history_chart(history, "accuracy"), width="stretch")
+    if meta.get("training"):
+        with st.expander("Training settings"):
+            rows = settings_rows(meta["training"])
+            st.dataframe({"setting": [r[0] for r in rows], "value": [r[1] for r in rows]},
+                         hide_index=True, width="stretch")
+
+
+def weights(model):
+    """First-layer weight tiles and every layer's weight histogram."""
+    w0 = model.dense[0].params["W"]
+    n_units = w0.shape[1]
+    st.markdown("**First-layer weights**: one 28×28 tile per hidden unit; red pixels push the unit up, "
+                "blue pull it down.")
+    shown = st.slider("Units to show", 1, n_units, min(64, n_units), key=keys.W_UNITS)
+    st.image(images.weight_grid(w0, range(shown), columns=16), width="stretch")
+    st.markdown("**Weight distributions** of every layer")
+    layers = [d.params["W"] for d in model.dense]
+    for start in range(0, len(layers), 3):
+        cols = st.columns(3)
+        for col, (i, w) in zip(cols, enumerate(layers[start:start + 3], start)):
+            title = f"layer {i + 1} ({w.shape[0]}×{w.shape[1]})"
+            col.altair_chart(charts.weight_histogram(w, title), width="stretch")
+
+
+def sample_card(x, true, probs, labels, index):
+    """One test image with its probabilities, the true class marked; Close clears the choice."""
+    with st.container(border=True):
+        a, b, c = st.columns([1, 3, 1])
+        a.image(images.enlarge(x / 255.0, scale=5), caption=f"test image #{index}")
+        b.altair_chart(charts.probability_bars(probs, labels, height=180, true_class=true), width="stretch")
+        guess = int(probs.argmax())
+        c.metric("True", labels[true])
+        c.metric("Predicted", labels[guess])
+        c.caption(f"{probs[guess]:.1%} sure")
+        if c.button("Close", key=keys.CLOSE_SAMPLE):
+            st.session_state[keys.F_SAMPLE] = None
+            st.rerun()
+
+
+def mistake_grid(items, x_test, y_test, probabilities, labels):
+    """Misclassified test images as tiles that wrap to the screen's width, each with a probabilities button."""
+    grid = st.container(horizontal=True, gap="small")
+    for i in items:
+        p = probabilities[i]
+        k = int(p.argmax())
+        tile = grid.container(width=TILE_WIDTH, gap=None)
+        tile.image(images.enlarge(x_test[i] / 255.0, scale=3, grid=False), width="stretch")
+        tile.caption(f"true **{labels[int(y_test[i])]}** → **{labels[k]}** · {p[k]:.0%}")
+        if tile.button(":material/bar_chart:", key=f"s-{i}", help=f"Show the probabilities of test image #{i}"):
+            st.session_state[keys.F_SAMPLE] = int(i)
+            st.rerun()

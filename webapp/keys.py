@@ -1,0 +1,41 @@
+"""Every `st.session_state` key the app uses, declared once.
+
+Widget keys are session keys too: Streamlit keeps a widget's value under its key, and tests
+drive widgets by these keys. A key's shadow copy (`KEPT + key`) keeps a widget's value while
+its page is not shown (see webapp.urlstate).
+"""
+
+KEPT = "_kept_"
+
+# -- the session's models (webapp.registry) --------------------------------------------------
+MODELS = "models"  # dict name -> ModelEntry: models trained or uploaded in this session
+MODEL_COUNTER = "model_counter"  # itertools.count behind "My model N"
+SELECTED_MODEL = "selected_model"  # the model every page's selector shows
+MISSING_LINKED_MODEL = "missing_linked_model"  # a link named a model this session does not have
+ACTIVE_RUN = "active_run"  # the model whose training run the Train page follows
+
+# -- Draw ------------------------------------------------------------------------------------
+DRAW_MODEL = "draw_model"  # model selector
+BRUSH = "brush"  # brush width slider
+CANVAS = "canvas"  # the drawing component's value
+CANVAS_ROUND = "canvas_round"  # counts Clears: a new empty initial drawing for the canvas
+CLEARED_DRAWING = "cleared_drawing"  # PNG bytes just cleared, ignored until the canvas sends its empty one
+CLEAR = "clear"  # button
+UPLOAD = "upload"  # file uploader
+UPLOADED_ID = "uploaded_id"  # file_id of the upload already read
+UPLOAD_ERROR = "upload_error"  # why the last upload was refused
+
+# -- Train -----------------------------------------------------------------------------------
+TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)
+START, PAUSE, RESUME, STOP = "start", "pause", "resume", "stop"  # buttons
+SHOWN_DONE = "shown_done"  # id of the finished job the page already reran for
+CHARTS = "_charts"  # (job id, epochs) -> the two history charts, reused between refreshes
+CONTINUE_MODEL, CONTINUE_EPOCHS, CONTINUE = "cont_model", "cont_epochs", "continue"
+
+# -- Inspect ---------------------------------------------------------------------------------
+INSPECT_MODEL = "inspect_model"  # model selector
+F_TRUE, F_PRED, F_ORDER, F_PAGE, F_SAMPLE = "f_true", "f_pred", "f_order", "f_page", "f_sample"
+CM_CHART = "cm_chart"  # the confusion matrix (its selection is the clicked cell)
+CM_CELL = "cm_cell"  # the (true, predicted) cell the matrix highlights, or None
+CLOSE_SAMPLE = "close_sample"  # button
+W_UNITS = "w_units"  # how many first-layer tiles to show

@@ -1,0 +1,178 @@
+"""The models a user can pick: the shared pretrained one, and their own (trained or uploaded).
+
+A user's own models live in their `st.session_state` only. Each has a random link id that the
+address bar carries (`model=<id>`), so a link reopens the model it was made with in the same
+session and says so plainly anywhere else.
+"""
+
+import itertools
+import secrets
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from data import DATASETS
+from mlp import ModelFileError, load_model, model_to_bytes
+
+from . import keys, resources, settings
+
+PRETRAINED = "Pretrained"
+MODEL_PARAM = "model"
+
+
+@dataclass(eq=False)
+class ModelEntry:
+    """A model a user can pick: the pretrained one, one they trained (maybe still training), or an upload."""
+
+    name: str
+    kind: str  # "pretrained" | "trained" | "uploaded"
+    model: object = None  # MLP, for finished and uploaded models
+    job: object = None  # TrainingJob, while (and after) training in this session
+    link_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    evaluations: dict = field(default_factory=dict, repr=False)  # (dataset, model id) -> Evaluation
+    _file: tuple = field(default=(None, b""), repr=False)  # (id of the model, its .npz bytes)
+
+    def file_bytes(self):
+        """The current model as .npz bytes, serialised once per model version."""
+        model = self.current()
+        if self._file[0] != id(model):
+            self._file = (id(model), model_to_bytes(model))
+        return self._file[1]
+
+    def current(self):
+        """The MLP to use now: the finished model, or a running job's last finished epoch (None if none yet)."""
+        if self.job is not None:
+            return self.job.snapshot if not self.job.done else (self.job.snapshot or self.model)
+        return self.model
+
+    @property
+    def dataset(self):
+        """The dataset this model was trained on ('mnist' when unknown)."""
+        m = self.current() or (self.job.model if self.job is not None else None)
+        name = m.meta.get("dataset", "mnist") if m is not None else "mnist"
+        return name if name in DATASETS else "mnist"
+
+
+def init_session():
+    """Create this session's state once (guarded), before any page reads it."""
+    ss = st.session_state
+    if keys.MODELS not in ss:
+        ss[keys.MODELS] = {}
+        ss[keys.MODEL_COUNTER] = itertools.count(1)
+        ss[keys.SELECTED_MODEL] = PRETRAINED
+
+
+def session_models():
+    """name -> ModelEntry for the models this user trained or uploaded."""
+    init_session()
+    return st.session_state[keys.MODELS]
+
+
+def all_models():
+    """name -> ModelEntry for every model this user can pick, pretrained first."""
+    model, _ = resources.pretrained_or_error()
+    entries = {PRETRAINED: ModelEntry(PRETRAINED, "pretrained", model=model, link_id="")} if model is not None else {}
+    entries.update(session_models())
+    return entries
+
+
+def add_model(entry):
+    """Register a session model, dropping the oldest finished ones beyond the per-user cap."""
+    models = session_models()
+    models[entry.name] = entry
+    finished = [n for n, e in models.items() if e.job is None or e.job.done]
+    while len(models) > settings.MAX_SESSION_MODELS and finished:
+        del models[finished.pop(0)]
+    return entry
+
+
+def read_upload(filename, data, max_mb):
+    """An uploaded .npz as an MLP; ModelFileError('<filename> was not loaded: <why>') if it is bad."""
+    try:
+        return load_model(data, max_bytes=max_mb * 1_000_000)
+    except ModelFileError as e:
+        raise ModelFileError(f"{filename} was not loaded: {str(e).removeprefix('uploaded file: ')}") from None
+
+
+def next_model_name(prefix="My model"):
+    """A fresh name like 'My model 3' for this session."""
+    models = session_models()
+    while True:
+        name = f"{prefix} {next(st.session_state[keys.MODEL_COUNTER])}"
+        if name not in models:
+            return name
+
+
+def select(name):
+    """Make `name` the model every page shows."""
+    st.session_state[keys.SELECTED_MODEL] = name
+    st.session_state[keys.MISSING_LINKED_MODEL] = False
+
+
+def _follow_link(entries):
+    """Select the model the address bar names (`model=<link id>`), or note that it is not here."""
+    ss = st.session_state
+    wanted = st.query_params.get(MODEL_PARAM)
+    if not wanted or wanted == entries.get(ss[keys.SELECTED_MODEL], ModelEntry("", "")).link_id:
+        return
+    match = next((name for name, e in entries.items() if e.link_id and e.link_id == wanted), None)
+    if match is not None:
+        select(match)
+    else:
+        select(PRETRAINED if PRETRAINED in entries else next(iter(entries)))
+        ss[keys.MISSING_LINKED_MODEL] = True
+
+
+def model_selector(key, label="Model", help=None):
+    """A selectbox over all_models() that remembers the choice across pages and in the URL; the ModelEntry."""
+    entries = all_models()
+    ss = st.session_state
+    if not entries:
+        _, error = resources.pretrained_or_error()
+        st.error(f"No model available: the pretrained model could not be loaded ({error}). Train one on the Train page.")
+        return None
+    if ss.get(keys.SELECTED_MODEL) not in entries:
+        ss[keys.SELECTED_MODEL] = next(iter(entries))
+    _follow_link(entries)
+    # One choice for every page: the widget follows the session's selection.
+    if ss.get(key) != ss[keys.SELECTED_MODEL]:
+        ss[key] = ss[keys.SELECTED_MODEL]
+    name = st.selectbox(label, list(entries), key=key, on_change=lambda: select(ss[key]),
+                        format_func=lambda n: describe(entries[n]), help=help)
+    ss[keys.SELECTED_MODEL] = name
+    if ss.get(keys.MISSING_LINKED_MODEL):
+        st.warning("The link you opened names a model that is not available here: models trained or uploaded "
+                   "in Digit Lab live only in the browser session that made them (download one to pass it on). "
+                   "Showing the pretrained model instead.", icon=":material/link_off:")
+    entry = entries[name]
+    if entry.link_id:
+        st.query_params[MODEL_PARAM] = entry.link_id
+    else:
+        st.query_params.pop(MODEL_PARAM, None)
+    return entry
+
+
+def describe(entry):
+    """One-line label for a model in selectors."""
+    if entry.job is not None and not entry.job.done:
+        epochs = len(entry.job.records)
+        doing = "paused at" if entry.job.state == "paused" else "training…"
+        return f"{entry.name} ({doing} {epochs}/{entry.job.config.epochs} epochs)"
+    m = entry.current()
+    acc = m.meta.get("test_accuracy") if m is not None else None
+    sizes = "-".join(map(str, m.layer_sizes)) if m is not None else "?"
+    suffix = f", test {acc:.2%}" if isinstance(acc, float) else ""
+    return f"{entry.name} ({sizes}{suffix})"
+
+
+def evaluation(entry, name=None):
+    """Test-set Evaluation of an entry's current model on dataset `name` (cached per entry)."""
+    name = name or entry.dataset
+    if entry.kind == "pretrained":
+        return resources.pretrained_evaluation(name)
+    model = entry.current()
+    key = (name, id(model))
+    if key not in entry.evaluations:
+        x, y = resources.test_inputs(name)
+        entry.evaluations = {key: model.evaluate(x, y)}
+    return entry.evaluations[key]

@@ -1,0 +1,76 @@
+"""What the server loads once and every session shares read-only (`st.cache_resource`).
+
+The shipped model, datasets, test-set inputs, the pretrained model's evaluation and the
+limiter of training runs. Failures are not cached: a missing dataset is looked up again on
+the next page run.
+"""
+
+import streamlit as st
+
+from data import DATASETS, load_dataset
+from mlp import ModelFileError, load_model, to_inputs
+
+from . import settings
+from .jobs import TrainingSlots
+
+
+@st.cache_resource(show_spinner=False)
+def pretrained_model():
+    """The shipped model (read-only; inference stores nothing on it). Raises ModelFileError."""
+    return load_model(settings.PRETRAINED_PATH)
+
+
+def pretrained_or_error():
+    """(model, None) or (None, message) when the shipped model file is missing or bad."""
+    try:
+        return pretrained_model(), None
+    except ModelFileError as e:
+        return None, str(e)
+
+
+@st.cache_resource(show_spinner="Loading the dataset…")
+def dataset(name):
+    """A Dataset (uint8 arrays). Raises DatasetNotFound / DatasetError."""
+    return load_dataset(name)
+
+
+@st.cache_resource(show_spinner=False)
+def test_inputs(name):
+    """(x_test float32 (n, 784), y_test int64) for a dataset, converted once."""
+    ds = dataset(name)
+    return to_inputs(ds.x_test), ds.y_test.astype("int64")
+
+
+@st.cache_resource(show_spinner="Evaluating the pretrained model on the test set…")
+def pretrained_evaluation(name):
+    """The pretrained model's Evaluation on a dataset's test set."""
+    x, y = test_inputs(name)
+    return pretrained_model().evaluate(x, y)
+
+
+@st.cache_resource(show_spinner=False)
+def training_slots():
+    """The one limiter shared by every session's training runs."""
+    return TrainingSlots(settings.MAX_CONCURRENT_RUNS)
+
+
+def session_alive():
+    """A callable telling whether this browser session is still connected (always True outside a server)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def dataset_label(name):
+    """Human name of a dataset key."""
+    return {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothes"}.get(name, name)
+
+
+def class_names(name):
+    """Class labels of a dataset (digits for MNIST)."""
+    return list(DATASETS[name].class_names) if name in DATASETS else [str(i) for i in range(10)]

@@ -1,0 +1,176 @@
+"""The Train page's sections: the settings sidebar, the run panel and Continue."""
+
+import streamlit as st
+
+from mlp import hyperparams as hp
+
+from . import charts, job_view, keys, registry, resources, train_settings, urlstate
+from .job_view import plural
+from .settings import MAX_CONCURRENT_RUNS, ORPHAN_GRACE_SECONDS
+from .training import continue_config, start_job
+
+
+def sidebar():
+    """Every setting as a widget, from the hyperparameter table; returns (values, slots for problems)."""
+    fields = train_settings.url_fields()
+    urlstate.restore(fields)
+    ss = st.session_state
+    slots = {}
+    section = None
+    for p in train_settings.widget_params():
+        if p.section != section:
+            section = p.section
+            st.header(section)
+        if p.name == "train_subset":
+            st.toggle("Train on a subset", key=train_settings.USE_SUBSET, help="Train on fewer images to finish faster.")
+        values = {f.key: ss.get(f.key) for f in fields}
+        if not train_settings.visible(p, values):
+            continue
+        _widget(p)
+        slots["augment." + p.name if p.name in hp.AUGMENT_PARAMS else p.name] = st.empty()
+    st.caption("The address bar carries these settings: share the link to share the setup.")
+    urlstate.mirror(fields)
+    return {f.key: ss.get(f.key) for f in fields}, slots
+
+
+def _widget(p):
+    """One setting's widget, as the table describes it."""
+    k, kw = train_settings.key(p), {"help": p.help or None}
+    if p.widget == "select":
+        label = resources.dataset_label if p is hp.DATASET else str
+        st.selectbox(p.label, p.choices, key=k, format_func=label, **kw)
+    elif p.widget == "text":
+        st.text_input(p.label, key=k, **kw)
+    elif p.widget == "toggle":
+        st.toggle(p.label, key=k, **kw)
+    elif p.widget == "slider":
+        st.slider(p.label, p.ui_low, p.ui_high, step=p.ui_step, key=k, **kw)
+    else:
+        st.number_input(p.label, p.ui_low, p.ui_high, step=p.ui_step, format=p.ui_format, key=k, **kw)
+
+
+def show_problems(problems, slots):
+    """Each problem under its widget, and all of them above the buttons."""
+    for field, message in problems.items():
+        if field in slots:
+            slots[field].error(message, icon=":material/warning:")
+    if problems:
+        st.warning("Fix the settings marked in the sidebar to start: " + "; ".join(problems.values()))
+
+
+def active_job():
+    """The run this session's Train page follows, or None."""
+    entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN))
+    return entry.job if entry is not None else None
+
+
+def start(config, ds):
+    """Start a new run of `config` on `ds` and follow it."""
+    name = registry.next_model_name()
+    job = start_job(name, config, ds, resources.training_slots(), alive=resources.session_alive(),
+                    grace=ORPHAN_GRACE_SECONDS)
+    registry.add_model(registry.ModelEntry(name, "trained", model=job.model, job=job))
+    st.session_state[keys.ACTIVE_RUN] = name
+
+
+def run_panel(config, ds, can_start):
+    """Buttons, live status, charts and the model list, all from one read of the run; reruns itself
+    every second while a run is under way, so the buttons follow the run whatever the timing."""
+    job = active_job()
+    view = job.view() if job is not None else None
+    ctl = job_view.controls(view)
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if row.button("Start", type="primary", key=keys.START, disabled=not (ctl.start and can_start),
+                  icon=":material/play_arrow:"):
+        start(config, ds)
+        st.rerun()
+    if ctl.resume:
+        if row.button("Resume", key=keys.RESUME, icon=":material/play_circle:"):
+            job.resume()
+            st.rerun(scope="fragment")
+    elif row.button("Pause", key=keys.PAUSE, disabled=not ctl.pause, icon=":material/pause:",
+                    help="Pause after the epoch under way; Resume goes on from there."):
+        job.pause()
+        st.rerun(scope="fragment")
+    if row.button("Stop", key=keys.STOP, disabled=not ctl.stop, icon=":material/stop:"):
+        job.stop()
+        job.join(timeout=1.5)
+        st.rerun()
+    row.caption(f"This server trains at most {MAX_CONCURRENT_RUNS} networks at a time; other runs wait in line.")
+    _live(job, view)
+    st.divider()
+    _model_list(view)
+    if view is not None and view.done and st.session_state.get(keys.SHOWN_DONE) != id(job):
+        st.session_state[keys.SHOWN_DONE] = id(job)
+        st.rerun()  # the whole page: its refresh stops, and Continue appears
+
+
+def _live(job, view):
+    status = job_view.status(view)
+    if job is None:
+        st.info(status.text)
+        return
+    st.subheader(view.name)
+    if status.kind == "progress":
+        st.progress(status.progress, text=status.text)
+    else:
+        getattr(st, status.kind)(status.text, icon=status.icon)
+    # The snapshot's history includes earlier runs of a continued model.
+    model = registry.session_models()[view.name].current()
+    history = model.meta.get("history", []) if model is not None else []
+    if not history:
+        return
+    ss = st.session_state
+    # Charts change once per epoch; the panel refreshes more often than that, so reuse them.
+    if ss.get(keys.CHARTS, (None,))[0] != (id(job), len(history)):
+        ss[keys.CHARTS] = ((id(job), len(history)), charts.history_chart(history, "loss"),
+                           charts.history_chart(history, "accuracy"))
+    left, right = st.columns(2)
+    left.altair_chart(ss[keys.CHARTS][1], width="stretch")
+    right.altair_chart(ss[keys.CHARTS][2], width="stretch")
+    last = history[-1]
+    val = f" · validation accuracy {last['val_accuracy']:.2%}" if last.get("val_accuracy") is not None else ""
+    st.caption(f"{plural(len(history), 'epoch')} · last train loss {last['train_loss']:.4f}{val}")
+
+
+def _model_list(active_view):
+    """The user's models with download buttons; the run under way is labelled from the panel's own read."""
+    st.subheader("Your models")
+    models = registry.session_models()
+    if not models:
+        st.caption("Models you train or upload in this session appear here. They are yours alone and vanish "
+                   "with the session: download the ones you want to keep.")
+    for name, entry in list(models.items()):
+        view = active_view if active_view is not None and active_view.name == name else None
+        if view is None and entry.job is not None:
+            view = entry.job.view()
+        label = job_view.short_label(view) or registry.describe(entry)
+        model = entry.current()
+        cols = st.columns([3, 1])
+        cols[0].markdown(f"**{label}**")
+        if model is not None and (view is None or view.done or view.state == "paused"):
+            cols[1].download_button("Download .npz", entry.file_bytes(), file_name=f"{name.replace(' ', '_').lower()}.npz",
+                                    mime="application/octet-stream", key=f"dl-{name}", icon=":material/download:")
+
+
+def continue_expander(ds):
+    """Train a finished model of this session further."""
+    finished = {n: e for n, e in registry.session_models().items()
+                if e.current() is not None and (e.job is None or e.job.done)}
+    if not finished:
+        return
+    with st.expander("Continue training a model"):
+        pick = st.selectbox("Model", list(finished), key=keys.CONTINUE_MODEL)
+        more = st.number_input("More epochs", 1, 100, 5, key=keys.CONTINUE_EPOCHS)
+        entry = finished[pick]
+        source = entry.current()
+        if source.meta.get("dataset", "mnist") != ds.name:
+            st.caption(f"This model was trained on {source.meta.get('dataset')}; "
+                       "switch the dataset in the sidebar to continue it.")
+        elif st.button("Continue", key=keys.CONTINUE, icon=":material/fast_forward:"):
+            entry.job = start_job(pick, continue_config(source, int(more)), ds, resources.training_slots(),
+                                  model=source, alive=resources.session_alive(), grace=ORPHAN_GRACE_SECONDS)
+            entry.model = entry.job.model
+            st.session_state[keys.ACTIVE_RUN] = pick
+            st.rerun()
+

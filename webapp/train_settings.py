@@ -1,0 +1,111 @@
+"""The Train page's settings: which widgets, their keys and URL names, and the config they yield.
+
+Pure (no Streamlit): everything comes from the hyperparameter table (mlp.hyperparams), so a
+new activation, optimizer or setting shows up in the sidebar and in shared links by itself.
+A widget's key is "t_" + the setting's URL name.
+"""
+
+from typing import NamedTuple
+
+from mlp import TrainConfig
+from mlp import hyperparams as hp
+from mlp.augment import AugmentConfig
+
+from . import keys
+from .urlstate import UrlField
+
+SECTIONS = ("Network", "Training", "Augmentation")
+USE_SUBSET = keys.TRAIN_PREFIX + "use_subset"  # the toggle in front of "Training images"
+MAX_TEXT = 200  # characters a shared link may put in a text box
+
+
+class Settings(NamedTuple):
+    """What the sidebar yields: the dataset, a config, and {field: message} for what is wrong."""
+
+    dataset: str
+    config: TrainConfig
+    problems: dict
+
+
+def key(param):
+    """The widget key of a setting."""
+    return keys.TRAIN_PREFIX + param.url
+
+
+def widget_params():
+    """The settings the sidebar shows, by section, in table order (the dataset first)."""
+    shown = [hp.DATASET, *(p for p in hp.PARAMS.values() if p.url is not None)]
+    return sorted(shown, key=lambda p: SECTIONS.index(p.section))  # sorted() is stable
+
+
+def initial(param):
+    """A widget's starting value: text for text boxes, else the app's default."""
+    value = hp.ui_default(param)
+    return hp.to_text(param, value) if param.widget == "text" else value
+
+
+def url_parser(param):
+    """Reads a shared link's text for `param`: a value the widget can show, else ValueError."""
+
+    def parse(text):
+        if param.widget == "text":  # shown as typed; the sidebar explains what is wrong with it
+            if len(text) > MAX_TEXT:
+                raise ValueError(f"{param.label} is longer than {MAX_TEXT} characters")
+            return text
+        value = hp.parse(param, text)
+        allowed = hp.ui_allowed(param)
+        if isinstance(allowed, list) and value not in allowed:
+            raise ValueError(f"{value!r} is not offered")
+        if isinstance(allowed, tuple) and not allowed[0] <= value <= allowed[1]:
+            raise ValueError(f"{value!r} is outside the sidebar's range")
+        return value
+
+    return parse
+
+
+def url_fields():
+    """Every sidebar widget as a UrlField: kept across pages, read from and written to the URL."""
+    fields = [UrlField(key(p), initial(p), p.url, url_parser(p), _to_text(p)) for p in widget_params()]
+    use_subset = hp.Param("use_subset", "bool", False, "Train on a subset")
+    fields.append(UrlField(USE_SUBSET, False, "use_subset", url_parser(use_subset), lambda v: hp.to_text(use_subset, v)))
+    return fields
+
+
+def _to_text(param):
+    """How a widget's value goes into the URL (a text box's value is its text already)."""
+    return str if param.widget == "text" else lambda value: hp.to_text(param, value)
+
+
+def visible(param, values):
+    """Whether the sidebar shows `param`, given the other widgets' values ({key: value})."""
+    if param.only_with is not None:
+        other, wanted = param.only_with
+        if values.get(key(hp.PARAMS[other])) not in wanted:
+            return False
+    if param.name == "train_subset":
+        return bool(values.get(USE_SUBSET))
+    if param.name in hp.AUGMENT_PARAMS:
+        return bool(values.get(key(hp.PARAMS["augment"])))
+    return True
+
+
+def build(values, n_samples=None):
+    """Settings from the widgets' values ({key: value}); n_samples checks sizes against the dataset."""
+    problems, fields = {}, {"train": {}, "augment": {}}
+    for p in widget_params():
+        if p is hp.DATASET or p.name == "augment":
+            continue
+        value = values.get(key(p), initial(p)) if visible(p, values) else hp.ui_default(p)
+        if p.widget == "text":
+            try:
+                value = hp.parse(p, value)
+            except ValueError as e:
+                problems[p.name], value = str(e), p.default
+        if p.name == "train_subset" and not visible(p, values):
+            value = None
+        fields["augment" if p.name in hp.AUGMENT_PARAMS else "train"][p.name] = value
+    augment = AugmentConfig(**fields["augment"]) if values.get(key(hp.PARAMS["augment"])) else None
+    config = TrainConfig(**fields["train"], augment=augment)
+    found = config.problems(n_samples)
+    problems.update({k: v for k, v in found.items() if k not in problems})
+    return Settings(values.get(key(hp.DATASET), hp.DATASET.default), config, problems)
