@@ -112,7 +112,7 @@ class _StopSignal:
 
 
 class _EitherSet:
-    """Event-like: set when any of `signals` is (each is polled, so _StopSignal sees orphans)."""
+    """Event-like: set when any of `signals` is; polled in order, so a _StopSignal first keeps watching for orphans."""
 
     def __init__(self, *signals):
         self.signals = signals
