@@ -11,12 +11,13 @@ from pathlib import Path
 
 
 from .augment import AugmentConfig
+from .hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS, requirement
 from .io import ModelFileError, load_model, save_model
-from .preprocess import PREPROCESS_VERSION, load_image, preprocess, to_model_input
+from .meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
+from .preprocess import load_image, preprocess, to_model_input
 from .training import ConfigError, DivergedError, TrainConfig, Trainer, build_model, to_inputs
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
-DATASET_NAMES = ("mnist", "fashion-mnist")
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,51 +49,46 @@ def finite_float(text):
     return value
 
 
+def add_flag(parser, param, default):
+    """The command-line flag of one hyperparameter (a mlp.hyperparams.Param): type, choices and help from the table."""
+    kwargs = {"dest": param.name, "default": default}
+    about = param.help
+    if param.kind == "choice":
+        kwargs["choices"] = param.choices
+    elif param.kind == "sizes":
+        about = f"{param.label}, e.g. {param.cli} 512 256."
+        kwargs.update(type=positive_int, nargs="+", default=list(default), metavar=param.metavar or "N")
+    elif param.kind == "bool":
+        kwargs = {"dest": param.name, "action": "store_true"}
+    else:
+        # Ints that may be None are checked by the config, whose message says so.
+        positive = param.kind == "int" and param.low == 1 and not param.optional
+        kwargs.update(type=positive_int if positive else int if param.kind == "int" else finite_float,
+                      metavar=param.metavar or param.cli.lstrip("-").upper().replace("-", "_"))
+        about += f" Valid: {requirement(param)}."
+    if param.kind != "bool" and param.default is not None:
+        about += f" Default: {param.default if param.kind != 'sizes' else ' '.join(map(str, param.default))}."
+    parser.add_argument(param.cli, *param.cli_aliases, help=about.replace("%", "%%"), **kwargs)
+
+
 def build_parser():
     """The argument parser for all subcommands."""
-    d = TrainConfig()
     p = Parser(prog="python -m mlp", description="Train, evaluate and use Digit Lab's NumPy MLP.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a network and save it as .npz")
-    t.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
-    t.add_argument("--hidden", type=positive_int, nargs="+", default=list(d.hidden), metavar="N",
-                   help="hidden layer sizes, e.g. --hidden 256 128 (default: %(default)s)")
-    t.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid"], default=d.activation)
-    t.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default=d.optimizer)
-    t.add_argument("--lr", type=finite_float, default=d.lr, help="learning rate (default: %(default)s)")
-    t.add_argument("--momentum", type=finite_float, default=d.momentum, help="for momentum/nesterov")
-    t.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    t.add_argument("--epochs", type=positive_int, default=d.epochs)
-    t.add_argument("--l2", "--weight-decay", dest="weight_decay", type=finite_float, default=d.weight_decay,
-                   help="L2 weight decay on weights (default: %(default)s)")
-    t.add_argument("--dropout", type=finite_float, default=d.dropout, help="dropout rate in [0, 1)")
-    t.add_argument("--schedule", choices=["constant", "step", "cosine"], default=d.schedule)
-    t.add_argument("--step-size", type=positive_int, default=d.step_size, help="epochs per step (step schedule)")
-    t.add_argument("--gamma", type=finite_float, default=d.gamma, help="factor per step (step schedule)")
-    t.add_argument("--min-lr-fraction", type=finite_float, default=d.min_lr_fraction,
-                   help="cosine schedule ends at this fraction of --lr")
-    t.add_argument("--val-fraction", type=finite_float, default=d.val_fraction,
-                   help="share of the training set held out for validation")
-    t.add_argument("--patience", type=int, default=d.patience,
-                   help="stop after this many epochs without a better validation loss (0: off)")
-    t.add_argument("--subset", type=int, default=None, help="train on only this many samples (default: all)")
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype)
-    a = AugmentConfig()
+    add_flag(t, DATASET, default=DATASET.default)
+    for param in TRAIN_PARAMS.values():
+        if param.cli and param.name != "augment":
+            add_flag(t, param, default=param.default)
     aug = t.add_argument_group("augmentation", "random distortions of each training batch (any --aug-* flag turns it on)")
-    aug.add_argument("--augment", action="store_true", help="turn augmentation on with the defaults below")
-    aug.add_argument("--aug-shift", type=finite_float, metavar="PX", help=f"max shift per axis (default {a.max_shift})")
-    aug.add_argument("--aug-rotation", type=finite_float, metavar="DEG", help=f"max rotation (default {a.max_rotation})")
+    aug.add_argument(TRAIN_PARAMS["augment"].cli, action="store_true", help="turn augmentation on with the defaults below")
+    for param in AUGMENT_PARAMS.values():
+        if param.cli:
+            add_flag(aug, param, default=None)  # None: not given, so the AugmentConfig default applies
     aug.add_argument("--aug-scale", type=finite_float, nargs=2, metavar=("MIN", "MAX"),
-                     help=f"size factor range (default {a.min_scale} {a.max_scale})")
-    aug.add_argument("--aug-shear", type=finite_float, metavar="K", help=f"max slant (default {a.max_shear})")
-    aug.add_argument("--aug-elastic", type=finite_float, metavar="PX",
-                     help=f"elastic distortion strength, 0 = off (default {a.elastic_alpha})")
-    aug.add_argument("--aug-elastic-sigma", type=finite_float, metavar="PX",
-                     help=f"smoothness of the elastic field (default {a.elastic_sigma})")
-    aug.add_argument("--aug-thickness", type=finite_float, metavar="P",
-                     help=f"share of images drawn thicker or thinner (default {a.thickness_prob})")
+                     help=f"--aug-min-scale and --aug-max-scale at once. Default: {DEFAULTS['min_scale']} "
+                          f"{DEFAULTS['max_scale']}.")
     t.add_argument("--continue-from", type=Path, metavar="MODEL",
                    help="continue training this model (its architecture wins over --hidden/--activation/--dropout)")
     t.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save (default: %(default)s)")
@@ -103,7 +99,7 @@ def build_parser():
 
     e = sub.add_parser("evaluate", help="test-set accuracy, per-class accuracy, confusion matrix")
     e.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    e.add_argument("--dataset", choices=DATASET_NAMES, help="default: the dataset the model was trained on")
+    e.add_argument("--dataset", choices=DATASET.choices, help="default: the dataset the model was trained on")
     e.add_argument("--drawn", type=int, default=0, metavar="N",
                    help="also score N pen-drawn digits through the drawing pipeline (MNIST models)")
     e.add_argument("--json", action="store_true")
@@ -114,7 +110,7 @@ def build_parser():
     r.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
     g = sub.add_parser("download", help="download a dataset into data/")
-    g.add_argument("--dataset", choices=[*DATASET_NAMES, "all"], default="mnist")
+    g.add_argument("--dataset", choices=[*DATASET.choices, "all"], default=DATASET.default)
     return p
 
 
@@ -133,11 +129,7 @@ def main(argv=None):
 
 def augment_from_args(args):
     """AugmentConfig from the --aug-* flags, or None when augmentation is off."""
-    given = {
-        "max_shift": args.aug_shift, "max_rotation": args.aug_rotation, "max_shear": args.aug_shear,
-        "elastic_alpha": args.aug_elastic, "elastic_sigma": args.aug_elastic_sigma,
-        "thickness_prob": args.aug_thickness,
-    }
+    given = {name: getattr(args, name) for name, param in AUGMENT_PARAMS.items() if param.cli}
     if args.aug_scale is not None:
         given["min_scale"], given["max_scale"] = args.aug_scale
     given = {k: v for k, v in given.items() if v is not None}
@@ -148,13 +140,9 @@ def augment_from_args(args):
 
 def config_from_args(args):
     """TrainConfig from parsed train flags (validated)."""
-    return TrainConfig(
-        hidden=tuple(args.hidden), activation=args.activation, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, batch_size=args.batch_size, epochs=args.epochs, weight_decay=args.weight_decay,
-        dropout=args.dropout, schedule=args.schedule, step_size=args.step_size, gamma=args.gamma,
-        min_lr_fraction=args.min_lr_fraction, val_fraction=args.val_fraction, patience=args.patience,
-        train_subset=args.subset, seed=args.seed, dtype=args.dtype, augment=augment_from_args(args),
-    ).validate()
+    values = {name: getattr(args, name) for name, param in TRAIN_PARAMS.items() if param.cli and name != "augment"}
+    values["hidden"] = tuple(values["hidden"])
+    return TrainConfig(**values, augment=augment_from_args(args)).validate()
 
 
 def cmd_train(args):
@@ -163,12 +151,14 @@ def cmd_train(args):
 
     config = config_from_args(args)
     if args.continue_from:
-        model = load_model(args.continue_from)
-        config.hidden = tuple(model.layer_sizes[1:-1])
-        config.activation, config.dropout = model.activation, model.dropout
+        loaded = load_model(args.continue_from)
+        config = continue_config(loaded, settings=config)
+        # Dropout masks follow --seed, as in a fresh model and in the app's worker.
+        model = loaded.with_seed(config.seed)
     else:
         model = build_model(config)
     ds = load_dataset(args.dataset, download=args.download, progress=None if args.json else DownloadBar())
+    stamp_training(model, config, ds)
     bar = ProgressBar(config.epochs)
     trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch)
     stop = threading.Event()
@@ -186,22 +176,12 @@ def cmd_train(args):
         if diverged:
             raise DivergedError(f"{diverged} Nothing was saved: no epoch finished.")
         raise ConfigError("stopped before the first epoch finished; nothing saved")
-    ev = model.evaluate(to_inputs(ds.x_test, model.dtype), ds.y_test)
-    model.meta.update(
-        dataset=args.dataset,
-        class_names=list(ds.class_names),
-        preprocess_version=PREPROCESS_VERSION,
-        training=config.to_dict(),
-        outcome=trainer.outcome,
-        test_accuracy=ev.accuracy,
-        test_loss=ev.loss,
-        per_class_accuracy=ev.to_dict()["per_class_accuracy"],
-    )
+    stamp_outcome(model, trainer.outcome)
+    ev = score_on_test_set(model, ds.x_test, ds.y_test)
     if args.drawn > 0 and args.dataset == "mnist":
         from drawn import evaluate_drawn
 
-        model.meta["drawn_digits"] = evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds)
-    model.meta.pop("created", None)  # a new training result is a new model
+        stamp_test_scores(model, ev, drawn=evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds))
     save_model(model, args.out)
     if diverged:
         print(f"python -m mlp train: error: {diverged} Saved the last good epoch ({len(trainer.history)}) "
@@ -281,8 +261,8 @@ def cmd_evaluate(args):
 
     model = load_model(args.model)
     name = args.dataset or model.meta.get("dataset", "mnist")
-    if name not in DATASET_NAMES:
-        raise ValueError(f"the model names dataset {name!r}; pass --dataset {' or '.join(DATASET_NAMES)}")
+    if name not in DATASET.choices:
+        raise ValueError(f"the model names dataset {name!r}; pass --dataset {' or '.join(DATASET.choices)}")
     ds = load_dataset(name)
     ev = model.evaluate(to_inputs(ds.x_test, model.dtype), ds.y_test)
     drawn = None
@@ -349,7 +329,7 @@ def cmd_download(args):
     """Download (and verify) a dataset unless it is already present."""
     from data import download_dataset, find_dataset
 
-    names = DATASET_NAMES if args.dataset == "all" else (args.dataset,)
+    names = DATASET.choices if args.dataset == "all" else (args.dataset,)
     for name in names:
         found = find_dataset(name)
         if found is not None:

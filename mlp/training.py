@@ -3,10 +3,12 @@
     trainer = Trainer(model, config, x_train, y_train)
     for record in trainer.run(stop=event):
         show(record)
-    trainer.outcome  # "completed", "stopped" or "early_stopped"
+    trainer.outcome  # "completed", "stopped", "early_stopped" or "diverged"
 
 A stop request is honoured between batches; the model is then put back to the
-weights of the last finished epoch, so it is always consistent and usable.
+weights of the last finished epoch, so it is always consistent and usable. A run
+that diverges raises DivergedError (outcome "diverged") with the weights of the
+last finished epoch in place.
 """
 
 import math
@@ -15,21 +17,12 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .activations import ACTIVATIONS
 from .augment import AugmentConfig, augment_batch
+from .hyperparams import DEFAULTS, TRAIN_PARAMS, check
 from .network import MLP
-from .optimizers import OPTIMIZERS, SCHEDULES, make_optimizer
-
+from .optimizers import SCHEDULES, make_optimizer
 
 DIVERGENCE_FACTOR = 3.0
-
-
-def _is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_num(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 class ConfigError(ValueError):
@@ -42,26 +35,29 @@ class DivergedError(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    """Every training hyperparameter, with defaults that train MNIST well."""
+    """Every training hyperparameter, with defaults that train MNIST well.
 
-    hidden: tuple = (256, 128)
-    activation: str = "relu"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    batch_size: int = 128
-    epochs: int = 10
-    weight_decay: float = 0.0
-    dropout: float = 0.0
-    schedule: str = "constant"
-    step_size: int = 10
-    gamma: float = 0.1
-    min_lr_fraction: float = 0.0
-    val_fraction: float = 0.1
-    patience: int = 0  # early stopping on validation loss; 0 = off
-    train_subset: int | None = None  # use only this many training samples; None = all
-    seed: int = 0
-    dtype: str = "float32"
+    Defaults, valid ranges and what each field means live in mlp.hyperparams.TRAIN_PARAMS.
+    """
+
+    hidden: tuple = DEFAULTS["hidden"]
+    activation: str = DEFAULTS["activation"]
+    optimizer: str = DEFAULTS["optimizer"]
+    lr: float = DEFAULTS["lr"]
+    momentum: float = DEFAULTS["momentum"]
+    batch_size: int = DEFAULTS["batch_size"]
+    epochs: int = DEFAULTS["epochs"]
+    weight_decay: float = DEFAULTS["weight_decay"]
+    dropout: float = DEFAULTS["dropout"]
+    schedule: str = DEFAULTS["schedule"]
+    step_size: int = DEFAULTS["step_size"]
+    gamma: float = DEFAULTS["gamma"]
+    min_lr_fraction: float = DEFAULTS["min_lr_fraction"]
+    val_fraction: float = DEFAULTS["val_fraction"]
+    patience: int = DEFAULTS["patience"]  # early stopping on validation loss; 0 = off
+    train_subset: int | None = DEFAULTS["train_subset"]  # use only this many training samples; None = all
+    seed: int = DEFAULTS["seed"]
+    dtype: str = DEFAULTS["dtype"]
     augment: AugmentConfig | None = None  # random distortions of each training batch; None = off
 
     def problems(self, n_samples=None):
@@ -70,34 +66,10 @@ class TrainConfig:
         With n_samples, also checks the settings against a training set of that size.
         """
         found = {}
-
-        def check(name, ok, why):
-            if name not in found and not ok:
-                found[name] = f"{name} {why}, got {getattr(self, name)!r}"
-
-        hidden = list(self.hidden) if isinstance(self.hidden, (list, tuple)) else self.hidden
-        if not (isinstance(hidden, list) and all(_is_int(h) and h > 0 for h in hidden)):
-            found["hidden"] = f"hidden sizes must be positive integers, got {hidden}"
-        check("activation", self.activation in ACTIVATIONS, f"must be one of {sorted(ACTIVATIONS)}")
-        check("optimizer", self.optimizer in OPTIMIZERS, f"must be one of {sorted(OPTIMIZERS)}")
-        check("schedule", self.schedule in SCHEDULES, f"must be one of {sorted(SCHEDULES)}")
-        check("lr", _is_num(self.lr) and math.isfinite(self.lr) and self.lr > 0, "must be a finite number > 0")
-        check("momentum", _is_num(self.momentum) and 0 <= self.momentum < 1, "must be in [0, 1)")
-        for name in ("batch_size", "epochs", "step_size"):
-            check(name, _is_int(getattr(self, name)) and getattr(self, name) > 0, "must be a positive integer")
-        check("weight_decay", _is_num(self.weight_decay) and math.isfinite(self.weight_decay)
-              and self.weight_decay >= 0, "must be a finite number >= 0")
-        check("dropout", _is_num(self.dropout) and 0 <= self.dropout < 1, "must be in [0, 1)")
-        check("gamma", _is_num(self.gamma) and 0 < self.gamma <= 1, "must be in (0, 1]")
-        check("min_lr_fraction", _is_num(self.min_lr_fraction) and 0 <= self.min_lr_fraction <= 1,
-              "must be in [0, 1]")
-        check("val_fraction", _is_num(self.val_fraction) and 0 <= self.val_fraction < 1, "must be in [0, 1)")
-        check("patience", _is_int(self.patience) and self.patience >= 0,
-              "must be an integer >= 0 (0 turns early stopping off)")
-        check("train_subset", self.train_subset is None or (_is_int(self.train_subset) and self.train_subset > 0),
-              "must be a positive integer (or None for all samples)")
-        check("seed", _is_int(self.seed) and self.seed >= 0, "must be an integer >= 0")
-        check("dtype", self.dtype in ("float32", "float64"), "must be 'float32' or 'float64'")
+        for name, param in TRAIN_PARAMS.items():
+            message = None if name == "augment" else check(param, getattr(self, name))
+            if message:
+                found[name] = message
         if self.augment is not None:
             if not isinstance(self.augment, AugmentConfig):
                 found["augment"] = f"augment must be an AugmentConfig or None, got {type(self.augment).__name__}"
