@@ -61,6 +61,13 @@ class MLP:
         self.meta = {}
         self._pack_parameters()
 
+    def with_seed(self, seed):
+        """A copy (same weights and meta) whose dropout masks draw from `seed`, as MLP(..., seed=seed)'s would."""
+        twin = MLP(self.layer_sizes, self.activation, dropout=self.dropout, seed=seed, dtype=self.dtype.name)
+        twin.set_weights(self.get_weights())
+        twin.meta = copy.deepcopy(self.meta)
+        return twin
+
     # -- forward and backward -------------------------------------------------
 
     def forward(self, x, training=False):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlp import load_model
+from mlp import MLP, TrainConfig, Trainer, load_model, save_model
+from mlp.meta import continue_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,27 @@ def test_continue_from(trained, tmp_path):
     proc = run("train", "--continue-from", out, "--epochs", 1, "--subset", 6000, "--out", more, "--json")
     result = json.loads(proc.stdout)
     assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_continue_from_honours_the_seed(tmp_path, mnist):
+    """A continued run's dropout masks follow --seed, as in a fresh model and in the app's worker."""
+    base = save_model(MLP([784, 32, 10], dropout=0.5, seed=0), tmp_path / "base.npz")
+
+    def continued(seed):
+        out = tmp_path / f"seed{seed}-{len(list(tmp_path.iterdir()))}.npz"
+        run("train", "--continue-from", base, "--epochs", 1, "--subset", 2000, "--seed", seed, "--out", out)
+        return load_model(out).get_weights()
+
+    first, again, other = continued(1), continued(1), continued(2)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    # The app's worker rebuilds the model with seed=config.seed: the command line now trains the same.
+    model = MLP([784, 32, 10], dropout=0.5, seed=1)
+    model.set_weights(load_model(base).get_weights())
+    config = continue_config(load_model(base), settings=TrainConfig(epochs=1, train_subset=2000, seed=1))
+    list(Trainer(model, config, mnist.x_train, mnist.y_train).run())
+    assert all(np.array_equal(a, b) for a, b in zip(first, model.get_weights()))
 
 
 @pytest.mark.slow
