@@ -98,7 +98,7 @@ async def drawer(browser, url, until, report, index, think):
                 errors.append(f"no prediction: {type(e).__name__}")
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SHOTS / f"load-no-prediction-{index}-{n}.png"))
-            for attempt in range(6):  # a click during a rerun can be dropped; a person clicks again
+            for _ in range(6):  # a click during a rerun can be dropped; a person clicks again
                 await page.get_by_role("button", name="Clear").click()
                 try:
                     await metric.wait_for(state="detached", timeout=5000)

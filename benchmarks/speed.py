@@ -253,7 +253,8 @@ def gemm_shapes(sizes, batch):
         shapes.append((f"forward {i}: ({batch},{n_in}) @ ({n_in},{n_out})", (batch, n_in), (n_in, n_out), ""))
         shapes.append((f"weight grad {i}: ({n_in},{batch}) @ ({batch},{n_out})", (batch, n_in), (batch, n_out), "aT"))
         if i > 0:
-            shapes.append((f"input grad {i}: ({batch},{n_out}) @ ({n_out},{n_in})", (batch, n_out), (n_in, n_out), "bT"))
+            name = f"input grad {i}: ({batch},{n_out}) @ ({n_out},{n_in})"
+            shapes.append((name, (batch, n_out), (n_in, n_out), "bT"))
     return shapes
 
 
@@ -421,8 +422,8 @@ def ui_overhead(ds, epochs, rounds=3):
 
 def paged_job(ds, config, charts, TrainingJob, TrainingSlots):
     """Run one TrainingJob to its end while a thread polls it the way the live panel does."""
-    job = TrainingJob("bench", build_model(config), config, ("webapp.jobs:load_training_split", (ds.name, str(ds.source))),
-                      slots=TrainingSlots(1))
+    data = ("webapp.jobs:load_training_split", (ds.name, str(ds.source)))
+    job = TrainingJob("bench", build_model(config), config, data, slots=TrainingSlots(1))
     done = threading.Event()
 
     def poll():
@@ -454,7 +455,8 @@ def main(args):
                          "train_samples": n_train, "epochs_measured": args.epochs},
               "environment": environment(args.threads, torch)}
 
-    runs = {name: numpy_run(numpy_config(name, args.epochs + 1), ds) for name in ("adam", "momentum", "nesterov", "sgd")}
+    runs = {name: numpy_run(numpy_config(name, args.epochs + 1), ds)
+            for name in ("adam", "momentum", "nesterov", "sgd")}
     for name, extra in REGULARISED.items():
         runs[name] = numpy_run(numpy_config("adam", args.epochs + 1, **extra), ds)
     if torch is not None:
@@ -486,7 +488,8 @@ def main(args):
             if f"torch {name}" in epochs:
                 training[name]["vs_torch"] = seconds / training_median(epochs, f"torch {name}")
     if "torch adam fused" in epochs:
-        training["adam"]["vs_torch_fused"] = training["adam"]["seconds_per_epoch"] / training_median(epochs, "torch adam fused")
+        fused = training_median(epochs, "torch adam fused")
+        training["adam"]["vs_torch_fused"] = training["adam"]["seconds_per_epoch"] / fused
     result["training"] = training
     result["step_microseconds"] = {name: step_breakdown(ds, name) for name in ("adam", "momentum")}
     result["step_microseconds"]["gemm only"] = {"gemm": bound["bound_seconds"] / (n_train / BATCH) * 1e6}
@@ -524,13 +527,15 @@ def print_table(r):
           f"{cfg['train_samples']:,} training images, {env['threads']} threads")
     print(f"CPU {env['cpu']} ({env['cpu_count']} cores); NumPy {env['numpy']}, {blas.get('internal_api')} "
           f"{blas.get('version')} kernel {blas.get('architecture')}, {blas.get('num_threads')} threads; "
-          f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or 'unset'}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or 'unset'}")
+          f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or 'unset'}, "
+          f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or 'unset'}")
     print(f"PyTorch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else "PyTorch: not importable")
     print(f"Load average before the run: {env['load_average_before']:.2f} (other work on the machine; "
           "anything near or above 1 slows the two-thread figures)")
     print()
     print(f"Training: median of {cfg['epochs_measured']} epochs after a warm-up, configurations taking turns")
-    head = f"{'':26}{'s/epoch':>9}{'samples/s':>11}{'val s':>8}{'/ GEMM bound':>13}{'PyTorch s':>11}{'NumPy/PyTorch':>15}"
+    head = (f"{'':26}{'s/epoch':>9}{'samples/s':>11}{'val s':>8}{'/ GEMM bound':>13}"
+            f"{'PyTorch s':>11}{'NumPy/PyTorch':>15}")
     print(head)
     t = r["training"]
     for name, v in t.items():
@@ -543,10 +548,11 @@ def print_table(r):
               + (f"{torch_s:11.3f}{v['vs_torch']:14.2f}x" if torch_s else "") + extra)
     if "torch adam fused" in t:
         f = t["torch adam fused"]["seconds_per_epoch"]
-        print(f"{'(PyTorch Adam fused=True)':<26}{'':9}{'':11}{'':8}{'':13}{f:11.3f}{t['adam']['vs_torch_fused']:14.2f}x")
+        print(f"{'(PyTorch Adam fused=True)':<26}{'':9}{'':11}{'':8}{'':13}{f:11.3f}"
+              f"{t['adam']['vs_torch_fused']:14.2f}x")
     print()
-    print(f"GEMM bound: {g['epoch_gflop']:.1f} GFLOP per epoch at {g['gflops']:.0f} GFLOP/s (numpy.matmul, same shapes) "
-          f"= {g['bound_seconds']:.3f} s per epoch")
+    print(f"GEMM bound: {g['epoch_gflop']:.1f} GFLOP per epoch at {g['gflops']:.0f} GFLOP/s "
+          f"(numpy.matmul, same shapes) = {g['bound_seconds']:.3f} s per epoch")
     for s in g["shapes"]:
         print(f"    {s['gemm']:<40}{s['gflops']:7.0f} GFLOP/s")
     one = r["gemm_one_thread"]
@@ -571,8 +577,8 @@ def print_table(r):
     if "skipped" in ui:
         print(f"Train page: skipped ({ui['skipped']})")
     else:
-        print(f"Train page (TrainingJob + live panel every {PAGE_RERUN_SECONDS:g} s): {ui['page_seconds']:.3f} s/epoch against "
-              f"{ui['bare_seconds']:.3f} s bare ({ui['overhead']:+.1%})")
+        print(f"Train page (TrainingJob + live panel every {PAGE_RERUN_SECONDS:g} s): "
+              f"{ui['page_seconds']:.3f} s/epoch against {ui['bare_seconds']:.3f} s bare ({ui['overhead']:+.1%})")
 
 
 if __name__ == "__main__":

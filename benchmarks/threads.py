@@ -216,8 +216,9 @@ def main():
           f"two half batches in two threads, 1 BLAS thread each, {f['two_half_batches_in_threads_us']:.0f} us "
           f"({f['speedup']:.2f}x)")
     q = result["processes"]
-    print(f"4. two processes at once, 1 BLAS thread each: half-batch forward + backward {q['forward_backward_us']:.0f} us, "
-          f"summing gradients + Adam on half the parameters {q['update_us']:.0f} us: a floor of {q['floor_us']:.0f} us "
+    print(f"4. two processes at once, 1 BLAS thread each: half-batch forward + backward "
+          f"{q['forward_backward_us']:.0f} us, summing gradients + Adam on half the parameters "
+          f"{q['update_us']:.0f} us: a floor of {q['floor_us']:.0f} us "
           f"a step for two-process data parallelism, before gathering and exchanges")
 
 

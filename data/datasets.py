@@ -6,8 +6,8 @@ Locations and specs live in ``catalog`` (re-exported here); downloads in ``downl
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

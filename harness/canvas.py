@@ -16,7 +16,8 @@ HAS_INK_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, 
 def canvas_data_url(digit28, offset=(60, 40), scale=7):
     """A 280x280 RGBA canvas PNG (data URL) with an MNIST digit enlarged onto a black background."""
     canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
-    big = Image.fromarray(np.asarray(digit28, dtype=np.uint8)).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR)
+    big = Image.fromarray(np.asarray(digit28, dtype=np.uint8))
+    big = big.resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR)
     canvas.paste(Image.merge("RGBA", (big, big, big, Image.new("L", big.size, 255))), offset)
     buf = io.BytesIO()
     canvas.save(buf, "PNG")

@@ -1,4 +1,4 @@
-"""The `python -m mlp` command line: train, evaluate, predict, download."""
+"""The `python -m mlp` command line (installed as `digit-lab`): train, evaluate, predict, download."""
 
 import argparse
 import json
@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-
 
 from .augment import AugmentConfig
 from .hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS, requirement
@@ -71,9 +70,14 @@ def add_flag(parser, param, default):
     parser.add_argument(param.cli, *param.cli_aliases, help=about.replace("%", "%%"), **kwargs)
 
 
+def program_name():
+    """How the user called us, for messages: "digit-lab" (the installed command) or "python -m mlp"."""
+    return "digit-lab" if Path(sys.argv[0]).name == "digit-lab" else "python -m mlp"
+
+
 def build_parser():
     """The argument parser for all subcommands."""
-    p = Parser(prog="python -m mlp", description="Train, evaluate and use Digit Lab's NumPy MLP.")
+    p = Parser(prog=program_name(), description="Train, evaluate and use Digit Lab's NumPy MLP.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a network and save it as .npz")
@@ -81,8 +85,10 @@ def build_parser():
     for param in TRAIN_PARAMS.values():
         if param.cli and param.name != "augment":
             add_flag(t, param, default=param.default)
-    aug = t.add_argument_group("augmentation", "random distortions of each training batch (any --aug-* flag turns it on)")
-    aug.add_argument(TRAIN_PARAMS["augment"].cli, action="store_true", help="turn augmentation on with the defaults below")
+    aug = t.add_argument_group("augmentation",
+                               "random distortions of each training batch (any --aug-* flag turns it on)")
+    aug.add_argument(TRAIN_PARAMS["augment"].cli, action="store_true",
+                     help="turn augmentation on with the defaults below")
     for param in AUGMENT_PARAMS.values():
         if param.cli:
             add_flag(aug, param, default=None)  # None: not given, so the AugmentConfig default applies
@@ -120,7 +126,7 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args)
     except (ConfigError, ModelFileError, DivergedError, ValueError, OSError) as e:
-        print(f"python -m mlp {args.command}: error: {e}", file=sys.stderr)
+        print(f"{program_name()} {args.command}: error: {e}", file=sys.stderr)
         return 1
 
 
@@ -184,7 +190,7 @@ def cmd_train(args):
         stamp_test_scores(model, ev, drawn=evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds))
     save_model(model, args.out)
     if diverged:
-        print(f"python -m mlp train: error: {diverged} Saved the last good epoch ({len(trainer.history)}) "
+        print(f"{program_name()} train: error: {diverged} Saved the last good epoch ({len(trainer.history)}) "
               f"to {args.out}.", file=sys.stderr)
         return 1
     if args.json:

@@ -124,7 +124,8 @@ def _load_from_zip(zf):
         missing = sorted(n[:-4] for n in expected - set(members))
         extra = sorted(n for n in set(members) - expected)
         raise ModelFileError(
-            f"arrays do not match layer_sizes {meta['layer_sizes']}: missing {missing or 'none'}, unexpected {extra or 'none'}"
+            f"arrays do not match layer_sizes {meta['layer_sizes']}: missing {missing or 'none'}, "
+            f"unexpected {extra or 'none'}"
         )
     arrays = []
     for name, (param, _, _) in zip(names, model.parameters()):

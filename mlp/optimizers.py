@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 
-
 # Speed: values that decay geometrically towards zero pass through the subnormal floats, where
 # every arithmetic operation is about a hundred times slower on x86, and NumPy cannot switch
 # the CPU to flush them to zero. Two such decays happen in training:

@@ -337,4 +337,5 @@ class Trainer:
 def build_model(config, n_in=784, n_out=10):
     """A fresh MLP shaped by the config (hidden sizes, activation, dropout, seed, dtype)."""
     config.validate()
-    return MLP([n_in, *config.hidden, n_out], config.activation, dropout=config.dropout, seed=config.seed, dtype=config.dtype)
+    return MLP([n_in, *config.hidden, n_out], config.activation, dropout=config.dropout, seed=config.seed,
+               dtype=config.dtype)

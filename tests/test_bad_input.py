@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from data import DatasetError, load_dataset
-from mlp import ConfigError, MLP, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
+from mlp import MLP, ConfigError, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
 from mlp.cli import predict_file
 from webapp.registry import read_upload
 
@@ -94,7 +94,8 @@ MODEL_FILES = [
     ("pickled metadata", lambda: changed(metadata=np.array({"x": 1}, dtype=object)), "metadata has dtype object"),
     ("missing array", lambda: without("b2"), r"missing \['b2'\]"),
     ("extra array", lambda: changed(W9=np.zeros(3, np.float32)), r"unexpected \['W9.npy'\]"),
-    ("wrong shape", lambda: changed(W1=np.zeros((16, 9), np.float32)), r"W1 has shape \(16, 9\), but the metadata implies \(16, 8\)"),
+    ("wrong shape", lambda: changed(W1=np.zeros((16, 9), np.float32)),
+     r"W1 has shape \(16, 9\), but the metadata implies \(16, 8\)"),
     ("wrong dtype", lambda: changed(b0=np.zeros(16, np.float64)), "b0 has dtype float64, expected float32"),
     ("NaN weights", lambda: changed(W0=np.full((784, 16), np.nan, np.float32)), "W0 contains NaN or infinite"),
     ("inf weights", lambda: changed(b1=np.full(8, np.inf, np.float32)), "b1 contains NaN or infinite"),
@@ -102,7 +103,8 @@ MODEL_FILES = [
     ("absurd layer sizes", lambda: npz(arrays(layer_sizes=[784, 60000, 60000, 10])), "parameters, over the"),
     ("negative layer size", lambda: npz(arrays(layer_sizes=[784, -16, 8, 10])), "layer_sizes must be a list"),
     ("metadata not JSON", lambda: changed(metadata=np.frombuffer(b"{oops", np.uint8)), "metadata is not valid JSON"),
-    ("metadata not an object", lambda: changed(metadata=np.frombuffer(b"[1, 2]", np.uint8)), "metadata is not a JSON object"),
+    ("metadata not an object", lambda: changed(metadata=np.frombuffer(b"[1, 2]", np.uint8)),
+     "metadata is not a JSON object"),
     ("wrong format version", lambda: npz(arrays(format_version=99)), "format_version 99 is not supported"),
     ("wrong format", lambda: npz(arrays(format="keras")), "metadata format is 'keras'"),
     ("unknown activation", lambda: npz(arrays(activation="swish")), "unknown activation 'swish'"),

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 import data.datasets
-from data import DATASETS, Dataset, DatasetError, DatasetNotFound, IdxError
-from data import catalog, find_dataset, load_dataset, search_dirs
+from data import (
+    DATASETS,
+    Dataset,
+    DatasetError,
+    DatasetNotFound,
+    IdxError,
+    catalog,
+    find_dataset,
+    load_dataset,
+    search_dirs,
+)
 
 MNIST_FILES = DATASETS["mnist"].filenames()
 # Read once at import: the `isolated` fixture clears the variable during tests.
@@ -224,7 +233,8 @@ def test_label_out_of_range(isolated, monkeypatch):
 def test_wrong_image_shape(isolated, monkeypatch):
     monkeypatch.setenv("MLP_DATA_DIR", str(isolated / "env"))
     write_synthetic(isolated / "env" / "mnist", image_shape=(32, 32))
-    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte\.gz: expected uint8 images of shape \(n, 28, 28\)"):
+    message = r"train-images-idx3-ubyte\.gz: expected uint8 images of shape \(n, 28, 28\)"
+    with pytest.raises(DatasetError, match=message):
         load_dataset("mnist", verify=False)
 
 

@@ -176,8 +176,8 @@ def test_shipped_model_reads_drawn_digits_well(mnist):
 
     Chance is 10%; a pipeline with a broken step (colours, scaling, centring) falls far below.
     """
-    from mlp import load_model
     from drawn import drawn_inputs, score_drawn
+    from mlp import load_model
 
     inputs = drawn_inputs(300, 0, dataset=mnist)
     assert np.all(inputs.x.max(axis=1) == 1.0)  # preprocess found ink in every canvas

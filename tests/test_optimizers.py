@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mlp.optimizers import SCHEDULES, Adam, SGD, make_optimizer
+from mlp.optimizers import SCHEDULES, SGD, Adam, make_optimizer
 
 
 def params(w, g, is_weight=True):

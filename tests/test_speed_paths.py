@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mlp import TrainConfig, Trainer, build_model
-from mlp.losses import row_max, softmax, softmax_cross_entropy
 from mlp.layers import Dropout
+from mlp.losses import row_max, softmax, softmax_cross_entropy
 from mlp.network import MLP
 from mlp.optimizers import SGD, Adam
 
@@ -168,7 +168,8 @@ def test_in_place_adam_is_textbook_adam(wd):
     assert opt.parameters[0][0] is p  # updated in place
 
 
-@pytest.mark.parametrize("mu, nesterov, wd", [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.01), (0.0, False, 0.01)])
+@pytest.mark.parametrize("mu, nesterov, wd",
+                         [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.01), (0.0, False, 0.01)])
 def test_in_place_sgd_is_textbook_sgd(mu, nesterov, wd):
     rng = np.random.default_rng(4)
     p0 = rng.standard_normal(50)

@@ -104,7 +104,7 @@ def test_stop_between_batches_restores_last_finished_epoch():
 
     trainer = Trainer(model, config, x, y, progress=progress)
     snapshot = None
-    for record in trainer.run(stop):
+    for _ in trainer.run(stop):
         snapshot = model.get_weights()
     assert trainer.outcome == "stopped"
     assert len(trainer.history) == 2

@@ -1,0 +1,38 @@
+"""The project as a package: pyproject.toml, the console script, imports without path tricks. No MNIST needed."""
+
+import importlib
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_package_is_installed():
+    packages = PYPROJECT["tool"]["setuptools"]["packages"]
+    assert sorted(packages) == ["data", "drawn", "harness", "mlp", "webapp"]
+    for name in packages:
+        assert (ROOT / name / "__init__.py").is_file()
+        importlib.import_module(name)
+
+
+def test_console_script_returns_an_exit_status(capsys):
+    target = PYPROJECT["project"]["scripts"]["digit-lab"]
+    module, _, function = target.partition(":")
+    main = getattr(importlib.import_module(module), function)
+    assert main(["evaluate", "--model", str(ROOT / "no-such-model.npz")]) == 1  # sys.exit(1) in the script
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_dependencies_are_the_pinned_requirements():
+    assert PYPROJECT["project"]["dynamic"] == ["dependencies"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}
+    assert PYPROJECT["project"]["requires-python"] == ">=3.11"
+
+
+def test_no_sys_path_inserts():
+    offenders = [str(p.relative_to(ROOT)) for folder in ("tests", "benchmarks", "harness", "mlp", "data", "drawn")
+                 for p in (ROOT / folder).rglob("*.py")
+                 if p != Path(__file__) and re.search(r"sys\.path\.(insert|append)", p.read_text())]
+    assert offenders == []
