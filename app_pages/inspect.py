@@ -34,8 +34,8 @@ with tab_weights:
 with tab_test:
     try:
         ds = resources.dataset(entry.dataset)
-    except (DatasetNotFound, DatasetError):
-        ui.dataset_notice(entry.dataset)
+    except (DatasetNotFound, DatasetError) as e:
+        ui.dataset_notice(entry.dataset, e)
         st.stop()
     ev = registry.evaluation(entry)
     labels = resources.class_names(entry.dataset)

@@ -21,9 +21,9 @@ with st.sidebar:
 name = train_settings.build(values).dataset
 try:
     ds = resources.dataset(name)
-except (DatasetNotFound, DatasetError):
+except (DatasetNotFound, DatasetError) as e:
     ds = None
-    ui.dataset_notice(name)
+    ui.dataset_notice(name, e)
 settings = train_settings.build(values, len(ds.x_train) if ds is not None else None)
 train_parts.show_problems(settings.problems, slots)
 

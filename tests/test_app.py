@@ -265,6 +265,9 @@ def test_inspect_most_confident_mistakes_first(mnist):
 def no_dataset(monkeypatch, tmp_path):
     import data.catalog as catalog
 
+    from webapp import downloads
+
+    monkeypatch.setattr(downloads, "DOWNLOADS", downloads.Downloads())  # no download from an earlier test
     monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "nothing"))
     monkeypatch.setattr(catalog, "PROJECT_DATA_DIR", tmp_path / "project")
     monkeypatch.setattr(catalog, "SYSTEM_DATA_DIR", tmp_path / "system")
@@ -301,8 +304,12 @@ def test_download_button_fetches_the_dataset(no_dataset, monkeypatch, mnist):
         spec = replace(catalog.DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",))
         monkeypatch.setitem(catalog.DATASETS, "mnist", spec)
         at = open_app("train")
+        from webapp import downloads
+
         at.button(key="download-mnist").click().run()
         assert not at.exception, at.exception
+        assert downloads.DOWNLOADS.wait("mnist", timeout=60).state == "done"  # in the background
+        at.run()
         assert not at.button(key="start").disabled
         assert sorted(p.name for p in (no_dataset / "project" / "mnist").iterdir()) == sorted(spec.filenames())
     finally:

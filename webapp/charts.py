@@ -9,6 +9,7 @@ ACCENT = "#e4572e"  # the network's answer
 MUTED = "#8aa4c8"  # the other classes
 TRUE_MARK = "#2a9d8f"  # the true class
 SPLITS = {"train": "#1f77b4", "val": "#ff7f0e"}
+SPLIT_NAMES = {"train": "blue: training", "val": "orange: validation"}
 DIAGONAL = "#cfe8cf"  # correct readings in the confusion matrix
 
 
@@ -52,10 +53,11 @@ def history_frame(history):
     return pd.DataFrame(rows, columns=["epoch", "metric", "split", "value"])
 
 
-def history_chart(history, metric, height=220):
+def history_chart(history, metric, height=260):
     """Line chart of train and validation `metric` ('loss' or 'accuracy') per epoch, from epoch 1.
 
-    The legend sits above the plot, never over the lines.
+    The key is the chart's subtitle: a legend inside the plot covered lines, and one beside or
+    under it took a third of the chart's height.
     """
     df = history_frame(history)
     df = df[df["metric"] == metric]
@@ -69,10 +71,12 @@ def history_chart(history, metric, height=220):
                     axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False), axis=axis),
             color=alt.Color("split:N", scale=alt.Scale(domain=list(SPLITS), range=list(SPLITS.values())),
-                            legend=alt.Legend(orient="top", title=None, direction="horizontal")),
+                            legend=None),
             tooltip=["epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(height=height, title=metric.capitalize())
+        .properties(height=height, title=alt.TitleParams(
+            metric.capitalize(), subtitle=" · ".join(SPLIT_NAMES[s] for s in SPLITS if (df["split"] == s).any()),
+            anchor="start"))
     )
 
 

@@ -87,11 +87,11 @@ def run_panel(config, ds, can_start):
     if ctl.resume:
         if row.button("Resume", key=keys.RESUME, icon=":material/play_circle:"):
             job.resume()
-            st.rerun(scope="fragment")
+            st.rerun()
     elif row.button("Pause", key=keys.PAUSE, disabled=not ctl.pause, icon=":material/pause:",
                     help="Pause after the epoch under way; Resume goes on from there."):
         job.pause()
-        st.rerun(scope="fragment")
+        st.rerun()
     if row.button("Stop", key=keys.STOP, disabled=not ctl.stop, icon=":material/stop:"):
         job.stop()
         job.join(timeout=1.5)

@@ -4,12 +4,16 @@ import logging
 
 import streamlit as st
 
+from data import DatasetError, DatasetNotFound
+
 from mlp import ModelFileError
 
-from . import keys, registry, resources
+from . import downloads, keys, registry, resources
+from .downloads import DownloadState
 from .settings import MAX_UPLOAD_MB
 
 log = logging.getLogger("digit_lab")
+_LOGGED = set()  # datasets whose absence the log has been told about
 
 
 def class_names(entry):
@@ -38,17 +42,38 @@ def upload_model_expander():
             st.error(ss[keys.UPLOAD_ERROR])
 
 
-def dataset_notice(name):
-    """Say plainly that a dataset is missing here and offer to fetch it (the rest of the app keeps working)."""
-    from data import DownloadError, download_dataset
+def dataset_notice(name, error):
+    """Say plainly that a dataset is not here and offer to fetch it; every waiting page sees the one download.
 
+    Visitors see one short line; where the server looked (`error`) goes to the log, once per dataset.
+    """
+    if name not in _LOGGED:
+        _LOGGED.add(name)
+        log.warning("dataset %s is not available: %s", name, error)
     label = resources.dataset_label(name)
-    st.warning(f"**{label} is not available on this server yet**, so training and the test-set views wait for it.")
-    if st.button(f"Download {label} (about 30–55 MB)", key=f"download-{name}", icon=":material/download:"):
+    st.warning(f"**{label} is not available on this server yet**, so training and the test-set views wait for it.",
+               icon=":material/cloud_off:")
+    st.fragment(_download_panel, run_every=1.0)(name, label)
+
+
+def _download_panel(name, label):
+    """The server's download of `name` (or the Download button); reruns itself while one runs."""
+    current = downloads.status(name) or downloads.DOWNLOADS.running
+    if current is not None and current.state is DownloadState.DONE and current.name == name:
         try:
-            download_dataset(name)
-        except (DownloadError, OSError):
-            log.exception("downloading %s failed", name)
-            st.error("The download failed. Try again later.")
-        else:
-            st.rerun()
+            resources.dataset(name)
+        except (DatasetNotFound, DatasetError) as e:
+            log.error("dataset %s was downloaded but cannot be read: %s", name, e)
+            st.error(downloads.FAILED_MESSAGE)
+            return
+        st.rerun()  # the whole page, now with the dataset
+    if current is not None and current.state is DownloadState.RUNNING:
+        what = label if current.name == name else resources.dataset_label(current.name)
+        done = f"{current.filename}: {current.bytes_done / 1e6:.1f} MB" if current.filename else "starting"
+        st.progress(current.fraction or 0.0, text=f"Downloading {what} on the server… {done}")
+        return
+    if current is not None and current.state is DownloadState.FAILED and current.name == name:
+        st.error(current.message)
+    if st.button(f"Download {label} (about 30–55 MB)", key=f"download-{name}", icon=":material/download:"):
+        downloads.start(name)
+        st.rerun()
