@@ -264,7 +264,6 @@ def test_inspect_most_confident_mistakes_first(mnist):
 @pytest.fixture
 def no_dataset(monkeypatch, tmp_path):
     import data.catalog as catalog
-
     from webapp import downloads
 
     monkeypatch.setattr(downloads, "DOWNLOADS", downloads.Downloads())  # no download from an earlier test

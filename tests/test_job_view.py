@@ -30,7 +30,8 @@ def test_plural():
 def test_start_only_when_no_run_is_under_way():
     assert controls(None) == Controls(start=True, pause=False, resume=False, stop=False)
     for state in ("completed", "stopped", "early_stopped", "diverged", "failed"):
-        assert controls(view(state, pause_requested=True)) == Controls(start=True, pause=False, resume=False, stop=False)
+        idle = Controls(start=True, pause=False, resume=False, stop=False)
+        assert controls(view(state, pause_requested=True)) == idle
     for state in ("queued", "running", "paused", "evaluating"):
         c = controls(view(state))
         assert not c.start and c.stop, state
@@ -54,7 +55,8 @@ def test_resume_replaces_pause_once_a_pause_is_asked_for():
 
 def test_status_of_a_run_under_way():
     assert status(None) == Status("info", "No training run yet. Choose settings in the sidebar and press **Start**.")
-    assert status(view("queued", queue_position=2)) == Status("info", "Waiting for a free training slot: number 2 in line.")
+    assert status(view("queued", queue_position=2)) == Status(
+        "info", "Waiting for a free training slot: number 2 in line.")
     assert status(view("paused", epochs_done=3)) == Status(
         "info", "Paused after 3 of 10 epochs. **Resume** goes on from there; meanwhile the model so far is in the "
         "Draw and Inspect lists.", icon=":material/pause:")
@@ -74,12 +76,14 @@ def test_status_of_a_finished_run():
         "success", "Stopped early: validation loss stopped improving. Test accuracy **50.00%**.")
     assert status(view("stopped", epochs_done=2, test_accuracy=0.25)) == Status(
         "warning", "Stopped after 2 finished epochs; the model keeps the last one. Test accuracy **25.00%**.")
-    assert status(view("stopped", epochs_done=1)).text == "Stopped after 1 finished epoch; the model keeps the last one."
+    assert status(view("stopped", epochs_done=1)).text == (
+        "Stopped after 1 finished epoch; the model keeps the last one.")
     assert status(view("stopped")) == Status(
         "warning", "Stopped before the first epoch finished: there is no trained model from this run.")
     diverged = view("diverged", epochs_done=1, error="training diverged: try a smaller learning rate",
                     test_accuracy=0.1)
-    assert status(diverged) == Status("error", "training diverged: try a smaller learning rate Test accuracy **10.00%**.")
+    assert status(diverged) == Status(
+        "error", "training diverged: try a smaller learning rate Test accuracy **10.00%**.")
     assert status(view("failed", error="disk on fire")) == Status("error", "Training failed: disk on fire")
 
 

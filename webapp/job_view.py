@@ -90,9 +90,11 @@ def status(job):
         case JobState.EARLY_STOPPED:
             return Status("success", f"Stopped early: validation loss stopped improving.{score}")
         case JobState.STOPPED if n:
-            return Status("warning", f"Stopped after {plural(n, 'finished epoch')}; the model keeps the last one.{score}")
+            return Status("warning",
+                          f"Stopped after {plural(n, 'finished epoch')}; the model keeps the last one.{score}")
         case JobState.STOPPED:
-            return Status("warning", "Stopped before the first epoch finished: there is no trained model from this run.")
+            return Status("warning",
+                          "Stopped before the first epoch finished: there is no trained model from this run.")
         case JobState.DIVERGED:
             return Status("error", f"{view.error}{score}")
         case JobState.FAILED:

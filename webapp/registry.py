@@ -129,7 +129,8 @@ def model_selector(key, label="Model", help=None):
     ss = st.session_state
     if not entries:
         _, error = resources.pretrained_or_error()
-        st.error(f"No model available: the pretrained model could not be loaded ({error}). Train one on the Train page.")
+        st.error(f"No model available: the pretrained model could not be loaded ({error}). "
+                 "Train one on the Train page.")
         return None
     if ss.get(keys.SELECTED_MODEL) not in entries:
         ss[keys.SELECTED_MODEL] = next(iter(entries))

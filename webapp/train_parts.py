@@ -22,7 +22,8 @@ def sidebar():
             section = p.section
             st.header(section)
         if p.name == "train_subset":
-            st.toggle("Train on a subset", key=train_settings.USE_SUBSET, help="Train on fewer images to finish faster.")
+            st.toggle("Train on a subset", key=train_settings.USE_SUBSET,
+                      help="Train on fewer images to finish faster.")
         values = {f.key: ss.get(f.key) for f in fields}
         if not train_settings.visible(p, values):
             continue
@@ -149,8 +150,8 @@ def _model_list(active_view):
         cols = st.columns([3, 1])
         cols[0].markdown(f"**{label}**")
         if model is not None and (view is None or view.done or view.state == "paused"):
-            cols[1].download_button("Download .npz", entry.file_bytes(), file_name=f"{name.replace(' ', '_').lower()}.npz",
-                                    mime="application/octet-stream", key=f"dl-{name}", icon=":material/download:")
+            cols[1].download_button("Download .npz", entry.file_bytes(), key=f"dl-{name}", icon=":material/download:",
+                                    file_name=f"{name.replace(' ', '_').lower()}.npz", mime="application/octet-stream")
 
 
 def continue_expander(ds):

@@ -67,7 +67,7 @@ def url_fields():
     """Every sidebar widget as a UrlField: kept across pages, read from and written to the URL."""
     fields = [UrlField(key(p), initial(p), p.url, url_parser(p), _to_text(p)) for p in widget_params()]
     use_subset = hp.Param("use_subset", "bool", False, "Train on a subset")
-    fields.append(UrlField(USE_SUBSET, False, "use_subset", url_parser(use_subset), lambda v: hp.to_text(use_subset, v)))
+    fields.append(UrlField(USE_SUBSET, False, "use_subset", url_parser(use_subset), _to_text(use_subset)))
     return fields
 
 

@@ -5,7 +5,6 @@ import logging
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
-
 from mlp import ModelFileError
 
 from . import downloads, keys, registry, resources
