@@ -1,0 +1,336 @@
+"""The app layer's pure pieces (webapp/): no Streamlit server, no MNIST."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mlp import TrainConfig
+from mlp import hyperparams as hp
+from webapp import charts, display, images, keys, train_settings, urlstate
+from webapp.mistakes import ANY, mistakes, page_of
+
+# -- train_settings --------------------------------------------------------------------------------
+
+OLD_URL_NAMES = {
+    "dataset", "hidden", "activation", "dropout", "optimizer", "lr", "momentum", "schedule", "step_size", "gamma",
+    "batch", "epochs", "l2", "val", "subset", "patience", "seed", "augment", "aug_shift", "aug_rotation",
+    "aug_min_scale", "aug_max_scale", "aug_shear", "aug_elastic", "aug_thickness", "use_subset",
+}
+
+
+def initial_values(**changes):
+    """{widget key: value} as the sidebar first shows it, with `changes` ({url name: value}) applied."""
+    values = {f.key: f.default for f in train_settings.url_fields()}
+    for url, value in changes.items():
+        values[keys.TRAIN_PREFIX + url] = value
+    return values
+
+
+def test_initial_values_build_the_default_config_except_the_apps_own_defaults():
+    settings = train_settings.build(initial_values())
+    assert settings.problems == {}
+    assert settings.dataset == "mnist"
+    differs = {p.name: p.ui_default for p in train_settings.widget_params()
+               if p.ui_default is not None and p.name != "train_subset"}  # the subset is off by default
+    assert differs == {"step_size": 5, "gamma": 0.5}
+    assert settings.config == dataclasses.replace(TrainConfig(), **differs)
+    assert settings.config.train_subset is None and settings.config.augment is None
+
+
+def test_initial_text_boxes_hold_text_and_other_widgets_values():
+    assert train_settings.initial(hp.PARAMS["hidden"]) == "256, 128"
+    assert train_settings.initial(hp.PARAMS["lr"]) == "0.001"
+    assert train_settings.initial(hp.PARAMS["batch_size"]) == 128
+    assert train_settings.initial(hp.PARAMS["train_subset"]) == 10000  # the widget's start, shown once toggled on
+
+
+def test_bad_hidden_text_is_a_problem_under_hidden():
+    settings = train_settings.build(initial_values(hidden="256, -3"))
+    assert settings.problems == {"hidden": "hidden layer sizes must be positive, got -3"}
+    assert settings.config.hidden == TrainConfig().hidden  # falls back, so the config is still whole
+
+
+def test_shown_values_reach_the_config():
+    values = initial_values(hidden="64 32", lr="0.05", optimizer="momentum", momentum=0.8, batch=64,
+                            schedule="step", step_size=3, gamma=0.2, augment=True, aug_rotation=20.0)
+    values[train_settings.USE_SUBSET] = True
+    values[train_settings.key(hp.PARAMS["train_subset"])] = 3000
+    config = train_settings.build(values).config
+    assert (config.hidden, config.lr, config.optimizer, config.momentum, config.batch_size) == (
+        (64, 32), 0.05, "momentum", 0.8, 64)
+    assert (config.schedule, config.step_size, config.gamma, config.train_subset) == ("step", 3, 0.2, 3000)
+    assert config.augment is not None and config.augment.max_rotation == 20.0
+
+
+def test_hidden_values_do_not_reach_the_config():
+    values = initial_values(optimizer="adam", momentum=0.5, schedule="constant", step_size=7)
+    values[train_settings.key(hp.PARAMS["train_subset"])] = 3000  # toggle off
+    config = train_settings.build(values).config
+    assert config.momentum == hp.ui_default(hp.PARAMS["momentum"])
+    assert config.step_size == 5
+    assert config.train_subset is None
+
+
+def test_batch_larger_than_the_dataset_is_a_problem_only_with_its_size():
+    values = initial_values(batch=512)
+    values[train_settings.USE_SUBSET] = True
+    values[train_settings.key(hp.PARAMS["train_subset"])] = 100
+    assert "batch_size" not in train_settings.build(values).problems
+    assert "batch_size" in train_settings.build(values, n_samples=60000).problems
+
+
+@pytest.mark.parametrize("url, text", [
+    ("batch", "0"), ("batch", "8193"), ("batch", "-5"), ("batch", "1.5"), ("epochs", "201"),
+    ("momentum", "0.995"),  # valid for the config, but beyond the slider
+    ("dropout", "0.9"), ("seed", "-1"), ("subset", "60001"),
+    ("optimizer", "rm -rf"), ("activation", "ReLU"), ("schedule", ""), ("dataset", "imagenet"),
+    ("augment", "maybe"), ("lr", "x" * 201), ("hidden", "1" * 201), ("aug_min_scale", "0.5"),
+])
+def test_url_parser_refuses_what_the_sidebar_cannot_show(url, text):
+    with pytest.raises(ValueError):
+        train_settings.url_parser(hp.by_url(url))(text)
+
+
+@pytest.mark.parametrize("url, text, value", [
+    ("batch", "64", 64), ("batch", "1", 1), ("batch", "8192", 8192), ("momentum", "0.8", 0.8),
+    ("optimizer", "nesterov", "nesterov"), ("dataset", "fashion-mnist", "fashion-mnist"),
+    ("augment", "true", True), ("augment", "false", False), ("subset", "3000", 3000),
+    ("hidden", "256, -3", "256, -3"),  # a text box shows what the link says; the sidebar explains it
+    ("lr", "x" * 200, "x" * 200), ("aug_rotation", "30", 30.0),
+])
+def test_url_parser_accepts_what_the_sidebar_shows(url, text, value):
+    parsed = train_settings.url_parser(hp.by_url(url))(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_use_subset_reads_true_or_false_from_a_link():
+    field = next(f for f in train_settings.url_fields() if f.param == "use_subset")
+    assert field.key == train_settings.USE_SUBSET and field.default is False
+    assert field.parse("true") is True and field.parse("false") is False
+    with pytest.raises(ValueError):
+        field.parse("maybe")
+
+
+def test_widget_keys_are_unique_and_prefixed():
+    widget_keys = [f.key for f in train_settings.url_fields()]
+    assert len(widget_keys) == len(set(widget_keys)) == len(OLD_URL_NAMES)
+    assert all(k.startswith("t_") for k in widget_keys)
+    assert [train_settings.key(p) for p in train_settings.widget_params()] == widget_keys[:-1]
+
+
+def test_url_names_are_those_old_links_used():
+    params = [f.param for f in train_settings.url_fields()]
+    assert len(params) == len(set(params))
+    assert set(params) == OLD_URL_NAMES
+
+
+def test_url_fields_write_text_that_their_parser_reads_back():
+    for f in train_settings.url_fields():
+        assert f.parse(f.to_text(f.default)) == f.default, f.key
+
+
+def test_dataset_comes_first_and_sections_in_order():
+    params = train_settings.widget_params()
+    assert params[0] is hp.DATASET
+    order = [train_settings.SECTIONS.index(p.section) for p in params]
+    assert order == sorted(order)
+
+
+@pytest.mark.parametrize("optimizer", list(hp.PARAMS["optimizer"].choices))
+def test_momentum_shows_only_for_momentum_optimizers(optimizer):
+    shown = train_settings.visible(hp.PARAMS["momentum"], initial_values(optimizer=optimizer))
+    assert shown == (optimizer in ("momentum", "nesterov"))
+
+
+@pytest.mark.parametrize("schedule", list(hp.PARAMS["schedule"].choices))
+def test_step_settings_show_only_for_the_step_schedule(schedule):
+    values = initial_values(schedule=schedule)
+    for name in ("step_size", "gamma"):
+        assert train_settings.visible(hp.PARAMS[name], values) == (schedule == "step")
+
+
+def test_subset_shows_only_with_its_toggle():
+    values = initial_values()
+    assert not train_settings.visible(hp.PARAMS["train_subset"], values)
+    values[train_settings.USE_SUBSET] = True
+    assert train_settings.visible(hp.PARAMS["train_subset"], values)
+
+
+def test_augmentation_sliders_show_only_with_augment_on():
+    shown = [p for p in train_settings.widget_params() if p.name in hp.AUGMENT_PARAMS]
+    assert len(shown) == 7
+    assert not any(train_settings.visible(p, initial_values()) for p in shown)
+    assert all(train_settings.visible(p, initial_values(augment=True)) for p in shown)
+    assert train_settings.visible(hp.PARAMS["augment"], initial_values())  # the toggle itself
+
+
+def test_other_settings_always_show():
+    for name in ("hidden", "lr", "batch_size", "epochs", "seed", "val_fraction"):
+        assert train_settings.visible(hp.PARAMS[name], {})
+
+
+# -- urlstate parsers ------------------------------------------------------------------------------
+
+
+def test_choice_accepts_the_text_of_an_option_and_returns_the_option():
+    parse = urlstate.choice([1, 2, "sgd"])
+    assert parse("1") == 1 and type(parse("1")) is int
+    assert parse("sgd") == "sgd"
+    for bad in ("3", "SGD", "", " 1"):
+        with pytest.raises(ValueError):
+            parse(bad)
+
+
+def test_int_in_accepts_whole_numbers_in_range():
+    parse = urlstate.int_in(0, 9)
+    assert parse("0") == 0 and parse("9") == 9
+    for bad in ("-1", "10", "x", "1.5", ""):
+        with pytest.raises(ValueError):
+            parse(bad)
+    unbounded = urlstate.int_in(1)
+    assert unbounded("1000000") == 1000000
+    with pytest.raises(ValueError):
+        unbounded("0")
+
+
+# -- display ---------------------------------------------------------------------------------------
+
+
+def test_settings_rows_use_the_train_pages_labels():
+    rows = dict(display.settings_rows({"lr": 0.01, "batch_size": 64, "hidden": [256, 128], "train_subset": None,
+                                       "augment": {"max_rotation": 20.0, "max_shift": 2.0}}))
+    assert rows["Learning rate"] == "0.01"
+    assert rows["Batch size"] == "64"
+    assert rows["Hidden layer sizes"] == "256, 128"
+    assert rows["Training images"] == "—"
+    assert rows["Augmentation: rotation (°)"] == "20.0"
+    assert rows["Augmentation: shift (px)"] == "2.0"
+    assert not {"lr", "batch_size", "hidden", "augment", "max_rotation"} & set(rows)
+
+
+def test_settings_rows_keep_order_and_name_unknown_keys():
+    rows = display.settings_rows({"hidden": [], "some_new_key": 3, "augment": None, "lr": 0.1})
+    assert rows == [("Hidden layer sizes", "none"), ("Some new key", "3"), ("Learning rate", "0.1"),
+                    ("Augmentation", "off")]
+
+
+# -- mistakes --------------------------------------------------------------------------------------
+
+
+def test_mistakes_filter_with_any_and_classes():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.array([
+        [0.9, 0.05, 0.05],  # right
+        [0.2, 0.7, 0.1],  # 0 read as 1, 0.7
+        [0.6, 0.3, 0.1],  # 1 read as 0, 0.6
+        [0.1, 0.1, 0.8],  # 1 read as 2, 0.8
+        [0.05, 0.9, 0.05],  # 2 read as 1, 0.9
+        [0.1, 0.1, 0.8],  # right
+    ])
+    assert mistakes(probs, labels).tolist() == [4, 3, 1, 2]
+    assert mistakes(probs, labels, ANY, ANY).tolist() == mistakes(probs, labels, None, None).tolist()
+    assert mistakes(probs, labels, order="unsure").tolist() == [2, 1, 3, 4]
+    assert mistakes(probs, labels, true=0).tolist() == [1]  # class 0 is a filter, not "any"
+    assert mistakes(probs, labels, predicted=0).tolist() == [2]
+    assert mistakes(probs, labels, true=1, predicted=ANY).tolist() == [3, 2]
+    assert mistakes(probs, labels, true=1, predicted=2).tolist() == [3]
+    assert mistakes(probs, labels, true=2, predicted=2).tolist() == []
+
+
+def test_page_of_clamps_the_page():
+    items = list(range(50))
+    assert page_of(items, 1, 24) == (items[:24], 1, 3)
+    assert page_of(items, 3, 24) == (items[48:], 3, 3)
+    assert page_of(items, 9, 24) == (items[48:], 3, 3)
+    assert page_of(items, 0, 24) == (items[:24], 1, 3)
+    assert page_of([], 1, 24) == ([], 1, 1)
+
+
+# -- charts ----------------------------------------------------------------------------------------
+
+
+def records(chart):
+    """The rows of a chart's only inline dataset."""
+    datasets = chart.to_dict()["datasets"]
+    assert len(datasets) == 1
+    return next(iter(datasets.values()))
+
+
+CM = np.array([[50, 0, 3], [1, 40, 0], [0, 7, 60]])
+
+
+def test_confusion_heatmap_fades_nothing_without_a_selection():
+    rows = records(charts.confusion_heatmap(CM))
+    assert len(rows) == 9
+    assert not any(r["faded"] for r in rows)
+
+
+def test_confusion_heatmap_keeps_only_the_selected_cell():
+    cm = np.arange(100).reshape(10, 10)
+    rows = records(charts.confusion_heatmap(cm, selected=(4, 9)))
+    kept = [(r["true"], r["predicted"]) for r in rows if not r["faded"]]
+    assert kept == [(4, 9)]
+    spec = charts.confusion_heatmap(cm, selected=(4, 9)).to_dict()
+    opacity = spec["layer"][0]["encoding"]["opacity"]
+    assert opacity["condition"]["test"] == "datum.faded" and opacity["condition"]["value"] < 1
+
+
+def test_confusion_heatmap_zero_cells_are_transparent_and_blank():
+    rows = records(charts.confusion_heatmap(CM, labels=["a", "b", "c"]))
+    zero = [r for r in rows if r["count"] == 0]
+    assert len(zero) == 3
+    assert all(r["fill"] == "transparent" and r["text"] == "" for r in zero)
+    nonzero = [r for r in rows if r["count"] > 0]
+    assert all(r["fill"] != "transparent" and r["text"] == str(r["count"]) for r in nonzero)
+    assert {r["true_label"] for r in rows} == {"a", "b", "c"}
+
+
+def test_probability_bars_mark_the_true_class():
+    probs = [0.1, 0.6, 0.3]
+    plain = charts.probability_bars(probs).to_dict()
+    assert "layer" not in plain
+    marked = charts.probability_bars(probs, labels=["x", "y", "z"], true_class=2).to_dict()
+    assert len(marked["layer"]) == 3
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in marked["layer"]]
+    assert marks[0] == "bar" and {"text", "rule"} <= set(marks[1:])
+    mark_rows = [rows for name, rows in marked["datasets"].items() if len(rows) == 1]
+    assert mark_rows and all(rows[0]["class"] == "z" for rows in mark_rows)
+
+
+def test_history_chart_starts_at_epoch_one_without_a_legend():
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)]
+    spec = charts.history_chart(history, "loss").to_dict()
+    assert spec["encoding"]["x"]["scale"]["domain"] == [1, 3]
+    assert spec["encoding"]["color"]["legend"] is None
+    one = charts.history_chart(history[:1], "loss").to_dict()
+    assert one["encoding"]["x"]["scale"]["domain"][0] == 1
+    assert len(records(charts.history_chart(history, "loss"))) == 6
+
+
+def test_weight_histogram_draws_touching_bars():
+    w = np.random.default_rng(0).normal(size=(784, 32))
+    spec = charts.weight_histogram(w, "layer 1").to_dict()
+    assert spec["mark"]["type"] == "bar"
+    assert "x2" in spec["encoding"]
+    rows = records(charts.weight_histogram(w, "layer 1", bins=40))
+    assert len(rows) == 40 and sum(r["count"] for r in rows) == w.size
+
+
+# -- images ----------------------------------------------------------------------------------------
+
+
+def test_weight_grid_is_rgba_with_transparent_gaps():
+    w = np.random.default_rng(1).normal(size=(784, 20))
+    scale, pad, columns = 2, 3, 8
+    grid = images.weight_grid(w, range(20), columns=columns, scale=scale, pad=pad)
+    tile = 28 * scale
+    assert grid.dtype == np.uint8
+    assert grid.shape == (3 * (tile + pad) + pad, columns * (tile + pad) + pad, 4)
+    alpha = grid[..., 3]
+    assert (alpha[:pad] == 0).all() and (alpha[:, :pad] == 0).all()  # the outer gaps
+    assert (alpha[pad + tile:2 * pad + tile] == 0).all()  # between the first two rows
+    assert (alpha[pad:pad + tile, pad:pad + tile] == 255).all()  # the first tile is opaque
+    last_row = slice(pad + 2 * (tile + pad), pad + 2 * (tile + pad) + tile)
+    assert (alpha[last_row, pad + 4 * (tile + pad):] == 0).all()  # no tile after unit 19
+    assert (alpha == 255).sum() == 20 * tile * tile
