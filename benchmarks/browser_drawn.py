@@ -40,10 +40,13 @@ def canvas_pixels(page):
 
 
 def set_brush(page, brush):
-    """Move the Brush width slider to `brush` with the keyboard and wait for the app to take it."""
+    """Move the Brush width slider (in the Brush popover) to `brush` with the keyboard; wait for the app to take it."""
     slider = page.get_by_role("slider", name="Brush width")
+    if not slider.is_visible():
+        page.get_by_role("button", name="Brush").click()
     current = int(slider.input_value())
     if current == brush:
+        page.keyboard.press("Escape")
         return
     slider.focus()
     key = "ArrowRight" if brush > current else "ArrowLeft"
@@ -53,6 +56,7 @@ def set_brush(page, brush):
     while int(slider.input_value()) != brush:
         assert time.time() < deadline, f"the brush slider did not reach {brush}"
         time.sleep(0.05)
+    page.keyboard.press("Escape")  # close the popover: it would cover the canvas
     # The canvas takes the new width when the rerun's answer arrives, and a stroke under way at
     # that moment is cut short (the component resets its pen). The status widget does not show
     # short reruns, so give the answer time to land before drawing.
@@ -77,14 +81,15 @@ def settle(page, quiet=0.6, timeout=30):
 
 
 def replay(page, strokes):
-    """Draw the strokes (lists of (x, y) canvas points) with the mouse."""
+    """Draw the strokes (lists of (x, y) canvas points) with the mouse, whatever size the canvas is shown at."""
     box = page.locator("canvas.upper-canvas").bounding_box()
+    scale = box["width"] / 280
     for stroke in strokes:
         x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
         page.mouse.up()
 
 

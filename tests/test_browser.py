@@ -54,15 +54,30 @@ def shoot(page, name):
 
 
 def draw_stroke(page, points):
-    """Drag the mouse through canvas-relative points on the drawing layer."""
-    canvas = page.locator("canvas.upper-canvas")
-    box = canvas.bounding_box()
-    x0, y0 = box["x"], box["y"]
-    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    """Drag the mouse through points given in canvas pixels (0-280), whatever size the canvas is shown at."""
+    x0, y0, scale = canvas_frame(page)
+    page.mouse.move(x0 + points[0][0] * scale, y0 + points[0][1] * scale)
     page.mouse.down()
     for x, y in points[1:]:
-        page.mouse.move(x0 + x, y0 + y, steps=4)
+        page.mouse.move(x0 + x * scale, y0 + y * scale, steps=4)
     page.mouse.up()
+
+
+def canvas_frame(page):
+    """(left, top, screen pixels per canvas pixel) of the drawing canvas."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    return box["x"], box["y"], box["width"] / 280
+
+
+def touch_stroke(context, page, points):
+    """A finger stroke through canvas-pixel points (a touch screen has no hover)."""
+    x0, y0, scale = canvas_frame(page)
+    cdp = context.new_cdp_session(page)
+    touches = [{"x": x0 + x * scale, "y": y0 + y * scale} for x, y in points]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": touches[:1]})
+    for point in touches[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 def has_ink(page):
@@ -120,10 +135,12 @@ def test_draw_predict_and_clear(server, page):
     # The next rerun (another brush width) must not bring the cleared "7" back.
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("Draw a digit on the canvas").wait_for()
+    page.get_by_role("button", name="Brush").click()
     brush = page.get_by_role("slider", name="Brush width")
     brush.focus()
     brush.press("ArrowRight")
     time.sleep(1.5)
+    page.keyboard.press("Escape")
     assert page.locator('[data-testid="stMetric"]').count() == 0
     assert not has_ink(page)
 
@@ -221,18 +238,12 @@ def test_a_finger_on_a_phone_draws_from_the_top_right_corner_too(server, browser
     try:
         phone = context.new_page()
         phone.set_default_timeout(30_000)
-        cdp = context.new_cdp_session(phone)
         phone.goto(server)
         canvas = phone.locator("canvas.upper-canvas")
         canvas.wait_for()
         canvas.scroll_into_view_if_needed()
         time.sleep(1)  # the restyling script runs every 0.3 s
-        box = canvas.bounding_box()
-        points = [{"x": box["x"] + 250, "y": box["y"] + y} for y in range(6, 216, 10)]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
-        for point in points[1:]:
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        touch_stroke(context, phone, [(250, y) for y in range(6, 216, 10)])
         assert prediction(phone) == "1"
         assert has_ink(phone)
         shoot(phone, "draw-phone")
@@ -254,3 +265,128 @@ def test_pen_drawn_digits_replayed_with_the_mouse(server, page, mnist):
     assert summary["median_ink_iou"] > 0.85, results  # the generator draws what the canvas draws
     assert summary["browser_accuracy"] >= 7 / 8, results
     assert summary["agreement"] >= 7 / 8, results
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser):
+    """A phone-sized touch screen: (context, page)."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield context, pg
+    context.close()
+
+
+def test_on_a_phone_the_canvas_fills_the_width_and_the_reading_shows_without_scrolling(server, phone):
+    context, pg = phone
+    pg.goto(server)
+    canvas = pg.locator("canvas.upper-canvas")
+    canvas.wait_for()
+    time.sleep(1)  # the styling script runs every 0.3 s
+    box = canvas.bounding_box()
+    assert box["width"] >= 0.9 * PHONE["width"], box  # the column's width, not 280 px
+    assert box["y"] + box["height"] <= PHONE["height"], box  # the whole canvas on the first screen
+    touch_stroke(context, pg, [(140, y) for y in range(40, 250, 10)])
+    assert prediction(pg) == "1"
+    reading = pg.locator('[data-testid="stMetric"]').filter(has_text="Prediction").bounding_box()
+    assert canvas.bounding_box()["y"] == box["y"]  # nothing scrolled
+    assert reading["y"] + reading["height"] <= PHONE["height"], reading
+    shoot(pg, "draw-phone-reading")
+
+
+def test_the_canvas_toolbar_offers_undo_and_redo_and_covers_no_control(server, page):
+    page.goto(server)
+    page.locator("canvas.upper-canvas").hover()
+    time.sleep(1)  # styled, and the hover animation has run
+    buttons = page.locator(".dc-toolbar button")
+    shown = [buttons.nth(i).get_attribute("aria-label") for i in range(buttons.count()) if buttons.nth(i).is_visible()]
+    assert shown == ["Undo", "Redo"]
+    bar = page.locator(".dc-toolbar-card").bounding_box()
+    controls = page.locator('[data-testid="stMain"] :is(button, input, [role="slider"]):not(.dc-icon-button)')
+    for i in range(controls.count()):
+        other = controls.nth(i).bounding_box()
+        if other is None:
+            continue
+        apart = (bar["x"] + bar["width"] <= other["x"] or other["x"] + other["width"] <= bar["x"]
+                 or bar["y"] + bar["height"] <= other["y"] or other["y"] + other["height"] <= bar["y"])
+        assert apart, f"the toolbar {bar} covers a control at {other}"
+
+
+def start_long_run(page, server):
+    """Open Train, set up a run of many epochs on 20,000 images and press Start."""
+    page.goto(f"{server}/train")
+    page.get_by_role("button", name="Start", exact=True).wait_for()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    for name, value in (("Hidden layer sizes", "128"),):
+        box = sidebar.get_by_role("textbox", name=name)
+        box.fill(value)
+        box.press("Enter")
+    epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill("200")
+    epochs.press("Enter")
+    sidebar.get_by_text("Train on a subset").click()
+    subset = sidebar.get_by_role("spinbutton", name="Training images")
+    subset.fill("20000")
+    subset.press("Enter")
+    time.sleep(1)
+    page.get_by_role("button", name="Start", exact=True).click()
+
+
+def test_pause_works_for_a_run_that_waits_for_a_slot(mnist, browser):
+    """A run whose start is slowed (here: queued behind another on a one-slot server) can be paused at once.
+
+    The buttons used to be drawn outside the refreshing panel from the state seen right after
+    Start: a run not yet training then kept Pause disabled until the user left the page.
+    """
+    proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "1"})
+    first, second = browser.new_context(viewport={"width": 1400, "height": 1100}), None
+    try:
+        a = first.new_page()
+        a.set_default_timeout(30_000)
+        start_long_run(a, url)
+        epochs_shown(a)  # the first run holds the only slot and trains
+        second = browser.new_context(viewport={"width": 1400, "height": 1100})
+        b = second.new_page()
+        b.set_default_timeout(30_000)
+        start_long_run(b, url)
+        b.get_by_text("Waiting for a free training slot").wait_for()
+        pause = b.get_by_role("button", name="Pause", exact=True)
+        pause.wait_for()
+        assert pause.is_enabled()
+        pause.click()
+        b.get_by_role("button", name="Resume", exact=True).wait_for()
+        a.get_by_role("button", name="Stop", exact=True).click()
+        a.get_by_text(re.compile(r"Stopped after \d+ finished epochs?")).wait_for()
+        # The slot passes to the second run: it trains its first epoch, then holds, with no click on its page.
+        b.get_by_text(re.compile(r"^Paused after 1 of 200 epochs")).wait_for(timeout=60_000)
+        shoot(b, "train-paused-after-queue")
+        b.get_by_role("button", name="Stop", exact=True).click()
+        b.get_by_text(re.compile(r"Stopped after 1 finished epoch")).wait_for()
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+        stop_app(proc)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_follows_the_visitors_colour_scheme(server, browser, scheme):
+    """No forced theme: the page background follows prefers-color-scheme. Screenshots of each page, both sizes."""
+    for size, viewport in (("desktop", {"width": 1400, "height": 1100}), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme, is_mobile=size == "phone")
+        try:
+            pg = context.new_page()
+            pg.set_default_timeout(30_000)
+            for name, heading in (("", "Draw a digit"), ("train", "Train a network"), ("inspect", "Inspect a model")):
+                pg.goto(f"{server}/{name}")
+                pg.get_by_role("heading", name=heading).wait_for()
+                rgb = pg.locator('[data-testid="stApp"]').evaluate("e => getComputedStyle(e).backgroundColor")
+                luminance = sum(int(c) for c in re.findall(r"\d+", rgb)[:3]) / (3 * 255)
+                assert (luminance < 0.3) == (scheme == "dark"), (name, rgb)
+                time.sleep(2)  # charts drawn
+                shoot(pg, f"{name or 'draw'}-{size}-{scheme}")
+        finally:
+            context.close()
