@@ -9,6 +9,7 @@ ACCENT = "#e4572e"  # the network's answer
 MUTED = "#8aa4c8"  # the other classes
 TRUE_MARK = "#2a9d8f"  # the true class
 SPLITS = {"train": "#1f77b4", "val": "#ff7f0e"}
+NEUTRAL = "#8a8d93"  # secondary text on either theme
 SPLIT_NAMES = {"train": "blue: training", "val": "orange: validation"}
 DIAGONAL = "#cfe8cf"  # correct readings in the confusion matrix
 
@@ -76,7 +77,7 @@ def history_chart(history, metric, height=260):
         )
         .properties(height=height, title=alt.TitleParams(
             metric.capitalize(), subtitle=" · ".join(SPLIT_NAMES[s] for s in SPLITS if (df["split"] == s).any()),
-            anchor="start"))
+            anchor="start", subtitleColor=NEUTRAL))
     )
 
 

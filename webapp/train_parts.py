@@ -97,7 +97,8 @@ def run_panel(config, ds, can_start):
         job.stop()
         job.join(timeout=1.5)
         st.rerun()
-    row.caption(f"This server trains at most {MAX_CONCURRENT_RUNS} networks at a time; other runs wait in line.")
+    row.caption(f"This server trains at most {plural(MAX_CONCURRENT_RUNS, 'network')} at a time; "
+                "other runs wait in line.")
     _live(job, view)
     st.divider()
     _model_list(view)
