@@ -313,6 +313,7 @@ def test_weight_histogram_draws_touching_bars():
     spec = charts.weight_histogram(w, "layer 1").to_dict()
     assert spec["mark"]["type"] == "bar"
     assert "x2" in spec["encoding"]
+    assert spec["encoding"]["y2"] == {"datum": 0}  # bars stand on zero (without it they were drawn as dots)
     rows = records(charts.weight_histogram(w, "layer 1", bins=40))
     assert len(rows) == 40 and sum(r["count"] for r in rows) == w.size
 

@@ -151,10 +151,11 @@ def weight_histogram(w, title, bins=60):
         .encode(
             x=alt.X("start:Q", title="weight", scale=alt.Scale(domain=[float(edges[0]), float(edges[-1])], nice=False)),
             x2="end:Q",
-            y=alt.Y("count:Q", title="count"),
+            # An explicit baseline: with x and x2 both set, bars were drawn as dots at their tops.
+            y=alt.Y("count:Q", title="count"), y2=alt.datum(0),
             tooltip=[alt.Tooltip("start:Q", format=".3f"), alt.Tooltip("end:Q", format=".3f"), "count"],
         )
-        .properties(height=170, title=title)
+        .properties(height=220, title=title)
     )
 
 
