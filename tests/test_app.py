@@ -8,39 +8,21 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from harness import canvas_data_url, canvas_value
+from harness.apptest import clear_caches, metrics, open_app
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp.registry import read_upload
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
-TIMEOUT = 60
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Each test starts from an empty process-wide cache, as a fresh server would."""
-    st.cache_resource.clear()
+    clear_caches()
     yield
-    st.cache_resource.clear()
-
-
-def open_app(page=None, **query):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    if page:
-        at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def metrics(at):
-    return {m.label: m.value for m in at.metric}
+    clear_caches()
 
 
 def wait_for(at, predicate, seconds=60):

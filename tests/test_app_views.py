@@ -5,39 +5,21 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
+from harness.apptest import clear_caches, metrics, open_app
 from mlp import MLP, load_model
 from webapp.registry import ModelEntry
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
-TIMEOUT = 60
 UNAVAILABLE = "The link you opened names a model that is not available here"
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Each test starts from an empty process-wide cache, as a fresh server would."""
-    st.cache_resource.clear()
+    clear_caches()
     yield
-    st.cache_resource.clear()
-
-
-def open_app(page=None, **query):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    if page:
-        at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def metrics(at):
-    return {m.label: m.value for m in at.metric}
+    clear_caches()
 
 
 def charts(at):

@@ -146,22 +146,7 @@ def test_draw_predict_and_clear(server, page):
 
 
 def test_train_switch_pages_and_stop(server, page):
-    page.goto(f"{server}/train")
-    page.get_by_role("button", name="Start", exact=True).wait_for()
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    hidden = sidebar.get_by_role("textbox", name="Hidden layer sizes")
-    hidden.fill("128")
-    hidden.press("Enter")
-    epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
-    epochs.fill("200")
-    epochs.press("Enter")
-    sidebar.get_by_text("Train on a subset").click()
-    subset = sidebar.get_by_role("spinbutton", name="Training images")
-    subset.fill("20000")
-    subset.press("Enter")
-    time.sleep(1)
-    shoot(page, "train-settings")
-    page.get_by_role("button", name="Start", exact=True).click()
+    start_long_run(page, server, shot="train-settings")
     first = epochs_shown(page)
     deadline = time.time() + 60
     while epochs_shown(page) <= first:  # the charts gain points while we watch
@@ -315,15 +300,14 @@ def test_the_canvas_toolbar_offers_undo_and_redo_and_covers_no_control(server, p
         assert apart, f"the toolbar {bar} covers a control at {other}"
 
 
-def start_long_run(page, server):
-    """Open Train, set up a run of many epochs on 20,000 images and press Start."""
+def start_long_run(page, server, shot=None):
+    """Open Train, set up a run of 200 epochs on 20,000 images (a screenshot named `shot`) and press Start."""
     page.goto(f"{server}/train")
     page.get_by_role("button", name="Start", exact=True).wait_for()
     sidebar = page.locator('[data-testid="stSidebar"]')
-    for name, value in (("Hidden layer sizes", "128"),):
-        box = sidebar.get_by_role("textbox", name=name)
-        box.fill(value)
-        box.press("Enter")
+    hidden = sidebar.get_by_role("textbox", name="Hidden layer sizes")
+    hidden.fill("128")
+    hidden.press("Enter")
     epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill("200")
     epochs.press("Enter")
@@ -332,6 +316,8 @@ def start_long_run(page, server):
     subset.fill("20000")
     subset.press("Enter")
     time.sleep(1)
+    if shot:
+        shoot(page, shot)
     page.get_by_role("button", name="Start", exact=True).click()
 
 

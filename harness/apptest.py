@@ -1,0 +1,31 @@
+"""The app under streamlit.testing.v1.AppTest, as the page tests open it."""
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from .server import ROOT
+
+APP = str(ROOT / "app.py")
+TIMEOUT = 60
+
+
+def clear_caches():
+    """Empty the process-wide caches, as a fresh server has them."""
+    st.cache_resource.clear()
+
+
+def open_app(page=None, **query):
+    """Run the app (with URL query parameters), optionally switched to app_pages/<page>.py."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metrics(at):
+    """label -> value of every st.metric on the page."""
+    return {m.label: m.value for m in at.metric}
