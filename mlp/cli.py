@@ -1,4 +1,4 @@
-"""The `python -m mlp` command line (installed as `digit-lab`): train, evaluate, predict, download."""
+"""The `python -m mlp` command line (installed as `digit-lab`): train, evaluate, predict, explain, download."""
 
 import argparse
 import json
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from .augment import AugmentConfig
+from .explain import saliency, trace
 from .hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS, requirement
 from .io import ModelFileError, load_model, save_model
 from .meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
@@ -114,6 +115,12 @@ def build_parser():
     r.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     r.add_argument("--json", action="store_true", help="one JSON object per line")
     r.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+
+    x = sub.add_parser("explain", help="what the network sees in image files: activations and saliency")
+    x.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    x.add_argument("--json", action="store_true",
+                   help="one JSON object per line: input, hidden activations and saliency as numbers")
+    x.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
     g = sub.add_parser("download", help="download a dataset into data/")
     g.add_argument("--dataset", choices=[*DATASET.choices, "all"], default=DATASET.default)
@@ -328,6 +335,77 @@ def predict_file(model, path):
     return {"file": str(path), "digit": int(probs.argmax()), "probabilities": [round(float(p), 6) for p in probs]}
 
 
+# -- explain ------------------------------------------------------------------------
+
+
+def cmd_explain(args):
+    """For each image: the digit, the input the network saw, its hidden activations and the saliency map."""
+    model = load_model(args.model)
+    failures = 0
+    for path in args.images:
+        record = explain_file(model, path)
+        failures += "error" in record
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif "error" in record:
+            print(f"{path}: error: {record['error']}", flush=True)
+        elif record["digit"] is None:
+            print(f"{path}: empty image, no digit", flush=True)
+        else:
+            print(explain_summary(path, record), flush=True)
+    return 1 if failures else 0
+
+
+def explain_file(model, path):
+    """{'file', 'digit', 'probabilities', 'input', 'activations', 'saliency'} for one image, or {'file', 'error'}.
+
+    input and saliency are 28x28 nested lists (input exactly as fed to the network; saliency is
+    gradient x input of the predicted digit's log-probability, see `mlp.explain.saliency`);
+    activations holds one list per hidden layer. An empty image gives digit None and no arrays.
+    """
+    try:
+        x = preprocess(load_image(path))
+    except (ValueError, OSError) as e:
+        return {"file": str(path), "error": str(e)}
+    if x is None:
+        return {"file": str(path), "digit": None, "probabilities": None, "input": None, "activations": None,
+                "saliency": None}
+    row = to_model_input(x)  # (1, 784)
+    traced = trace(model, row)
+    probs = traced.probs[0]
+    digit = int(probs.argmax())
+    side = int(round(row.shape[1] ** 0.5))
+    return {
+        "file": str(path),
+        "digit": digit,
+        "probabilities": [round(float(p), 6) for p in probs],
+        "input": row.reshape(side, side).tolist(),
+        "activations": [significant(h[0]) for h in traced.hidden],
+        "saliency": [significant(r) for r in saliency(model, row, digit, traced=traced).reshape(side, side)],
+    }
+
+
+def significant(values, digits=6):
+    """A 1-D array as a list of floats rounded to `digits` significant digits (saliency can be 1e-9 small)."""
+    return [float(f"{v:.{digits}g}") for v in values.tolist()]
+
+
+def explain_summary(path, record):
+    """Two short lines about one explained image: digit, each hidden layer's strongest unit, where the evidence is."""
+    sal = record["saliency"]
+    flat = [(v, r, c) for r, line in enumerate(sal) for c, v in enumerate(line)]
+    positive = sum(v for v, _, _ in flat if v > 0)
+    top = sorted((f for f in flat if f[0] > 0), reverse=True)[:max(1, len(flat) // 20)]
+    share = sum(v for v, _, _ in top) / positive if positive > 0 else 0.0
+    rows = [r for _, r, _ in top] or [0]
+    cols = [c for _, _, c in top] or [0]
+    layers = "; ".join(f"{len(layer)} units, strongest #{layer.index(max(layer))} ({max(layer):.3g})"
+                       for layer in record["activations"])
+    return (f"{path}: {record['digit']} ({max(record['probabilities']):.1%}); hidden layers: {layers}"
+            f"\n  the strongest evidence for {record['digit']}: {len(top)} pixels in rows "
+            f"{min(rows)}-{max(rows)}, columns {min(cols)}-{max(cols)} carry {share:.0%} of it")
+
+
 # -- download -----------------------------------------------------------------------
 
 
@@ -346,4 +424,5 @@ def cmd_download(args):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "download": cmd_download}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
+            "download": cmd_download}
