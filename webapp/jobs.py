@@ -5,11 +5,12 @@ inside the server would share the GIL with every user's page runs, and each of
 its many short NumPy calls would then wait for the GIL (measured: 20x slower
 while other sessions were active). A thread in the server only relays the
 worker's messages into the state a page polls (records, progress, queue
-position, outcome). Pages read `view()`, one consistent JobView, and `snapshot`, a
-copy of the model after the last finished epoch. The worker (webapp/worker.py, a
-fresh interpreter that never imports Streamlit) gets the model as .npz file bytes
-and talks over its stdin/stdout in the typed messages of webapp/job_protocol.py,
-pickled: between our own processes only.
+position, outcome). Pages read `view()`, one consistent JobView, `snapshot`, a
+copy of the model after the last finished epoch, and `epoch_weights()`, the weights
+after each finished epoch within a memory budget (webapp/replay.py). The worker
+(webapp/worker.py, a fresh interpreter that never imports Streamlit) gets the model
+as .npz file bytes and talks over its stdin/stdout in the typed messages of
+webapp/job_protocol.py, pickled: between our own processes only.
 """
 
 import copy
@@ -27,6 +28,7 @@ from typing import NamedTuple
 from mlp import EpochRecord, model_to_bytes
 
 from .job_protocol import DONE, Command, Done, Epoch, JobState, Paused, Progress, Start
+from .replay import EPOCH_WEIGHTS_BUDGET, EpochWeights, compact
 
 __all__ = ["DONE", "JobState", "JobView", "TrainingJob", "TrainingSlots", "load_training_split", "worker_environment"]
 
@@ -160,7 +162,8 @@ class TrainingJob:
 
     DONE = DONE
 
-    def __init__(self, name, model, config, data, *, slots, finish=None, alive=None, grace=30.0):
+    def __init__(self, name, model, config, data, *, slots, finish=None, alive=None, grace=30.0,
+                 epoch_weights_budget=EPOCH_WEIGHTS_BUDGET):
         self.name, self.model, self.config = name, model, config
         self.slots, self._finish = slots, finish
         self._data = data  # ("module:function", args): the worker calls it to get (x, y)
@@ -170,6 +173,7 @@ class TrainingJob:
         self.records = []
         self.batch_progress = (0, 1)
         self.snapshot = copy.deepcopy(model) if model.meta.get("history") else None
+        self._epochs = EpochWeights(epoch_weights_budget)  # this run's epochs, for replaying them
         self.started_at = self.training_started_at = self.finished_at = None
         self.paused_seconds = 0.0  # time spent paused (and queued to resume), left out of the ETA
         self._paused_at = None
@@ -224,6 +228,16 @@ class TrainingJob:
                 error=self.error, test_accuracy=acc if isinstance(acc, float) else None,
                 orphaned=self._stop.orphaned,
             )
+
+    def epoch_weights(self):
+        """{epoch: [W0, b0, ...]} after this run's finished epochs, thinned to the budget; float16, read-only.
+
+        Epochs are numbered as in the model's history (a continued model's go on from its earlier
+        runs). The latest is the last finished epoch; after early stopping the final model is
+        the best epoch's instead, which may have been thinned out.
+        """
+        with self._lock:
+            return self._epochs.as_dict()
 
     @property
     def orphaned(self):
@@ -377,10 +391,12 @@ class TrainingJob:
                 self.model.set_weights(weights)
                 self.model.meta.setdefault("history", []).append(record)
                 snapshot = copy.deepcopy(self.model)
+                kept = compact(weights)
                 with self._lock:
                     self.records.append(EpochRecord(**record))
                     self.batch_progress = (0, 1)
                     self.snapshot = snapshot
+                    self._epochs.add(record["epoch"], kept)
             case Done(outcome, error, weights):
                 self._set(error=error)
                 if weights is not None:
