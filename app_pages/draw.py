@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
+from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
-from webapp import canvas, charts, images, keys, registry, ui
+from webapp import canvas, charts, images, inside_parts, keys, registry, ui
 
 registry.init_session()
 
@@ -24,7 +25,9 @@ with right:
 model = entry.current() if entry is not None else None
 x28 = preprocess(image) if image is not None else None
 labels = ui.class_names(entry)
-probs = model.predict_proba(to_model_input(x28))[0] if model is not None and x28 is not None else None
+x = to_model_input(x28) if model is not None and x28 is not None else None
+traced = trace(model, x) if x is not None else None  # every layer, once: the reading and the views below
+probs = traced.probs[0] if traced is not None else None
 with reading:
     if entry is not None and model is None:
         st.info("This model has not finished its first epoch yet. Pick another model or wait a moment.")
@@ -43,5 +46,8 @@ with right:
         st.image(images.enlarge(x28 if x28 is not None else np.zeros((28, 28)), scale=8), width=224,
                  caption="Cropped, scaled to 20 px, centred by mass" if x28 is not None else "Nothing drawn yet")
 
+if model is not None:
+    st.subheader("Inside the network")
+    inside_parts.section(entry, model, x, traced, labels)
 # Below both columns: on a phone, where columns stack, the reading comes right after the canvas.
 ui.upload_model_expander()

@@ -28,6 +28,7 @@ __all__ = [
     "top_exciting",
     "Comparison",
     "compare",
+    "input_weights",
 ]
 
 
@@ -114,6 +115,33 @@ def saliency(model, x, target=None, *, of="log_prob", traced=None):
     grad = delta @ dense[0].params["W"].T  # (n, d)
     grad *= x
     return grad
+
+
+def input_weights(model, layer, unit, x=None, traced=None):
+    """What hidden `unit` of `layer` (0-based) weighs each input pixel by: (d,).
+
+    For the first layer, the unit's incoming weights. A deeper unit has no weights on the pixels
+    of its own, so this is the gradient of its pre-activation with respect to the input at x (1, d)
+    (for ReLU, its incoming weights composed through the units that x switches on): the template
+    that unit matches against this drawing.
+    """
+    dense = model.dense
+    if not 0 <= layer < len(dense) - 1:
+        raise ValueError(f"layer must be a hidden layer in [0, {len(dense) - 1}), got {layer}")
+    if not 0 <= unit < dense[layer].params["W"].shape[1]:
+        raise ValueError(f"unit must be in [0, {dense[layer].params['W'].shape[1]}), got {unit}")
+    if layer == 0:
+        return dense[0].params["W"][:, unit].copy()
+    if x is None:
+        raise ValueError("a deeper unit's input weights depend on the input: pass x")
+    t = traced if traced is not None else trace(model, model.cast(x))
+    backward = DERIVATIVES[model.activation]
+    delta = dense[layer].params["W"][:, unit][None, :].copy()  # (1, h_{layer-1})
+    for i in range(layer - 1, 0, -1):
+        backward(t.hidden[i][:1], delta)
+        delta = delta @ dense[i].params["W"].T
+    backward(t.hidden[0][:1], delta)
+    return (delta @ dense[0].params["W"].T)[0]
 
 
 class Deletion(NamedTuple):

@@ -57,8 +57,9 @@ def test_injected_canvas_gives_a_prediction(mnist, index):
     m = metrics(at)
     assert m["Prediction"] == str(mnist.y_test[index])
     assert float(m["Confidence"].rstrip("%")) > 50
-    assert len(at.get("vega_lite_chart")) == 1  # the probability bars
-    assert len(at.get("image")) == 1  # the 28x28 input, enlarged
+    beside = at.columns[1]  # beside the canvas (the views inside the network follow below)
+    assert len(beside.get("vega_lite_chart")) == 1  # the probability bars
+    assert len(beside.get("image")) == 1  # the 28x28 input, enlarged
 
 
 def test_clear_removes_the_prediction(mnist):

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from mlp import MLP, load_model, save_model, to_inputs
 from mlp.activations import ACTIVATIONS
 from mlp.cli import main
-from mlp.explain import compare, deletion_drop, fit_embedding, saliency, top_exciting, trace
+from mlp.explain import compare, deletion_drop, fit_embedding, input_weights, saliency, top_exciting, trace
 from mlp.losses import softmax
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,29 @@ def test_saliency_gradient_matches_finite_differences(activation, of):
         step[:, j] = eps
         numeric[:, j] = (score(x + step) - score(x - step)) / (2 * eps)
     np.testing.assert_allclose(sal, numeric * x, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_a_hidden_units_input_weights_are_its_gradient(activation):
+    model = small_model(activation, "float64", sizes=(30, 12, 9, 7, 5), seed=6)
+    x = inputs(1, d=30, seed=7, dtype=np.float64) + 0.05
+    np.testing.assert_array_equal(input_weights(model, 0, 3), model.dense[0].params["W"][:, 3])
+    for layer, unit in ((1, 4), (2, 6)):
+
+        def pre_activation(x, layer=layer, unit=unit):  # the unit's input before its activation
+            h = x
+            for d in model.dense[:layer]:
+                h = ACTIVATIONS[activation](d.forward(h, training=False))
+            return (h @ model.dense[layer].params["W"][:, unit])[0]
+
+        eps = 1e-6
+        numeric = np.array([(pre_activation(x + eps * e) - pre_activation(x - eps * e)) / (2 * eps)
+                            for e in np.eye(30)[:, None, :]])
+        np.testing.assert_allclose(input_weights(model, layer, unit, x), numeric, rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="hidden layer"):
+        input_weights(model, 3, 0, x)
+    with pytest.raises(ValueError, match="unit must be"):
+        input_weights(model, 1, 9, x)
 
 
 def test_saliency_targets():

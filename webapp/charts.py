@@ -178,3 +178,32 @@ def per_class_chart(per_class, labels=None):
         )
         .properties(height=220)
     )
+
+
+def embedding_map(coords, classes, indices, here, labels, height=420):
+    """Test images as dots on a 2-D map, coloured by class, and the current drawing as a star.
+
+    coords (n, 2), classes (n,), indices (n,) test-image numbers (a click selects "index");
+    here (2,) the drawing's place.
+    """
+    labels = [str(x) for x in labels]
+    df = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "index": np.asarray(indices),
+                       "class": [labels[int(c)] for c in classes]})
+    pick = alt.selection_point(name="image", fields=["index"], on="click")
+    dots = (
+        alt.Chart(df)
+        .mark_circle(size=18, opacity=0.55, cursor="pointer")
+        .encode(
+            x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
+            color=alt.Color("class:N", sort=labels, scale=alt.Scale(scheme="category10"),
+                            legend=alt.Legend(title="test images", orient="right")),
+            tooltip=[alt.Tooltip("index:Q", title="test image"), "class"],
+        )
+        .add_params(pick)
+    )
+    star = (
+        alt.Chart(pd.DataFrame({"x": [float(here[0])], "y": [float(here[1])], "what": ["your drawing"]}))
+        .mark_point(shape="diamond", size=420, filled=True, color=ACCENT, stroke=NEUTRAL, strokeWidth=2)
+        .encode(x="x:Q", y="y:Q", tooltip=["what"])
+    )
+    return (dots + star).properties(height=height)

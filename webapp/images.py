@@ -17,6 +17,11 @@ def enlarge(image28, scale=10, grid=True):
     return out
 
 
+def enlarge_rgb(rgb, scale):
+    """An (h, w, 3) image with each pixel as a scale x scale block."""
+    return np.kron(np.asarray(rgb), np.ones((scale, scale, 1), dtype=np.uint8))
+
+
 def diverging_rgb(values, limit=None):
     """Map values to RGB uint8 with a blue-white-red scale, symmetric around 0."""
     v = np.asarray(values, dtype=np.float32)
@@ -47,3 +52,54 @@ def weight_grid(w, units, columns=16, scale=3, pad=2):
         canvas[top:top + tile, left:left + tile, :3] = rgb
         canvas[top:top + tile, left:left + tile, 3] = 255
     return canvas
+
+
+def unit_grid(values, scale=None, width=256, mark=None):
+    """One hidden layer's activations (units,) -> an RGB heat grid, one square per unit, about `width` px wide.
+
+    Units fill a near-square grid (1024 units: 32x32; 16 units: 4x4) in unit order, so unit u sits
+    at row u // columns, column u % columns. Colour runs from dark (0) to bright orange (the
+    layer's largest activation, or `scale`); negative values (tanh) are blue. Spare cells stay
+    transparent. `mark` frames one unit in white.
+    """
+    v = np.asarray(values, dtype=np.float32).ravel()
+    columns = grid_columns(len(v))
+    rows = -(-len(v) // columns)
+    top = float(scale) if scale else float(np.abs(v).max()) or 1.0
+    t = np.clip(v / top, -1, 1)[:, None]
+    dark = np.array([30, 33, 40], np.float32)
+    hot = np.array([255, 140, 40], np.float32)
+    cold = np.array([70, 130, 220], np.float32)
+    rgb = np.where(t >= 0, dark + t * (hot - dark), dark + (-t) * (cold - dark))
+    cells = np.zeros((rows * columns, 4), np.uint8)
+    cells[: len(v), :3] = rgb.astype(np.uint8)
+    cells[: len(v), 3] = 255
+    px = max(1, width // columns)
+    out = np.kron(cells.reshape(rows, columns, 4), np.ones((px, px, 1), np.uint8))
+    if mark is not None:  # a white frame around the picked unit
+        r, c = divmod(int(mark), columns)
+        edge = max(1, px // 6)
+        frame = out[r * px:(r + 1) * px, c * px:(c + 1) * px]
+        for band in (frame[:edge], frame[-edge:], frame[:, :edge], frame[:, -edge:]):
+            band[...] = 255
+    return out
+
+
+def grid_columns(n):
+    """Columns of the near-square grid that unit_grid lays `n` units out in."""
+    return max(1, int(np.ceil(np.sqrt(n))))
+
+
+def saliency_overlay(image28, saliency28, scale=8):
+    """The 28x28 input in grey with the saliency on top: red where ink raises the class, blue where it lowers it."""
+    img = np.clip(np.asarray(image28, np.float32).reshape(28, 28), 0, 1)
+    s = np.asarray(saliency28, np.float32).reshape(28, 28)
+    limit = float(np.abs(s).max()) or 1.0
+    t = np.clip(s / limit, -1, 1)[..., None]
+    grey = (0.35 * img)[..., None] * np.ones(3, np.float32) * 255
+    red, blue = np.array([255, 60, 40], np.float32), np.array([60, 140, 255], np.float32)
+    strength = np.abs(t) ** 0.7  # lifts weak evidence so it stays visible
+    colour = np.where(t > 0, red, blue)
+    rgb = grey * (1 - strength) + colour * strength
+    out = rgb.astype(np.uint8)
+    return np.kron(out, np.ones((scale, scale, 1), np.uint8))

@@ -24,6 +24,12 @@ CLEAR = "clear"  # button
 UPLOAD = "upload"  # file uploader
 UPLOADED_ID = "uploaded_id"  # file_id of the upload already read
 UPLOAD_ERROR = "upload_error"  # why the last upload was refused
+# Inside the network (webapp.inside_parts)
+UNIT_LAYER, UNIT = "unit_layer", "unit"  # the hidden unit picked on the activation grids
+EXPLAIN_DIGIT = "explain_digit"  # the digit the saliency map explains (None: the reading)
+MAP_CHART = "map_chart"  # the test-set map (its selection is a clicked test image)
+OPEN_SAMPLE = "open_sample"  # a test image clicked on the map, to open on Inspect
+COMPARE_MODEL = "compare_model"  # the second model on Draw, and model B on Inspect
 
 # -- Train -----------------------------------------------------------------------------------
 TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)

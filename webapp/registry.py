@@ -7,6 +7,7 @@ session and says so plainly anywhere else.
 
 import itertools
 import secrets
+import threading
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -30,6 +31,7 @@ class ModelEntry:
     job: object = None  # TrainingJob, while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))
     evaluations: dict = field(default_factory=dict, repr=False)  # (dataset, model id) -> Evaluation
+    derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
     _file: tuple = field(default=(None, b""), repr=False)  # (id of the model, its .npz bytes)
 
     def file_bytes(self):
@@ -164,6 +166,26 @@ def describe(entry):
     sizes = "-".join(map(str, m.layer_sizes)) if m is not None else "?"
     suffix = f", test {acc:.2%}" if isinstance(acc, float) else ""
     return f"{entry.name} ({sizes}{suffix})"
+
+
+_SHARED = {}  # the pretrained model's derived results, for every session
+_SHARED_LOCK = threading.Lock()
+
+
+def derived(entry, what, compute):
+    """compute(), once per entry's current model and `what` (a hashable label): the pretrained model's
+    results are shared by every session, a session model's are kept on its entry until it changes."""
+    model = entry.current()
+    key = (what, id(model))
+    if entry.kind == "pretrained":
+        with _SHARED_LOCK:
+            if key not in _SHARED:
+                _SHARED[key] = compute()
+            return _SHARED[key]
+    if key not in entry.derived:
+        entry.derived = {k: v for k, v in entry.derived.items() if k[1] == id(model)}
+        entry.derived[key] = compute()
+    return entry.derived[key]
 
 
 def evaluation(entry, name=None):

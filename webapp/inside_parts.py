@@ -1,0 +1,154 @@
+"""Inside the network, for the digit on the canvas: activations, why this digit, where it sits, two models.
+
+Everything per stroke is one trace of the drawing (every hidden layer and the probabilities),
+one or two saliency maps and a projection onto the test-set map: well under a millisecond
+each for the shipped model (`python -m benchmarks.draw_speed` prints the whole page's share).
+What depends only on the model (the map of the test set, the test images that excite each
+unit) is computed once per model and kept (registry.derived).
+"""
+
+import numpy as np
+import streamlit as st
+
+from data import DatasetError, DatasetNotFound
+from mlp import explain
+
+from . import charts, images, keys, registry, resources
+
+MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
+TOP_IMAGES = 8
+
+
+def section(entry, model, x, traced, labels):
+    """The four tabs under the canvas. x: the (1, 784) input, or None before anything is drawn."""
+    tabs = st.tabs(["Activations", "Why this digit", "Where it sits", "Two models"])
+    if x is None:
+        for tab in tabs:
+            tab.caption("Draw a digit to see inside the network.")
+        return
+    with tabs[0]:
+        activations(entry, model, x, traced)
+    with tabs[1]:
+        why(model, x, traced, labels)
+    with tabs[2]:
+        where(entry, model, traced, labels)
+    with tabs[3]:
+        two_models(entry, x, labels)
+
+
+def activations(entry, model, x, traced):
+    """Every hidden layer as a grid of units, brightest most active; a picked unit's template and favourite images."""
+    ss = st.session_state
+    sizes = [h.shape[1] for h in traced.hidden]
+    layer = min(ss.get(keys.UNIT_LAYER, 0), len(sizes) - 1)
+    ss[keys.UNIT_LAYER] = layer
+    if ss.get(keys.UNIT) is None or ss[keys.UNIT] >= sizes[layer]:
+        ss[keys.UNIT] = int(traced.hidden[layer][0].argmax())
+    st.caption("Each square is one hidden unit, in order, row by row: the brighter, the more this drawing "
+               "excites it (dark: silent). The white frame is the unit picked below.")
+    cols = st.columns(len(sizes))
+    for i, (col, h) in enumerate(zip(cols, traced.hidden)):
+        active = int((h[0] > 0).sum())
+        col.image(images.unit_grid(h[0], mark=ss[keys.UNIT] if i == layer else None), width=300,
+                  caption=f"Layer {i + 1}: {active:,} of {sizes[i]:,} units active")
+    a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
+    a.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")
+    b.number_input("Unit", 0, sizes[layer] - 1, key=keys.UNIT)
+    if c.button("Most active", key="unit_most_active", help="Pick the unit this drawing excites most"):
+        ss[keys.UNIT] = int(traced.hidden[layer][0].argmax())
+        st.rerun()
+    unit = ss[keys.UNIT]
+    left, right = st.columns([1, 2])
+    w = explain.input_weights(model, layer, unit, x, traced)
+    left.image(images.enlarge_rgb(images.diverging_rgb(w.reshape(28, 28)), 6), width=168,
+               caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
+    top = favourite_images(entry, model, layer)
+    if top is None:
+        right.caption("The test images that excite it most need the dataset, which is not on this server yet.")
+        return
+    x_test = resources.dataset(entry.dataset).x_test
+    right.image([images.enlarge(x_test[i] / 255.0, scale=2, grid=False) for i in top[unit]], width=56,
+                caption=[f"#{i}" for i in top[unit]])
+    right.caption(f"The {TOP_IMAGES} test images that excite unit {unit} of layer {layer + 1} most. "
+                  f"This drawing gives it {traced.hidden[layer][0, unit]:.2f}.")
+
+
+def favourite_images(entry, model, layer):
+    """(units, TOP_IMAGES) test-image indices that excite each unit of `layer` most; None without the dataset."""
+    try:
+        x_test, _ = resources.test_inputs(entry.dataset)
+    except (DatasetNotFound, DatasetError):
+        return None
+
+    def compute():
+        h = explain.trace(model, x_test).hidden[layer]  # (n, units)
+        part = np.argpartition(-h, TOP_IMAGES, axis=0)[:TOP_IMAGES]  # (k, units), unordered
+        order = np.argsort(-np.take_along_axis(h, part, axis=0), axis=0, kind="stable")
+        return np.take_along_axis(part, order, axis=0).T  # (units, k), most excited first
+
+    return registry.derived(entry, ("favourites", layer), compute)
+
+
+def why(model, x, traced, labels):
+    """Saliency over the 28x28 input, for the reading or a digit the user picks."""
+    reading = int(traced.probs[0].argmax())
+    options = [None, *range(len(labels))]
+    a, b = st.columns([1, 2])
+    picked = a.selectbox("Explain", options, key=keys.EXPLAIN_DIGIT,
+                         format_func=lambda d: f"the reading ({labels[reading]})" if d is None else f"why {labels[d]}?")
+    target = reading if picked is None else picked
+    s = explain.saliency(model, x, target, traced=traced)[0]
+    a.image(images.saliency_overlay(x[0], s), width=224)
+    b.markdown(f"**Why {labels[target]}?** Red pixels are ink that made the network more sure it is "
+               f"**{labels[target]}** rather than another digit; blue pixels are ink that pulled it away. "
+               f"It gives {labels[target]} a probability of **{traced.probs[0, target]:.1%}**.")
+    b.caption("Gradient × input of the digit's log-probability: blanking the 10% most red ink lowers the "
+              "probability far more than blanking 10% of the ink at random (README: Inside the network).")
+
+
+def where(entry, model, traced, labels):
+    """The drawing on a 2-D map of the test set (PCA of the last hidden layer); a click opens a test image."""
+    try:
+        x_test, y_test = resources.test_inputs(entry.dataset)
+    except (DatasetNotFound, DatasetError):
+        st.caption("The map of the test set needs the dataset, which is not on this server yet.")
+        return
+    emb = registry.derived(entry, "embedding", lambda: explain.fit_embedding(model, x_test))
+    here = emb.project(traced.hidden[-1])[0]
+    shown = np.arange(0, len(y_test), max(1, len(y_test) // MAP_POINTS))
+    chart = charts.embedding_map(emb.coords[shown], y_test[shown], shown, here, labels)
+    st.altair_chart(chart, key=keys.MAP_CHART, on_select=_open_clicked, selection_mode="image", width="stretch")
+    st.caption(f"Each dot is a test image, placed by what the last hidden layer makes of it (its two main "
+               f"directions, {emb.explained_variance_ratio.sum():.0%} of the variation); the orange diamond is "
+               "your drawing. Click a dot to open that image on Inspect.")
+    if st.session_state.pop(keys.OPEN_SAMPLE, None) is not None:
+        st.switch_page("app_pages/inspect.py")
+
+
+def _open_clicked():
+    ss = st.session_state
+    points = ss[keys.MAP_CHART].selection.get("image", [])
+    if points:
+        ss[keys.F_SAMPLE] = int(points[0]["index"])
+        ss[keys.KEPT + keys.F_SAMPLE] = ss[keys.F_SAMPLE]
+        ss[keys.OPEN_SAMPLE] = ss[keys.F_SAMPLE]
+
+
+def two_models(entry, x, labels):
+    """The same drawing through a second model, beside the first."""
+    entries = registry.all_models()
+    others = [n for n, e in entries.items() if n != entry.name and e.current() is not None]
+    if not others:
+        st.caption("Train or upload another model to read this drawing with two models side by side.")
+        return
+    if st.session_state.get(keys.COMPARE_MODEL) not in others:
+        st.session_state[keys.COMPARE_MODEL] = others[0]
+    other = entries[st.selectbox("Compare with", others, key=keys.COMPARE_MODEL,
+                                 format_func=lambda n: registry.describe(entries[n]))]
+    left, right = st.columns(2)
+    for col, e in ((left, entry), (right, other)):
+        probs = e.current().predict_proba(x)[0]
+        digit = int(probs.argmax())
+        col.metric(e.name, labels[digit])
+        col.caption(f"{probs[digit]:.1%} sure")
+        col.altair_chart(charts.probability_bars(probs, labels, height=160), width="stretch")
