@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
-from webapp import charts, inspect_parts, keys, registry, resources, ui, urlstate
+from webapp import charts, inspect_parts, keys, registry, replay_parts, resources, ui, urlstate
 from webapp.mistakes import ANY, mistakes, page_of
 
 PER_PAGE = 24
@@ -27,7 +27,8 @@ if model is None:
     st.stop()
 inspect_parts.summary(entry, model)
 
-tab_test, tab_weights = st.tabs(["Confusion matrix and mistakes", "Weights"])
+tab_test, tab_weights, tab_compare, tab_replay = st.tabs(
+    ["Confusion matrix and mistakes", "Weights", "Compare with another model", "Watch it learn"])
 with tab_weights:
     inspect_parts.weights(model)
 
@@ -86,3 +87,9 @@ with tab_test:
     st.caption(f"{matches}; showing {len(items)} on page {page} of {pages}. "
                "Press the chart button under an image for its probabilities.")
     inspect_parts.mistake_grid(items, ds.x_test, ds.y_test, ev.probabilities, labels)
+with tab_compare:
+    inspect_parts.compare(entry, ds, ev, labels)
+with tab_replay:
+    if entry.job is None:
+        st.caption("Runs trained in this session keep every epoch (within a memory budget) to replay here.")
+    replay_parts.replay_section(entry, ds.x_test, ds.y_test, labels)

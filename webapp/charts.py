@@ -207,3 +207,37 @@ def embedding_map(coords, classes, indices, here, labels, height=420):
         .encode(x="x:Q", y="y:Q", tooltip=["what"])
     )
     return (dots + star).properties(height=height)
+
+
+def difference_heatmap(diff, labels=None):
+    """Heatmap of B's confusion matrix minus A's: green cells gained images, red ones lost them, blank unchanged.
+
+    Off the diagonal a gain is more mistakes, so the colour there is flipped: green always means B did better.
+    """
+    diff = np.asarray(diff)
+    k = len(diff)
+    labels = [str(i) for i in range(k)] if labels is None else [str(x) for x in labels]
+    true, pred = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    better = np.where(true == pred, diff, -diff).ravel()
+    top = max(1, int(np.abs(diff).max()))
+    df = pd.DataFrame({
+        "true": true.ravel(), "predicted": pred.ravel(), "change": diff.ravel(), "better": better,
+        "text": [f"{d:+d}" if d else "" for d in diff.ravel()],
+    })
+    names = _label_expr(labels)
+    base = alt.Chart(df).encode(
+        x=alt.X("predicted:O", title="predicted", axis=alt.Axis(labelAngle=0, orient="top", labelExpr=names)),
+        y=alt.Y("true:O", title="true", axis=alt.Axis(labelExpr=names)),
+    )
+    cells = base.mark_rect(stroke="#88888855", strokeWidth=1).encode(
+        color=alt.condition("datum.better == 0", alt.value("transparent"), alt.Color(
+            "better:Q", scale=alt.Scale(domain=[-top, top], range=["#c0392b", "#f7f7f7", "#1e8449"]), legend=None)),
+        tooltip=["true", "predicted", alt.Tooltip("change:Q", title="B − A")],
+    )
+    text = base.mark_text(fontSize=12, color="#222222").encode(text="text:N")
+    return (cells + text).properties(width=alt.Step(36), height=alt.Step(30))
+
+
+def _label_expr(labels):
+    """A Vega expression showing class names instead of class numbers on an axis."""
+    return "[" + ", ".join(repr(str(x)) for x in labels) + "][datum.value]"

@@ -2,12 +2,15 @@
 
 import streamlit as st
 
-from . import charts, images, keys, resources, urlstate
+from mlp import explain
+
+from . import charts, images, keys, registry, resources, urlstate
 from .display import settings_rows
 from .mistakes import ANY
 
 ORDERS = {"confident": "Most confident first", "unsure": "Least confident first"}
 TILE_WIDTH = 96  # px per mistake: a phone fits three in a row, a desktop a dozen
+PER_COMPARE = 24  # images shown of what model B fixed, and of what it broke
 
 
 def filter_fields(n_classes, n_test):
@@ -85,13 +88,45 @@ def sample_card(x, true, probs, labels, index):
 
 def mistake_grid(items, x_test, y_test, probabilities, labels):
     """Misclassified test images as tiles that wrap to the screen's width, each with a probabilities button."""
-    grid = st.container(horizontal=True, gap="small")
+    captions = []
     for i in items:
-        p = probabilities[i]
-        k = int(p.argmax())
+        k = int(probabilities[i].argmax())
+        captions.append(f"true **{labels[int(y_test[i])]}** → **{labels[k]}** · {probabilities[i][k]:.0%}")
+    image_grid(items, x_test, captions)
+
+
+def image_grid(items, x_test, captions, key_prefix="s"):
+    """Test images as tiles that wrap (3 in a row on a phone, a dozen on a desktop); a button opens each one."""
+    grid = st.container(horizontal=True, gap="small")
+    for i, caption in zip(items, captions):
         tile = grid.container(width=TILE_WIDTH, gap=None)
         tile.image(images.enlarge(x_test[i] / 255.0, scale=3, grid=False), width="stretch")
-        tile.caption(f"true **{labels[int(y_test[i])]}** → **{labels[k]}** · {p[k]:.0%}")
-        if tile.button(":material/bar_chart:", key=f"s-{i}", help=f"Show the probabilities of test image #{i}"):
+        tile.caption(caption)
+        if tile.button(":material/bar_chart:", key=f"{key_prefix}-{i}",
+                       help=f"Show the probabilities of test image #{i}"):
             st.session_state[keys.F_SAMPLE] = int(i)
             st.rerun()
+
+
+def compare(entry, ds, ev, labels):
+    """Model A (the page's model) against a model B on the test set: what B fixed and what it broke."""
+    b = registry.compare_selector(entry)
+    if b is None:
+        st.caption("Train or upload another model for the same dataset to compare it with this one.")
+        return
+    pb = registry.evaluation(b).probabilities
+    result = explain.compare(ev.probabilities, pb, ds.y_test)
+    c = st.columns(3)
+    c[0].metric(f"A: {entry.name}", f"{result.accuracy_a:.2%}")
+    c[1].metric(f"B: {b.name}", f"{result.accuracy_b:.2%}")
+    c[2].metric("B fixed / broke", f"{len(result.fixed):,} / {len(result.broke):,}")
+    st.markdown("**B − A, confusion matrices**: green where B puts more test images in that cell, red where "
+                "fewer. On the diagonal green is better; off it, red is.")
+    st.altair_chart(charts.difference_heatmap(result.diff_confusion, labels))
+    pa = ev.probabilities
+    for title, items in (("B fixed", result.fixed), ("B broke", result.broke)):
+        st.markdown(f"**{title}** {len(items):,} test images (B's most confident first)")
+        shown = items[:PER_COMPARE]
+        captions = [f"true **{labels[int(ds.y_test[i])]}** · A {labels[int(pa[i].argmax())]} · "
+                    f"B {labels[int(pb[i].argmax())]}" for i in shown]
+        image_grid(shown, ds.x_test, captions, key_prefix=title)

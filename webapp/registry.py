@@ -19,6 +19,7 @@ from . import keys, resources, settings
 
 PRETRAINED = "Pretrained"
 MODEL_PARAM = "model"
+COMPARE_PARAM = "compare"  # Inspect's model B
 
 
 @dataclass(eq=False)
@@ -153,6 +154,29 @@ def model_selector(key, label="Model", help=None):
     else:
         st.query_params.pop(MODEL_PARAM, None)
     return entry
+
+
+def compare_selector(entry):
+    """A selectbox of the other models for entry's dataset, kept in the URL as `compare=<link id>`; None if none."""
+    ss = st.session_state
+    entries = {n: e for n, e in all_models().items()
+               if n != entry.name and e.current() is not None and e.dataset == entry.dataset}
+    if not entries:
+        st.query_params.pop(COMPARE_PARAM, None)
+        return None
+    wanted = st.query_params.get(COMPARE_PARAM)
+    if keys.COMPARE_MODEL not in ss and wanted is not None:  # a shared link, on this page's first run
+        match = [n for n, e in entries.items() if (e.link_id or PRETRAINED) == wanted]
+        if match:
+            ss[keys.COMPARE_MODEL] = match[0]
+        else:
+            st.warning("The link's model B is not available here (models trained or uploaded live only in the "
+                       "session that made them).", icon=":material/link_off:")
+    if ss.get(keys.COMPARE_MODEL) not in entries:
+        ss[keys.COMPARE_MODEL] = next(iter(entries))
+    name = st.selectbox("Model B", list(entries), key=keys.COMPARE_MODEL, format_func=lambda n: describe(entries[n]))
+    st.query_params[COMPARE_PARAM] = entries[name].link_id or PRETRAINED
+    return entries[name]
 
 
 def describe(entry):

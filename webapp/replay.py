@@ -20,7 +20,7 @@ __all__ = ["CACHE", "EPOCH_WEIGHTS_BUDGET", "EpochReplay", "EpochWeights", "Repl
 
 # Bytes of stored weights per run. As float16 copies an epoch of 784-256-128-10 takes 0.47 MB
 # (142 epochs fit), one of the pretrained 784-1024-1024-10 3.7 MB (18 fit; longer runs thin out).
-EPOCH_WEIGHTS_BUDGET = 64 * 2**20
+EPOCH_WEIGHTS_BUDGET = 32 * 2**20
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
