@@ -376,3 +376,46 @@ def test_every_page_follows_the_visitors_colour_scheme(server, browser, scheme):
                 shoot(pg, f"{name or 'draw'}-{size}-{scheme}")
         finally:
             context.close()
+
+
+def test_inside_the_network_follows_the_drawing_and_the_map_opens_a_test_image(server, page):
+    page.goto(server)
+    page.locator("canvas.upper-canvas").wait_for()
+    draw_stroke(page, [(140, 40), (140, 120), (140, 240)])
+    assert prediction(page) == "1"
+    grids = page.get_by_text(re.compile(r"^Layer \d: [\d,]+ of 1,024 units active"))
+    grids.nth(1).wait_for()
+    first = grids.first.inner_text()
+    shoot(page, "draw-activations")
+    page.get_by_role("tab", name="Why this digit").click()
+    page.get_by_text("Why 1?").wait_for()
+    shoot(page, "draw-why")
+    page.get_by_role("tab", name="Where it sits").click()
+    page.get_by_text(re.compile("the orange diamond is your drawing")).wait_for()
+    time.sleep(2)  # the map draws
+    shoot(page, "draw-map")
+    # A new stroke changes what the layers do (the views follow every stroke).
+    page.get_by_role("tab", name="Activations").click()
+    draw_stroke(page, [(60, 60), (200, 60), (120, 240)])
+    deadline = time.time() + 15
+    while grids.first.inner_text() == first:
+        assert time.time() < deadline, "the activation grids did not follow the new stroke"
+        time.sleep(0.2)
+    # A click on a dot of the map opens that test image on Inspect.
+    page.get_by_role("tab", name="Where it sits").click()  # only the open tab runs: the map comes back
+    page.get_by_text(re.compile("the orange diamond is your drawing")).wait_for()
+    time.sleep(1)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').last  # after the probability bars
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    inspect = page.get_by_role("heading", name="Inspect a model")
+    # The dots are drawn by Vega, not as page elements: click across the plot until one is hit.
+    for fx, fy in [(fx / 10, fy / 10) for fy in (5, 4, 6, 3, 7) for fx in (2, 3, 4, 5, 6)]:
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        time.sleep(1.5)
+        if inspect.count():
+            break
+    page.get_by_role("heading", name="Inspect a model").wait_for()
+    page.locator('[data-testid="stMetric"]').filter(has_text="Predicted").wait_for()
+    assert page.get_by_text(re.compile(r"^test image #\d+")).count() == 1
+    shoot(page, "inspect-from-map")

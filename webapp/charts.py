@@ -189,7 +189,8 @@ def embedding_map(coords, classes, indices, here, labels, height=420):
     labels = [str(x) for x in labels]
     df = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "index": np.asarray(indices),
                        "class": [labels[int(c)] for c in classes]})
-    pick = alt.selection_point(name="image", fields=["index"], on="click")
+    # nearest: a click selects the closest dot, so small dots are easy to hit.
+    pick = alt.selection_point(name="image", fields=["index"], on="click", nearest=True)
     dots = (
         alt.Chart(df)
         .mark_circle(size=18, opacity=0.55, cursor="pointer")

@@ -19,24 +19,30 @@ MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough 
 TOP_IMAGES = 8
 
 
+TABS = ("Activations", "Why this digit", "Where it sits", "Two models")
+
+
 def section(entry, model, x, traced, labels):
-    """The four tabs under the canvas. x: the (1, 784) input, or None before anything is drawn."""
-    tabs = st.tabs(["Activations", "Why this digit", "Where it sits", "Two models"])
-    if x is None:
-        for tab in tabs:
-            tab.caption("Draw a digit to see inside the network.")
-        return
-    with tabs[0]:
-        activations(entry, model, x, traced)
-    with tabs[1]:
-        why(model, x, traced, labels)
-    with tabs[2]:
-        where(entry, model, traced, labels)
-    with tabs[3]:
-        two_models(entry, x, labels)
+    """The four tabs under the canvas; only the open one runs. x: the (1, 784) input, or None before a drawing.
+
+    Lazy tabs (on_change="rerun"): a stroke costs the server only the view the visitor is looking at,
+    and the test-set work behind the map and the favourite images waits until those tabs are opened.
+    """
+    tabs = st.tabs(TABS, key=keys.INSIDE_TAB, on_change="rerun")
+    views = (activations, why, where, two_models)
+    for tab, view in zip(tabs, views):
+        if not tab.open:
+            continue
+        with tab:
+            if x is None:
+                st.caption("Draw a digit to see inside the network.")
+            elif not traced.hidden and view in (activations, where):
+                st.caption("This model has no hidden layer: its inputs go straight to the ten outputs.")
+            else:
+                view(entry, model, x, traced, labels)
 
 
-def activations(entry, model, x, traced):
+def activations(entry, model, x, traced, labels):
     """Every hidden layer as a grid of units, brightest most active; a picked unit's template and favourite images."""
     ss = st.session_state
     sizes = [h.shape[1] for h in traced.hidden]
@@ -54,9 +60,9 @@ def activations(entry, model, x, traced):
     a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
     a.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")
     b.number_input("Unit", 0, sizes[layer] - 1, key=keys.UNIT)
-    if c.button("Most active", key="unit_most_active", help="Pick the unit this drawing excites most"):
-        ss[keys.UNIT] = int(traced.hidden[layer][0].argmax())
-        st.rerun()
+    # A callback: by the time the button reports a click, the unit's widget is drawn for this run.
+    c.button("Most active", key=keys.MOST_ACTIVE, help="Pick the unit this drawing excites most",
+             on_click=lambda: ss.update({keys.UNIT: int(traced.hidden[ss[keys.UNIT_LAYER]][0].argmax())}))
     unit = ss[keys.UNIT]
     left, right = st.columns([1, 2])
     w = explain.input_weights(model, layer, unit, x, traced)
@@ -86,10 +92,11 @@ def favourite_images(entry, model, layer):
         order = np.argsort(-np.take_along_axis(h, part, axis=0), axis=0, kind="stable")
         return np.take_along_axis(part, order, axis=0).T  # (units, k), most excited first
 
-    return registry.derived(entry, ("favourites", layer), compute)
+    with st.spinner("Finding the test images each unit likes best (once per model)…"):
+        return registry.derived(entry, ("favourites", layer), compute)
 
 
-def why(model, x, traced, labels):
+def why(entry, model, x, traced, labels):
     """Saliency over the 28x28 input, for the reading or a digit the user picks."""
     reading = int(traced.probs[0].argmax())
     options = [None, *range(len(labels))]
@@ -106,14 +113,15 @@ def why(model, x, traced, labels):
               "probability far more than blanking 10% of the ink at random (README: Inside the network).")
 
 
-def where(entry, model, traced, labels):
+def where(entry, model, x, traced, labels):
     """The drawing on a 2-D map of the test set (PCA of the last hidden layer); a click opens a test image."""
     try:
         x_test, y_test = resources.test_inputs(entry.dataset)
     except (DatasetNotFound, DatasetError):
         st.caption("The map of the test set needs the dataset, which is not on this server yet.")
         return
-    emb = registry.derived(entry, "embedding", lambda: explain.fit_embedding(model, x_test))
+    with st.spinner("Mapping the test set for this model (once)…"):
+        emb = registry.derived(entry, "embedding", lambda: explain.fit_embedding(model, x_test))
     here = emb.project(traced.hidden[-1])[0]
     shown = np.arange(0, len(y_test), max(1, len(y_test) // MAP_POINTS))
     chart = charts.embedding_map(emb.coords[shown], y_test[shown], shown, here, labels)
@@ -134,7 +142,7 @@ def _open_clicked():
         ss[keys.OPEN_SAMPLE] = ss[keys.F_SAMPLE]
 
 
-def two_models(entry, x, labels):
+def two_models(entry, model, x, traced, labels):
     """The same drawing through a second model, beside the first."""
     entries = registry.all_models()
     others = [n for n, e in entries.items() if n != entry.name and e.current() is not None]

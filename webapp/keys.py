@@ -25,7 +25,9 @@ UPLOAD = "upload"  # file uploader
 UPLOADED_ID = "uploaded_id"  # file_id of the upload already read
 UPLOAD_ERROR = "upload_error"  # why the last upload was refused
 # Inside the network (webapp.inside_parts)
+INSIDE_TAB = "inside_tab"  # which of its tabs is open (only that one runs)
 UNIT_LAYER, UNIT = "unit_layer", "unit"  # the hidden unit picked on the activation grids
+MOST_ACTIVE = "unit_most_active"  # button: pick the unit the drawing excites most
 EXPLAIN_DIGIT = "explain_digit"  # the digit the saliency map explains (None: the reading)
 MAP_CHART = "map_chart"  # the test-set map (its selection is a clicked test image)
 OPEN_SAMPLE = "open_sample"  # a test image clicked on the map, to open on Inspect
