@@ -40,7 +40,7 @@ with reading:
         row.metric("Confidence", f"{probs[digit]:.1%}")
 with right:
     shown = probs if probs is not None else np.zeros(len(labels))
-    st.altair_chart(charts.probability_bars(shown, labels, highlight=probs is not None),
+    st.vega_lite_chart(spec=charts.probability_bars(shown, labels, highlight=probs is not None),
                     width="stretch")
     with st.expander("What the network saw (28×28)", expanded=True):
         st.image(images.enlarge(x28 if x28 is not None else np.zeros((28, 28)), scale=8), width=224,

@@ -65,12 +65,13 @@ STEPS = COMMON + [step for steps in TABS.values() for step in steps]
 
 
 def marshal_chart(chart, selection_mode=None, key=None):
-    """An Altair chart -> the serialised VegaLiteChart proto, the way st.altair_chart builds it."""
+    """An Altair chart or a Vega-Lite spec -> the serialised VegaLiteChart proto, as st.altair_chart or
+    st.vega_lite_chart builds it."""
     from streamlit.elements import vega_charts as vc
     from streamlit.elements.lib.utils import _compute_element_id
     from streamlit.proto.VegaLiteChart_pb2 import VegaLiteChart
 
-    spec = vc._convert_altair_to_vega_lite_spec(chart)
+    spec = dict(chart) if isinstance(chart, dict) else vc._convert_altair_to_vega_lite_spec(chart)
     spec = vc._prepare_vega_lite_spec(spec, True)  # width="stretch"
     proto = VegaLiteChart()
     vc._marshall_chart_data(proto, spec, None)
@@ -129,8 +130,9 @@ class Page:
         part = np.argpartition(-h, TOP_IMAGES, axis=0)[:TOP_IMAGES]
         order = np.argsort(-np.take_along_axis(h, part, axis=0), axis=0, kind="stable")
         self.favourites = np.take_along_axis(part, order, axis=0).T
-        self.shown = np.arange(0, len(y_test), max(1, len(y_test) // MAP_POINTS))
-        self.y_test = y_test
+        shown = np.arange(0, len(y_test), max(1, len(y_test) // MAP_POINTS))
+        # registry.derived: once per model
+        self.map_base = charts.embedding_base(self.embedding.coords[shown], y_test[shown], shown, labels)
         self.layer, self.unit = 0, None
 
     def stroke(self, data_url):
@@ -166,8 +168,7 @@ class Page:
         encode_image(images.saliency_overlay(x[0], s), 224)
         t9 = clock()
         here = self.embedding.project(traced.hidden[-1])[0]
-        chart = charts.embedding_map(self.embedding.coords[self.shown], self.y_test[self.shown], self.shown, here,
-                                     self.labels)
+        chart = charts.embedding_map(self.map_base, here)
         marshal_chart(chart, selection_mode="image", key="map_chart")
         t10 = clock()
         for m in (self.model, self.other):

@@ -288,9 +288,10 @@ def test_confusion_heatmap_zero_cells_are_transparent_and_blank():
 
 def test_probability_bars_mark_the_true_class():
     probs = [0.1, 0.6, 0.3]
-    plain = charts.probability_bars(probs).to_dict()
+    plain = charts.probability_bars(probs)
     assert "layer" not in plain
-    marked = charts.probability_bars(probs, labels=["x", "y", "z"], true_class=2).to_dict()
+    assert [r["best"] for r in plain["datasets"]["probs"]] == [False, True, False]
+    marked = charts.probability_bars(probs, labels=["x", "y", "z"], true_class=2)
     assert len(marked["layer"]) == 3
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in marked["layer"]]
     assert marks[0] == "bar" and {"text", "rule"} <= set(marks[1:])

@@ -124,8 +124,10 @@ def where(entry, model, x, traced, labels):
         emb = registry.derived(entry, "embedding", lambda: explain.fit_embedding(model, x_test))
     here = emb.project(traced.hidden[-1])[0]
     shown = np.arange(0, len(y_test), max(1, len(y_test) // MAP_POINTS))
-    chart = charts.embedding_map(emb.coords[shown], y_test[shown], shown, here, labels)
-    st.altair_chart(chart, key=keys.MAP_CHART, on_select=_open_clicked, selection_mode="image", width="stretch")
+    base = registry.derived(entry, "map",
+                            lambda: charts.embedding_base(emb.coords[shown], y_test[shown], shown, labels))
+    st.vega_lite_chart(spec=charts.embedding_map(base, here), key=keys.MAP_CHART, on_select=_open_clicked,
+                       selection_mode="image", width="stretch")
     st.caption(f"Each dot is a test image, placed by what the last hidden layer makes of it (its two main "
                f"directions, {emb.explained_variance_ratio.sum():.0%} of the variation); the orange diamond is "
                "your drawing. Click a dot to open that image on Inspect.")
@@ -159,4 +161,4 @@ def two_models(entry, model, x, traced, labels):
         digit = int(probs.argmax())
         col.metric(e.name, labels[digit])
         col.caption(f"{probs[digit]:.1%} sure")
-        col.altair_chart(charts.probability_bars(probs, labels, height=160), width="stretch")
+        col.vega_lite_chart(spec=charts.probability_bars(probs, labels, height=160), width="stretch")

@@ -76,7 +76,7 @@ def sample_card(x, true, probs, labels, index):
     with st.container(border=True):
         a, b, c = st.columns([1, 3, 1])
         a.image(images.enlarge(x / 255.0, scale=5), caption=f"test image #{index}")
-        b.altair_chart(charts.probability_bars(probs, labels, height=180, true_class=true), width="stretch")
+        b.vega_lite_chart(spec=charts.probability_bars(probs, labels, height=180, true_class=true), width="stretch")
         guess = int(probs.argmax())
         c.metric("True", labels[true])
         c.metric("Predicted", labels[guess])
