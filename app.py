@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from webapp import ui
+
 st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", layout="wide")
 
 pages = [
@@ -9,4 +11,6 @@ pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/query_stats:"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+ui.close_sidebar_after_navigation_on_phones()
+page.run()

@@ -419,3 +419,24 @@ def test_inside_the_network_follows_the_drawing_and_the_map_opens_a_test_image(s
     page.locator('[data-testid="stMetric"]').filter(has_text="Predicted").wait_for()
     assert page.get_by_text(re.compile(r"^test image #\d+")).count() == 1
     shoot(page, "inspect-from-map")
+
+
+def test_on_a_phone_the_sidebar_folds_away_after_a_page_link(server, phone):
+    """Streamlit left it open over the page the visitor asked for."""
+    _, pg = phone
+    pg.goto(f"{server}/train")
+    pg.get_by_role("button", name="Start", exact=True).wait_for()
+    time.sleep(1)
+    pg.locator('[data-testid="stExpandSidebarButton"]').first.tap()
+    sidebar = pg.locator('[data-testid="stSidebar"]')
+    pg.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').dataset.collapsed === 'false'")
+    sidebar.get_by_role("link", name="Draw").tap()
+    pg.get_by_role("heading", name="Draw a digit").wait_for()
+    pg.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').dataset.collapsed === 'true'")
+    canvas = pg.locator("canvas.upper-canvas")
+    canvas.wait_for()
+    time.sleep(0.5)  # the sidebar slides out
+    box = canvas.bounding_box()
+    on_top = pg.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('[data-testid=stSidebar]') === null",
+                         [box["x"] + box["width"] / 2, box["y"] + 20])
+    assert on_top, "the sidebar still covers the canvas"

@@ -76,3 +76,30 @@ def _download_panel(name, label):
     if st.button(f"Download {label} (about 30–55 MB)", key=f"download-{name}", icon=":material/download:"):
         downloads.start(name)
         st.rerun()
+
+
+# Streamlit leaves the sidebar open over the page after a tap on a page link on a phone, so the
+# page the visitor asked for stays hidden until they find the close button. On narrow screens
+# this closes it once the link is followed.
+_CLOSE_SIDEBAR_ON_NAV = """
+<script>
+(() => {
+  const doc = window.parent.document;
+  if (doc.__digitLabNavClose) return;
+  doc.__digitLabNavClose = true;
+  doc.addEventListener('click', (event) => {
+    if (window.parent.innerWidth > 640 || !event.target.closest('[data-testid="stSidebarNav"] a')) return;
+    setTimeout(() => {
+      const close = doc.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (close && close.offsetParent !== null) close.click();
+    }, 150);
+  }, true);
+})();
+</script>
+"""
+
+
+def close_sidebar_after_navigation_on_phones():
+    """Render the (invisible) script that folds the sidebar away after a page link is tapped on a phone."""
+    with st.sidebar:
+        st.html(_CLOSE_SIDEBAR_ON_NAV, unsafe_allow_javascript=True, width="content")
