@@ -1,4 +1,4 @@
-"""Digit Lab: the navigation over the Draw, Train and Inspect pages. Run: streamlit run app.py"""
+"""Digit Lab: the navigation over the Draw, Train, Inspect and Gallery pages. Run: streamlit run app.py"""
 
 import streamlit as st
 
@@ -10,6 +10,7 @@ pages = [
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/query_stats:"),
+    st.Page("app_pages/gallery.py", title="Gallery", icon=":material/social_leaderboard:"),
 ]
 page = st.navigation(pages)
 ui.close_sidebar_after_navigation_on_phones()

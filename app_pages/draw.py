@@ -5,7 +5,7 @@ import streamlit as st
 
 from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
-from webapp import canvas, charts, images, inside_parts, keys, registry, ui
+from webapp import canvas, charts, images, inside_parts, keys, registry, share_parts, ui
 
 registry.init_session()
 
@@ -23,7 +23,10 @@ with right:
                                     help="The shipped model, models you trained in this session, or an upload.")
 
 model = entry.current() if entry is not None else None
-x28 = preprocess(image) if image is not None else None
+linked = share_parts.shared_drawing()  # a drawing=... link, until the visitor draws their own
+x28 = preprocess(image) if image is not None else linked
+if image is not None and linked is not None:
+    share_parts.drop_shared_drawing()
 labels = ui.class_names(entry)
 x = to_model_input(x28) if model is not None and x28 is not None else None
 traced = trace(model, x) if x is not None else None  # every layer, once: the reading and the views below
@@ -41,10 +44,17 @@ with reading:
 with right:
     shown = probs if probs is not None else np.zeros(len(labels))
     st.vega_lite_chart(spec=charts.probability_bars(shown, labels, highlight=probs is not None),
-                    width="stretch")
+                       width="stretch")
     with st.expander("What the network saw (28×28)", expanded=True):
-        st.image(images.enlarge(x28 if x28 is not None else np.zeros((28, 28)), scale=8), width=224,
-                 caption="Cropped, scaled to 20 px, centred by mass" if x28 is not None else "Nothing drawn yet")
+        caption = ("The drawing from the link: draw on the canvas to replace it" if image is None and x28 is not None
+                   else "Cropped, scaled to 20 px, centred by mass" if x28 is not None else "Nothing drawn yet")
+        st.image(images.enlarge(x28 if x28 is not None else np.zeros((28, 28)), scale=8), width=224, caption=caption)
+    if entry is not None:
+        row = st.container(horizontal=True)
+        with row:
+            share_parts.share_model_button(entry, key="share_model_draw")
+            share_parts.share_drawing_button(entry, x28)
+        share_parts.show_notice()
 
 if model is not None:
     st.subheader("Inside the network")

@@ -3,9 +3,11 @@
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
-from webapp import registry, resources, train_parts, train_settings, ui
+from webapp import keys, registry, resources, train_parts, train_settings, ui
 
 registry.init_session()
+# A shared model's link: the model joins this session, ready to continue.
+st.session_state[keys.LINKED_FOR_CONTINUE] = registry.follow_link()
 
 st.title("Train a network")
 st.caption(

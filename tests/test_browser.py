@@ -104,7 +104,7 @@ def test_deep_link_to_inspect_on_a_fresh_server(server, page):
     page.get_by_role("heading", name="Inspect a model").wait_for()
     nav = page.locator('[data-testid="stSidebarNav"]')
     nav.get_by_role("link", name="Draw").wait_for()
-    assert nav.get_by_role("link").count() == 3  # Draw, Train, Inspect: not Streamlit's automatic page list
+    assert nav.get_by_role("link").count() == 4  # Draw, Train, Inspect, Gallery: not Streamlit's automatic list
     page.get_by_text(re.compile(r"mistakes? match")).wait_for()
     assert page.get_by_text(re.compile(r"^true 4 → 9")).count() > 0
     shoot(page, "inspect-shared-link")

@@ -155,6 +155,10 @@ def test_activations_count_active_units_and_show_a_units_favourite_images(mnist,
     caps = image_captions(act)
     assert ["Its template for this drawing"] in caps
     assert ["Its incoming weights"] not in caps
+    assert not [c for c in caps if c and all(s.startswith("#") for s in c)]  # only on request
+    at.button(key="favourites_button").click().run()
+    assert not at.exception, at.exception
+    caps = image_captions(tab(at, "Activations"))
     top = [c for c in caps if c and all(s.startswith("#") for s in c)]
     assert len(top) == 1 and len(top[0]) == 8, caps
     shown = [int(s[1:]) for s in top[0]]
@@ -163,7 +167,7 @@ def test_activations_count_active_units_and_show_a_units_favourite_images(mnist,
     assert np.array_equal(values[shown], values[expected])  # the 8 largest, largest first
     if values[expected[-1]] > np.sort(values)[-9]:  # no tie at the 8th place: the very same images
         assert set(shown) == set(expected.tolist())
-    assert any(f"excite unit {unit} of layer 2 most" in c.value for c in act.caption)
+    assert any(f"excite unit {unit} of layer 2 most" in c.value for c in tab(at, "Activations").caption)
 
 
 def test_most_active_button_picks_the_layers_most_active_unit(mnist, shipped):

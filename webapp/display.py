@@ -31,3 +31,20 @@ def _text(value):
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value)) or "none"
     return "—" if value is None else str(value)
+
+
+def settings_summary(training):
+    """A training config (dict) in a few words: 'adam, lr 0.001, batch 128, dropout 0.2, augmented'."""
+    if not isinstance(training, dict):
+        return ""
+    words = [str(training.get("optimizer", "?")), f"lr {training.get('lr', '?')}",
+             f"batch {training.get('batch_size', '?')}"]
+    if training.get("dropout"):
+        words.append(f"dropout {training['dropout']}")
+    if training.get("weight_decay"):
+        words.append(f"L2 {training['weight_decay']}")
+    if training.get("schedule") not in (None, "constant"):
+        words.append(f"{training['schedule']} schedule")
+    if training.get("augment"):
+        words.append("augmented")
+    return ", ".join(words)

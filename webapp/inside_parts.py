@@ -68,6 +68,12 @@ def activations(entry, model, x, traced, labels):
     w = explain.input_weights(model, layer, unit, x, traced)
     left.image(images.enlarge_rgb(images.diverging_rgb(w.reshape(28, 28)), 6), width=168,
                caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
+    if not ss.get(keys.SHOW_FAVOURITES):
+        # On request: finding them runs the whole test set through the model (once per model), and
+        # a visitor who only draws should not make the server load the dataset.
+        right.button("Show the test images it likes most", key=keys.FAVOURITES_BUTTON,
+                     on_click=lambda: ss.update({keys.SHOW_FAVOURITES: True}))
+        return
     top = favourite_images(entry, model, layer)
     if top is None:
         right.caption("The test images that excite it most need the dataset, which is not on this server yet.")

@@ -12,6 +12,9 @@ MODELS = "models"  # dict name -> ModelEntry: models trained or uploaded in this
 MODEL_COUNTER = "model_counter"  # itertools.count behind "My model N"
 SELECTED_MODEL = "selected_model"  # the model every page's selector shows
 MISSING_LINKED_MODEL = "missing_linked_model"  # a link named a model this session does not have
+FOLLOWED_LINK = "followed_link"  # the model id of the last link followed (each is followed once)
+OWNER = "owner"  # this session's opaque token in the shared store
+SHARE_NOTICE = "share_notice"  # (kind, text) after Share model / Share drawing
 ACTIVE_RUN = "active_run"  # the model whose training run the Train page follows
 
 # -- Draw ------------------------------------------------------------------------------------
@@ -28,6 +31,7 @@ UPLOAD_ERROR = "upload_error"  # why the last upload was refused
 INSIDE_TAB = "inside_tab"  # which of its tabs is open (only that one runs)
 UNIT_LAYER, UNIT = "unit_layer", "unit"  # the hidden unit picked on the activation grids
 MOST_ACTIVE = "unit_most_active"  # button: pick the unit the drawing excites most
+SHOW_FAVOURITES, FAVOURITES_BUTTON = "show_favourites", "favourites_button"  # a unit's favourite test images
 EXPLAIN_DIGIT = "explain_digit"  # the digit the saliency map explains (None: the reading)
 MAP_CHART = "map_chart"  # the test-set map (its selection is a clicked test image)
 OPEN_SAMPLE = "open_sample"  # a test image clicked on the map, to open on Inspect
@@ -39,6 +43,7 @@ START, PAUSE, RESUME, STOP = "start", "pause", "resume", "stop"  # buttons
 SHOWN_DONE = "shown_done"  # id of the finished job the page already reran for
 CHARTS = "_charts"  # (job id, epochs) -> the two history charts, reused between refreshes
 CONTINUE_MODEL, CONTINUE_EPOCHS, CONTINUE = "cont_model", "cont_epochs", "continue"
+LINKED_FOR_CONTINUE = "linked_for_continue"  # a model a link just brought in, to preselect in Continue
 
 # -- Inspect ---------------------------------------------------------------------------------
 INSPECT_MODEL = "inspect_model"  # model selector
@@ -47,3 +52,8 @@ CM_CHART = "cm_chart"  # the confusion matrix (its selection is the clicked cell
 CM_CELL = "cm_cell"  # the (true, predicted) cell the matrix highlights, or None
 CLOSE_SAMPLE = "close_sample"  # button
 W_UNITS = "w_units"  # how many first-layer tiles to show
+
+# -- Gallery -----------------------------------------------------------------------------------
+GALLERY_CLASS, GALLERY_SORT = "gallery_class", "gallery_sort"  # the class code and the order shown
+PUBLISH_MODEL, PUBLISH_NAME, PUBLISH_CLASS, PUBLISH = "publish_model", "publish_name", "publish_class", "publish"
+PUBLISHED = "published"  # what the last Publish did, shown once

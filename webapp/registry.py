@@ -27,10 +27,11 @@ class ModelEntry:
     """A model a user can pick: the pretrained one, one they trained (maybe still training), or an upload."""
 
     name: str
-    kind: str  # "pretrained" | "trained" | "uploaded"
+    kind: str  # "pretrained" | "trained" | "uploaded" | "shared" (opened from a link)
     model: object = None  # MLP, for finished and uploaded models
     job: object = None  # TrainingJob, while (and after) training in this session
-    link_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
+    shared: bool = False  # in the shared store (its link works in any browser)
     evaluations: dict = field(default_factory=dict, repr=False)  # (dataset, model id) -> Evaluation
     derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
     _file: tuple = field(default=(None, b""), repr=False)  # (id of the model, its .npz bytes)
@@ -63,6 +64,7 @@ def init_session():
         ss[keys.MODELS] = {}
         ss[keys.MODEL_COUNTER] = itertools.count(1)
         ss[keys.SELECTED_MODEL] = PRETRAINED
+        ss[keys.OWNER] = secrets.token_hex(16)  # who shared what, for the store's per-session limits
 
 
 def session_models():
@@ -112,18 +114,43 @@ def select(name):
     st.session_state[keys.MISSING_LINKED_MODEL] = False
 
 
-def _follow_link(entries):
-    """Select the model the address bar names (`model=<link id>`), or note that it is not here."""
+def follow_link():
+    """Make the model the address bar names (`model=<id>`) this session's selection, if there is such a link.
+
+    A session model with that link id is selected; otherwise the shared store is asked, and a model
+    found there joins the session's models ("… (shared)"). Anything else is noted, and the page says
+    plainly that the link's model is not available (the pretrained model is shown instead).
+    Returns the name selected when a link was followed on this run, else None.
+    """
     ss = st.session_state
+    entries = all_models()
     wanted = st.query_params.get(MODEL_PARAM)
-    if not wanted or wanted == entries.get(ss[keys.SELECTED_MODEL], ModelEntry("", "")).link_id:
-        return
+    current = entries.get(ss.get(keys.SELECTED_MODEL))
+    if not wanted or (current is not None and current.link_id == wanted) or ss.get(keys.FOLLOWED_LINK) == wanted:
+        return None
+    ss[keys.FOLLOWED_LINK] = wanted  # once per link: choosing another model afterwards is the visitor's call
     match = next((name for name, e in entries.items() if e.link_id and e.link_id == wanted), None)
+    if match is None:
+        found = _from_store(wanted)
+        if found is not None:
+            match = add_model(found).name
     if match is not None:
         select(match)
-    else:
-        select(PRETRAINED if PRETRAINED in entries else next(iter(entries)))
-        ss[keys.MISSING_LINKED_MODEL] = True
+        return match
+    select(PRETRAINED if PRETRAINED in entries else next(iter(entries), PRETRAINED))
+    ss[keys.MISSING_LINKED_MODEL] = True
+    return None
+
+
+def _from_store(model_id):
+    """A ModelEntry for a model shared through the store, or None (unknown, expired or no store)."""
+    shared = resources.store()
+    got = shared.get_model(model_id) if shared is not None else None
+    if got is None:
+        return None
+    model, summary, _ = got
+    name = next_model_name(f"{summary.get('name') or 'Model'} (shared)")
+    return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
 
 
 def model_selector(key, label="Model", help=None):
@@ -135,9 +162,10 @@ def model_selector(key, label="Model", help=None):
         st.error(f"No model available: the pretrained model could not be loaded ({error}). "
                  "Train one on the Train page.")
         return None
+    follow_link()
+    entries = all_models()
     if ss.get(keys.SELECTED_MODEL) not in entries:
         ss[keys.SELECTED_MODEL] = next(iter(entries))
-    _follow_link(entries)
     # One choice for every page: the widget follows the session's selection.
     if ss.get(key) != ss[keys.SELECTED_MODEL]:
         ss[key] = ss[keys.SELECTED_MODEL]
@@ -145,9 +173,9 @@ def model_selector(key, label="Model", help=None):
                         format_func=lambda n: describe(entries[n]), help=help)
     ss[keys.SELECTED_MODEL] = name
     if ss.get(keys.MISSING_LINKED_MODEL):
-        st.warning("The link you opened names a model that is not available here: models trained or uploaded "
-                   "in Digit Lab live only in the browser session that made them (download one to pass it on). "
-                   "Showing the pretrained model instead.", icon=":material/link_off:")
+        st.warning("The link you opened names a model that is not available here: it was never shared (only "
+                   "**Share model** makes a link that works in other browsers), or it has since been removed to "
+                   "make room. Showing the pretrained model instead.", icon=":material/link_off:")
     entry = entries[name]
     if entry.link_id:
         st.query_params[MODEL_PARAM] = entry.link_id

@@ -5,6 +5,8 @@ limiter of training runs. Failures are not cached: a missing dataset is looked u
 the next page run.
 """
 
+import logging
+
 import streamlit as st
 
 from data import DATASETS, load_dataset
@@ -74,3 +76,34 @@ def dataset_label(name):
 def class_names(name):
     """Class labels of a dataset (digits for MNIST)."""
     return list(DATASETS[name].class_names) if name in DATASETS else [str(i) for i in range(10)]
+
+
+def store():
+    """The shared SQL store (webapp.store.Store), migrated; None while it cannot be reached (logged).
+
+    `[connections.digit_lab]` in .streamlit/secrets.toml (any SQLAlchemy URL, e.g. PostgreSQL shared
+    by several replicas) wins; else DIGIT_LAB_STORE_URL; else an SQLite file in the data folder.
+    A failure is not cached: the next page run tries again.
+    """
+    try:
+        return _store()
+    except Exception:  # noqa: BLE001 - the app works without sharing; the operator reads why in the log
+        logging.getLogger("digit_lab").exception("the shared store is not available")
+        return None
+
+
+@st.cache_resource(show_spinner=False)
+def _store():
+    from .store import Store, store_url
+
+    try:
+        configured = "digit_lab" in st.secrets.get("connections", {})
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        configured = False
+    kwargs = {} if configured else {"url": store_url()}
+    if not configured and kwargs["url"].startswith("sqlite"):
+        # One engine for many sessions' threads; writers wait for each other's locks.
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+    shared = Store(st.connection("digit_lab", type="sql", **kwargs).engine)
+    shared.migrate()
+    return shared

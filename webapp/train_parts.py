@@ -4,7 +4,7 @@ import streamlit as st
 
 from mlp import hyperparams as hp
 
-from . import charts, job_view, keys, registry, resources, train_settings, urlstate
+from . import charts, job_view, keys, registry, resources, share_parts, train_settings, urlstate
 from .job_view import plural
 from .settings import MAX_CONCURRENT_RUNS, ORPHAN_GRACE_SECONDS
 from .training import continue_config, start_job
@@ -141,18 +141,21 @@ def _model_list(active_view):
     models = registry.session_models()
     if not models:
         st.caption("Models you train or upload in this session appear here. They are yours alone and vanish "
-                   "with the session: download the ones you want to keep.")
+                   "with the session: download the ones you want to keep, or share them by link.")
+    share_parts.show_notice()
     for name, entry in list(models.items()):
         view = active_view if active_view is not None and active_view.name == name else None
         if view is None and entry.job is not None:
             view = entry.job.view()
         label = job_view.short_label(view) or registry.describe(entry)
         model = entry.current()
-        cols = st.columns([3, 1])
+        cols = st.columns([3, 2], vertical_alignment="center")
         cols[0].markdown(f"**{label}**")
         if model is not None and (view is None or view.done or view.state == "paused"):
-            cols[1].download_button("Download .npz", entry.file_bytes(), key=f"dl-{name}", icon=":material/download:",
-                                    file_name=f"{name.replace(' ', '_').lower()}.npz", mime="application/octet-stream")
+            with cols[1].container(horizontal=True):
+                st.download_button("Download .npz", entry.file_bytes(), key=f"dl-{name}", icon=":material/download:",
+                                   file_name=f"{name.replace(' ', '_').lower()}.npz", mime="application/octet-stream")
+                share_parts.share_model_button(entry, key=f"share-{name}")
 
 
 def continue_expander(ds):
@@ -161,7 +164,10 @@ def continue_expander(ds):
                 if e.current() is not None and (e.job is None or e.job.done)}
     if not finished:
         return
-    with st.expander("Continue training a model"):
+    linked = st.session_state.pop(keys.LINKED_FOR_CONTINUE, None)
+    if linked in finished:
+        st.session_state[keys.CONTINUE_MODEL] = linked  # a shared model's link opens ready to continue
+    with st.expander("Continue training a model", expanded=linked in finished):
         pick = st.selectbox("Model", list(finished), key=keys.CONTINUE_MODEL)
         more = st.number_input("More epochs", 1, 100, 5, key=keys.CONTINUE_EPOCHS)
         entry = finished[pick]

@@ -1,0 +1,98 @@
+"""Share model / Share drawing: a model or a drawing put in the address bar, for anyone to open.
+
+A model is shared through the store (webapp.store, an SQL database every replica of the server can
+reach), under an unguessable id; `model=<id>` then opens it in any browser. A drawing travels in the
+link itself (`drawing=`, webapp.links), beside the model that read it.
+"""
+
+import streamlit as st
+
+from . import keys, links, registry, resources
+from .store import StoreError
+
+DRAWING_PARAM = "drawing"
+SHAREABLE = ("trained", "uploaded", "shared")
+
+
+def share(entry):
+    """Put `entry`'s model in the store (once) and its id in the address bar; the id, or None (said why)."""
+    ss = st.session_state
+    if entry.shared:
+        model_id = entry.link_id
+    else:
+        shared = resources.store()
+        if shared is None:
+            _notice("error", "Sharing is not available on this server right now. Download the model instead.")
+            return None
+        try:
+            model_id = shared.put_model(entry.file_bytes(), name=entry.name, owner=ss[keys.OWNER])
+        except StoreError as e:
+            _notice("error", f"The model was not shared: {e}")
+            return None
+        entry.link_id, entry.shared = model_id, True
+    st.query_params[registry.MODEL_PARAM] = model_id
+    ss[keys.FOLLOWED_LINK] = model_id
+    return model_id
+
+
+def share_model_button(entry, key):
+    """'Share model' for a trained or uploaded model whose training has finished."""
+    if entry is None or entry.kind not in SHAREABLE or entry.current() is None:
+        return
+    under_way = entry.job is not None and not entry.job.done
+    if st.button("Share model", key=key, icon=":material/share:", disabled=under_way,
+                 help="Store the model on this server and put its link in the address bar: anyone with the "
+                      "link can draw with it, inspect it and train it further." if not under_way
+                 else "A model can be shared once its training has finished."):
+        if share(entry) is not None:
+            _notice("success", f"Anyone with this link gets **{entry.name}**:", link={"model": entry.link_id})
+        st.rerun()
+
+
+def share_drawing_button(entry, x28, key="share_drawing"):
+    """'Share drawing': the drawing (and the model that read it) in the address bar."""
+    if st.button("Share drawing", key=key, icon=":material/ios_share:", disabled=x28 is None,
+                 help="Put this drawing and the model in the address bar: the link reopens the same reading."):
+        params = {}
+        if entry.kind != "pretrained":
+            if share(entry) is None:
+                st.rerun()
+            params["model"] = entry.link_id
+        params[DRAWING_PARAM] = links.encode_drawing(x28)
+        st.query_params[DRAWING_PARAM] = params[DRAWING_PARAM]
+        _notice("success", "This link reopens your drawing with the same reading:", link=params)
+        st.rerun()
+
+
+def shared_drawing():
+    """The drawing a link carries ((28, 28) floats), or None; a bad one is explained once and dropped."""
+    text = st.query_params.get(DRAWING_PARAM)
+    if text is None:
+        return None
+    try:
+        return links.decode_drawing(text)
+    except links.DrawingLinkError as e:
+        st.query_params.pop(DRAWING_PARAM, None)
+        _notice("warning", f"{e} Draw a digit instead.")
+        return None
+
+
+def drop_shared_drawing():
+    """The visitor drew their own: the link's drawing is no longer what the page shows."""
+    st.query_params.pop(DRAWING_PARAM, None)
+
+
+def show_notice():
+    """The last share's outcome, once: the link to copy, or why it failed."""
+    notice = st.session_state.pop(keys.SHARE_NOTICE, None)
+    if notice is None:
+        return
+    kind, text, link = notice
+    getattr(st, kind)(text)
+    if link:
+        query = "&".join(f"{k}={v}" for k, v in link.items())
+        st.code(f"{st.context.url}?{query}", language=None, wrap_lines=True)
+
+
+def _notice(kind, text, link=None):
+    st.session_state[keys.SHARE_NOTICE] = (kind, text, link)
