@@ -6,6 +6,7 @@ import streamlit as st
 
 from . import keys, registry
 from .display import settings_summary
+from .share_parts import app_root
 from .store import StoreError
 
 SORTS = {"test_accuracy": "Test accuracy", "drawn": "Drawn digits", "created": "Newest", "name": "Name"}
@@ -52,13 +53,13 @@ def table(rows):
     if not rows:
         st.info("Nothing published here yet. Train a model, then publish it below.")
         return
-    base = st.context.url.rsplit("/", 1)[0]
+    base = app_root()
     st.dataframe(
         rows_for_table(rows, base), hide_index=True, width="stretch",
         column_config={
             "test accuracy": st.column_config.NumberColumn(format="percent"),
             "drawn digits": st.column_config.NumberColumn(format="percent"),
-            "training (s)": st.column_config.NumberColumn(format="%.0f"),
+            "training (s)": st.column_config.NumberColumn(format="%.1f"),
             "draw": st.column_config.LinkColumn("Draw", display_text="Open on Draw"),
             "inspect": st.column_config.LinkColumn("Inspect", display_text="Inspect"),
         },

@@ -149,7 +149,9 @@ def _from_store(model_id):
     if got is None:
         return None
     model, summary, _ = got
-    name = next_model_name(f"{summary.get('name') or 'Model'} (shared)")
+    base = f"{summary.get('name') or 'Model'} (shared)"
+    taken = all_models()
+    name = next(n for n in (base, *(f"{base} {i}" for i in itertools.count(2))) if n not in taken)
     return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
 
 

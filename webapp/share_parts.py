@@ -5,6 +5,8 @@ reach), under an unguessable id; `model=<id>` then opens it in any browser. A dr
 link itself (`drawing=`, webapp.links), beside the model that read it.
 """
 
+import re
+
 import streamlit as st
 
 from . import keys, links, registry, resources
@@ -91,7 +93,12 @@ def show_notice():
     getattr(st, kind)(text)
     if link:
         query = "&".join(f"{k}={v}" for k, v in link.items())
-        st.code(f"{st.context.url}?{query}", language=None, wrap_lines=True)
+        st.code(f"{app_root()}/?{query}", language=None, wrap_lines=True)  # opens on Draw
+
+
+def app_root():
+    """The app's address without the page: links open on Draw, the default page."""
+    return re.sub(r"/(train|inspect|gallery)$", "", st.context.url.rstrip("/"))
 
 
 def _notice(kind, text, link=None):
