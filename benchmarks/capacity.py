@@ -1,0 +1,692 @@
+"""How many people one server holds: drawing and training sessions that speak Streamlit's own protocol.
+
+    MLP_DATA_DIR=../shared python -m benchmarks.capacity --sessions 50 --trainers 2 --duration 60
+
+No browser: each session is a websocket client of `/_stcore/stream` that sends the BackMsgs a
+browser's Draw or Train page sends (captured from chromium and decoded with Streamlit's protos)
+and reads the ForwardMsgs that come back, so the figures are the server's, not those of
+browsers sharing its cores.
+
+* A drawing session opens the Draw page (a `rerun_script` with the browser's context), then
+  draws pen drawings of MNIST test digits (`drawn`, 280x280 RGBA PNGs; simple strokes without
+  MNIST) one stroke at a time: after each stroke the canvas component's value, a widget state
+  `{"drawing": {"raw": <Fabric.js objects>, "data": "data:image/png;base64,..."}}` for the
+  element keyed "canvas", as streamlit-drawable-canvas 0.13 sends it. It waits for the metric
+  labelled "Prediction" (checked against this process's own preprocessing and prediction with
+  the pretrained model) and the end of the script run, fetches the page's /media images as a
+  browser does, then thinks (--think, with seeded jitter), presses Clear (its trigger) and
+  sends the canvas's empty drawing back, as the component does.
+* A training session opens Train, sets 128 hidden units, 200 epochs and a 20,000-image subset
+  through widget states, presses Start and answers the run panel's auto-reruns (the fragment's
+  `run_every`) until the end.
+
+Latency is from sending a stroke to receiving its Prediction (the reading a person sees); the
+end of the script run is reported too. Errors: timeouts, wrong or missing readings, exceptions
+shown, disconnects. Without --url it starts the app itself (harness.start_app) and reports the
+server's CPU and the peak RSS of the server plus its training workers (sampled from /proc every
+0.5 s); --profile also samples the server's Python stacks (see `profile_server`).
+Bounded: at most 200 sessions, every wait has a timeout, the run ends at --duration (plus at most
+30 s for readings under way), loopback only.
+"""
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from harness import ROOT, start_app, stop_app
+
+MAX_SESSIONS = 200
+WAIT = 30.0  # seconds any single reply may take before it counts as a timeout
+DRAW_PAGE_LABEL = "Prediction"
+TRAIN_SETTINGS = {"t_hidden": ("string_value", "128"), "t_epochs": ("int_value", 200),
+                  "t_use_subset": ("bool_value", True)}
+TRAIN_SUBSET = {"t_subset": ("int_value", 20000)}
+# Strokes for a server without MNIST: a 1, a 7 and a loop (canvas pixels).
+FALLBACK_STROKES = [
+    [[(140, 40), (140, 140), (140, 240)]],
+    [[(30, 30), (95, 30)], [(95, 30), (72, 85), (60, 120)]],
+    [[(200, 150), (240, 170), (250, 220), (220, 260), (180, 240), (175, 190), (200, 150)]],
+]
+# The Fabric.js object the canvas sends for a freehand stroke (captured from chromium); each
+# stroke fills in its path, box and width.
+FABRIC_PATH = {
+    "lockMovementX": False, "lockMovementY": False, "lockRotation": False, "lockScalingX": False,
+    "lockScalingY": False, "lockSkewingX": False, "lockSkewingY": False, "lockScalingFlip": False,
+    "type": "Path", "version": "7.4.0", "originX": "center", "originY": "center", "fill": None,
+    "stroke": "#FFFFFF", "strokeDashArray": None, "strokeLineCap": "round", "strokeDashOffset": 0,
+    "strokeLineJoin": "round", "strokeUniform": False, "strokeMiterLimit": 10, "scaleX": 1, "scaleY": 1,
+    "angle": 0, "flipX": False, "flipY": False, "opacity": 1, "shadow": None, "visible": True,
+    "backgroundColor": "", "fillRule": "nonzero", "paintFirst": "fill", "globalCompositeOperation": "source-over",
+    "skewX": 0, "skewY": 0,
+}
+
+
+# --------------------------------------------------------------------------- drawings
+
+
+def _png_data_url(canvas):
+    """(280, 280) uint8 ink -> the canvas's RGBA PNG data URL (white ink on opaque black) and the RGBA array."""
+    rgba = np.empty(canvas.shape + (4,), np.uint8)
+    rgba[..., :3] = canvas[..., None]
+    rgba[..., 3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), rgba
+
+
+def _fabric_object(points, brush):
+    """A freehand stroke as the Fabric.js Path the canvas reports (M, Q through midpoints, L)."""
+    p = [(round(float(x), 3), round(float(y), 3)) for x, y in points]
+    path = [["M", *p[0]]]
+    for a, b in zip(p[:-1], p[1:]):
+        path.append(["Q", *a, round((a[0] + b[0]) / 2, 3), round((a[1] + b[1]) / 2, 3)])
+    path.append(["L", *p[-1]])
+    xs, ys = [q[0] for q in p], [q[1] for q in p]
+    return {**FABRIC_PATH, "left": (min(xs) + max(xs)) / 2, "top": (min(ys) + max(ys)) / 2,
+            "width": max(xs) - min(xs), "height": max(ys) - min(ys), "strokeWidth": brush, "path": path}
+
+
+def canvas_json(objects, data_url):
+    """The canvas component's widget value (JSON text) for a drawing."""
+    raw = {"version": "7.4.0", "objects": objects, "background": "#000000"}
+    return json.dumps({"drawing": {"raw": raw, "data": data_url}}, separators=(",", ":"))
+
+
+EMPTY_CANVAS = canvas_json([], _png_data_url(np.zeros((280, 280), np.uint8))[0])
+
+
+def make_drawings(n, seed):
+    """n drawings, each a list of (canvas widget JSON, expected Prediction) after each of its strokes.
+
+    Pen drawings of MNIST test digits (drawn.iter_pen_strokes) when MNIST is found, else the
+    three fallback digits. The expected reading is this process's own preprocessing and
+    prediction with the pretrained model, on the same PNG the server gets.
+    """
+    from drawn import iter_pen_strokes, render_pen_strokes
+    from mlp import load_model
+    from mlp.preprocess import preprocess, to_model_input
+    from webapp.settings import PRETRAINED_PATH
+
+    model = load_model(PRETRAINED_PATH)
+    try:
+        from data import load_dataset
+
+        ds = load_dataset("mnist")
+        source = list(iter_pen_strokes(n, seed, ds.x_test, ds.y_test))
+        kind = "pen drawings of MNIST test digits"
+    except Exception:  # noqa: BLE001 - no dataset: simple strokes instead
+        source = [([np.array(s, float) for s in strokes], None, 18, 0, 0)
+                  for strokes in (FALLBACK_STROKES * n)[:n]]
+        kind = "three simple digits (MNIST not found)"
+    drawings = []
+    for events, *_rest in source:
+        brush = _rest[1]
+        steps, objects = [], []
+        for k in range(1, len(events) + 1):
+            objects.append(_fabric_object(events[k - 1], brush))
+            url, rgba = _png_data_url(render_pen_strokes(events[:k], brush))
+            x28 = preprocess(rgba)
+            expected = None if x28 is None else str(int(model.predict(to_model_input(x28))[0]))
+            steps.append((canvas_json(list(objects), url), expected))
+        drawings.append(steps)
+    return drawings, kind
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class Session:
+    """One browser tab, as far as the server can tell: a websocket speaking BackMsg/ForwardMsg."""
+
+    def __init__(self, url, stats):
+        self.url = url.rstrip("/")
+        self.stats = stats
+        self.ws = None
+        self.page_hash = ""
+        self.widget_ids = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
+        self.fragments = {}  # fragment id -> auto-rerun interval
+        self.media = []  # /media URLs of the current run's images
+        self.texts = []  # text of the current run's progress bars and markdown
+        self.prediction = None  # (value, arrival time) in the current run
+        self.run_started = False
+        self.finished = asyncio.Event()
+        self.status = None
+        self.closed = None
+        self.reader = None
+
+    async def open(self):
+        from websockets.asyncio.client import connect
+
+        # As the browser does: its first requests set the XSRF cookie, sent back with the token.
+        cookie = await asyncio.to_thread(self._xsrf_cookie)
+        token = cookie.split("=", 1)[1] if cookie else ""
+        ws_url = "ws" + self.url[4:] + "/_stcore/stream"
+        self.ws = await asyncio.wait_for(connect(
+            ws_url, subprotocols=["streamlit", token] if token else ["streamlit"], origin=self.url,
+            additional_headers={"Cookie": cookie} if cookie else None, max_size=2**27,
+            open_timeout=WAIT, ping_interval=20, ping_timeout=WAIT, close_timeout=5), WAIT)
+        self.reader = asyncio.create_task(self._read())
+
+    def _xsrf_cookie(self):
+        with urllib.request.urlopen(f"{self.url}/_stcore/host-config", timeout=WAIT) as r:
+            for header in r.headers.get_all("Set-Cookie") or []:
+                if header.startswith("_streamlit_xsrf="):
+                    return header.split(";", 1)[0]
+        return None
+
+    async def close(self):
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+    async def _read(self):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        try:
+            async for raw in self.ws:
+                msg = ForwardMsg()
+                msg.ParseFromString(raw)
+                self._handle(msg)
+        except Exception as e:  # noqa: BLE001 - any end of the stream is a disconnect, reported
+            self.closed = f"{type(e).__name__}: {e}"[:200]
+        else:
+            self.closed = "server closed the connection"
+        self.finished.set()
+
+    def _handle(self, msg):
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.page_hash = msg.new_session.page_script_hash or self.page_hash
+            self.run_started = True
+        elif kind == "navigation":
+            self.page_hash = msg.navigation.page_script_hash or self.page_hash  # the page shown
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            el = msg.delta.new_element
+            which = el.WhichOneof("type")
+            body = getattr(el, which)
+            wid = getattr(body, "id", "")
+            if isinstance(wid, str) and wid.startswith("$$ID-"):
+                self.widget_ids[wid.split("-", 2)[2]] = wid
+            if which == "metric" and el.metric.label == DRAW_PAGE_LABEL:
+                self.prediction = (el.metric.body, time.perf_counter())
+            elif which == "exception":
+                self.stats["errors"].append(f"exception shown: {el.exception.message[:120]}")
+            elif which == "imgs":
+                self.media += [i.url for i in el.imgs.imgs if i.url.startswith("/media/")]
+            elif which == "progress":
+                self.texts.append(el.progress.text)
+            elif which == "markdown":
+                self.texts.append(el.markdown.body)
+        elif kind == "auto_rerun":
+            self.fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            self.fragments.clear()
+        elif kind == "script_finished":
+            from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+            self.status = msg.script_finished
+            if self.run_started and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.finished.set()
+
+    async def rerun(self, widgets=(), page_name="", query="", fragment_id="", auto=False):
+        """Send a rerun_script BackMsg as the browser does; returns the send time."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        rs = msg.rerun_script
+        rs.query_string = query
+        if self.page_hash:
+            rs.page_script_hash = self.page_hash
+        else:  # the first load of an address, before the server has named its page
+            rs.page_name = page_name
+        rs.fragment_id = fragment_id
+        rs.is_auto_rerun = auto
+        ci = rs.context_info
+        ci.timezone, ci.timezone_offset, ci.locale = "UTC", 0, "en-US"
+        ci.url, ci.is_embedded, ci.color_scheme = f"{self.url}/{page_name}", False, "light"
+        for key, (field, value) in widgets:
+            w = rs.widget_states.widgets.add()
+            w.id = self.widget_ids[key]
+            setattr(w, field, value)
+        self.prediction, self.media, self.texts = None, [], []
+        self.run_started = False
+        self.finished.clear()
+        t = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        return t
+
+    async def wait_run(self, timeout=WAIT):
+        """Wait for the script run started by the last rerun to finish; raises TimeoutError/ConnectionError."""
+        await asyncio.wait_for(self.finished.wait(), timeout)
+        if self.closed:
+            raise ConnectionError(self.closed)
+
+    def fetch_media(self):
+        """GET the run's images, as the browser's <img> tags do (in a thread)."""
+        for path in self.media:
+            with urllib.request.urlopen(self.url + path, timeout=WAIT) as r:
+                r.read()
+
+
+# --------------------------------------------------------------------------- users
+
+
+async def drawer(url, until, drawings, rng, think, stats):
+    """Draw stroke by stroke, wait for each reading, think, Clear, again, until the deadline."""
+    s = Session(url, stats)
+    try:
+        await asyncio.sleep(rng.uniform(0, think))  # a class does not start in the same millisecond
+        await s.open()
+        await s.rerun()
+        await s.wait_run()
+        n = rng.randrange(len(drawings))
+        while time.time() < until:
+            steps = drawings[n % len(drawings)]
+            n += 1
+            for k, (value, expected) in enumerate(steps):
+                if k:
+                    await asyncio.sleep(rng.uniform(0.3, 0.8))  # the pen moves to the next stroke
+                t0 = await s.rerun([("canvas", ("json_value", value))])
+                try:
+                    await s.wait_run()
+                except TimeoutError:
+                    stats["errors"].append("timeout: no end of the script run within 30 s")
+                    continue
+                stats["runs"].append(time.perf_counter() - t0)
+                if s.prediction is None:
+                    if expected is not None:
+                        stats["errors"].append("no reading")
+                    continue
+                value_seen, t1 = s.prediction
+                stats["latencies"].append(t1 - t0)
+                if value_seen != expected:
+                    stats["errors"].append(f"wrong reading: {value_seen!r}, expected {expected!r}")
+                await asyncio.to_thread(s.fetch_media)
+            pause = think * rng.uniform(0.8, 1.2)
+            await asyncio.sleep(pause / 2)  # a person looks at the reading, then presses Clear
+            if time.time() >= until:
+                break
+            await s.rerun([("canvas", ("json_value", steps[-1][0])), ("clear", ("trigger_value", True))])
+            await s.wait_run()
+            await s.rerun([("canvas", ("json_value", EMPTY_CANVAS))])  # the canvas sends its empty drawing
+            await s.wait_run()
+            if s.prediction is not None:
+                stats["errors"].append("a reading after Clear")
+            stats["clears"] += 1
+            await asyncio.sleep(pause / 2)
+    except Exception as e:  # noqa: BLE001 - counted and reported
+        stats["errors"].append(f"{type(e).__name__}: {str(e)[:160]}")
+    finally:
+        await s.close()
+
+
+async def trainer(url, until, stats):
+    """Open Train, set small settings, press Start, answer the run panel's reruns until the deadline."""
+    s = Session(url, stats)
+    epochs = []
+    try:
+        await s.open()
+        await s.rerun(page_name="train")
+        await s.wait_run()
+        widgets = list(TRAIN_SETTINGS.items())
+        await s.rerun(widgets, page_name="train")
+        await s.wait_run()  # the subset box appears once "Train on a subset" is on
+        widgets += list(TRAIN_SUBSET.items())
+        await s.rerun(widgets + [("start", ("trigger_value", True))], page_name="train")
+        await s.wait_run()
+        next_due = {}
+        while time.time() < until:
+            now = time.monotonic()
+            for fid, interval in list(s.fragments.items()):
+                if now >= next_due.get(fid, 0):
+                    await s.rerun(widgets, page_name="train", fragment_id=fid, auto=True)
+                    await s.wait_run()
+                    next_due[fid] = time.monotonic() + interval
+                    for text in s.texts:
+                        m = re.search(r"Epoch (\d+) of (\d+)", text or "")
+                        if m:
+                            epochs.append(int(m.group(1)))
+            await asyncio.sleep(0.1)
+    except Exception as e:  # noqa: BLE001
+        stats["errors"].append(f"trainer {type(e).__name__}: {str(e)[:160]}")
+    finally:
+        stats["trainer_epochs"].append(max(epochs, default=0))
+        await s.close()
+
+
+# --------------------------------------------------------------------------- the server's side
+
+
+def _proc_stat(pid):
+    """(utime + stime in seconds, RSS in MB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks, int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _children(pid):
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():  # workers start from the server's threads
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+class ServerMonitor(threading.Thread):
+    """Samples the server's and its workers' CPU time and RSS every half second."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.stop, self.lock = pid, threading.Event(), threading.Lock()
+        self.server_cpu, self.worker_cpu = 0.0, {}
+        self.peak_server, self.peak_family = 0.0, 0.0
+
+    def sample(self):
+        with self.lock:
+            self.server_cpu, rss = _proc_stat(self.pid)
+            family = rss
+            for child in _children(self.pid):
+                try:
+                    cpu, child_rss = _proc_stat(child)
+                except OSError:
+                    continue  # it ended while we looked
+                self.worker_cpu[child] = cpu
+                family += child_rss
+            self.peak_server = max(self.peak_server, rss)
+            self.peak_family = max(self.peak_family, family)
+            return self.server_cpu, sum(self.worker_cpu.values())
+
+    def run(self):
+        while not self.stop.wait(0.5):
+            try:
+                self.sample()
+            except OSError:
+                return
+
+
+# A profiler inside the server, started by a sitecustomize module that --profile puts on the
+# server's PYTHONPATH (app code unchanged). Every 5 ms it reads each Python thread's CPU clock
+# (pthread_getcpuclockid) and charges the CPU that thread used since the last sample to its
+# current stack: self time to the innermost frame, total time to every function on the stack.
+# CPU of threads Python does not know (OpenBLAS) shows as the process's unattributed rest.
+_SITECUSTOMIZE = """
+import os, sys
+out = os.environ.pop("CAPACITY_PROFILE_OUT", None)
+if out:
+    sys.path.insert(0, {root!r})
+    from benchmarks.capacity import profile_server
+    profile_server(out)
+"""
+
+
+def profile_server(out, interval=0.005):
+    """Start the sampling thread in this (server) process; it rewrites `out` (JSON) every 2 s."""
+
+    def label(code):
+        name = Path(code.co_filename)
+        where = name.name if "site-packages" not in code.co_filename else code.co_filename.split("site-packages/")[1]
+        return f"{where}:{code.co_firstlineno}:{code.co_name}"
+
+    def role(thread):
+        if thread is None:
+            return "other"
+        if thread is threading.main_thread():
+            return "main (event loop)"
+        return "script runs" if "ScriptRunner" in thread.name else thread.name.split("-")[0].split("(")[0]
+
+    gc_time, gc_count, gc_start = {}, {}, {}
+
+    def on_gc(phase, info):  # garbage collections hold the GIL: timed here, not sampled
+        g = str(info["generation"])
+        if phase == "start":
+            gc_start[threading.get_ident()] = time.thread_time()
+        elif threading.get_ident() in gc_start:
+            gc_time[g] = gc_time.get(g, 0.0) + time.thread_time() - gc_start.pop(threading.get_ident())
+            gc_count[g] = gc_count.get(g, 0) + 1
+
+    import gc
+
+    gc.callbacks.append(on_gc)
+
+    def loop():
+        me = threading.get_ident()
+        last, self_t, total_t, roles = {}, {}, {}, {}
+        next_dump = time.monotonic() + 2
+        while True:
+            time.sleep(interval)
+            threads = {t.ident: t for t in threading.enumerate()}
+            roles["profiler itself"] = time.thread_time()
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                try:
+                    cpu = time.clock_gettime(time.pthread_getcpuclockid(ident))
+                except (OSError, ValueError):
+                    continue
+                used = cpu - last.get(ident, cpu)
+                last[ident] = cpu
+                if used <= 0:
+                    continue
+                r = role(threads.get(ident))
+                roles[r] = roles.get(r, 0.0) + used
+                seen, leaf = set(), True
+                while frame is not None:
+                    name = label(frame.f_code)
+                    if leaf:
+                        self_t[name] = self_t.get(name, 0.0) + used
+                        leaf = False
+                    if name not in seen:
+                        seen.add(name)
+                        total_t[name] = total_t.get(name, 0.0) + used
+                    frame = frame.f_back
+            if time.monotonic() >= next_dump:
+                next_dump = time.monotonic() + 2
+                known = {t.native_id for t in threading.enumerate()}
+                native = {}
+                for task in Path("/proc/self/task").iterdir():
+                    try:
+                        if int(task.name) in known:
+                            continue
+                        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                        comm = re.sub(r"\d+$", "", (task / "comm").read_text().strip()) or "?"
+                    except (OSError, ValueError):
+                        continue
+                    used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                    native[comm] = native.get(comm, 0.0) + used
+                data = {"process_cpu": sum(os.times()[:2]), "native": native, "roles": roles, "self": self_t,
+                        "total": total_t, "gc": dict(gc_time), "gc_count": dict(gc_count)}
+                tmp = out + ".tmp"
+                with open(tmp, "w") as f:
+                    json.dump(data, f)
+                os.replace(tmp, out)
+
+    threading.Thread(target=loop, daemon=True, name="capacity-profiler").start()
+
+
+def _read_profile(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _profile_diff(before, after, readings, top=15):
+    """Per reading: CPU ms of the server process, by thread role, and the top functions (self and total)."""
+    if not before or not after or not readings:
+        return None
+
+    def diff(key):
+        return {k: v - before[key].get(k, 0.0) for k, v in after[key].items() if v - before[key].get(k, 0.0) > 0}
+
+    per = 1000 / readings
+    process = (after["process_cpu"] - before["process_cpu"]) * per
+    roles = diff("roles")
+    return {
+        "process_ms_per_reading": round(process, 2),
+        "python_threads_ms_per_reading": {k: round(v * per, 2) for k, v in sorted(roles.items(), key=lambda x: -x[1])},
+        "unattributed_ms_per_reading (native threads, e.g. OpenBLAS)": round(process - sum(roles.values()) * per, 2),
+        "native_threads_ms_per_reading (by name, 10 ms ticks)":
+            {k: round(v * per, 2) for k, v in diff("native").items()},
+        "gc_ms_per_reading (by generation; Streamlit's post-run gc.collect(2) is generation 2)":
+            {k: round(v * per, 2) for k, v in sorted(diff("gc").items())},
+        "gc_collections_per_reading": {k: round(v / readings, 2) for k, v in sorted(diff("gc_count").items())},
+        "self_ms_per_reading": {k: round(v * per, 2)
+                                for k, v in sorted(diff("self").items(), key=lambda x: -x[1])[:top]},
+        "total_ms_per_reading": {k: round(v * per, 2)
+                                 for k, v in sorted(diff("total").items(), key=lambda x: -x[1])[:top * 2]},
+    }
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _quantile(values, q):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, profile=False, max_runs=2,
+        server_env=None):
+    """Run the load; returns the summary dict."""
+    sessions, trainers = max(0, min(sessions, MAX_SESSIONS)), max(0, min(trainers, MAX_SESSIONS - sessions))
+    if url is not None and urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("--url must be a loopback address (127.0.0.1, localhost or [::1])")
+    drawings, kind = make_drawings(40, seed)
+    proc = monitor = None
+    profile_out = None
+    if url is None:
+        env = {"DIGIT_LAB_MAX_RUNS": str(max_runs), **(server_env or {})}
+        if profile:
+            site = Path(tempfile.mkdtemp(prefix="capacity-"))
+            (site / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(root=str(ROOT)))
+            profile_out = str(site / "profile.json")
+            env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+                       CAPACITY_PROFILE_OUT=profile_out)
+        proc, url = start_app(env)
+    stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
+    try:
+        # Warm-up (not measured): one drawing loads the model and fills the page's caches.
+        warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
+        asyncio.run(asyncio.wait_for(
+            drawer(url, time.time() + 0.1, drawings[:1], random.Random(seed), 0.0, warm), 120))
+        if proc is not None:
+            monitor = ServerMonitor(proc.pid)
+            monitor.start()
+            cpu0, workers0 = monitor.sample()
+        prof0 = _read_profile(profile_out) if profile_out else None
+        load0 = os.getloadavg()
+        t0 = time.perf_counter()
+
+        async def main():
+            until = time.time() + duration
+            rng = random.Random(seed)
+            tasks = [trainer(url, until, stats) for _ in range(trainers)]
+            tasks += [drawer(url, until, drawings, random.Random(rng.random()), think, stats) for _ in range(sessions)]
+            await asyncio.wait_for(asyncio.gather(*tasks), duration + 2 * WAIT + 30)
+
+        asyncio.run(main())
+        wall = time.perf_counter() - t0
+        load1 = os.getloadavg()
+        server = None
+        if monitor is not None:
+            time.sleep(2.1)  # the profile's last dump
+            cpu1, workers1 = monitor.sample()
+            monitor.stop.set()
+            server = {"server_cpu_s": round(cpu1 - cpu0, 1), "server_cpu_util_pct_of_one_core":
+                      round(100 * (cpu1 - cpu0) / wall, 1), "workers_cpu_s": round(workers1 - workers0, 1),
+                      "peak_rss_server_mb": round(monitor.peak_server), "peak_rss_with_workers_mb":
+                      round(monitor.peak_family)}
+        prof = _profile_diff(prof0, _read_profile(profile_out), len(stats["runs"])) if profile_out else None
+    finally:
+        if proc is not None:
+            stop_app(proc)
+    lat = stats["latencies"]
+    errors = stats["errors"]
+    counts = {}
+    for e in errors:
+        k = e.split(":")[0]
+        counts[k] = counts.get(k, 0) + 1
+    result = {
+        "sessions": sessions, "trainers": trainers, "duration_s": duration, "think_s": think, "seed": seed,
+        "drawings": kind, "readings": len(lat), "readings_per_s": round(len(lat) / wall, 2),
+        "p50_s": _round(statistics.median(lat) if lat else None), "p95_s": _round(_quantile(lat, 0.95)),
+        "max_s": _round(max(lat) if lat else None),
+        "run_end_p50_s": _round(statistics.median(stats["runs"]) if stats["runs"] else None),
+        "run_end_p95_s": _round(_quantile(stats["runs"], 0.95)),
+        "clears": stats["clears"], "errors": len(errors), "error_kinds": counts, "error_examples": errors[:5],
+        "trainer_epochs_seen": stats["trainer_epochs"],
+        "load_avg_before_after": [round(load0[0], 2), round(load1[0], 2)],
+    }
+    if server:
+        result.update(server)
+    if prof:
+        result["profile"] = prof
+    return result
+
+
+def _round(x):
+    return None if x is None else round(x, 3)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", help="a running app on loopback (no CPU or memory figures then)")
+    p.add_argument("--sessions", type=int, default=10, help="drawing sessions")
+    p.add_argument("--trainers", type=int, default=2, help="sessions that train a network")
+    p.add_argument("--duration", type=float, default=60, help="seconds the load lasts")
+    p.add_argument("--think", type=float, default=2.5,
+                   help="seconds between a session's drawings, jittered ±20%% (a person looking, then Clear)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-runs", type=int, default=2, help="DIGIT_LAB_MAX_RUNS of the server it starts")
+    p.add_argument("--profile", action="store_true", help="sample the server's Python stacks (CPU per reading)")
+    p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment setting for the server it starts, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    result = run(args.sessions, args.trainers, args.duration, args.think, args.seed, args.url, args.profile,
+                 args.max_runs, server_env)
+    result["server_env"] = server_env
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.sessions} drawing sessions (a stroke, its reading, then {args.think:g} s ±20% of thinking "
+              f"with Clear, from seed {args.seed}), {args.trainers} training, {args.duration:g} s")
+        for k, v in result.items():
+            if k == "profile":
+                print("profile (server CPU ms per reading):")
+                for pk, pv in v.items():
+                    print(f"  {pk}:")
+                    if isinstance(pv, dict):
+                        for fk, fv in pv.items():
+                            print(f"    {fv:8.2f}  {fk}")
+                    else:
+                        print(f"    {pv}")
+            else:
+                print(f"{k:>34}: {v}")
+    return 0 if result["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
