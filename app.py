@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from webapp import ui
+from webapp import resources, ui
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", layout="wide")
+resources.one_blas_thread()
 
 pages = [
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),

@@ -155,7 +155,7 @@ class Page:
         if self.unit is None:  # the page picks the most active unit of layer 1 once, then keeps it
             self.unit = int(traced.hidden[self.layer][0].argmax())
         for i, h in enumerate(traced.hidden):
-            encode_image(images.unit_grid(h[0], mark=self.unit if i == self.layer else None), 300)
+            encode_image(images.unit_grid(h[0], width=96, mark=self.unit if i == self.layer else None), 300)
         t6 = clock()
         w = explain.input_weights(self.model, self.layer, self.unit, x, traced)
         encode_image(images.enlarge_rgb(images.diverging_rgb(w.reshape(28, 28)), 6), 168)

@@ -78,7 +78,7 @@ def unit_grid(values, scale=None, width=256, mark=None):
     out = np.kron(cells.reshape(rows, columns, 4), np.ones((px, px, 1), np.uint8))
     if mark is not None:  # a white frame around the picked unit
         r, c = divmod(int(mark), columns)
-        edge = max(1, px // 6)
+        edge = max(1, px // 4)
         frame = out[r * px:(r + 1) * px, c * px:(c + 1) * px]
         for band in (frame[:edge], frame[-edge:], frame[:, :edge], frame[:, -edge:]):
             band[...] = 255

@@ -52,10 +52,13 @@ def activations(entry, model, x, traced, labels):
         ss[keys.UNIT] = int(traced.hidden[layer][0].argmax())
     st.caption("Each square is one hidden unit, in order, row by row: the brighter, the more this drawing "
                "excites it (dark: silent). The white frame is the unit picked below.")
-    cols = st.columns(len(sizes))
+    # Small images the browser enlarges without smoothing: a 1,024-unit grid is 96x96 pixels to
+    # encode, not 300x300 (the grids were half of a stroke's server time).
+    st.html(f"<style>.st-key-{keys.UNIT_GRIDS} img {{image-rendering: pixelated}}</style>")
+    cols = st.container(key=keys.UNIT_GRIDS).columns(len(sizes))
     for i, (col, h) in enumerate(zip(cols, traced.hidden)):
         active = int((h[0] > 0).sum())
-        col.image(images.unit_grid(h[0], mark=ss[keys.UNIT] if i == layer else None), width=300,
+        col.image(images.unit_grid(h[0], width=96, mark=ss[keys.UNIT] if i == layer else None), width=300,
                   caption=f"Layer {i + 1}: {active:,} of {sizes[i]:,} units active")
     a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
     a.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")

@@ -17,6 +17,23 @@ from .jobs import TrainingSlots
 
 
 @st.cache_resource(show_spinner=False)
+def one_blas_thread():
+    """Limit the server's BLAS to one thread, once per process.
+
+    A page run multiplies one drawing (one row) by the weights: BLAS threads only spin beside the
+    other sessions' runs (measured: most of 111 ms a stroke outside Python, under load). Training
+    runs in worker processes, which set their own thread count. Only in a real server: under
+    AppTest the limit would leak into the test process (and change bit-for-bit training results).
+    """
+    from streamlit.runtime import Runtime
+    from threadpoolctl import threadpool_limits
+
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+@st.cache_resource(show_spinner=False)
 def pretrained_model():
     """The shipped model (read-only; inference stores nothing on it). Raises ModelFileError."""
     return load_model(settings.PRETRAINED_PATH)
