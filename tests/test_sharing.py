@@ -1,0 +1,387 @@
+"""Sharing through the store, as visitors meet it (AppTest, no browser): Share model, Share drawing,
+links opened in another session, the Gallery and its class leaderboard, and hostile or broken input.
+
+Every test gets a fresh SQLite store (DIGIT_LAB_STORE_URL in a tmp folder) and empty process-wide
+caches (the store is a cache_resource). Sessions opened one after another in a test share that
+store, as two browsers share a server.
+"""
+
+import base64
+import resource
+import zlib
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from harness import canvas_data_url, canvas_value
+from harness.apptest import APP, TIMEOUT, clear_caches, metrics
+from mlp import MLP
+from webapp.links import MAX_LINK_CHARS, encode_drawing
+from webapp.registry import ModelEntry
+from webapp.store import Store, make_engine, new_id, valid_id
+
+UNAVAILABLE = "The link you opened names a model that is not available here"
+NO_SHARING = "Sharing is not available on this server right now"
+BROWSER_URL = "http://localhost:8501/"  # what the browser reports as st.context.url
+DIGIT = 0  # MNIST test image drawn on the canvas
+
+
+@pytest.fixture(autouse=True)
+def store_url(tmp_path, monkeypatch):
+    """A fresh SQLite store for the test, default limits, and caches emptied as on a fresh server."""
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
+    for name in ("DIGIT_LAB_SHARES_PER_HOUR", "DIGIT_LAB_STORE_QUOTA_MB", "DIGIT_LAB_STORE_MAX_MODEL_MB"):
+        monkeypatch.delenv(name, raising=False)
+    clear_caches()
+    yield url
+    clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def memory_cap():
+    """At most 4 GB more address space per test: a runaway allocation fails the test, not the machine."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        used = int(f.read().split()[0]) * resource.getpagesize()
+    cap = used + 4 * 2**30
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+# A link to a shared model: registry._from_store builds `(base, *(... for i in itertools.count(2)))`, a tuple of
+# an infinite generator, which grows until memory runs out (24 GB, OOM-killed, before memory_cap).
+INFINITE_NAME_TUPLE = pytest.mark.xfail(
+    strict=True, reason="webapp/registry.py:154: opening a shared model's link unpacks itertools.count(2) into a "
+                        "tuple; the server's memory grows without bound (MemoryError under memory_cap)")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def open_at(page=None, **query):
+    """A new browser session opening the app at `page` (straight there, as a typed address does)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.context = {"url": BROWSER_URL}
+    for k, v in query.items():
+        at.query_params[k] = v
+    if page:
+        at.switch_page(f"app_pages/{page}.py")
+    return ok(at.run())
+
+
+def ok(at):
+    assert not at.exception, at.exception
+    return at
+
+
+def add_model(at, name, accuracy=None, seed=1, select=False):
+    """An uploaded 784-32-10 model in the session (with a claimed test accuracy, if given)."""
+    model = MLP([784, 32, 10], seed=seed)
+    if accuracy is not None:
+        model.meta["test_accuracy"] = accuracy
+    entry = ModelEntry(name, "uploaded", model=model)
+    at.session_state["models"][name] = entry
+    if select:
+        at.session_state["selected_model"] = name
+    ok(at.run())
+    return entry
+
+
+def draw(at, mnist, index=DIGIT):
+    at.session_state["canvas"] = canvas_value(canvas_data_url(mnist.x_test[index]))
+    return ok(at.run())
+
+
+def texts(elements):
+    return [e.value for e in elements]
+
+
+def notice_link(at):
+    """The query of the link the share notice shows (in an st.code block): param -> value."""
+    links = [c.value for c in at.code if "?" in c.value]
+    assert len(links) == 1, links
+    assert links[0].startswith(BROWSER_URL.rstrip("/")), links[0]
+    return {k: v[0] for k, v in parse_qs(urlsplit(links[0]).query).items()}
+
+
+def share_on_draw(at):
+    return ok(at.button(key="share_model_draw").click().run())
+
+
+def pack(raw):
+    return "1." + base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
+
+
+def table_rows(at):
+    frames = at.dataframe
+    assert len(frames) == 1, len(frames)
+    return frames[0].value.to_dict("records")
+
+
+# -- (1) Share model, opened in another session ----------------------------------------------------
+
+
+@pytest.fixture
+def shared_model(mnist):
+    """A session that shared its uploaded model "Mine" from Draw: (that session, the store id)."""
+    at = open_at()
+    add_model(at, "Mine", select=True)
+    assert at.selectbox(key="draw_model").value == "Mine"
+    share_on_draw(at)
+    model_id = at.query_params.get("model")
+    assert valid_id(model_id), model_id
+    assert at.session_state["models"]["Mine"].shared
+    assert any("Anyone with this link gets **Mine**" in s for s in texts(at.success)), texts(at.success)
+    assert notice_link(at) == {"model": model_id}
+    return at, model_id
+
+
+@INFINITE_NAME_TUPLE
+def test_shared_model_opens_on_draw_in_another_session_and_reads_the_same(mnist, shared_model):
+    first, model_id = shared_model
+    mine = metrics(draw(first, mnist))
+    assert set(mine) == {"Prediction", "Confidence"}
+
+    other = open_at(model=model_id)
+    name = other.selectbox(key="draw_model").value
+    assert name == "Mine (shared)", name
+    assert other.session_state["models"][name].kind == "shared"
+    assert not any(UNAVAILABLE in w for w in texts(other.warning))
+    assert metrics(draw(other, mnist)) == mine
+    assert other.query_params.get("model") == model_id
+
+
+@INFINITE_NAME_TUPLE
+def test_shared_model_opens_on_inspect_with_its_architecture(mnist, shared_model):
+    _, model_id = shared_model
+    at = open_at("inspect", model=model_id)
+    assert at.selectbox(key="inspect_model").value == "Mine (shared)"
+    m = metrics(at)
+    assert m["Hidden layers"] == "32"
+    assert m["Parameters"] == f"{784 * 32 + 32 + 32 * 10 + 10:,}"
+    assert any("784 → 32 → 10" in c for c in texts(at.caption)), texts(at.caption)
+    assert at.query_params.get("model") == model_id
+
+
+@INFINITE_NAME_TUPLE
+def test_shared_model_opens_on_train_preselected_for_continue(mnist, shared_model):
+    _, model_id = shared_model
+    at = open_at("train", model=model_id)
+    assert at.selectbox(key="cont_model").value == "Mine (shared)"
+    # With a model of its own already there, the link's model is still the one preselected.
+    at = open_at("train")
+    add_model(at, "Own model", seed=2)
+    assert at.selectbox(key="cont_model").value == "Own model"
+    at.query_params["model"] = model_id
+    ok(at.run())
+    assert at.selectbox(key="cont_model").value == "Mine (shared)"
+
+
+def test_share_model_on_trains_model_list(mnist):
+    at = open_at("train")
+    entry = add_model(at, "Listed")
+    ok(at.button(key="share-Listed").click().run())
+    assert entry.shared and valid_id(entry.link_id)
+    assert at.query_params.get("model") == entry.link_id
+    assert notice_link(at) == {"model": entry.link_id}
+
+
+# -- (2) unknown and hostile model links ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_id", [
+    pytest.param(new_id(), id="valid-looking random id"),
+    pytest.param("'; DROP TABLE models;--", id="sql"),
+    pytest.param("A" * 5000, id="5000 chars"),
+    pytest.param("../../etc/passwd", id="path"),
+    pytest.param("模型\u202e\U0001f600é", id="unicode"),
+])
+def test_unknown_or_hostile_model_link_says_so_and_shows_the_pretrained_model(mnist, store_url, model_id):
+    at = open_at(model=model_id)
+    assert any(UNAVAILABLE in w for w in texts(at.warning)), texts(at.warning)
+    assert at.selectbox(key="draw_model").value == "Pretrained"
+    assert metrics(draw(at, mnist))["Prediction"] == str(mnist.y_test[DIGIT])
+    with make_engine(store_url).connect() as conn:  # the store is intact
+        assert {"models", "drawings", "schema_version"} <= set(sa.inspect(conn).get_table_names())
+
+
+# -- (3) Share drawing -------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="app_pages/draw.py:29: after Share drawing's rerun the canvas still "
+                                       "holds the drawing just shared, so drop_shared_drawing() removes "
+                                       "drawing= from the address bar at once (only the notice keeps the link)")
+def test_share_drawing_puts_the_drawing_in_the_address_bar(mnist):
+    at = draw(open_at(), mnist)
+    ok(at.button(key="share_drawing").click().run())
+    assert "drawing" in at.query_params
+
+
+def test_shared_drawing_with_the_pretrained_model_reopens_with_the_same_reading(mnist):
+    at = draw(open_at(), mnist)
+    reading = metrics(at)
+    ok(at.button(key="share_drawing").click().run())
+    link = notice_link(at)
+    assert set(link) == {"drawing"}  # the pretrained model needs no model=
+    assert "model" not in at.query_params
+
+    other = open_at(**link)
+    assert other.selectbox(key="draw_model").value == "Pretrained"
+    assert metrics(other) == reading
+    assert not texts(other.warning)
+    assert any("drawing from the link" in (img.caption or "") for el in other.get("image") for img in el.proto.imgs)
+
+
+@INFINITE_NAME_TUPLE
+def test_shared_drawing_with_an_uploaded_model_carries_both(mnist):
+    at = open_at()
+    entry = add_model(at, "Mine", select=True)
+    reading = metrics(draw(at, mnist))
+    ok(at.button(key="share_drawing").click().run())
+    link = notice_link(at)
+    assert set(link) == {"model", "drawing"}
+    assert link["model"] == entry.link_id == at.query_params.get("model") and valid_id(entry.link_id)
+
+    other = open_at(**link)
+    assert other.selectbox(key="draw_model").value == "Mine (shared)"
+    assert metrics(other) == reading
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "empty"),
+    ("1." + "A" * (MAX_LINK_CHARS + 1), "too long"),
+    ("garbage!", "not in a format"),
+    ("1.!!!not base64!!!", "damaged"),
+    (encode_drawing(np.full((28, 28), 0.5, np.float32))[:-20], "damaged"),
+    (pack(b"\0" * 2_000_000), "not a 28×28"),  # a zip bomb
+    (pack(np.full((28, 28), np.nan, "<f4").tobytes()), "outside 0 to 1"),
+    ("1.'; DROP TABLE models;--", "damaged"),
+])
+def test_hostile_drawing_link_is_explained_and_gives_no_reading(text, problem):
+    at = open_at(drawing=text)
+    warned = [w for w in texts(at.warning) if "drawing in this link" in w]
+    assert len(warned) == 1 and problem in warned[0], texts(at.warning)
+    assert "Prediction" not in metrics(at)
+    assert "drawing" not in at.query_params
+
+
+def test_drawing_on_the_canvas_drops_the_links_drawing(mnist):
+    link = {"drawing": encode_drawing(np.asarray(mnist.x_test[1], np.float32) / 255)}
+    at = open_at(**link)
+    assert "Prediction" in metrics(at)
+    assert at.query_params.get("drawing") == link["drawing"]
+    draw(at, mnist)
+    assert "drawing" not in at.query_params
+    assert metrics(at)["Prediction"] == str(mnist.y_test[DIGIT])
+
+
+# -- (4) per-session share limit ------------------------------------------------------------------
+
+
+def test_a_session_over_its_hourly_share_allowance_is_told_why(mnist, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_SHARES_PER_HOUR", "1")
+    at = open_at()
+    first = add_model(at, "First", select=True)
+    share_on_draw(at)
+    assert first.shared
+    second = add_model(at, "Second", select=True)
+    share_on_draw(at)
+    errors = texts(at.error)
+    assert any(e.startswith("The model was not shared: ") for e in errors), errors
+    assert not second.shared and not valid_id(second.link_id)
+    assert not at.code  # no link to copy
+
+
+# -- (5) Gallery ------------------------------------------------------------------------------------
+
+
+def publish(at, name, code=""):
+    at.selectbox(key="publish_model").set_value(name)
+    ok(at.run())
+    at.text_input(key="publish_class").set_value(code)
+    ok(at.button(key="publish").click().run())
+    assert any(f"Published **{name}**" in s for s in texts(at.success)), (texts(at.success), texts(at.error))
+
+
+@pytest.fixture
+def gallery():
+    """Three published models: Alpha (91%) and Beta (95%) in class 7b, Gamma (99%) in none."""
+    at = open_at("gallery")
+    assert any("Nothing published" in i for i in texts(at.info))
+    for name, acc, seed in [("Alpha", 0.91, 1), ("Beta", 0.95, 2), ("Gamma", 0.99, 3)]:
+        add_model(at, name, accuracy=acc, seed=seed)
+    publish(at, "Alpha", "7b")
+    publish(at, "Beta", "7b")
+    publish(at, "Gamma")
+    return at
+
+
+def test_published_models_are_listed_with_their_test_accuracy(gallery):
+    rows = table_rows(ok(gallery.run()))
+    assert [(r["name"], r["test accuracy"], r["class"]) for r in rows] == [
+        ("Gamma", 0.99, ""), ("Beta", 0.95, "7b"), ("Alpha", 0.91, "7b")]
+    assert [r["#"] for r in rows] == [1, 2, 3]
+
+
+def test_class_code_link_shows_that_class_leaderboard(gallery):
+    at = open_at("gallery", **{"class": "7b"})
+    assert at.text_input(key="gallery_class").value == "7b"
+    assert "Class 7b: leaderboard" in texts(at.subheader)
+    rows = table_rows(at)
+    assert [(r["#"], r["name"], r["test accuracy"]) for r in rows] == [(1, "Beta", 0.95), (2, "Alpha", 0.91)]
+
+
+@pytest.mark.parametrize("code", ["<script>alert(1)</script>", "x" * 100, "a b", "'; DROP TABLE models;--"])
+def test_hostile_class_code_falls_back_to_all_models(gallery, code):
+    at = open_at("gallery", **{"class": code})
+    assert "Published models" in texts(at.subheader)
+    assert sorted(r["name"] for r in table_rows(at)) == ["Alpha", "Beta", "Gamma"]
+
+
+def test_sort_by_name_link(gallery):
+    at = open_at("gallery", sort="name")
+    assert at.selectbox(key="gallery_sort").value == "name"
+    assert [r["name"] for r in table_rows(at)] == ["Alpha", "Beta", "Gamma"]
+
+
+@INFINITE_NAME_TUPLE
+def test_a_published_models_draw_link_opens_it(gallery, store_url):
+    ids = {r["name"]: r["id"] for r in Store(make_engine(store_url)).list_published()}
+    row = next(r for r in table_rows(ok(gallery.run())) if r["name"] == "Alpha")
+    assert valid_id(ids["Alpha"]) and f"model={ids['Alpha']}" in row["draw"]
+    assert f"model={ids['Alpha']}" in row["inspect"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(row["draw"]).query).items()}
+    at = open_at(**query)
+    assert at.selectbox(key="draw_model").value == "Alpha (shared)"
+
+
+# -- (6) store unreachable -----------------------------------------------------------------------------
+
+
+UNREACHABLE = [
+    pytest.param("sqlite:////proc/digit-lab-no-such-folder/store.sqlite", id="sqlite in a read-only place"),
+    pytest.param("postgresql+psycopg://nobody@127.0.0.1:1/x", id="postgresql nobody listening"),
+]
+
+
+@pytest.mark.parametrize("url", UNREACHABLE)
+def test_without_a_store_draw_still_reads_and_sharing_says_it_is_unavailable(mnist, monkeypatch, url):
+    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
+    at = draw(open_at(), mnist)
+    assert metrics(at)["Prediction"] == str(mnist.y_test[DIGIT])
+    entry = add_model(at, "Mine", select=True)
+    share_on_draw(at)
+    assert any(NO_SHARING in e for e in texts(at.error)), texts(at.error)
+    assert not entry.shared
+
+    linked = open_at(model=new_id())
+    assert any(UNAVAILABLE in w for w in texts(linked.warning))
+    assert linked.selectbox(key="draw_model").value == "Pretrained"
+
+    gallery = open_at("gallery")
+    assert any("gallery is not available" in w for w in texts(gallery.warning)), texts(gallery.warning)
