@@ -25,8 +25,8 @@ with right:
 model = entry.current() if entry is not None else None
 linked = share_parts.shared_drawing()  # a drawing=... link, until the visitor draws their own
 x28 = preprocess(image) if image is not None else linked
-if image is not None and linked is not None:
-    share_parts.drop_shared_drawing()
+if linked is not None and x28 is not None and not np.array_equal(x28, linked):
+    share_parts.drop_shared_drawing()  # a drawing of the visitor's own, not the one the link carries
 labels = ui.class_names(entry)
 x = to_model_input(x28) if model is not None and x28 is not None else None
 traced = trace(model, x) if x is not None else None  # every layer, once: the reading and the views below

@@ -53,11 +53,6 @@ def memory_cap():
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-# A link to a shared model: registry._from_store builds `(base, *(... for i in itertools.count(2)))`, a tuple of
-# an infinite generator, which grows until memory runs out (24 GB, OOM-killed, before memory_cap).
-INFINITE_NAME_TUPLE = pytest.mark.xfail(
-    strict=True, reason="webapp/registry.py:154: opening a shared model's link unpacks itertools.count(2) into a "
-                        "tuple; the server's memory grows without bound (MemoryError under memory_cap)")
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -141,7 +136,6 @@ def shared_model(mnist):
     return at, model_id
 
 
-@INFINITE_NAME_TUPLE
 def test_shared_model_opens_on_draw_in_another_session_and_reads_the_same(mnist, shared_model):
     first, model_id = shared_model
     mine = metrics(draw(first, mnist))
@@ -156,7 +150,6 @@ def test_shared_model_opens_on_draw_in_another_session_and_reads_the_same(mnist,
     assert other.query_params.get("model") == model_id
 
 
-@INFINITE_NAME_TUPLE
 def test_shared_model_opens_on_inspect_with_its_architecture(mnist, shared_model):
     _, model_id = shared_model
     at = open_at("inspect", model=model_id)
@@ -168,7 +161,6 @@ def test_shared_model_opens_on_inspect_with_its_architecture(mnist, shared_model
     assert at.query_params.get("model") == model_id
 
 
-@INFINITE_NAME_TUPLE
 def test_shared_model_opens_on_train_preselected_for_continue(mnist, shared_model):
     _, model_id = shared_model
     at = open_at("train", model=model_id)
@@ -213,9 +205,6 @@ def test_unknown_or_hostile_model_link_says_so_and_shows_the_pretrained_model(mn
 # -- (3) Share drawing -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="app_pages/draw.py:29: after Share drawing's rerun the canvas still "
-                                       "holds the drawing just shared, so drop_shared_drawing() removes "
-                                       "drawing= from the address bar at once (only the notice keeps the link)")
 def test_share_drawing_puts_the_drawing_in_the_address_bar(mnist):
     at = draw(open_at(), mnist)
     ok(at.button(key="share_drawing").click().run())
@@ -237,7 +226,6 @@ def test_shared_drawing_with_the_pretrained_model_reopens_with_the_same_reading(
     assert any("drawing from the link" in (img.caption or "") for el in other.get("image") for img in el.proto.imgs)
 
 
-@INFINITE_NAME_TUPLE
 def test_shared_drawing_with_an_uploaded_model_carries_both(mnist):
     at = open_at()
     entry = add_model(at, "Mine", select=True)
@@ -349,7 +337,6 @@ def test_sort_by_name_link(gallery):
     assert [r["name"] for r in table_rows(at)] == ["Alpha", "Beta", "Gamma"]
 
 
-@INFINITE_NAME_TUPLE
 def test_a_published_models_draw_link_opens_it(gallery, store_url):
     ids = {r["name"]: r["id"] for r in Store(make_engine(store_url)).list_published()}
     row = next(r for r in table_rows(ok(gallery.run())) if r["name"] == "Alpha")

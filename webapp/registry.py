@@ -151,7 +151,7 @@ def _from_store(model_id):
     model, summary, _ = got
     base = f"{summary.get('name') or 'Model'} (shared)"
     taken = all_models()
-    name = next(n for n in (base, *(f"{base} {i}" for i in itertools.count(2))) if n not in taken)
+    name = next(n for n in itertools.chain([base], (f"{base} {i}" for i in itertools.count(2))) if n not in taken)
     return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
 
 

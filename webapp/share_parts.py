@@ -98,7 +98,7 @@ def show_notice():
 
 def app_root():
     """The app's address without the page: links open on Draw, the default page."""
-    return re.sub(r"/(train|inspect|gallery)$", "", st.context.url.rstrip("/"))
+    return re.sub(r"/(train|inspect|gallery)$", "", (st.context.url or "").rstrip("/"))
 
 
 def _notice(kind, text, link=None):
