@@ -73,19 +73,30 @@ def drawing_canvas():
         height=SIZE, width=SIZE, drawing_mode="freedraw", return_image_data=True, key=keys.CANVAS,
         initial_drawing={"objects": [], "cleared": ss[keys.CANVAS_ROUND]},
     )
-    sent = canvas.image_bytes if canvas is not None else None  # the PNG the canvas last sent
+    sent = _sent(ss.get(keys.CANVAS))  # the drawing the canvas last sent (a PNG data URL)
     drawing = sent
     if sent is not None and sent == ss.get(keys.CLEARED_DRAWING):
         drawing = None  # what was cleared, until the canvas sends its empty drawing back
     else:
         ss[keys.CLEARED_DRAWING] = None
     row = st.container(horizontal=True, vertical_alignment="center")
-    if row.button("Clear", key=keys.CLEAR, icon=":material/ink_eraser:"):
-        ss[keys.CANVAS_ROUND] += 1
-        ss[keys.CLEARED_DRAWING] = sent
-        st.rerun()
+    # A callback: the canvas gets its new empty drawing in this very run, with no second rerun.
+    row.button("Clear", key=keys.CLEAR, icon=":material/ink_eraser:", on_click=_clear)
     with row.popover("Brush", icon=":material/brush:"):
         st.slider("Brush width", 6, 40, key=keys.BRUSH, help="Pixels on the 280×280 canvas.")
     with row:
         st.html(SCRIPT, unsafe_allow_javascript=True, width="content")
     return canvas.image_data if drawing is not None else None
+
+
+def _sent(value):
+    """The PNG data URL in the canvas's widget value, or None."""
+    drawing = (value or {}).get("drawing") or {}
+    return drawing.get("data")
+
+
+def _clear():
+    """Clear: hand the canvas a new, empty initial drawing, and ignore the one it holds until it sends the empty one."""
+    ss = st.session_state
+    ss[keys.CANVAS_ROUND] += 1
+    ss[keys.CLEARED_DRAWING] = _sent(ss.get(keys.CANVAS))
