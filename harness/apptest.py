@@ -1,5 +1,7 @@
 """The app under streamlit.testing.v1.AppTest, as the page tests open it."""
 
+import time
+
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -29,3 +31,15 @@ def open_app(page=None, **query):
 def metrics(at):
     """label -> value of every st.metric on the page."""
     return {m.label: m.value for m in at.metric}
+
+
+def wait_for(at, predicate, seconds=60):
+    """Rerun the app until predicate(at) holds (a background run progresses meanwhile); the app."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if predicate(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError("condition not reached in time")

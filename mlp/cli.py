@@ -306,10 +306,23 @@ def cmd_evaluate(args):
 
 def cmd_predict(args):
     """Preprocess each image like a drawing and print the digit and probabilities."""
+
+    def summary(path, record):
+        probs = " ".join(f"{p:.3f}" for p in record["probabilities"])
+        return f"{path}: {record['digit']} ({max(record['probabilities']):.1%})  [{probs}]"
+
+    return for_each_image(args, predict_file, summary)
+
+
+def for_each_image(args, record_of, summary):
+    """Print record_of(model, path) for every image (a JSON line with --json, else summary(path, record)).
+
+    A file that cannot be read gets an error line and the others still run; the exit status is then 1.
+    """
     model = load_model(args.model)
     failures = 0
     for path in args.images:
-        record = predict_file(model, path)
+        record = record_of(model, path)
         failures += "error" in record
         if args.json:
             print(json.dumps(record), flush=True)
@@ -318,8 +331,7 @@ def cmd_predict(args):
         elif record["digit"] is None:
             print(f"{path}: empty image, no digit", flush=True)
         else:
-            probs = " ".join(f"{p:.3f}" for p in record["probabilities"])
-            print(f"{path}: {record['digit']} ({max(record['probabilities']):.1%})  [{probs}]", flush=True)
+            print(summary(path, record), flush=True)
     return 1 if failures else 0
 
 
@@ -340,20 +352,7 @@ def predict_file(model, path):
 
 def cmd_explain(args):
     """For each image: the digit, the input the network saw, its hidden activations and the saliency map."""
-    model = load_model(args.model)
-    failures = 0
-    for path in args.images:
-        record = explain_file(model, path)
-        failures += "error" in record
-        if args.json:
-            print(json.dumps(record), flush=True)
-        elif "error" in record:
-            print(f"{path}: error: {record['error']}", flush=True)
-        elif record["digit"] is None:
-            print(f"{path}: empty image, no digit", flush=True)
-        else:
-            print(explain_summary(path, record), flush=True)
-    return 1 if failures else 0
+    return for_each_image(args, explain_file, explain_summary)
 
 
 def explain_file(model, path):

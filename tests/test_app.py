@@ -3,14 +3,13 @@
 import functools
 import http.server
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness import canvas_data_url, canvas_value
-from harness.apptest import clear_caches, metrics, open_app
+from harness.apptest import clear_caches, metrics, open_app, wait_for
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp.registry import read_upload
 
@@ -25,16 +24,6 @@ def fresh_caches():
     clear_caches()
 
 
-def wait_for(at, predicate, seconds=60):
-    """Rerun the app until predicate(at) holds (the background run progresses meanwhile)."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if predicate(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError("condition not reached in time")
 
 
 # -- Draw -------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Every number the pages show is recomputed here from the same inputs with mlp.exp
 import base64
 import io
 import json
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +13,7 @@ import pytest
 from PIL import Image
 
 from harness import canvas_data_url, canvas_value
-from harness.apptest import clear_caches, metrics, open_app
+from harness.apptest import clear_caches, metrics, open_app, wait_for
 from mlp import MLP, explain, load_model, to_inputs
 from mlp.preprocess import preprocess, to_model_input
 from webapp import settings
@@ -106,15 +105,6 @@ def second_model(at, name="Extra"):
     return entry
 
 
-def wait_for(at, predicate, seconds=90):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if predicate(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError("condition not reached in time")
 
 
 # -- Draw: inside the network ------------------------------------------------------------------
@@ -357,7 +347,7 @@ def test_watch_it_learn_replays_a_short_run(mnist, test_set):
     at.number_input(key="t_epochs").set_value(3).run()
     at.button(key="start").click().run()
     assert not at.exception, at.exception
-    wait_for(at, lambda at: any("Finished 3 epochs" in s.value for s in at.success))
+    wait_for(at, lambda at: any("Finished 3 epochs" in s.value for s in at.success), seconds=90)
     entry = at.session_state["models"]["My model 1"]
     model = entry.current()
     at.switch_page("app_pages/inspect.py").run()
