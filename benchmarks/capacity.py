@@ -429,11 +429,10 @@ class ServerMonitor(threading.Thread):
 # current stack: self time to the innermost frame, total time to every function on the stack.
 # CPU of threads Python does not know (OpenBLAS) shows as the process's unattributed rest.
 _SITECUSTOMIZE = """
-import os, sys
+import os
 out = os.environ.pop("CAPACITY_PROFILE_OUT", None)
 if out:
-    sys.path.insert(0, {root!r})
-    from benchmarks.capacity import profile_server
+    from benchmarks.capacity import profile_server  # the project folder is on PYTHONPATH too
     profile_server(out)
 """
 
@@ -579,9 +578,9 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
         env = {"DIGIT_LAB_MAX_RUNS": str(max_runs), **(server_env or {})}
         if profile:
             site = Path(tempfile.mkdtemp(prefix="capacity-"))
-            (site / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(root=str(ROOT)))
+            (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
             profile_out = str(site / "profile.json")
-            env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+            env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")])),
                        CAPACITY_PROFILE_OUT=profile_out)
         proc, url = start_app(env)
     stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
