@@ -14,7 +14,9 @@ def test_drawers_and_trainers_at_once(mnist):
 
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed")
-    result = run_load(drawers=4, trainers=2, duration=20, epochs=10, max_runs=2)
+    # 30 s: six Chromium pages share the two cores with the server and the workers; in 20 s a slow
+    # start sometimes left a trainer with no epoch to show (all the assertions below still hold).
+    result = run_load(drawers=4, trainers=2, duration=30, epochs=10, max_runs=2)
     print(result)
     assert result["errors"] == 0, result["error_messages"]
     assert result["isolation_violations"] == []
