@@ -24,6 +24,7 @@ import math
 import os
 import re
 import secrets
+import threading
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -311,11 +312,28 @@ class Store:
         self.settings = settings if settings is not None else StoreSettings.from_env()
         self.clock = clock
         self.dialect = engine.dialect.name
+        # One operation at a time in this process. CPython 3.11 can fail with "SystemError: AST
+        # constructor recursion depth mismatch" when threads compile code at once, which SQLAlchemy
+        # does lazily on first use of a statement (seen in CI: 8 sessions sharing at once on
+        # PostgreSQL). Each operation takes milliseconds; the database orders writes anyway.
+        self._lock = threading.RLock()
 
     def __repr__(self):
         return f"Store({self.dialect}, {self.settings})"
 
     # -- transactions --
+
+    @contextmanager
+    def _connect(self):
+        """A connection, holding this process's store lock."""
+        with self._lock, self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _begin(self):
+        """A connection in a transaction, holding this process's store lock."""
+        with self._lock, self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def _write(self):
@@ -324,7 +342,7 @@ class Store:
         SQLite: BEGIN IMMEDIATE (pysqlite would otherwise begin only at the first INSERT, after the
         checks, and run DDL outside any transaction). PostgreSQL: a transaction-scoped advisory lock.
         """
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             if self.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             elif self.dialect == "postgresql":
@@ -348,7 +366,7 @@ class Store:
 
     def schema_version(self):
         """The schema version the database is at (0: empty)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             if not sa.inspect(conn).has_table(SCHEMA_VERSION.name):
                 return 0
             return conn.scalar(sa.select(sa.func.max(SCHEMA_VERSION.c.version))) or 0
@@ -362,7 +380,7 @@ class Store:
         """
         if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             try:  # persistent in the file: readers no longer wait for a writer
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             except sa.exc.OperationalError:
                 log.warning("store: could not switch SQLite to WAL mode", exc_info=True)
@@ -449,7 +467,7 @@ class Store:
         if not valid_id(model_id):
             return None
         try:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 row = conn.execute(sa.select(MODELS).where(MODELS.c.id == model_id)).one_or_none()
         except sa.exc.SQLAlchemyError:
             log.exception("store: reading model %s failed", model_id)
@@ -464,7 +482,7 @@ class Store:
             log.exception("store: model %s is corrupt; ignored", model_id)
             return None
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(sa.update(MODELS).where(MODELS.c.id == model_id).values(last_used_at=self.clock()))
         except sa.exc.SQLAlchemyError:
             log.warning("store: could not mark model %s used", model_id, exc_info=True)
@@ -485,7 +503,7 @@ class Store:
         """Show (or hide) an owner's model in the gallery; False if no such model of that owner."""
         if not valid_id(model_id) or not isinstance(owner, str) or not OWNER_RE.fullmatch(owner):
             return False
-        with self._unavailable_as_store_error("publishing a model"), self.engine.begin() as conn:
+        with self._unavailable_as_store_error("publishing a model"), self._begin() as conn:
             done = conn.execute(sa.update(MODELS).where(MODELS.c.id == model_id, MODELS.c.owner == owner)
                                 .values(published=bool(published)))
             return done.rowcount == 1
@@ -529,7 +547,7 @@ class Store:
         return self._summaries(query, "listing a session's models")
 
     def _summaries(self, query, doing):
-        with self._unavailable_as_store_error(doing), self.engine.connect() as conn:
+        with self._unavailable_as_store_error(doing), self._connect() as conn:
             rows = conn.execute(query).all()
         summaries = []
         for row in rows:
@@ -561,7 +579,7 @@ class Store:
         if not valid_id(drawing_id):
             return None
         try:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 row = conn.execute(sa.select(DRAWINGS).where(DRAWINGS.c.id == drawing_id)).one_or_none()
         except sa.exc.SQLAlchemyError:
             log.exception("store: reading drawing %s failed", drawing_id)
