@@ -32,7 +32,6 @@ class ModelEntry:
     job: object = None  # TrainingJob, while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
     shared: bool = False  # in the shared store (its link works in any browser)
-    evaluations: dict = field(default_factory=dict, repr=False)  # (dataset, model id) -> Evaluation
     derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
     _file: tuple = field(default=(None, b""), repr=False)  # (id of the model, its .npz bytes)
 
@@ -248,8 +247,4 @@ def evaluation(entry, name=None):
     if entry.kind == "pretrained":
         return resources.pretrained_evaluation(name)
     model = entry.current()
-    key = (name, id(model))
-    if key not in entry.evaluations:
-        x, y = resources.test_inputs(name)
-        entry.evaluations = {key: model.evaluate(x, y)}
-    return entry.evaluations[key]
+    return derived(entry, ("evaluation", name), lambda: model.evaluate(*resources.test_inputs(name)))
