@@ -15,7 +15,7 @@ import streamlit as st
 from data import DATASETS
 from mlp import ModelFileError, load_model, model_to_bytes
 
-from . import keys, resources, settings
+from . import job_view, keys, resources, settings
 
 PRETRAINED = "Pretrained"
 MODEL_PARAM = "model"
@@ -210,10 +210,9 @@ def compare_selector(entry):
 
 def describe(entry):
     """One-line label for a model in selectors."""
-    if entry.job is not None and not entry.job.done:
-        epochs = len(entry.job.records)
-        doing = "paused at" if entry.job.state == "paused" else "training…"
-        return f"{entry.name} ({doing} {epochs}/{entry.job.config.epochs} epochs)"
+    under_way = job_view.selector_label(entry.job) if entry.job is not None else None
+    if under_way is not None:
+        return under_way
     m = entry.current()
     acc = m.meta.get("test_accuracy") if m is not None else None
     sizes = "-".join(map(str, m.layer_sizes)) if m is not None else "?"
