@@ -268,3 +268,40 @@ def difference_heatmap(diff, labels=None):
 def _label_expr(labels):
     """A Vega expression showing class names instead of class numbers on an axis."""
     return "[" + ", ".join(repr(str(x)) for x in labels) + "][datum.value]"
+
+
+def reliability_diagram(rel, height=300):
+    """Reliability diagram of an mlp.calibration.Reliability as a Vega-Lite spec (for st.vega_lite_chart).
+
+    One bar per non-empty confidence bin, as tall as the fraction read correctly, fainter the fewer
+    samples it holds (the tooltip gives the count); the dashed diagonal is perfect calibration. Bars
+    under it are over-confident bins. The spec is built by Altair once per height; only the rows are new.
+    """
+    spec = json.loads(_reliability_template(height))
+    filled = np.flatnonzero(rel.count)
+    spec["datasets"] = {
+        "bins": [{"low": float(rel.edges[i]), "high": float(rel.edges[i + 1]), "count": int(rel.count[i]),
+                  "accuracy": float(rel.accuracy[i]), "confidence": float(rel.confidence[i])} for i in filled],
+        "diagonal": [{"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 1.0}],
+    }
+    return spec
+
+
+@functools.lru_cache(maxsize=8)
+def _reliability_template(height):
+    """The reliability diagram's Vega-Lite spec without its rows, as JSON (each use gets its own copy)."""
+    unit = alt.Scale(domain=[0, 1], nice=False)
+    bars = alt.Chart(alt.Data(name="bins")).mark_bar(color=MUTED, stroke=ACCENT, strokeWidth=1).encode(
+        x=alt.X("low:Q", scale=unit, axis=alt.Axis(format="%"), title="confidence (top probability)"),
+        x2="high:Q",
+        y=alt.Y("accuracy:Q", scale=unit, axis=alt.Axis(format="%"), title="right (fraction)"),
+        # log: MNIST models put nearly every image in the top bin, and a linear scale hides the rest
+        opacity=alt.Opacity("count:Q", scale=alt.Scale(type="log", range=[0.3, 1]), legend=None),
+        tooltip=[alt.Tooltip("low:Q", title="from", format=".0%"), alt.Tooltip("high:Q", title="to", format=".0%"),
+                 alt.Tooltip("count:Q", title="count", format=","),
+                 alt.Tooltip("confidence:Q", title="mean confidence", format=".2%"),
+                 alt.Tooltip("accuracy:Q", title="right", format=".2%")],
+    )
+    diagonal = alt.Chart(alt.Data(name="diagonal")).mark_line(color=NEUTRAL, strokeDash=[5, 4]).encode(
+        x="x:Q", y="y:Q")
+    return json.dumps((bars + diagonal).properties(height=height).to_dict())
