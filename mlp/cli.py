@@ -16,6 +16,7 @@ from .io import ModelFileError, load_model, save_model
 from .meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
 from .preprocess import load_image, preprocess, to_model_input
 from .training import ConfigError, DivergedError, TrainConfig, Trainer, build_model, to_inputs
+from .unsure import judge, threshold_of
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
 
@@ -309,7 +310,8 @@ def cmd_predict(args):
 
     def summary(path, record):
         probs = " ".join(f"{p:.3f}" for p in record["probabilities"])
-        return f"{path}: {record['digit']} ({max(record['probabilities']):.1%})  [{probs}]"
+        doubt = f"  {record['doubt']}" if record["doubt"] else ""
+        return f"{path}: {record['digit']} ({max(record['probabilities']):.1%})  [{probs}]{doubt}"
 
     return for_each_image(args, predict_file, summary)
 
@@ -342,9 +344,21 @@ def predict_file(model, path):
     except (ValueError, OSError) as e:
         return {"file": str(path), "error": str(e)}
     if x is None:
-        return {"file": str(path), "digit": None, "probabilities": None}
+        return {"file": str(path), "digit": None, "probabilities": None, "unsure": None, "doubt": None}
     probs = model.predict_proba(to_model_input(x))[0]
-    return {"file": str(path), "digit": int(probs.argmax()), "probabilities": [round(float(p), 6) for p in probs]}
+    verdict = judge(probs, threshold_of(model))
+    return {"file": str(path), "digit": verdict.best, "probabilities": [round(float(p), 6) for p in probs],
+            "unsure": verdict.unsure, "doubt": verdict.message(class_names(model), noun_of(model))}
+
+
+def class_names(model):
+    """The model's class names (its dataset's), or the digits."""
+    return model.meta.get("class_names") or [str(d) for d in range(model.layer_sizes[-1])]
+
+
+def noun_of(model):
+    """What one class is called in messages: "digit" for MNIST models, else "class"."""
+    return "digit" if model.meta.get("dataset", "mnist") == "mnist" else "class"
 
 
 # -- explain ------------------------------------------------------------------------

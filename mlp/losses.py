@@ -1,6 +1,15 @@
-"""Softmax with cross-entropy, fused: the only output the network needs."""
+"""Softmax with cross-entropy, fused: the only output the network needs.
+
+A label of NOT_A_CLASS (-1) marks an input that belongs to no class (a letter or a scribble drawn
+instead of a digit): its target is the uniform distribution, so training teaches the network to
+spread its belief over every class for such inputs instead of picking one ("outlier exposure",
+Hendrycks et al. 2019). The top probability then says how sure the network is.
+"""
 
 import numpy as np
+
+#: The label of a training input that is none of the classes.
+NOT_A_CLASS = -1
 
 
 def row_max(a):
@@ -23,18 +32,29 @@ def softmax(logits):
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of softmax(logits) against integer labels.
 
-    logits: (n, k) float; labels: (n,) int in [0, k).
-    Returns (loss, probs, grad) where grad = (probs - onehot) / n is the
+    logits: (n, k) float; labels: (n,) int in [0, k), or NOT_A_CLASS for a row whose target is
+    uniform (1/k for every class).
+    Returns (loss, probs, grad) where grad = (probs - target) / n is the
     gradient of the mean loss with respect to the logits (the fused form).
     """
     n, k = logits.shape
     probs = softmax(logits)
-    target = np.arange(n) * k + np.asarray(labels)  # flat index of each row's true class
-    eps = np.finfo(probs.dtype).eps
-    loss = -float(np.log(np.maximum(probs.ravel()[target], eps)).sum()) / n
+    labels = np.asarray(labels)
     grad = probs * probs.dtype.type(1 / n)
+    eps = np.finfo(probs.dtype).eps
+    outside = labels == NOT_A_CLASS
+    if not outside.any():
+        target = np.arange(n) * k + labels  # flat index of each row's true class
+        loss = -float(np.log(np.maximum(probs.ravel()[target], eps)).sum()) / n
+        grad.ravel()[target] -= probs.dtype.type(1 / n)
+        return loss, probs, grad
+    inside = np.flatnonzero(~outside)
+    target = inside * k + labels[inside]
+    loss = -float(np.log(np.maximum(probs.ravel()[target], eps)).sum())
+    loss -= float(np.log(np.maximum(probs[outside], eps)).sum()) / k
     grad.ravel()[target] -= probs.dtype.type(1 / n)
-    return loss, probs, grad
+    grad[outside] -= probs.dtype.type(1 / (n * k))
+    return loss / n, probs, grad
 
 
 def cross_entropy(probs, labels):

@@ -19,6 +19,7 @@ import numpy as np
 
 from .augment import AugmentConfig, augment_batch
 from .hyperparams import DEFAULTS, TRAIN_PARAMS, check
+from .losses import NOT_A_CLASS
 from .network import MLP
 from .optimizers import SCHEDULES, make_optimizer
 
@@ -161,11 +162,14 @@ class Trainer:
     The data is never copied: batches are gathered by index and uint8 pixels are
     scaled to [0, 1] per batch, so many runs can share one copy of a dataset.
     The validation split is carved from (x, y) with the config's seed, unless
-    `validation=(x_val, y_val)` is given. `progress(done, total)` is called a few
-    times per epoch with batch counts, for progress bars.
+    `validation=(x_val, y_val)` is given; `val_idx` holds the rows of x it took.
+    `extra=(x_extra, y_extra)` adds inputs that always train and never validate (generated
+    drawings; labels may be NOT_A_CLASS for inputs that are no class): x and x_extra are then
+    copied into one array. `progress(done, total)` is called a few times per epoch with batch
+    counts, for progress bars.
     """
 
-    def __init__(self, model, config, x, y, *, validation=None, progress=None):
+    def __init__(self, model, config, x, y, *, validation=None, progress=None, extra=None):
         if len(x) != len(y):
             raise ConfigError(f"{len(x)} inputs but {len(y)} labels")
         config.validate(len(x))
@@ -178,10 +182,15 @@ class Trainer:
         idx = np.arange(len(x))
         if config.train_subset and config.train_subset < len(x):
             idx = np.sort(subset_rng.permutation(len(x))[: config.train_subset])
+        self.val_idx = np.arange(0)
         if validation is None and config.val_fraction > 0:
             train_pos, val_pos = split_validation(len(idx), config.val_fraction, split_rng)
-            validation = (self.x[idx[val_pos]], self.y[idx[val_pos]])
+            self.val_idx = idx[val_pos]
+            validation = (self.x[self.val_idx], self.y[self.val_idx])
             idx = idx[train_pos]
+        if extra is not None:
+            idx = np.concatenate([idx, len(self.x) + np.arange(len(extra[0]))])
+            self.x, self.y = self._append(extra)
         self.train_idx = idx
         self.validation = None
         if validation is not None:
@@ -200,6 +209,20 @@ class Trainer:
         self._smoothed, self._spiked = None, False
         self.history = model.meta.setdefault("history", [])
         self._good = model.get_weights()  # weights after the last finished epoch
+
+    def _append(self, extra):
+        """(x, y) with the extra inputs and labels after the dataset's (a copy of both)."""
+        x_extra, y_extra = np.asarray(extra[0]), np.asarray(extra[1], dtype=np.int64)
+        if len(x_extra) != len(y_extra):
+            raise ConfigError(f"extra: {len(x_extra)} inputs but {len(y_extra)} labels")
+        x_extra = x_extra.reshape(len(x_extra), -1)
+        if x_extra.shape[1] != self.x.shape[1] or x_extra.dtype != self.x.dtype:
+            raise ConfigError(f"extra inputs must be {self.x.dtype} rows of {self.x.shape[1]} values like the "
+                              f"dataset's, got {x_extra.dtype} rows of {x_extra.shape[1]}")
+        k = self.model.layer_sizes[-1]
+        if len(y_extra) and not ((y_extra >= NOT_A_CLASS) & (y_extra < k)).all():
+            raise ConfigError(f"extra labels must be in 0..{k - 1} or {NOT_A_CLASS} (no class)")
+        return np.concatenate([self.x, x_extra]), np.concatenate([self.y, y_extra])
 
     def _inputs(self, rows):
         """Raw rows (uint8 pixels or floats) as the model's float inputs."""
@@ -271,7 +294,7 @@ class Trainer:
         n_batches = math.ceil(n / bs)
         report_every = max(1, n_batches // 20)
         total_loss = 0.0
-        correct = 0
+        correct = labelled = 0
         for b, start in enumerate(range(0, n, bs)):
             if stop is not None and stop.is_set():
                 return None
@@ -283,12 +306,14 @@ class Trainer:
             self.optimizer.step(lr)
             total_loss += loss * len(idx)
             correct += int((probs.argmax(axis=1) == yb).sum())
+            labelled += int((yb != NOT_A_CLASS).sum())
             if self.progress is not None and (b % report_every == 0 or b == n_batches - 1):
                 self.progress(b + 1, n_batches)
-        if self._spiked and correct / n < 1.5 / model.layer_sizes[-1]:
+        accuracy = correct / max(labelled, 1)  # inputs that are no class have no right answer
+        if self._spiked and accuracy < 1.5 / model.layer_sizes[-1]:
             self._diverged(f"the loss spiked above {self.loss_ceiling:.3g} and accuracy fell to chance "
-                           f"({correct / n:.1%}) (learning rate {lr:g})")
-        return total_loss / n, correct / n
+                           f"({accuracy:.1%}) (learning rate {lr:g})")
+        return total_loss / n, accuracy
 
     def _watch_divergence(self, loss, batch, lr):
         """Raise DivergedError on a non-finite loss or one that stays far above where it started.

@@ -5,7 +5,7 @@ import pytest
 
 from mlp.activations import ACTIVATIONS
 from mlp.layers import Activation, Dense, Dropout
-from mlp.losses import softmax_cross_entropy
+from mlp.losses import NOT_A_CLASS, softmax_cross_entropy
 from mlp.network import MLP
 
 EPS = 1e-6
@@ -92,6 +92,17 @@ def test_softmax_cross_entropy_gradient():
     _, probs, grad = softmax_cross_entropy(logits, labels)
     assert np.allclose(probs.sum(axis=1), 1)
     assert_close(grad, numeric_grad(lambda: softmax_cross_entropy(logits, labels)[0], logits))
+
+
+def test_softmax_cross_entropy_gradient_with_inputs_of_no_class():
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((6, 10)) * 3
+    labels = np.array([3, NOT_A_CLASS, 0, NOT_A_CLASS, 9, 1])
+    loss, _, grad = softmax_cross_entropy(logits, labels)
+    assert_close(grad, numeric_grad(lambda: softmax_cross_entropy(logits, labels)[0], logits))
+    # Uniform logits are the best answer for an input of no class: the loss there is ln k, its gradient 0.
+    flat_loss, _, flat_grad = softmax_cross_entropy(np.zeros((1, 10)), np.array([NOT_A_CLASS]))
+    assert flat_loss == pytest.approx(np.log(10)) and np.abs(flat_grad).max() < 1e-12
 
 
 def test_softmax_cross_entropy_survives_huge_logits():
