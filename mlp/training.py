@@ -155,6 +155,30 @@ def split_validation(n, fraction, rng):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def _streams(seed):
+    """The run's random streams: split, subset, shuffle, augment.
+
+    Separate streams: turning augmentation on leaves the split and the shuffling unchanged.
+    """
+    return np.random.default_rng(seed).spawn(4)
+
+
+def rows_used(config, n, carve_validation=True):
+    """(train_idx, val_idx): the rows of an n-row dataset a Trainer with this config trains and validates on.
+
+    Known before training, so data made from the training rows (e.g. pen drawings of them) can
+    leave the validation rows unseen.
+    """
+    split_rng, subset_rng, _, _ = _streams(config.seed)
+    idx = np.arange(n)
+    if config.train_subset and config.train_subset < n:
+        idx = np.sort(subset_rng.permutation(n)[: config.train_subset])
+    if not (carve_validation and config.val_fraction > 0):
+        return idx, np.arange(0)
+    train_pos, val_pos = split_validation(len(idx), config.val_fraction, split_rng)
+    return idx[train_pos], idx[val_pos]
+
+
 class Trainer:
     """Trains `model` on (x, y) with `config`; see the module docstring for use.
 
@@ -174,20 +198,12 @@ class Trainer:
             raise ConfigError(f"{len(x)} inputs but {len(y)} labels")
         config.validate(len(x))
         self.model, self.config, self.progress = model, config, progress
-        rng = np.random.default_rng(config.seed)
-        # Separate streams: turning augmentation on leaves the split and the shuffling unchanged.
-        split_rng, subset_rng, self.shuffle_rng, self.augment_rng = rng.spawn(4)
+        _, _, self.shuffle_rng, self.augment_rng = _streams(config.seed)
         self.x = np.asarray(x).reshape(len(x), -1)  # a view, not a copy
         self.y = np.asarray(y, dtype=np.int64)
-        idx = np.arange(len(x))
-        if config.train_subset and config.train_subset < len(x):
-            idx = np.sort(subset_rng.permutation(len(x))[: config.train_subset])
-        self.val_idx = np.arange(0)
-        if validation is None and config.val_fraction > 0:
-            train_pos, val_pos = split_validation(len(idx), config.val_fraction, split_rng)
-            self.val_idx = idx[val_pos]
+        idx, self.val_idx = rows_used(config, len(x), carve_validation=validation is None)
+        if len(self.val_idx):
             validation = (self.x[self.val_idx], self.y[self.val_idx])
-            idx = idx[train_pos]
         if extra is not None:
             idx = np.concatenate([idx, len(self.x) + np.arange(len(extra[0]))])
             self.x, self.y = self._append(extra)
