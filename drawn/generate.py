@@ -305,11 +305,35 @@ def _pen_events(paths, rng):
 
     Each stroke is an (m, 2) array of (x, y) canvas pixels where the mouse events fall.
     """
-    brush = int(rng.integers(BRUSH_RANGE[0], BRUSH_RANGE[1] + 1))
-    # Nobody leaves a digit under ~3.5 pen widths tall: it is a blob, even to them.
-    target_height = rng.uniform(max(HEIGHT_RANGE[0], _MIN_HEIGHT_IN_BRUSHES * brush), HEIGHT_RANGE[1])
-    strokes = [_smooth(p[:, ::-1] / _UPSCALE, 2.0) for p in paths]  # (x, y) in MNIST pixels
-    strokes = _wobble(_hand_shape(strokes, rng), rng)
+    return _hand_events(skeleton_strokes(paths), rng)
+
+
+def skeleton_strokes(paths: list[np.ndarray]) -> list[np.ndarray]:
+    """trace_paths output (row, col on the enlarged skeleton) -> smoothed (x, y) strokes in MNIST pixels."""
+    return [_smooth(p[:, ::-1] / _UPSCALE, 2.0) for p in paths]
+
+
+class Hand(NamedTuple):
+    """A hand's shape for one drawing: slant (x shift per unit of y), rotation (degrees), aspect (x scale)."""
+
+    slant: float
+    angle: float
+    aspect: float
+
+
+def _hand_events(strokes, rng, *, brush=None, target_height=None, hand=None, wobble=None):
+    """(x, y) strokes in any unit -> (mouse events per stroke, brush, height), drawn by a random hand.
+
+    ``brush``, ``target_height`` (canvas px), ``hand`` (a Hand) and ``wobble`` (offset as a
+    fraction of the height) are drawn from ``rng`` unless given, so a caller can fix a
+    writer's habits; with none given the random draws are those of iter_pen_strokes.
+    """
+    if brush is None:
+        brush = int(rng.integers(BRUSH_RANGE[0], BRUSH_RANGE[1] + 1))
+    if target_height is None:
+        # Nobody leaves a digit under ~3.5 pen widths tall: it is a blob, even to them.
+        target_height = rng.uniform(max(HEIGHT_RANGE[0], _MIN_HEIGHT_IN_BRUSHES * brush), HEIGHT_RANGE[1])
+    strokes = _wobble(_hand_shape(strokes, rng, hand), rng, wobble)
     strokes, height = _place(strokes, brush, target_height, rng)
     return [_mouse_events(s, rng) for s in strokes], brush, int(round(height))
 
@@ -324,11 +348,11 @@ def _smooth(points, width):
     return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(2)], axis=1)
 
 
-def _hand_shape(strokes, rng):
-    """Apply one random slant, rotation and aspect to all strokes (x right, y down)."""
-    slant = rng.uniform(-0.3, 0.3)
-    angle = np.deg2rad(rng.uniform(-10, 10))
-    aspect = math.exp(rng.uniform(-0.2, 0.2))
+def _hand_shape(strokes, rng, hand=None):
+    """Apply one slant, rotation and aspect to all strokes (x right, y down); random unless ``hand`` is given."""
+    if hand is None:
+        hand = Hand(rng.uniform(-0.3, 0.3), rng.uniform(-10, 10), math.exp(rng.uniform(-0.2, 0.2)))
+    slant, angle, aspect = hand.slant, np.deg2rad(hand.angle), hand.aspect
     cos, sin = math.cos(angle), math.sin(angle)
     m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[aspect, slant], [0.0, 1.0]])
     return [s @ m.T for s in strokes]
@@ -352,16 +376,17 @@ def _place(strokes, brush, target_height, rng):
     return placed, size[1] + brush
 
 
-def _wobble(strokes, rng):
+def _wobble(strokes, rng, level=None):
     """Add a smooth random offset along each stroke: a hand is never exactly on the path.
 
-    Offsets of 0.5-2.5% of the digit's height (one level per drawing) are drawn
-    at knots 15-35% of that height apart along each stroke and interpolated.
-    Done before placing, so the placed ink is still guaranteed to fit.
+    Offsets of 0.5-2.5% of the digit's height (one ``level`` per drawing, random
+    unless given) are drawn at knots 15-35% of that height apart along each
+    stroke and interpolated. Done before placing, so the placed ink is still
+    guaranteed to fit.
     """
     allp = np.concatenate(strokes)
     height = float(np.ptp(allp[:, 1])) or 1.0
-    amplitude = rng.uniform(0.005, 0.025) * height
+    amplitude = (rng.uniform(0.005, 0.025) if level is None else level) * height
     spacing = rng.uniform(0.15, 0.35) * height
     out = []
     for points in strokes:
