@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
-from webapp import charts, inspect_parts, keys, registry, replay_parts, resources, ui, urlstate
+from webapp import calibration_parts, charts, inspect_parts, keys, registry, replay_parts, resources, ui, urlstate
 from webapp.mistakes import ANY, mistakes, page_of
 
 PER_PAGE = 24
@@ -27,8 +27,8 @@ if model is None:
     st.stop()
 inspect_parts.summary(entry, model)
 
-tab_test, tab_weights, tab_compare, tab_replay = st.tabs(
-    ["Confusion matrix and mistakes", "Weights", "Compare with another model", "Watch it learn"])
+tab_test, tab_weights, tab_compare, tab_replay, tab_calibration = st.tabs(
+    ["Confusion matrix and mistakes", "Weights", "Compare with another model", "Watch it learn", "Calibration"])
 with tab_weights:
     inspect_parts.weights(model)
 
@@ -93,3 +93,5 @@ with tab_replay:
     if entry.job is None:
         st.caption("Runs trained in this session keep every epoch (within a memory budget) to replay here.")
     replay_parts.replay_section(entry, ds.x_test, ds.y_test, labels)
+with tab_calibration:
+    calibration_parts.section(entry, ev, ds.y_test)

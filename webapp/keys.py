@@ -53,6 +53,7 @@ CM_CHART = "cm_chart"  # the confusion matrix (its selection is the clicked cell
 CM_CELL = "cm_cell"  # the (true, predicted) cell the matrix highlights, or None
 CLOSE_SAMPLE = "close_sample"  # button
 W_UNITS = "w_units"  # how many first-layer tiles to show
+CALIBRATION_TAB = "calibration_tab"  # which calibration set is open (only that one is computed)
 
 # -- Gallery -----------------------------------------------------------------------------------
 GALLERY_CLASS, GALLERY_SORT = "gallery_class", "gallery_sort"  # the class code and the order shown

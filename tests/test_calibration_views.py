@@ -1,0 +1,134 @@
+"""Inspect's Calibration tab through AppTest: the ECE shown is the one mlp.calibration computes from the same
+probabilities, and the drawn set is made only when its tab is opened, once per server."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from drawn import score
+from harness.apptest import clear_caches, metrics, open_app
+from mlp import MLP, load_model, to_inputs
+from mlp.calibration import reliability
+from webapp import calibration_parts, registry, settings
+from webapp.registry import ModelEntry
+
+SMALL_N = 40  # drawn digits in these tests (2,000 take ~15 s)
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(monkeypatch):
+    """An empty process-wide cache per test, as a fresh server has; a small drawn set, its makings counted."""
+    clear_caches()
+    registry._SHARED.clear()
+    made = []
+
+    def counted(n, seed, **kwargs):
+        made.append((n, seed))
+        return score.drawn_inputs(n, seed, **kwargs)
+
+    monkeypatch.setattr(calibration_parts, "DRAWN_N", SMALL_N)
+    monkeypatch.setattr(calibration_parts, "drawn_inputs", counted)
+    yield made
+    clear_caches()
+    registry._SHARED.clear()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(settings.PRETRAINED_PATH)
+
+
+def diagram_bins(node):
+    """The rows of the one reliability diagram under node (a DataFrame)."""
+    found = []
+    for chart in node.get("vega_lite_chart"):
+        for d in chart.proto.datasets:
+            frame = pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+            if {"low", "high", "count", "accuracy", "confidence"} <= set(frame.columns):
+                found.append(frame)
+    assert len(found) == 1, f"{len(found)} reliability diagrams"
+    return found[0]
+
+
+def calibration_tab(at):
+    found = [t for t in at.tabs if t.label == "Calibration"]
+    assert len(found) == 1, [t.label for t in at.tabs]
+    return found[0]
+
+
+def open_drawn(at):
+    at.session_state["calibration_tab"] = "Drawn digits"
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_pretrained_shows_its_mnist_test_ece_and_leaves_the_drawn_set_alone(mnist, shipped, fresh_caches):
+    at = open_app("inspect")
+    expected = reliability(shipped.predict_proba(to_inputs(mnist.x_test)), mnist.y_test.astype(np.int64))
+    shown = metrics(at)
+    assert shown["ECE on MNIST test"] == f"{expected.ece:.2%}"
+    assert shown["Mean confidence"] == f"{expected.mean_confidence:.2%}"
+    assert shown["Right"] == f"{expected.overall_accuracy:.2%}" == f"{shipped.meta['test_accuracy']:.2%}"
+    tab = calibration_tab(at)
+    assert [t.label for t in tab.tabs] == list(calibration_parts.TABS)
+    bins = diagram_bins(tab)
+    assert bins["count"].sum() == len(mnist.y_test)
+    np.testing.assert_allclose(bins["accuracy"], expected.accuracy[expected.count > 0])
+    text = " ".join(m.value for m in tab.markdown)
+    assert "when it says 90%, it is right about 90% of the time" in text
+    assert calibration_parts.describe(expected) in text
+    assert fresh_caches == []  # the drawn set waits for its tab
+    assert "ECE on drawn digits" not in shown
+
+
+def test_drawn_tab_scores_the_drawn_set_once_per_server(mnist, shipped, fresh_caches):
+    at = open_drawn(open_app("inspect"))
+    inputs = score.drawn_inputs(SMALL_N, 0, dataset=mnist)
+    expected = reliability(shipped.predict_proba(inputs.x), inputs.labels)
+    shown = metrics(at)
+    assert shown["ECE on drawn digits"] == f"{expected.ece:.2%}"
+    assert "ECE on MNIST test" not in shown  # only the open tab runs
+    assert diagram_bins(calibration_tab(at))["count"].sum() == SMALL_N
+    assert fresh_caches == [(SMALL_N, 0)]
+    at.run()
+    other = open_drawn(open_app("inspect"))  # another session: the same drawings, not made again
+    assert metrics(other)["ECE on drawn digits"] == f"{expected.ece:.2%}"
+    assert fresh_caches == [(SMALL_N, 0)]
+
+
+def test_a_session_model_gets_its_own_figures(mnist, fresh_caches):
+    at = open_app("inspect")
+    model = MLP([784, 16, 10], seed=3)  # untrained: about 10% right, far from calibrated either way
+    at.session_state["models"]["Uploaded 1"] = ModelEntry("Uploaded 1", "uploaded", model=model)
+    at.run()
+    at.selectbox(key="inspect_model").set_value("Uploaded 1").run()
+    assert not at.exception, at.exception
+    expected = reliability(model.predict_proba(to_inputs(mnist.x_test)), mnist.y_test.astype(np.int64))
+    assert metrics(at)["ECE on MNIST test"] == f"{expected.ece:.2%}"
+    open_drawn(at)
+    inputs = score.drawn_inputs(SMALL_N, 0, dataset=mnist)
+    assert metrics(at)["ECE on drawn digits"] == f"{reliability(model.predict_proba(inputs.x), inputs.labels).ece:.2%}"
+
+
+def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_caches):
+    from data import DatasetNotFound, load_dataset
+
+    try:
+        fashion = load_dataset("fashion-mnist")
+    except DatasetNotFound as e:
+        pytest.skip(f"Fashion-MNIST not available: {e}")
+    at = open_app("inspect")
+    model = MLP([784, 16, 10], seed=5)
+    model.meta["dataset"] = "fashion-mnist"
+    at.session_state["models"]["Clothes"] = ModelEntry("Clothes", "uploaded", model=model)
+    at.run()
+    at.selectbox(key="inspect_model").set_value("Clothes").run()
+    assert not at.exception, at.exception
+    expected = reliability(model.predict_proba(to_inputs(fashion.x_test)), fashion.y_test.astype(np.int64))
+    shown = metrics(at)
+    assert shown["ECE on Fashion-MNIST clothes test"] == f"{expected.ece:.2%}"
+    tab = calibration_tab(at)
+    assert not tab.tabs  # no drawn-set tab
+    assert any("only applies to models trained on MNIST" in c.value for c in tab.caption)
+    assert fresh_caches == []
