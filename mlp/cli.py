@@ -15,7 +15,7 @@ from .hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS, requir
 from .io import ModelFileError, load_model, save_model
 from .meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
 from .preprocess import load_image, preprocess, to_model_input
-from .training import ConfigError, DivergedError, TrainConfig, Trainer, build_model, to_inputs
+from .training import ConfigError, DivergedError, TrainConfig, Trainer, build_model, rows_used, to_inputs
 from .unsure import judge, threshold_of
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
@@ -103,6 +103,15 @@ def build_parser():
     t.add_argument("--download", action="store_true", help="download the dataset if it is not found")
     t.add_argument("--drawn", type=int, default=0, metavar="N",
                    help="also score N pen-drawn digits through the drawing pipeline and store it (MNIST only)")
+    hw = t.add_argument_group("handwriting", "generated pen drawings (MNIST only; see drawn.extras)")
+    hw.add_argument("--styles", type=int, default=0, metavar="N",
+                    help="also train on N pen drawings of training digits in the styles people write "
+                         "(slashed zeros, flagged ones, crossed sevens...)")
+    hw.add_argument("--negatives", type=int, default=0, metavar="N",
+                    help="also train on N drawings that are no digit (letters, scribbles, shapes) toward an "
+                         "even reading, then calibrate when to say 'not sure' on validation digits")
+    hw.add_argument("--pen", type=int, default=0, metavar="N",
+                    help="score N held-out pen digits per style and the held-out letters, and store it")
     t.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
     e = sub.add_parser("evaluate", help="test-set accuracy, per-class accuracy, confusion matrix")
@@ -110,6 +119,8 @@ def build_parser():
     e.add_argument("--dataset", choices=DATASET.choices, help="default: the dataset the model was trained on")
     e.add_argument("--drawn", type=int, default=0, metavar="N",
                    help="also score N pen-drawn digits through the drawing pipeline (MNIST models)")
+    e.add_argument("--pen", type=int, default=0, metavar="N",
+                   help="also score N held-out pen digits per style, and how often it says 'not sure' (MNIST models)")
     e.add_argument("--json", action="store_true")
 
     r = sub.add_parser("predict", help="read digits from image files")
@@ -171,10 +182,25 @@ def cmd_train(args):
         model = loaded.with_seed(config.seed)
     else:
         model = build_model(config)
+    handwriting = args.styles or args.negatives or args.pen
+    for flag in ("styles", "negatives", "pen"):
+        if getattr(args, flag) < 0:
+            raise ConfigError(f"--{flag} must be 0 or more, got {getattr(args, flag)}")
+    if handwriting and args.dataset != "mnist":
+        raise ConfigError("--styles, --negatives and --pen need --dataset mnist (the drawings are digits)")
+    if args.negatives and not config.val_fraction:
+        raise ConfigError("--negatives needs --val-fraction > 0: the 'not sure' threshold is calibrated there")
     ds = load_dataset(args.dataset, download=args.download, progress=None if args.json else DownloadBar())
     stamp_training(model, config, ds)
+    train_rows, val_rows = rows_used(config, len(ds.x_train))
+    extra = None
+    if args.styles or args.negatives:
+        from drawn.extras import training_extras
+
+        extra = training_extras(ds, train_rows, styles=args.styles, negatives=args.negatives, seed=config.seed)
+        model.meta["training"].update(styles=args.styles, negatives=args.negatives)
     bar = ProgressBar(config.epochs)
-    trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch)
+    trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch, extra=extra)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     diverged = None
@@ -196,6 +222,16 @@ def cmd_train(args):
         from drawn import evaluate_drawn
 
         stamp_test_scores(model, ev, drawn=evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds))
+    if args.negatives:
+        from drawn.extras import calibrate_unsure
+
+        calibrate_unsure(model, ds, val_rows, seed=config.seed)
+    if args.pen:
+        from drawn.extras import handwriting_report
+
+        report = handwriting_report(model, dataset=ds, n_digits=args.pen)
+        model.meta["pen_digits"] = {k: v for k, v in report.items() if k != "unsure"}
+        model.meta.setdefault("unsure", {}).update(measured=report["unsure"])
     save_model(model, args.out)
     if diverged:
         print(f"{program_name()} train: error: {diverged} Saved the last good epoch ({len(trainer.history)}) "
@@ -207,10 +243,15 @@ def cmd_train(args):
             "model": str(args.out), "outcome": trainer.outcome, "epochs": len(trainer.history),
             "test_accuracy": ev.accuracy, "test_loss": ev.loss, "config": config.to_dict(),
             "drawn_accuracy": drawn["accuracy"] if drawn else None, "history": trainer.history,
+            "pen_digits": model.meta.get("pen_digits"), "unsure": model.meta.get("unsure"),
         }))
     else:
         drawn = model.meta.get("drawn_digits")
         extra = f", drawn digits {drawn['accuracy']:.2%} of {drawn['n']}" if drawn else ""
+        if args.pen:
+            pen, doubt = model.meta["pen_digits"], model.meta["unsure"]["measured"]
+            extra += (f", pen digits {pen['accuracy']:.2%} (zeros {pen['per_class_accuracy'][0]:.2%}), unsure on "
+                      f"{doubt['digits_flagged']:.2%} of digits and {doubt['letters_flagged']:.2%} of letters")
         print(f"{trainer.outcome}: {len(trainer.history)} epochs, test accuracy {ev.accuracy:.2%} "
               f"(loss {ev.loss:.4f}){extra}; saved {args.out}")
     return 0
@@ -284,13 +325,20 @@ def cmd_evaluate(args):
         from drawn import evaluate_drawn
 
         drawn = evaluate_drawn(model, n=args.drawn, seed=0, dataset=ds)
+    pen = None
+    if args.pen > 0 and name == "mnist":
+        from drawn.extras import handwriting_report
+
+        pen = handwriting_report(model, dataset=ds, n_digits=args.pen)
     if args.json:
         print(json.dumps({"model": str(args.model), "dataset": name, **ev.to_dict(),
-                          **({"drawn_digits": drawn} if drawn else {})}))
+                          **({"drawn_digits": drawn} if drawn else {}), **({"pen_digits": pen} if pen else {})}))
         return 0
     print(f"{args.model} on {name} test set ({len(ds.y_test)} images): accuracy {ev.accuracy:.2%}, loss {ev.loss:.4f}")
     if drawn:
         print(f"drawn digits: {drawn['accuracy']:.2%} of {drawn['n']} pen-drawn canvases (seed {drawn['seed']})")
+    if pen:
+        print(pen_summary(pen))
     print("per-class accuracy:")
     for label, acc in zip(ds.class_names, ev.per_class_accuracy):
         print(f"  {label:>12}  {acc:.2%}")
@@ -300,6 +348,17 @@ def cmd_evaluate(args):
     for i, row in enumerate(ev.confusion_matrix):
         print(f"{i:>6}" + "".join(f"{c:>6}" for c in row))
     return 0
+
+
+def pen_summary(pen):
+    """Lines for drawn.extras.handwriting_report: overall, per digit, per style, the unsure rates."""
+    doubt = pen["unsure"]
+    lines = [f"pen digits in people's styles: {pen['accuracy']:.2%} of {pen['n']}; unsure on "
+             f"{doubt['digits_flagged']:.2%} of them and on {doubt['letters_flagged']:.2%} of "
+             f"{doubt['n_letters']} capital letters that look like no digit (threshold {doubt['threshold']:.3f})",
+             "  per digit: " + " ".join(f"{d}:{a:.1%}" for d, a in enumerate(pen["per_class_accuracy"]))]
+    lines += [f"  {style:<16} {r['accuracy']:.2%} of {r['n']}" for style, r in pen["per_style"].items()]
+    return "\n".join(lines)
 
 
 # -- predict ------------------------------------------------------------------------

@@ -28,6 +28,11 @@ Written here by ``stamp_test_scores``, after training (scores of the current wei
     test_accuracy, test_loss the dataset's test split
     per_class_accuracy       one accuracy per class, in label order
     drawn_digits             drawn.score_drawn's record (accuracy on pen-drawn canvases), when scored
+
+Written by the command line's ``train --negatives/--pen`` (drawn.extras), for the current weights:
+    unsure                   mlp.unsure.stamp_unsure's record: the threshold below which a reading is
+                             flagged unsure, how it was calibrated and ("measured") the flag rates
+    pen_digits               drawn.extras.handwriting_report: held-out pen digits per style, digit, writer
 """
 
 from dataclasses import replace
@@ -39,7 +44,8 @@ __all__ = ["STALE_KEYS", "continue_config", "score_on_test_set", "stamp_outcome"
 
 #: Keys that describe particular weights (their scores, how their run ended, when they were saved):
 #: stale as soon as those weights train further.
-STALE_KEYS = ("test_accuracy", "test_loss", "per_class_accuracy", "drawn_digits", "outcome", "created")
+STALE_KEYS = ("test_accuracy", "test_loss", "per_class_accuracy", "drawn_digits", "outcome", "created", "unsure",
+              "pen_digits")
 
 
 def stamp_training(model, config, dataset, *, name=None):
