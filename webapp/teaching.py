@@ -1,0 +1,142 @@
+"""A user's own drawings, each kept with the digit it shows, for teaching a model their handwriting.
+
+No Streamlit here. The Draw page keeps one `Drawings` per session (never shared with another
+session) and hands `arrays()` to mlp.adapt through a teach job (webapp.jobs.start_teaching).
+
+    drawings = Drawings()
+    kept = drawings.keep(x28, 7)        # the drawing on the canvas, labelled 7
+    images, labels = drawings.arrays()  # uint8 (n, 28, 28), int64 (n,)
+"""
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["MAX_DRAWINGS", "MIN_PER_DIGIT", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "to_pixels"]
+
+#: Drawings one session may keep: enough to teach every digit many times over, few enough to
+#: stay a click's work to teach (mlp.adapt refuses more than its own limit, 500).
+MAX_DRAWINGS = 200
+#: Teach needs this many drawings of every digit: with some digits missing, half of every batch
+#: would be the few digits drawn, nudging the model to read everything as them.
+MIN_PER_DIGIT = 1
+N_DIGITS = 10
+SIDE = 28
+
+
+class DrawingsError(ValueError):
+    """A drawing or label that cannot be kept (or the collection is full); the message says which."""
+
+
+class Drawing(NamedTuple):
+    """One kept drawing: a number unique in its collection, the 28x28 input (uint8), its digit."""
+
+    id: int
+    image: np.ndarray  # (28, 28) uint8, read-only
+    label: int
+
+
+def to_pixels(x28):
+    """A preprocessed drawing ((28, 28) floats in [0, 1], or uint8) as read-only uint8; DrawingsError if not one."""
+    x = np.asarray(x28)
+    if x.shape != (SIDE, SIDE):
+        raise DrawingsError(f"a drawing must be a 28x28 image, got shape {x.shape}")
+    if x.dtype == np.uint8:
+        pixels = x.copy()
+    elif x.dtype.kind == "f":
+        lo, hi = float(x.min()), float(x.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 1:
+            raise DrawingsError(f"a drawing's pixels must be finite values in [0, 1], got [{lo:g}, {hi:g}]")
+        pixels = np.rint(x * 255).astype(np.uint8)
+    else:
+        raise DrawingsError(f"a drawing must hold uint8 or floats in [0, 1], got dtype {x.dtype}")
+    if not pixels.any():
+        raise DrawingsError("the drawing is empty: there is nothing to keep")
+    pixels.flags.writeable = False
+    return pixels
+
+
+def _check_label(label):
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < N_DIGITS:
+        raise DrawingsError(f"a drawing's label must be a digit 0-9, got {label!r}")
+    return int(label)
+
+
+class Drawings:
+    """An ordered collection of labelled drawings, at most `cap` of them."""
+
+    def __init__(self, cap=MAX_DRAWINGS):
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise DrawingsError(f"the cap must be a positive integer, got {cap!r}")
+        self.cap = cap
+        self._items = []
+        self._ids = itertools.count(1)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+    def __repr__(self):
+        return f"Drawings({len(self)} of {self.cap}, per digit {self.counts()})"
+
+    @property
+    def full(self):
+        """True when no more drawings can be kept."""
+        return len(self._items) >= self.cap
+
+    def find(self, x28):
+        """The kept Drawing with exactly this image, or None."""
+        pixels = to_pixels(x28)
+        return next((d for d in self._items if np.array_equal(d.image, pixels)), None)
+
+    def keep(self, x28, label):
+        """Keep a drawing with its digit; returns (Drawing, relabelled).
+
+        The same image kept again is not duplicated: it gets the new label (relabelled=True),
+        so a second click on another digit corrects the first. Raises DrawingsError for a bad
+        image or label, or when the collection is full.
+        """
+        label = _check_label(label)
+        pixels = to_pixels(x28)
+        for i, d in enumerate(self._items):
+            if np.array_equal(d.image, pixels):
+                self._items[i] = d._replace(label=label)
+                return self._items[i], True
+        if self.full:
+            raise DrawingsError(f"you have kept {self.cap} drawings, the most one session holds: "
+                                "delete some to keep new ones")
+        drawing = Drawing(next(self._ids), pixels, label)
+        self._items.append(drawing)
+        return drawing, False
+
+    def delete(self, drawing_id):
+        """Remove the drawing with this id; False if there is none."""
+        before = len(self._items)
+        self._items = [d for d in self._items if d.id != drawing_id]
+        return len(self._items) < before
+
+    def clear(self):
+        """Remove every drawing."""
+        self._items = []
+
+    def counts(self):
+        """How many drawings of each digit: a list of 10 ints."""
+        return np.bincount([d.label for d in self._items], minlength=N_DIGITS).tolist()
+
+    def missing(self, per_digit=MIN_PER_DIGIT):
+        """The digits with fewer than `per_digit` drawings, in order."""
+        return [digit for digit, n in enumerate(self.counts()) if n < per_digit]
+
+    def ready(self, per_digit=MIN_PER_DIGIT):
+        """True when every digit has at least `per_digit` drawings (enough to teach)."""
+        return not self.missing(per_digit)
+
+    def arrays(self):
+        """(images uint8 (n, 28, 28), labels int64 (n,)), oldest first, for mlp.adapt."""
+        if not self._items:
+            return np.zeros((0, SIDE, SIDE), np.uint8), np.zeros(0, np.int64)
+        return (np.stack([d.image for d in self._items]),
+                np.array([d.label for d in self._items], dtype=np.int64))
