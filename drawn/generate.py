@@ -210,12 +210,22 @@ def skeletonize(masks: np.ndarray) -> np.ndarray:
     Each pass removes, all at once, border pixels whose removal keeps the shape
     connected (one 0->1 transition around them) and that are not line ends
     (2..6 neighbours); two sub-passes alternate between south-east and
-    north-west borders so the skeleton stays centred. Vectorised over the batch.
+    north-west borders so the skeleton stays centred. Vectorised over the batch;
+    only the rows and columns holding ink are worked on, and a mask leaves the
+    batch once a whole pass changes nothing in it (no later pass would).
     """
-    img = np.pad(np.asarray(masks, dtype=bool), ((0, 0), (1, 1), (1, 1))).astype(np.uint8)
-    core = img[:, 1:-1, 1:-1]  # a view: writes go to img
-    while True:
-        changed = False
+    masks = np.asarray(masks, dtype=bool)
+    out = np.zeros(masks.shape, dtype=bool)
+    rows, cols = np.flatnonzero(masks.any(axis=(0, 2))), np.flatnonzero(masks.any(axis=(0, 1)))
+    if not len(rows):
+        return out
+    box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    img = np.pad(masks[box], ((0, 0), (1, 1), (1, 1))).astype(np.uint8)
+    active = np.arange(len(img))  # which masks img still holds
+    done = np.empty(img.shape, dtype=np.uint8)
+    while len(active):
+        core = img[:, 1:-1, 1:-1]  # a view: writes go to img
+        changed = np.zeros(len(img), dtype=bool)
         for step in (0, 1):
             p = _neighbours(img)  # P2..P9 clockwise from north, each (k, h, w) of 0/1
             count = np.zeros_like(core)
@@ -229,11 +239,12 @@ def skeletonize(masks: np.ndarray) -> np.ndarray:
             else:
                 keep_rule = (p2 & p4 & p8) | (p2 & p6 & p8)
             delete = (core == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & (keep_rule == 0)
-            if delete.any():
-                core[delete] = 0
-                changed = True
-        if not changed:
-            return core.astype(bool)
+            changed |= delete.any(axis=(1, 2))
+            core[delete] = 0
+        done[active[~changed]] = img[~changed]
+        img, active = img[changed], active[changed]
+    out[box] = done[:, 1:-1, 1:-1].astype(bool)
+    return out
 
 
 def _neighbours(img):
