@@ -6,7 +6,9 @@ name the same classes: they live here, not in the worker (run as __main__) or in
 
 The job writes one `Start` to the worker's stdin, then `Command` lines. The worker answers
 with `Progress` a few times per epoch, `Epoch` after each epoch, `Paused` when a pause takes
-effect (after the epoch under way) and finally one `Done`.
+effect (after the epoch under way) and finally one `Done`. A teach task (Task.TEACH: fine-tune
+on a user's drawings with mlp.adapt) uses the same messages: `Progress` per step, no `Epoch`
+or `Paused`, and a `Done` that carries the taught model's metadata too.
 """
 
 from enum import StrEnum
@@ -49,12 +51,29 @@ class Command(StrEnum):
         return self.value.encode() + b"\n"
 
 
+class Task(StrEnum):
+    """What a worker does with its model."""
+
+    TRAIN = "train"  # mlp.Trainer, epoch by epoch
+    TEACH = "teach"  # mlp.adapt.adapt on a user's drawings, replaying the training set
+
+
 class Start(NamedTuple):
     """The job's first message: what to train on, how, and the model as .npz file bytes."""
 
-    data: tuple  # ("module:function", args): the worker calls it to get (x, y)
-    config: object  # mlp.TrainConfig
+    data: tuple  # ("module:function", args): the worker calls it to get (x, y); for TEACH, (replay, test) pairs
+    config: object  # mlp.TrainConfig; for TEACH, a Teach
     model: bytes  # mlp.model_to_bytes(model); the worker rebuilds it with seed=config.seed
+    task: Task = Task.TRAIN
+
+
+class Teach(NamedTuple):
+    """A teach task's settings: the drawings to learn from and how (mlp.adapt)."""
+
+    images: object  # (n, 28, 28) uint8 preprocessed drawings
+    labels: object  # (n,) int64 digits
+    adapt: object  # mlp.adapt.AdaptConfig, or None for its defaults
+    seed: int = 0
 
 
 class Progress(NamedTuple):
@@ -81,3 +100,4 @@ class Done(NamedTuple):
     outcome: JobState  # one of DONE
     error: str | None
     weights: list | None
+    meta: dict | None = None  # TEACH: the taught model's metadata (name, test scores, meta["adapted"])

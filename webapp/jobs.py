@@ -10,7 +10,8 @@ copy of the model after the last finished epoch, and `epoch_weights()`, the weig
 after each finished epoch within a memory budget (webapp/replay.py). The worker
 (webapp/worker.py, a fresh interpreter that never imports Streamlit) gets the model
 as .npz file bytes and talks over its stdin/stdout in the typed messages of
-webapp/job_protocol.py, pickled: between our own processes only.
+webapp/job_protocol.py, pickled: between our own processes only. The same job and worker
+also teach a model a user's drawings (`start_teaching`, Task.TEACH), queued like training.
 """
 
 import copy
@@ -26,11 +27,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mlp import EpochRecord, model_to_bytes
+from mlp.adapt import AdaptConfig, check_drawings
 
-from .job_protocol import DONE, Command, Done, Epoch, JobState, Paused, Progress, Start
+from .job_protocol import DONE, Command, Done, Epoch, JobState, Paused, Progress, Start, Task, Teach
 from .replay import EPOCH_WEIGHTS_BUDGET, EpochWeights, compact
 
-__all__ = ["DONE", "JobState", "JobView", "TrainingJob", "TrainingSlots", "load_training_split", "worker_environment"]
+__all__ = ["DONE", "JobState", "JobView", "Task", "TrainingJob", "TrainingSlots", "load_replay_and_test",
+           "load_training_split", "replay_source", "start_teaching", "worker_environment"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,13 +161,18 @@ class TrainingJob:
     been gone for `grace` seconds stops by itself (`orphaned` is then True) and frees its slot.
 
     Pages should read `view()`, one consistent snapshot; the attributes stay readable too.
+
+    task=Task.TEACH makes it a teach job: `config` is a job_protocol.Teach, `data` loads
+    (replay, test) pairs, progress counts adapt's steps as one "epoch", and once done the
+    model and `snapshot` are the taught model with the metadata the worker sent.
     """
 
     DONE = DONE
 
     def __init__(self, name, model, config, data, *, slots, finish=None, alive=None, grace=30.0,
-                 epoch_weights_budget=EPOCH_WEIGHTS_BUDGET):
-        self.name, self.model, self.config = name, model, config
+                 epoch_weights_budget=EPOCH_WEIGHTS_BUDGET, task=Task.TRAIN):
+        self.name, self.model, self.config, self.task = name, model, config, Task(task)
+        self.epochs_total = config.epochs if self.task is Task.TRAIN else 1
         self.slots, self._finish = slots, finish
         self._data = data  # ("module:function", args): the worker calls it to get (x, y)
         self._lock = threading.Lock()  # held while the relay thread changes what view() reads
@@ -221,7 +229,7 @@ class TrainingJob:
             snapshot = self.snapshot
             acc = snapshot.meta.get("test_accuracy") if snapshot is not None else None
             return JobView(
-                name=self.name, state=state, epochs_done=len(self.records), epochs_total=self.config.epochs,
+                name=self.name, state=state, epochs_done=len(self.records), epochs_total=self.epochs_total,
                 pause_requested=self._pause.is_set(), queue_position=position, progress=self._progress(),
                 eta_seconds=self._eta_seconds(),
                 samples_per_second=self.records[-1].samples_per_second if self.records else None,
@@ -266,7 +274,7 @@ class TrainingJob:
 
     def _progress(self):
         done, total = self.batch_progress
-        return min(1.0, (len(self.records) + done / total) / self.config.epochs)
+        return min(1.0, (len(self.records) + done / total) / self.epochs_total)
 
     def _eta_seconds(self):
         if self.training_started_at is None or self.state.done or self._paused_at is not None:
@@ -309,7 +317,7 @@ class TrainingJob:
 
     def _train_in_worker(self):
         """Run the worker process and relay its messages; returns the outcome (a JobState)."""
-        start = Start(self._data, self.config, model_to_bytes(self.model))
+        start = Start(self._data, self.config, model_to_bytes(self.model), self.task)
         worker = subprocess.Popen(
             [sys.executable, "-m", "webapp.worker"], cwd=ROOT, env=worker_environment(self.slots.limit),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -397,10 +405,13 @@ class TrainingJob:
                     self.batch_progress = (0, 1)
                     self.snapshot = snapshot
                     self._epochs.add(record["epoch"], kept)
-            case Done(outcome, error, weights):
+            case Done(outcome, error, weights, meta):
                 self._set(error=error)
                 if weights is not None:
                     self.model.set_weights(weights)
+                if meta is not None:  # a taught model: its name, scores and what teaching did
+                    self.model.meta = meta
+                    self._set(snapshot=copy.deepcopy(self.model))
                 return outcome
         return None
 
@@ -427,6 +438,34 @@ def _read_messages(stream, inbox):
             inbox.put(pickle.load(stream))
     except (EOFError, OSError, ValueError, pickle.UnpicklingError):  # ValueError: we closed the pipe
         inbox.put(None)
+
+
+def start_teaching(name, model, images, labels, data, slots, *, config=None, seed=0, alive=None, grace=30.0):
+    """Start a teach job: a copy of `model` fine-tuned on `images` (n, 28, 28) uint8 with `labels` (n,).
+
+    data: ("module:function", args), called in the worker for ((x_replay, y_replay), (x_test, y_test)),
+    e.g. replay_source(dataset); the worker replays the first pair and scores the second before and
+    after (mlp.adapt). `config` is an mlp.adapt.AdaptConfig (its defaults if None). The caller's
+    model is never changed; the job's `model` becomes the taught one when it completes. Unusable
+    drawings raise mlp.adapt.AdaptError here, before a worker starts.
+    """
+    check_drawings(images, labels)
+    teach = Teach(images, labels, (config or AdaptConfig()).validate(), seed)
+    return TrainingJob(name, copy.deepcopy(model), teach, data, slots=slots, alive=alive, grace=grace,
+                       task=Task.TEACH).start()
+
+
+def replay_source(dataset):
+    """The loader spec of a data.Dataset's (training, test) pairs, for start_teaching."""
+    return "webapp.jobs:load_replay_and_test", (dataset.name, str(dataset.source))
+
+
+def load_replay_and_test(name, directory):
+    """((x_train, y_train), (x_test, y_test)) of dataset `name` in `directory`: what a teach task replays and scores."""
+    from data import load_dataset
+
+    ds = load_dataset(name, directory=directory, verify=False)
+    return (ds.x_train, ds.y_train), (ds.x_test, ds.y_test)
 
 
 def load_training_split(name, directory):

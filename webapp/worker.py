@@ -4,6 +4,7 @@ Protocol (webapp/job_protocol.py; pickles, between our own processes only): the 
 one `Start` to stdin, then `Command` lines. The worker writes `Progress`, `Epoch`, `Paused`
 (when a pause takes effect, after the epoch under way) and finally `Done` to its original
 stdout; anything printed by libraries goes to stderr so it cannot corrupt that stream.
+A teach task (Start.task is Task.TEACH) runs mlp.adapt instead of the Trainer.
 """
 
 import importlib
@@ -13,7 +14,7 @@ import sys
 import threading
 import traceback
 
-from webapp.job_protocol import Command, Done, Epoch, JobState, Paused, Progress
+from webapp.job_protocol import Command, Done, Epoch, JobState, Paused, Progress, Task
 
 WORKER_NICENESS = 10
 
@@ -29,7 +30,10 @@ def main():
         stop, go = threading.Event(), threading.Event()
         go.set()
         threading.Thread(target=_watch_stdin, args=(stop, go), daemon=True).start()
-        _train(send, stop, go, start)
+        if start.task is Task.TEACH:
+            _teach(send, stop, start)
+        else:
+            _train(send, stop, go, start)
     except Exception as e:  # noqa: BLE001 - reported to the page, never lost
         send(Done(JobState.FAILED, traceback.format_exception_only(type(e), e)[-1].strip(), None))
     finally:
@@ -99,6 +103,27 @@ def _train(send, stop, go, start):
         send(Done(JobState(trainer.outcome), None, model.get_weights()))
     except DivergedError as e:
         send(Done(JobState.DIVERGED, str(e), model.get_weights()))
+
+
+def _teach(send, stop, start):
+    """Fine-tune the model on the drawings in start.config (a Teach), replaying the training set."""
+    from mlp import DivergedError
+    from mlp.adapt import AdaptError, adapt
+
+    module, _, function = start.data[0].partition(":")
+    replay, test = getattr(importlib.import_module(module), function)(*start.data[1])
+    teach = start.config
+    model = rebuild_model(start.model, teach.seed)
+    try:
+        result = adapt(model, teach.images, teach.labels, replay=replay, test=test, config=teach.adapt,
+                       seed=teach.seed, progress=lambda done, total: send(Progress(done, total)), stop=stop)
+    except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
+        send(Done(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None))
+        return
+    if result.model is None:
+        send(Done(JobState.STOPPED, None, None))
+    else:
+        send(Done(JobState.COMPLETED, None, result.model.get_weights(), result.model.meta))
 
 
 if __name__ == "__main__":

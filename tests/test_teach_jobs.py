@@ -1,0 +1,127 @@
+"""Teach jobs: mlp.adapt in the training worker, queued and stopped like training runs. No MNIST needed."""
+
+import time
+
+import numpy as np
+import pytest
+
+from mlp import MLP, TrainConfig, build_model
+from mlp.adapt import AdaptConfig, AdaptError, adapt
+from webapp.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
+
+FAST = AdaptConfig(steps=12, batch_size=16)
+DATA = ("test_teach_jobs:synthetic", (600,))
+
+
+def synthetic(n, seed=0):
+    """((x, y), (x_test, y_test)): ten digit-like classes, each a bright bar in its own rows; uint8 (n, 28, 28)."""
+    rng = np.random.default_rng(seed)
+
+    def make(m):
+        y = rng.integers(0, 10, m)
+        x = rng.integers(0, 40, (m, 28, 28)).astype(np.uint8)
+        for digit in range(10):
+            x[y == digit, 2 + 2 * digit: 4 + 2 * digit, 6:22] = 255
+        return x, y
+
+    return make(n), make(n // 3)
+
+
+def drawings(n=20, seed=1):
+    """n drawings (two of each digit when n=20) as uint8 images and labels."""
+    (x, y), _ = synthetic(200, seed)
+    labels = np.arange(n) % 10
+    return np.stack([x[np.flatnonzero(y == d)[i // 10]] for i, d in enumerate(labels)]), labels
+
+
+def model():
+    return MLP([784, 32, 10], seed=5)
+
+
+def wait(predicate, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
+    base = model()
+    base.meta["name"] = "Mine"
+    before = [w.copy() for w in base.get_weights()]
+    images, labels = drawings()
+    job = start_teaching("teach", base, images, labels, DATA, TrainingSlots(1), config=FAST, seed=3)
+    assert job.task is Task.TEACH and job.join(60), job.view()
+    assert job.state == JobState.COMPLETED, job.error
+    assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights()))  # the base is untouched
+    taught = job.snapshot
+    assert taught is not None and taught.meta["name"] == "Mine + yours"
+    adapted = taught.meta["adapted"]
+    assert adapted["n_drawings"] == 20 and adapted["steps"] == 12 and adapted["per_digit"] == [2] * 10
+    assert adapted["holdout"]["n"] == 10  # one of each digit's two drawings held out for the first half
+    assert set(adapted["mnist_test_accuracy"]) == {"before", "after"}
+    assert isinstance(taught.meta["test_accuracy"], float)
+    view = job.view()
+    assert view.progress == 1.0 and view.epochs_total == 1 and view.test_accuracy == taught.meta["test_accuracy"]
+
+    replay, test = synthetic(600)
+    here = adapt(base, images, labels, replay=replay, test=test, config=FAST, seed=3)
+    for a, b in zip(here.model.get_weights(), taught.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # BLAS threads may group sums differently
+
+
+def test_a_taught_model_can_be_taught_again_from_itself():
+    images, labels = drawings()
+    first = start_teaching("a", model(), images, labels, DATA, TrainingSlots(1), config=FAST)
+    assert first.join(60) and first.state == JobState.COMPLETED
+    second = start_teaching("b", first.snapshot, images, labels, DATA, TrainingSlots(1), config=FAST, seed=1)
+    assert second.join(60) and second.state == JobState.COMPLETED, second.error
+    assert second.snapshot.meta["name"] == first.snapshot.meta["name"]  # "... + yours" once, not twice
+    assert not np.array_equal(second.snapshot.get_weights()[0], first.snapshot.get_weights()[0])
+
+
+def test_teaching_waits_behind_a_training_run_on_a_one_slot_server():
+    slots = TrainingSlots(1)
+    config = TrainConfig(hidden=(64,), epochs=500, batch_size=16, seed=0)
+    run = TrainingJob("run", build_model(config, n_in=20, n_out=3), config, ("test_jobs:blobs", (4000,)),
+                      slots=slots).start()
+    assert wait(lambda: run.state == JobState.RUNNING)
+    images, labels = drawings()
+    job = start_teaching("teach", model(), images, labels, DATA, slots, config=FAST)
+    time.sleep(1.0)
+    view = job.view()
+    assert view.state == JobState.QUEUED and view.queue_position == 1 and view.progress == 0
+    run.stop()
+    assert run.join(10)
+    assert job.join(60) and job.state == JobState.COMPLETED, job.error
+    assert slots.running == 0
+
+
+def test_stop_ends_a_teach_job_without_a_model():
+    images, labels = drawings()
+    job = start_teaching("teach", model(), images, labels, DATA, TrainingSlots(1),
+                         config=AdaptConfig(steps=100_000, batch_size=16))
+    assert wait(lambda: job.view().progress > 0), job.view()
+    job.stop()
+    assert job.join(10) and job.state == JobState.STOPPED
+    assert job.snapshot is None and job.error is None
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    (np.array([10] * 20), "outside 0-9"),
+    (np.arange(5), "labels shaped"),
+])
+def test_bad_drawings_are_refused_before_a_worker_starts(labels, message):
+    images, _ = drawings()
+    with pytest.raises(AdaptError, match=message):
+        start_teaching("teach", model(), images, labels, DATA, TrainingSlots(1), config=FAST)
+
+
+def test_a_failure_in_the_worker_is_reported():
+    images, labels = drawings()
+    job = start_teaching("teach", model(), images, labels, ("test_teach_jobs:no_such_loader", ()),
+                         TrainingSlots(1), config=FAST)
+    assert job.join(60) and job.state == JobState.FAILED
+    assert "no_such_loader" in job.error and job.snapshot is None
