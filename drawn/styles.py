@@ -231,7 +231,8 @@ def _four_closed(_, p):
 
 def _nine_straight(_, p):
     rx, ry = p["width"] / 2, p["loop"]
-    loop = _arc(rx, ry, rx, ry, p["start"], -360 + p["close"])  # counter-clockwise from the upper right
+    # Counter-clockwise from the upper right, once round and a little past the start, so it closes.
+    loop = _arc(rx, ry, rx, ry, p["start"], p["start"] - 360 - p["close"])
     stem = _poly([loop[-1], (2 * rx + p["stem_dx"], 1.0)])
     return [_join(loop, stem)]
 
