@@ -1,0 +1,378 @@
+"""Teach a model someone's handwriting: fine-tune a copy on their drawings, replaying MNIST.
+
+    result = adapt(model, drawings, labels, replay=(ds.x_train, ds.y_train), test=(ds.x_test, ds.y_test))
+    result.model            # the taught copy ("Pretrained + yours"); `model` is untouched
+    result.holdout_before   # accuracy on held-out drawings before teaching ...
+    result.holdout_after    # ... and after (by a model that never saw them)
+
+Every batch mixes the user's drawings, oversampled to `user_share` of it, with MNIST training
+images replayed so the network does not forget the digits it knew; the whole batch is freshly
+distorted (mlp.augment), so a few drawings stand for many. Adam with a small learning rate on a
+cosine schedule, for a fixed number of steps (a deadline would make the result depend on the
+machine's load).
+
+Held-out figures without training twice: for each digit with two or more drawings, about a
+quarter of them (at least one) are held out for the first half of the run. The model at the
+halfway point has never seen them, so its reading of them is an honest estimate of how the
+taught model reads new drawings; the second half then teaches all drawings. The estimate is
+conservative: that model was taught fewer drawings, for half as long.
+
+Nothing here prints or touches files; the command line (`python -m mlp adapt`) and the app's
+worker do that.
+"""
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .augment import AugmentConfig, augment_batch
+from .meta import STALE_KEYS, stamp_test_scores
+from .optimizers import Adam
+from .preprocess import load_image, preprocess
+from .training import DivergedError, to_inputs
+
+__all__ = [
+    "MAX_DRAWINGS",
+    "SIDE",
+    "AdaptConfig",
+    "AdaptError",
+    "AdaptResult",
+    "adapt",
+    "check_drawings",
+    "holdout_split",
+    "read_drawings",
+    "read_labels",
+]
+
+#: At most this many drawings per call: more would not fit the time budget of a click.
+MAX_DRAWINGS = 500
+SIDE = 28
+N_CLASSES = 10
+
+
+class AdaptError(ValueError):
+    """Drawings, labels or replay data that cannot be learnt from; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """How a model is taught. The defaults keep 20 drawings within 10 s for 784-1024-1024-10 on 2 cores.
+
+    steps: Adam steps in all; batch_size: images per step, of which round(user_share * batch_size)
+    are the user's drawings and the rest replayed MNIST training images; lr: Adam's rate at the
+    start of a half-cosine down to 0; holdout_fraction: share of each digit's drawings held out
+    for the first half of the run; augment: distortions applied to every batch.
+    """
+
+    steps: int = 160
+    batch_size: int = 64
+    user_share: float = 0.5
+    lr: float = 2e-4
+    holdout_fraction: float = 0.25
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self):
+        """Raise AdaptError naming the first setting that makes no sense; returns self."""
+        if not (isinstance(self.steps, int) and self.steps >= 2):
+            raise AdaptError(f"steps must be an integer >= 2, got {self.steps!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
+            raise AdaptError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
+        if not 0 < self.user_share < 1:
+            raise AdaptError(f"user_share must be in (0, 1), got {self.user_share!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise AdaptError(f"lr must be a positive number, got {self.lr!r}")
+        if not 0 <= self.holdout_fraction < 1:
+            raise AdaptError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction!r}")
+        self.augment.validate()
+        return self
+
+    def to_dict(self):
+        """JSON-ready dict of every setting."""
+        return asdict(self)
+
+
+@dataclass
+class AdaptResult:
+    """What adapt did. model is None when stopped; accuracies are None when they could not be measured.
+
+    holdout_before/after: accuracy on the held-out drawings (n_holdout of them) of the original
+    model and of the model halfway through, before it saw them. mnist_before/after: MNIST test
+    accuracy of the original and of the taught model (None without a test set).
+    skipped: indices (into the caller's arrays) of empty drawings that were left out.
+    """
+
+    model: object
+    outcome: str  # "completed" or "stopped"
+    seconds: float
+    steps: int
+    n_drawings: int
+    per_digit: list
+    n_holdout: int
+    holdout_before: float | None
+    holdout_after: float | None
+    mnist_before: float | None
+    mnist_after: float | None
+    skipped: list
+    seed: int
+
+    def figures(self):
+        """The measured figures as a JSON-ready dict (what the model's meta["adapted"] records)."""
+        return {
+            "n_drawings": self.n_drawings,
+            "per_digit": self.per_digit,
+            "seconds": round(self.seconds, 3),
+            "steps": self.steps,
+            "holdout": {"n": self.n_holdout, "before": self.holdout_before, "after": self.holdout_after},
+            "mnist_test_accuracy": {"before": self.mnist_before, "after": self.mnist_after},
+            "skipped": self.skipped,
+            "seed": self.seed,
+        }
+
+
+# --------------------------------------------------------------------------- #
+# Checking the input
+# --------------------------------------------------------------------------- #
+def check_drawings(images, labels):
+    """Validate drawings and labels; returns (uint8 (m, 28, 28), int64 (m,), skipped indices).
+
+    images: (n, 28, 28) uint8, or floats in [0, 1] as mlp.preprocess gives them; labels: (n,)
+    integers 0-9. All-zero drawings are dropped and their indices returned. Raises AdaptError.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        raise AdaptError(f"drawings must be an array shaped (n, 28, 28), got shape {images.shape}")
+    n = len(images)
+    if n == 0:
+        raise AdaptError("no drawings to learn from")
+    if labels.ndim != 1 or len(labels) != n:
+        raise AdaptError(f"{n} drawings but labels shaped {labels.shape} (expected ({n},))")
+    if n > MAX_DRAWINGS:
+        raise AdaptError(f"{n} drawings is more than the limit of {MAX_DRAWINGS}")
+    pixels = _as_uint8(images)
+    if labels.dtype.kind not in "ui" or labels.dtype == np.bool_:
+        raise AdaptError(f"labels must be integers 0-9, got dtype {labels.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
+    if len(bad):
+        raise AdaptError(f"label {int(labels[bad[0]])} of drawing {int(bad[0])} is outside 0-9")
+    empty = ~pixels.reshape(n, -1).any(axis=1)
+    skipped = np.flatnonzero(empty).tolist()
+    if len(skipped) == n:
+        raise AdaptError(f"all {n} drawings are empty (no ink)")
+    keep = ~empty
+    return pixels[keep], labels[keep].astype(np.int64), skipped
+
+
+def _as_uint8(images):
+    """uint8 as is; floats in [0, 1] rounded to 0..255; anything else refused."""
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype.kind != "f":
+        raise AdaptError(f"drawings must be uint8 or floats in [0, 1], got dtype {images.dtype}")
+    lo, hi = float(images.min()), float(images.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi > 1:
+        raise AdaptError(f"float drawings must hold finite values in [0, 1], got [{lo:g}, {hi:g}]")
+    return np.rint(images * 255).astype(np.uint8)
+
+
+def _check_replay(replay):
+    """(x uint8 (m, 28, 28), y int64 (m,)) or AdaptError."""
+    try:
+        x, y = replay
+    except (TypeError, ValueError):
+        raise AdaptError("replay must be a pair (images, labels)") from None
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or len(x) == 0:
+        raise AdaptError(f"replay images must be uint8 shaped (m, 28, 28) with m > 0, got {x.dtype} {x.shape}")
+    if y.shape != (len(x),):
+        raise AdaptError(f"{len(x)} replay images but labels shaped {y.shape}")
+    return x, y.astype(np.int64)
+
+
+def _check_model(model):
+    if model.layer_sizes[0] != SIDE * SIDE or model.layer_sizes[-1] != N_CLASSES:
+        raise AdaptError(f"the model must map 784 inputs to 10 digits, got layer sizes {model.layer_sizes}")
+
+
+# --------------------------------------------------------------------------- #
+# Teaching
+# --------------------------------------------------------------------------- #
+def holdout_split(labels, fraction, rng):
+    """(train_idx, held_idx): per digit with 2+ drawings, max(1, round(fraction * count)) held out.
+
+    A digit drawn once is never held out (the model must see every digit it is taught).
+    """
+    held = []
+    if fraction > 0:
+        for digit in np.unique(labels):
+            idx = np.flatnonzero(labels == digit)
+            if len(idx) >= 2:
+                k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+                held.extend(rng.choice(idx, k, replace=False).tolist())
+    held = np.array(sorted(held), dtype=np.intp)
+    train = np.setdiff1d(np.arange(len(labels)), held)
+    return train, held
+
+
+def adapt(model, images, labels, *, replay, test=None, config=None, seed=0, progress=None, stop=None):
+    """Fine-tune a copy of `model` on labelled drawings; returns an AdaptResult (see the module docstring).
+
+    images (n, 28, 28) preprocessed drawings (uint8, or floats in [0, 1]); labels (n,) 0-9;
+    replay (x_train uint8 (m, 28, 28), y_train): MNIST training images mixed into every batch;
+    test (x_test, y_test): scored before and after, if given. config: AdaptConfig (defaults if
+    None). Same inputs and seed give the same weights. progress(done, total) is called after
+    every step; stop (a threading.Event) is checked between steps, and a stopped run returns
+    outcome "stopped" and no model. Raises AdaptError for unusable input, DivergedError if the
+    weights become non-finite.
+    """
+    started = time.perf_counter()
+    config = (config or AdaptConfig()).validate()
+    _check_model(model)
+    pixels, targets, skipped = check_drawings(images, labels)
+    x_replay, y_replay = _check_replay(replay)
+    split_rng, pick_rng, augment_rng = np.random.default_rng(seed).spawn(3)
+    train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
+
+    student = model.with_seed(seed)  # a copy: the caller's model is never changed; dropout follows seed
+    held_x = to_inputs(pixels[held_idx], model.dtype)
+    holdout_before = _accuracy(model, held_x, targets[held_idx])
+    mnist_before = None if test is None else _accuracy(model, to_inputs(test[0], model.dtype), test[1])
+
+    optimizer = Adam(student.flat_parameters())
+    n_user = max(1, round(config.user_share * config.batch_size))
+    n_replay = config.batch_size - n_user
+    halfway = config.steps // 2 if len(held_idx) else 0
+    holdout_after = None
+    for step in range(config.steps):
+        if stop is not None and stop.is_set():
+            return _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before,
+                            len(held_idx))
+        if step == halfway and len(held_idx):
+            holdout_after = _accuracy(student, held_x, targets[held_idx])
+        pool = train_idx if step < halfway else np.arange(len(targets))
+        users = pool[pick_rng.integers(0, len(pool), n_user)]
+        replayed = pick_rng.integers(0, len(x_replay), n_replay)
+        raw = np.concatenate([pixels[users], x_replay[replayed]])  # (batch, 28, 28) uint8
+        y = np.concatenate([targets[users], y_replay[replayed]])
+        x = augment_batch(raw, augment_rng, config.augment)  # (batch, 784) float32
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, _ = student.loss_and_grads(x, y)
+        if not math.isfinite(loss):
+            raise DivergedError(f"teaching diverged: the loss became {loss} at step {step + 1}; try a smaller lr")
+        optimizer.step(config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+        if progress is not None:
+            progress(step + 1, config.steps)
+    if not student.weights_finite():
+        raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
+
+    mnist_after = None
+    if test is not None:
+        evaluation = student.evaluate(to_inputs(test[0], student.dtype), test[1])
+        mnist_after = evaluation.accuracy
+    result = AdaptResult(
+        model=student, outcome="completed", seconds=time.perf_counter() - started, steps=config.steps,
+        n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=len(held_idx),
+        holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
+        mnist_after=mnist_after, skipped=skipped, seed=seed,
+    )
+    _stamp(student, model, result, config, evaluation if test is not None else None)
+    return result
+
+
+def _accuracy(model, x, y):
+    """Share of rows of x read as y, or None for no rows."""
+    if len(x) == 0:
+        return None
+    return float((model.predict(x) == np.asarray(y)).mean())
+
+
+def _per_digit(targets):
+    return np.bincount(targets, minlength=N_CLASSES).tolist()
+
+
+def _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before, n_holdout):
+    return AdaptResult(
+        model=None, outcome="stopped", seconds=time.perf_counter() - started, steps=step,
+        n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=n_holdout,
+        holdout_before=holdout_before, holdout_after=None, mnist_before=mnist_before, mnist_after=None,
+        skipped=skipped, seed=seed,
+    )
+
+
+def _stamp(student, base, result, config, evaluation):
+    """Name the taught model after its base, drop the base's scores, record what teaching did."""
+    for key in STALE_KEYS:
+        student.meta.pop(key, None)
+    base_name = base.meta.get("name") or "Pretrained"
+    student.meta["name"] = base_name if base_name.endswith(" + yours") else f"{base_name} + yours"
+    student.meta["adapted"] = {**result.figures(), "config": config.to_dict()}
+    if evaluation is not None:
+        stamp_test_scores(student, evaluation)
+
+
+# --------------------------------------------------------------------------- #
+# Files, for the command line
+# --------------------------------------------------------------------------- #
+def read_labels(path):
+    """{file name: digit} from a JSON object file; raises AdaptError naming what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AdaptError(f"labels file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise AdaptError(f"labels file {path}: cannot read it: {e}") from None
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AdaptError(f"labels file {path}: not valid JSON ({e})") from None
+    if not isinstance(mapping, dict):
+        raise AdaptError(f"labels file {path}: expected a JSON object mapping file names to digits")
+    for name, digit in mapping.items():
+        if not isinstance(digit, int) or isinstance(digit, bool):
+            raise AdaptError(f"labels file {path}: the label of {name!r} must be an integer 0-9, got {digit!r}")
+        if not 0 <= digit < N_CLASSES:
+            raise AdaptError(f"labels file {path}: the label of {name!r} is {digit}, outside 0-9")
+    return mapping
+
+
+def read_drawings(paths, labels):
+    """Canvas images preprocessed as on Draw, with their labels from `labels` ({file name: digit}).
+
+    Returns (images uint8 (n, 28, 28), labels int64 (n,), empty file names). Raises AdaptError for
+    a name given twice, an image without a label, a label without an image, an unreadable image,
+    more than MAX_DRAWINGS images, or images that are all empty.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise AdaptError("no drawings to learn from")
+    if len(paths) > MAX_DRAWINGS:
+        raise AdaptError(f"{len(paths)} drawings is more than the limit of {MAX_DRAWINGS}")
+    names = [p.name for p in paths]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise AdaptError(f"file name {twice[0]!r} is given twice (labels are keyed by file name)")
+    unlabelled = [n for n in names if n not in labels]
+    if unlabelled:
+        raise AdaptError(f"{len(unlabelled)} image(s) missing from the labels file, e.g. {unlabelled[0]!r}")
+    orphans = sorted(set(labels) - set(names))
+    if orphans:
+        raise AdaptError(f"the labels file names {len(orphans)} image(s) not given, e.g. {orphans[0]!r}")
+    images, digits, empty = [], [], []
+    for path in paths:
+        try:
+            x = preprocess(load_image(path))
+        except (ValueError, OSError) as e:
+            raise AdaptError(str(e)) from None  # load_image's message names the path
+        if x is None:
+            empty.append(path.name)
+            continue
+        images.append(np.rint(x * 255).astype(np.uint8))
+        digits.append(labels[path.name])
+    if not images:
+        raise AdaptError(f"all {len(paths)} drawings are empty (no ink)")
+    return np.stack(images), np.array(digits, dtype=np.int64), empty
