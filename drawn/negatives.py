@@ -150,8 +150,10 @@ def iter_negatives(
     plan = []
     for kind, count in zip(kinds, counts):
         if kind == "letters":
-            pairs = [(c, f.path) for c in letters for f in fonts]
-            picks = [pairs[i] for i in _even(len(pairs), count, rng)]
+            # Even over letters, then each letter's drawings even over the fonts.
+            chosen = [letters[i] for i in _even(len(letters), count, rng)]
+            fonts_of = {c: iter(_even(len(fonts), chosen.count(c), rng)) for c in sorted(set(chosen))}
+            picks = [(c, fonts[next(fonts_of[c])].path) for c in chosen]
         elif kind == "shapes":
             picks = [(list(SHAPES)[i], "") for i in _even(len(SHAPES), count, rng)]
         else:

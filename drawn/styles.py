@@ -290,7 +290,7 @@ def _usable_stick(images):
 _S = [
     Style("plain", None, "the MNIST digit redrawn unchanged", False, _params(), _plain),
     Style("zero_slashed", 0, "0 with a slash from beyond its upper right to beyond its lower left", False,
-          _params(dx=(-0.04, 0.04), dy=(-0.04, 0.04), steep=(0.55, 1.0), over=(0.0, 0.25), under=(0.0, 0.25)),
+          _params(dx=(-0.04, 0.04), dy=(-0.04, 0.04), steep=(0.55, 1.0), over=(0.0, 0.4), under=(0.0, 0.4)),
           _slash, 4.5),
     Style("zero_dotted", 0, "0 with a dot or a short tick in its centre", False,
           _params(dx=(-0.05, 0.05), dy=(-0.05, 0.05), angle=(-90, 90), length=(0.01, 0.12)), _dot, 6.0),
