@@ -150,6 +150,7 @@ def test_reliability_diagram_spec():
     assert bar["data"] == {"name": "bins"}
     enc = bar["encoding"]
     assert enc["x"]["field"] == "low" and enc["x2"]["field"] == "high" and enc["y"]["field"] == "accuracy"
+    assert enc["y2"] == {"datum": 0}  # bars stand on 0 (without it Vega drew slivers at their tops)
     assert "opacity" in enc and enc["opacity"]["field"] == "count"
     assert {t["field"] for t in enc["tooltip"]} >= {"count", "accuracy", "confidence"}
     assert enc["y"]["scale"]["domain"] == [0, 1] and enc["x"]["scale"]["domain"] == [0, 1]

@@ -132,3 +132,94 @@ def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_cac
     assert not tab.tabs  # no drawn-set tab
     assert any("only applies to models trained on MNIST" in c.value for c in tab.caption)
     assert fresh_caches == []
+
+
+# -- in a real browser ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(mnist):
+    """A fresh `streamlit run app.py` on 127.0.0.1 (its base URL) and chromium, for the browser check."""
+    import os
+    from pathlib import Path
+
+    from harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
+        pytest.skip("chromium is not installed")
+    proc, url = start_app()
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield url, browser
+            browser.close()
+    finally:
+        stop_app(proc)
+
+
+def luminance(css_colour):
+    """0 (black) to 1 (white) from 'rgb(r, g, b)' or 'rgba(...)' or '#rrggbb'."""
+    import re
+
+    if css_colour.startswith("#"):
+        rgb = [int(css_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        rgb = [float(c) for c in re.findall(r"[\d.]+", css_colour)[:3]]
+    return sum(rgb) / (3 * 255)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_diagram_reads_in_the_browser_in_light_and_dark(served, scheme, mnist, shipped):
+    """The diagram's bars carry their counts, its axis text contrasts with the page, and the drawn tab
+    shows a spinner while 2,000 drawings are made (in the light run; the dark one finds them cached)."""
+    import re
+
+    from harness import ROOT
+
+    url, browser = served
+    expected = reliability(shipped.predict_proba(to_inputs(mnist.x_test)), mnist.y_test.astype(np.int64))
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/inspect")
+        page.get_by_role("heading", name="Inspect a model").wait_for()
+        page.get_by_role("tab", name="Calibration").click()
+        ece = page.locator('[data-testid="stMetric"]').filter(has_text="ECE on MNIST test")
+        ece.wait_for()
+        assert ece.locator('[data-testid="stMetricValue"]').inner_text().strip() == f"{expected.ece:.2%}"
+        # Vega draws SVG paths whose aria-labels carry the tooltip's fields: the top bin's bar.
+        top = page.locator(f'path[aria-label*="count: {expected.count[-1]};"]')
+        top.first.wait_for(state="attached")
+        assert float(top.first.evaluate("e => getComputedStyle(e).fillOpacity")) > 0.5
+        # The bar stands on 0: about as tall as the 0-100% axis times its accuracy (not a sliver at its top)
+        axis = page.locator('[data-testid="stVegaLiteChart"] [aria-label^="Y-axis titled \'read correctly\'"]')
+        axis_height = axis.first.evaluate("e => e.getBBox().height")
+        bar_height = top.first.evaluate("e => e.getBBox().height")
+        # (the axis's box also holds half a label's height above 100% and below 0%)
+        assert 0.9 * expected.accuracy[-1] * axis_height < bar_height <= axis_height, (bar_height, axis_height)
+        background = page.locator('[data-testid="stApp"]').evaluate("e => getComputedStyle(e).backgroundColor")
+        label = page.locator('[data-testid="stVegaLiteChart"] text').filter(has_text="confidence (top probability)")
+        ink = label.first.evaluate("e => getComputedStyle(e).fill")
+        assert abs(luminance(ink) - luminance(background)) > 0.4, (ink, background)
+        label.first.scroll_into_view_if_needed()
+        shots = ROOT / "artifacts" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / f"inspect-calibration-{scheme}.png"), full_page=True)
+        page.get_by_role("tab", name="Drawn digits").click()
+        if scheme == "light":
+            page.get_by_text(re.compile(r"^Drawing 2,000 digits")).wait_for()
+        drawn = page.locator('[data-testid="stMetric"]').filter(has_text="ECE on drawn digits")
+        drawn.wait_for(timeout=120_000)
+        assert re.fullmatch(r"\d+\.\d\d%", drawn.locator('[data-testid="stMetricValue"]').inner_text().strip())
+        caption = page.get_by_text(re.compile(r"^2,000 digits drawn with a pen"))
+        caption.wait_for()
+        caption.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / f"inspect-calibration-drawn-{scheme}.png"), full_page=True)
+    finally:
+        context.close()

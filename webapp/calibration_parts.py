@@ -86,4 +86,8 @@ def show(rel, name, what):
     worst = filled[np.abs(rel.accuracy - rel.confidence)[filled].argmax()]
     st.caption(f"{rel.n:,} {what}, in {rel.n_bins} bins of {1 / rel.n_bins:.1%} confidence; {top:.1%} of them "
                f"are in the top bin. The largest gap of one bin is {rel.mce:.1%} "
-               f"({rel.edges[worst]:.0%}–{rel.edges[worst + 1]:.0%}, {rel.count[worst]:,} images).")
+               f"({rel.edges[worst]:.0%}–{rel.edges[worst + 1]:.0%}, {_images(rel.count[worst])}).")
+
+
+def _images(n):
+    return "1 image" if n == 1 else f"{n:,} images"

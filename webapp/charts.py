@@ -292,9 +292,10 @@ def _reliability_template(height):
     """The reliability diagram's Vega-Lite spec without its rows, as JSON (each use gets its own copy)."""
     unit = alt.Scale(domain=[0, 1], nice=False)
     bars = alt.Chart(alt.Data(name="bins")).mark_bar(color=MUTED, stroke=ACCENT, strokeWidth=1).encode(
-        x=alt.X("low:Q", scale=unit, axis=alt.Axis(format="%"), title="confidence (top probability)"),
+        x=alt.X("low:Q", scale=unit, axis=alt.Axis(format="%", tickCount=10), title="confidence (top probability)"),
         x2="high:Q",
-        y=alt.Y("accuracy:Q", scale=unit, axis=alt.Axis(format="%"), title="right (fraction)"),
+        y=alt.Y("accuracy:Q", scale=unit, axis=alt.Axis(format="%"), title="read correctly"),
+        y2=alt.datum(0),  # with x and x2 set, bars without a baseline were drawn as slivers at their tops
         # log: MNIST models put nearly every image in the top bin, and a linear scale hides the rest
         opacity=alt.Opacity("count:Q", scale=alt.Scale(type="log", range=[0.3, 1]), legend=None),
         tooltip=[alt.Tooltip("low:Q", title="from", format=".0%"), alt.Tooltip("high:Q", title="to", format=".0%"),
