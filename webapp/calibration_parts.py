@@ -44,12 +44,11 @@ def drawn_reliability(entry, n=None, seed=None):
     """Reliability of entry's current model on the drawn set (generated once per server, kept per model)."""
     n, seed = n or DRAWN_N, DRAWN_SEED if seed is None else seed
     model = entry.current()
-
-    def compute():
-        inputs = drawn_set(n, seed)
-        return reliability(model.predict_proba(inputs.x), inputs.labels, N_BINS)
-
-    return registry.derived(entry, ("calibration-drawn", n, seed, N_BINS), compute)
+    # Made before registry.derived: the pretrained model's results are computed under one lock that
+    # every session shares, and the drawings take seconds (st.cache_resource has a lock per key).
+    inputs = drawn_set(n, seed)
+    return registry.derived(entry, ("calibration-drawn", n, seed, N_BINS),
+                            lambda: reliability(model.predict_proba(inputs.x), inputs.labels, N_BINS))
 
 
 def section(entry, ev, y_test):
