@@ -2,7 +2,7 @@
 
 A reliability diagram and the expected calibration error (mlp.calibration) on the model's test
 set, and for MNIST models on pen-drawn digits too. The test set's figures come from the cached
-evaluation; the drawn set is generated once per server (about 15 s for 2,000) and only when its
+evaluation; the drawn set is generated once per server (18 s for 2,000 here) and only when its
 tab is opened, and each model's figures on it are kept per model (registry.derived).
 """
 
@@ -65,7 +65,7 @@ def section(entry, ev, y_test):
             show(test_reliability(entry, ev, y_test), "MNIST test", "test images")
     if tabs[1].open:
         with tabs[1]:
-            with st.spinner(f"Drawing {DRAWN_N:,} digits with a pen and reading them (about 15 s, once)…"):
+            with st.spinner(f"Drawing {DRAWN_N:,} digits with a pen and reading them (about 20 s, once per server)…"):
                 rel = drawn_reliability(entry)
             show(rel, "drawn digits", "digits drawn with a pen on the canvas (from MNIST test digits), "
                  "through the Draw page's preprocessing")
