@@ -238,7 +238,7 @@ def adapt(model, images, labels, *, replay, test=None, config=None, seed=0, prog
     train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
 
     student = model.with_seed(seed)  # a copy: the caller's model is never changed; dropout follows seed
-    held_x = to_inputs(pixels[held_idx], model.dtype)
+    held_x = to_inputs(pixels[held_idx], model.dtype) if len(held_idx) else np.empty((0, SIDE * SIDE), model.dtype)
     holdout_before = _accuracy(model, held_x, targets[held_idx])
     mnist_before = None if test is None else _accuracy(model, to_inputs(test[0], model.dtype), test[1])
 
