@@ -5,7 +5,7 @@ import streamlit as st
 
 from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
-from webapp import canvas, charts, images, inside_parts, keys, registry, share_parts, ui
+from webapp import canvas, charts, images, inside_parts, keys, registry, share_parts, teach_parts, ui
 
 registry.init_session()
 
@@ -41,6 +41,9 @@ with reading:
         row = st.container(horizontal=True)  # side by side on a phone too
         row.metric("Prediction", labels[digit])
         row.metric("Confidence", f"{probs[digit]:.1%}")
+        teach_parts.doubt(entry, model, probs, labels)
+with left:
+    teach_parts.section(entry, model, x28)  # Wrong? It's a …, Your drawings, Teach the model
 with right:
     shown = probs if probs is not None else np.zeros(len(labels))
     st.vega_lite_chart(spec=charts.probability_bars(shown, labels, highlight=probs is not None),

@@ -37,6 +37,16 @@ EXPLAIN_DIGIT = "explain_digit"  # the digit the saliency map explains (None: th
 MAP_CHART = "map_chart"  # the test-set map (its selection is a clicked test image)
 OPEN_SAMPLE = "open_sample"  # a test image clicked on the map, to open on Inspect
 COMPARE_MODEL = "compare_model"  # the second model on Draw, and model B on Inspect
+# Teaching your handwriting (webapp.teach_parts)
+DRAWINGS = "drawings"  # webapp.teaching.Drawings: this session's labelled drawings (never shared)
+CORRECTION = "correction"  # pills "Wrong? It's a …": keeps the drawing with the digit clicked, then resets
+DRAWINGS_OPEN = "drawings_open"  # the Your drawings expander (lazy: thumbnails are drawn only while open)
+DELETE_DRAWING = "delete_drawing_"  # + a drawing's id: its delete button
+CLEAR_DRAWINGS = "clear_drawings"  # button
+TEACH, STOP_TEACHING = "teach", "stop_teaching"  # buttons
+TEACH_JOB = "teach_job"  # the session's latest teach job (webapp.jobs.TrainingJob, Task.TEACH)
+TAUGHT = "taught"  # (id of the teach job registered, the name of its model), once it completed
+TEACH_NOTICE = "teach_notice"  # (icon, text) for a toast on the next run: what a click kept or refused
 
 # -- Train -----------------------------------------------------------------------------------
 TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)

@@ -27,7 +27,7 @@ class ModelEntry:
     """A model a user can pick: the pretrained one, one they trained (maybe still training), or an upload."""
 
     name: str
-    kind: str  # "pretrained" | "trained" | "uploaded" | "shared" (opened from a link)
+    kind: str  # "pretrained" | "trained" | "uploaded" | "shared" (opened from a link) | "taught" (+ yours)
     model: object = None  # MLP, for finished and uploaded models
     job: object = None  # TrainingJob, while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
@@ -90,6 +90,22 @@ def add_model(entry):
     return entry
 
 
+def add_taught(model):
+    """Register a model taught the user's drawings under its own name (meta["name"], e.g. "Pretrained + yours",
+    numbered if taken) and select it; the ModelEntry."""
+    name = free_name(model.meta.get("name") or "Pretrained + yours")
+    model.meta["name"] = name
+    entry = add_model(ModelEntry(name, "taught", model=model))
+    select(name)
+    return entry
+
+
+def free_name(base):
+    """`base`, or `base 2`, `base 3`, ... : the first name no model of this session's lists has."""
+    taken = all_models()
+    return next(n for n in itertools.chain([base], (f"{base} {i}" for i in itertools.count(2))) if n not in taken)
+
+
 def read_upload(filename, data, max_mb):
     """An uploaded .npz as an MLP; ModelFileError('<filename> was not loaded: <why>') if it is bad."""
     try:
@@ -148,9 +164,7 @@ def _from_store(model_id):
     if got is None:
         return None
     model, summary, _ = got
-    base = f"{summary.get('name') or 'Model'} (shared)"
-    taken = all_models()
-    name = next(n for n in itertools.chain([base], (f"{base} {i}" for i in itertools.count(2))) if n not in taken)
+    name = free_name(f"{summary.get('name') or 'Model'} (shared)")
     return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
 
 

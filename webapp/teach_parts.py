@@ -1,0 +1,235 @@
+"""The Draw page's side of reading your handwriting: doubt, corrections, Your drawings, Teach the model.
+
+`doubt` says when a reading is unsure ("Not sure: 4 or 9?", mlp.unsure) under the Prediction
+metric. `section` offers, for digit models only, "Wrong? It's a …" under the reading (one click
+keeps the drawing with that digit), the Your drawings expander (thumbnails, delete, Clear all)
+and Teach the model: a copy of the selected model fine-tuned on the drawings in a training
+worker (webapp.jobs.start_teaching, queued like training), selected when it is done. The
+drawings live in this session only (webapp.teaching.Drawings), never in another visitor's.
+"""
+
+import streamlit as st
+
+from data import DatasetError, DatasetNotFound
+from mlp.unsure import judge, threshold_of
+
+from . import images, keys, registry, resources
+from .job_protocol import JobState
+from .job_view import plural
+from .jobs import replay_source, start_teaching
+from .settings import ORPHAN_GRACE_SECONDS
+from .teaching import MAX_DRAWINGS, MIN_PER_DIGIT, Drawings, DrawingsError
+
+NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
+SHOWN = 40  # thumbnails drawn at once, newest first: the page reruns on every stroke while they are open
+THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothing
+TEACH_SEED = 0  # the same drawings and model teach the same model
+WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
+PIXELATED = "<style>.st-key-%s img{image-rendering:pixelated}</style>" % keys.DRAWINGS_OPEN
+
+
+def noun(entry):
+    """What a model's classes are called in "That doesn't look like a …"."""
+    return NOUNS.get(entry.dataset if entry is not None else "mnist", "known class")
+
+
+def doubt(entry, model, probs, labels):
+    """Under the reading: the verdict's words when the network is unsure (nothing when it is sure); the Verdict."""
+    verdict = judge(probs, threshold_of(model))
+    message = verdict.message(labels, noun(entry))
+    if message is not None:
+        st.markdown(f":orange-badge[:material/help: {message}]")
+    return verdict
+
+
+def drawings():
+    """This session's Drawings, created on first use."""
+    return st.session_state.setdefault(keys.DRAWINGS, Drawings())
+
+
+def section(entry, model, x28):
+    """Corrections, Your drawings and Teach the model, under the reading; nothing for models of other datasets."""
+    if entry is None or entry.dataset != "mnist":
+        return
+    ss = st.session_state
+    notice = ss.pop(keys.TEACH_NOTICE, None)
+    if notice is not None:
+        st.toast(notice[1], icon=notice[0])
+    if model is not None and x28 is not None:
+        _corrections(x28)
+    job = ss.get(keys.TEACH_JOB)
+    if _collect(job):
+        st.rerun()  # the whole page, with the taught model selected
+    kept = drawings()
+    if not len(kept) and job is None:
+        return
+    _your_drawings(kept)
+    _teach(entry, model, kept, job)
+
+
+def _corrections(x28):
+    """'Wrong? It's a' and the ten digits: a click keeps the drawing with that digit."""
+    try:
+        kept = drawings().find(x28)
+    except DrawingsError:  # e.g. a blank drawing from a link: nothing to keep
+        return
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    row.pills("Wrong? It's a …", list(range(10)), key=keys.CORRECTION, on_change=_keep, args=(x28,),
+              help="Click the right digit to keep this drawing with it in Your drawings, for teaching the model "
+                   "your handwriting. A right reading can be kept too, as an example.")
+    if kept is not None:
+        row.caption(f"Kept as a {kept.label}")
+
+
+def _keep(x28):
+    """The pills' callback: keep the drawing with the digit clicked, reset the pills, say what happened."""
+    ss = st.session_state
+    digit = ss.get(keys.CORRECTION)
+    ss[keys.CORRECTION] = None  # a click, not a choice: the row is ready for the next drawing
+    if digit is None:
+        return
+    kept = drawings()
+    try:
+        _, relabelled = kept.keep(x28, digit)
+    except DrawingsError as e:
+        ss[keys.TEACH_NOTICE] = (":material/block:", str(e))
+        return
+    said = "Now kept as" if relabelled else "Kept as"
+    ss[keys.TEACH_NOTICE] = (":material/bookmark_added:", f"{said} a {digit} in Your drawings ({len(kept)})")
+
+
+def _your_drawings(kept):
+    """The expander of thumbnails, each with its digit and a delete button, and Clear all; drawn only while open."""
+    box = st.expander(f"Your drawings ({len(kept)})", key=keys.DRAWINGS_OPEN, on_change="rerun",
+                      icon=":material/gesture:")
+    if not box.open:
+        return
+    with box:
+        st.caption("They stay in this browser session only: no one else sees them, and they are gone when you "
+                   "leave. Teaching uses every one of them.")
+        if kept.full:
+            st.warning(f"{MAX_DRAWINGS} drawings is the most one session keeps: delete some to keep new ones.",
+                       icon=":material/inventory:")
+        if not len(kept):
+            return
+        st.html(PIXELATED)
+        grid = st.container(horizontal=True, gap="small")
+        newest = list(kept)[::-1]
+        for drawing in newest[:SHOWN]:
+            cell = grid.container(width="content", gap=None, horizontal_alignment="center")
+            cell.image(images.enlarge(drawing.image / 255, scale=THUMB_SCALE, grid=False), width=28 * THUMB_SCALE)
+            row = cell.container(horizontal=True, vertical_alignment="center", gap=None)
+            row.markdown(f"**{drawing.label}**", width="content")
+            row.button("", key=f"{keys.DELETE_DRAWING}{drawing.id}", icon=":material/close:", type="tertiary",
+                       help="Delete this drawing", on_click=kept.delete, args=(drawing.id,))
+        counts = " · ".join(f"{digit}: {n}" for digit, n in enumerate(kept.counts()))
+        shown = f"The newest {SHOWN} of {len(kept)}. " if len(kept) > SHOWN else ""
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.button("Clear all", key=keys.CLEAR_DRAWINGS, icon=":material/delete_sweep:", on_click=kept.clear)
+        row.caption(f"{shown}Per digit: {counts}")
+
+
+def _teach(entry, model, kept, job):
+    """Teach the model (or its progress while a teach job runs), and the last teaching's before and after."""
+    if job is not None and not job.done:
+        st.fragment(_progress, run_every=0.5)()
+        return
+    missing = kept.missing()
+    row = st.container(horizontal=True, vertical_alignment="center")
+    clicked = row.button("Teach the model", key=keys.TEACH, icon=":material/school:",
+                         disabled=bool(missing) or model is None)
+    if missing:
+        need = ", ".join(map(str, missing))
+        row.caption(f"Teaching needs at least {WORDS.get(MIN_PER_DIGIT, MIN_PER_DIGIT)} of every digit, so the "
+                    f"model does not learn to see only the ones you corrected. Still missing: {need}.")
+    else:
+        row.caption(f"Fine-tunes a copy of {entry.name} on your {plural(len(kept), 'drawing')} (two or more of a "
+                    "digit also measure it on drawings it has not seen), in the background.")
+    if clicked:
+        _start(entry, model, kept)
+        st.rerun()
+    _result(job)
+
+
+def _start(entry, model, kept):
+    """Start a teach job on the selected model and the drawings (or say why not)."""
+    ss = st.session_state
+    try:
+        ds = resources.dataset("mnist")
+    except (DatasetNotFound, DatasetError):
+        ss[keys.TEACH_NOTICE] = (":material/cloud_off:", "MNIST is not available on this server: teaching replays "
+                                 "its training images, so it waits for the dataset.")
+        return
+    x, y = kept.arrays()
+    ss[keys.TEACH_JOB] = start_teaching(f"{entry.name} + yours", model, x, y, replay_source(ds),
+                                        resources.training_slots(), seed=TEACH_SEED,
+                                        alive=resources.session_alive(), grace=ORPHAN_GRACE_SECONDS)
+
+
+def _progress():
+    """The teach job under way, refreshed twice a second; the whole page reruns once it is done."""
+    job = st.session_state[keys.TEACH_JOB]
+    view = job.view()
+    if view.done:
+        _collect(job)
+        st.rerun()
+    if view.state == JobState.QUEUED:
+        st.info(f"Waiting for a free training slot to teach: number {view.queue_position or 1} in line.",
+                icon=":material/hourglass_top:")
+    else:
+        st.progress(view.progress, text=f"Teaching a copy of the model your handwriting… {view.progress:.0%}")
+    st.button("Stop teaching", key=keys.STOP_TEACHING, icon=":material/stop:", on_click=job.stop)
+
+
+def _collect(job):
+    """Register and select a completed teach job's model, once; True if it did so now."""
+    ss = st.session_state
+    if job is None or job.state != JobState.COMPLETED or job.snapshot is None:
+        return False
+    if ss.get(keys.TAUGHT, (None,))[0] == id(job):
+        return False
+    entry = registry.add_taught(job.snapshot)
+    ss[keys.TAUGHT] = (id(job), entry.name)
+    return True
+
+
+def _result(job):
+    """How the last teaching went: the before and after, or why there is no taught model."""
+    if job is None:
+        return
+    view = job.view()
+    if view.state == JobState.STOPPED:
+        st.warning("Teaching was stopped: no new model was made.", icon=":material/stop:")
+        return
+    if view.state in (JobState.FAILED, JobState.DIVERGED):
+        st.error(f"Teaching failed: {view.error}")
+        return
+    name = st.session_state.get(keys.TAUGHT, (None, None))[1]
+    adapted = job.snapshot.meta.get("adapted", {}) if job.snapshot is not None else {}
+    if view.state != JobState.COMPLETED or not adapted:
+        return
+    st.success(f"**{name}** learnt your {plural(adapted['n_drawings'], 'drawing')} in {adapted['seconds']:.1f} s. "
+               "It is selected now, and in the model lists of every page.", icon=":material/school:")
+    held, mnist = adapted["holdout"], adapted["mnist_test_accuracy"]
+    row = st.container(horizontal=True)
+    _before_after(row, "Your unseen drawings", held["before"], held["after"], digits=0,
+                  help=f"{plural(held['n'], 'drawing')} held out of the first half of teaching: the model read "
+                       "them before teaching, and halfway through, before it had seen them.")
+    _before_after(row, "MNIST test", mnist["before"], mnist["after"], digits=2,
+                  help="The 10,000 MNIST test digits, before and after teaching: it should not forget them.")
+    if not held["n"]:
+        st.caption("Keep two or more drawings of a digit to measure the model on drawings it has not seen.")
+    entry = registry.session_models().get(name)
+    if entry is not None:
+        st.download_button("Download the taught model (.npz)", entry.file_bytes(), key="dl-taught",
+                           file_name=f"{name.replace(' ', '_').replace('+', 'plus').lower()}.npz",
+                           mime="application/octet-stream", icon=":material/download:")
+
+
+def _before_after(row, label, before, after, digits, help):
+    """A metric: the accuracy after (with `digits` decimals, in %), and the change from before in points."""
+    if after is None:
+        row.metric(label, "–", help=help)
+        return
+    delta = f"{(after - before) * 100:+.{digits}f} points from {before:.{digits}%}" if before is not None else None
+    row.metric(label, f"{after:.{digits}%}", delta=delta, help=help)
