@@ -6,6 +6,7 @@ session and says so plainly anywhere else.
 """
 
 import itertools
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -90,14 +91,19 @@ def add_model(entry):
     return entry
 
 
-def add_taught(model):
-    """Register a model taught the user's drawings under its own name (meta["name"], e.g. "Pretrained + yours",
-    numbered if taken) and select it; the ModelEntry."""
-    name = free_name(model.meta.get("name") or "Pretrained + yours")
+def add_taught(model, base):
+    """Register a model taught the user's drawings, named after the model it was taught from (`base`, an
+    entry name: "Pretrained + yours", numbered if taken), and select it; the ModelEntry."""
+    name = free_name(taught_name(base))
     model.meta["name"] = name
     entry = add_model(ModelEntry(name, "taught", model=model))
     select(name)
     return entry
+
+
+def taught_name(base):
+    """'Pretrained' -> 'Pretrained + yours'; a taught model taught again keeps one ' + yours' ('... + yours 2' too)."""
+    return re.sub(r" \+ yours( \d+)?$", "", base) + " + yours"
 
 
 def free_name(base):
@@ -124,9 +130,14 @@ def next_model_name(prefix="My model"):
 
 
 def select(name):
-    """Make `name` the model every page shows."""
+    """Make `name` the model every page shows.
+
+    The address bar still names the model shown before (until the selector writes the new one's
+    id): marking that link as followed keeps follow_link from taking the choice back.
+    """
     st.session_state[keys.SELECTED_MODEL] = name
     st.session_state[keys.MISSING_LINKED_MODEL] = False
+    st.session_state[keys.FOLLOWED_LINK] = st.query_params.get(MODEL_PARAM)
 
 
 def follow_link():

@@ -25,6 +25,7 @@ SHOWN = 40  # thumbnails drawn at once, newest first: the page reruns on every s
 THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothing
 TEACH_SEED = 0  # the same drawings and model teach the same model
 WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
+OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, across label changes and pages
 PIXELATED = "<style>.st-key-%s img{image-rendering:pixelated}</style>" % keys.DRAWINGS_OPEN
 
 
@@ -100,8 +101,10 @@ def _keep(x28):
 
 def _your_drawings(kept):
     """The expander of thumbnails, each with its digit and a delete button, and Clear all; drawn only while open."""
-    box = st.expander(f"Your drawings ({len(kept)})", key=keys.DRAWINGS_OPEN, on_change="rerun",
-                      icon=":material/gesture:")
+    # The label carries the count, and a new label is a new expander to Streamlit: it opens as
+    # `expanded` says, so the state is remembered beside it (a delete must not close the box).
+    box = st.expander(f"Your drawings ({len(kept)})", key=keys.DRAWINGS_OPEN, on_change=_remember_open,
+                      expanded=st.session_state.get(OPEN_KEPT, False), icon=":material/gesture:")
     if not box.open:
         return
     with box:
@@ -127,6 +130,10 @@ def _your_drawings(kept):
         row = st.container(horizontal=True, vertical_alignment="center")
         row.button("Clear all", key=keys.CLEAR_DRAWINGS, icon=":material/delete_sweep:", on_click=kept.clear)
         row.caption(f"{shown}Per digit: {counts}")
+
+
+def _remember_open():
+    st.session_state[OPEN_KEPT] = bool(st.session_state.get(keys.DRAWINGS_OPEN))
 
 
 def _teach(entry, model, kept, job):
@@ -161,7 +168,7 @@ def _start(entry, model, kept):
                                  "its training images, so it waits for the dataset.")
         return
     x, y = kept.arrays()
-    ss[keys.TEACH_JOB] = start_teaching(f"{entry.name} + yours", model, x, y, replay_source(ds),
+    ss[keys.TEACH_JOB] = start_teaching(registry.taught_name(entry.name), model, x, y, replay_source(ds),
                                         resources.training_slots(), seed=TEACH_SEED,
                                         alive=resources.session_alive(), grace=ORPHAN_GRACE_SECONDS)
 
@@ -188,7 +195,7 @@ def _collect(job):
         return False
     if ss.get(keys.TAUGHT, (None,))[0] == id(job):
         return False
-    entry = registry.add_taught(job.snapshot)
+    entry = registry.add_taught(job.snapshot, job.name)  # the job is named taught_name(base)
     ss[keys.TAUGHT] = (id(job), entry.name)
     return True
 

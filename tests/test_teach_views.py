@@ -1,0 +1,159 @@
+"""Draw's side of reading your handwriting, through AppTest: unsure readings, corrections, Your drawings, Teach."""
+
+import numpy as np
+import pytest
+
+from harness import canvas_data_url, canvas_value
+from harness.apptest import clear_caches, metrics, open_app, wait_for
+from mlp import MLP
+from webapp.registry import ModelEntry
+from webapp.teaching import Drawings
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def draw(at, digit28):
+    """Put an MNIST-style 28x28 digit on the canvas, as the component would send it, and run the page."""
+    at.session_state["canvas"] = canvas_value(canvas_data_url(digit28))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def use_model(at, model, name="Mine"):
+    at.session_state["models"][name] = ModelEntry(name, "uploaded", model=model)
+    at.run()
+    at.selectbox(key="draw_model").set_value(name).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def biased(*favourites, dataset="mnist"):
+    """A model that reads anything as one of `favourites`, evenly (weights 0, their output biases 5): with
+    none, every class gets 10%."""
+    model = MLP([784, 8, 10], seed=0)
+    weights = [np.zeros_like(w) for w in model.get_weights()]
+    weights[-1][list(favourites)] = 5.0
+    model.set_weights(weights)
+    model.meta["dataset"] = dataset
+    return model
+
+
+def badges(at):
+    return [m.value for m in at.markdown if "badge" in m.value]
+
+
+def open_drawings(at):
+    """Open the Your drawings expander, as a click on it does (its callback remembers it)."""
+    at.session_state["drawings_open"] = True
+    at.session_state["_kept_drawings_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+
+
+def first_of_each_digit(mnist, per_digit=1):
+    return [int(i) for d in range(10) for i in np.flatnonzero(mnist.y_test == d)[:per_digit]]
+
+
+def test_an_unsure_reading_says_so_and_still_gives_the_best_digit(mnist):
+    at = draw(open_app("draw"), mnist.x_test[0])  # a clear 7: the shipped model is sure
+    assert metrics(at)["Prediction"] == "7" and not badges(at)
+
+    draw(use_model(at, biased(4, 9)), mnist.x_test[0])
+    assert metrics(at)["Prediction"] == "4"  # the metric keeps its label and the best digit
+    assert any("Not sure: 4 or 9?" in b for b in badges(at)), badges(at)
+
+    draw(use_model(at, biased(), "Even"), mnist.x_test[0])
+    assert any("That doesn't look like a digit" in b for b in badges(at)), badges(at)
+
+
+def test_other_datasets_get_their_own_noun_and_no_corrections(mnist):
+    at = draw(use_model(open_app("draw"), biased(dataset="fashion-mnist"), "Clothes"), mnist.x_test[0])
+    assert any("That doesn't look like a clothing item" in b for b in badges(at)), badges(at)
+    assert not at.pills  # corrections and teaching are for digits only
+
+
+def test_correct_a_reading_see_it_in_your_drawings_and_delete_it(mnist):
+    at = open_app("draw")
+    assert not at.pills and not [e for e in at.expander if e.label.startswith("Your drawings")]  # nothing drawn
+    draw(at, mnist.x_test[0])
+    at.pills(key="correction").set_value(1).run()  # "Wrong? It's a 1"
+    assert not at.exception, at.exception
+    assert [t.value for t in at.toast] == ["Kept as a 1 in Your drawings (1)"]
+    assert at.pills(key="correction").value is None  # ready for the next click
+    assert "Kept as a 1" in [c.value for c in at.caption]
+    at.pills(key="correction").set_value(7).run()  # a second click corrects the first, no duplicate
+    assert [t.value for t in at.toast] == ["Now kept as a 7 in Your drawings (1)"]
+    draw(at, mnist.x_test[1])
+    at.pills(key="correction").set_value(2).run()  # a right reading kept as an example
+
+    kept = at.session_state["drawings"]
+    assert [d.label for d in kept] == [7, 2]
+    box = next(e for e in at.expander if e.label.startswith("Your drawings"))
+    assert box.label == "Your drawings (2)" and not box.children or not box.get("image")  # lazy while closed
+    open_drawings(at)
+    box = next(e for e in at.expander if e.label.startswith("Your drawings"))
+    thumbs = box.get("image")
+    assert len(thumbs) == 2
+    assert [m.value for m in box.markdown if m.value.startswith("**")] == ["**2**", "**7**"]  # newest first
+    first = next(iter(kept))
+    at.button(key=f"delete_drawing_{first.id}").click().run()
+    assert [d.label for d in at.session_state["drawings"]] == [2]
+    assert next(e for e in at.expander if e.label.startswith("Your drawings")).label == "Your drawings (1)"
+    at.button(key="clear_drawings").click().run()
+    assert len(at.session_state["drawings"]) == 0
+
+
+def test_a_full_collection_refuses_more_with_a_message(mnist):
+    at = open_app("draw")
+    at.session_state["drawings"] = Drawings(cap=1)
+    draw(at, mnist.x_test[0])
+    at.pills(key="correction").set_value(7).run()
+    draw(at, mnist.x_test[1])
+    at.pills(key="correction").set_value(2).run()
+    assert [t.value for t in at.toast] == ["you have kept 1 drawings, the most one session holds: delete some to "
+                                           "keep new ones"]
+    open_drawings(at)
+    assert any("the most one session keeps" in w.value for w in at.warning)
+
+
+def test_teach_needs_every_digit_then_makes_selects_and_teaches_again_a_new_model(mnist):
+    at = use_model(open_app("draw"), MLP([784, 32, 10], seed=1), "Tiny")
+    kept = Drawings()
+    at.session_state["drawings"] = kept
+    for i in first_of_each_digit(mnist, per_digit=2)[:-1]:  # one 9 short of two of each; 9 still has one
+        kept.keep(mnist.x_test[i], int(mnist.y_test[i]))
+    kept.delete(next(d.id for d in kept if d.label == 9))  # no 9 at all now
+    at.run()
+    assert at.button(key="teach").disabled
+    assert any("Still missing: 9." in c.value for c in at.caption)
+    draw(at, mnist.x_test[first_of_each_digit(mnist)[9]])
+    at.pills(key="correction").set_value(9).run()
+    assert not at.button(key="teach").disabled
+
+    at.button(key="teach").click().run()
+    wait_for(at, lambda a: "MNIST test" in metrics(a), seconds=120)
+    assert at.selectbox(key="draw_model").value == "Tiny + yours"
+    shown = metrics(at)
+    assert shown["MNIST test"].endswith("%") and shown["Your unseen drawings"].endswith("%")
+    assert "Prediction" in shown  # the drawing is read again, by the taught model
+    taught = at.session_state["models"]["Tiny + yours"]
+    assert taught.kind == "taught" and taught.model.meta["adapted"]["n_drawings"] == 19
+    assert taught.model.meta["adapted"]["holdout"]["n"] >= 1
+    assert len(at.get("download_button")) == 1
+
+    at.button(key="teach").click().run()  # taught further: it starts from the taught model
+    wait_for(at, lambda a: a.selectbox(key="draw_model").value == "Tiny + yours 2", seconds=120)
+    again = at.session_state["models"]["Tiny + yours 2"].model
+    assert not np.array_equal(again.get_weights()[0], taught.model.get_weights()[0])
+
+    for page, key in (("inspect", "inspect_model"), ("train", None)):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, at.exception
+        if key:
+            assert at.selectbox(key=key).value == "Tiny + yours 2"
