@@ -69,8 +69,8 @@ class AdaptConfig:
     """
 
     steps: int = 160
-    batch_size: int = 64
-    user_share: float = 0.5
+    batch_size: int = 128
+    user_share: float = 0.25
     lr: float = 2e-4
     holdout_fraction: float = 0.25
     augment: AugmentConfig = field(default_factory=AugmentConfig)
