@@ -26,7 +26,10 @@ THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothi
 TEACH_SEED = 0  # the same drawings and model teach the same model
 WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
 OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, across label changes and pages
-PIXELATED = "<style>.st-key-%s img{image-rendering:pixelated}</style>" % keys.DRAWINGS_OPEN
+# Thumbnails enlarged without smoothing; the ten pills wrap on a phone (Streamlit scrolls them sideways,
+# hiding the 9 on a 390 px screen).
+STYLE = ("<style>.st-key-%s img{image-rendering:pixelated}"
+         ".st-key-%s [role=radiogroup]{flex-wrap:wrap;gap:0.25rem}</style>" % (keys.DRAWINGS_OPEN, keys.CORRECTION))
 
 
 def noun(entry):
@@ -56,6 +59,7 @@ def section(entry, model, x28):
     notice = ss.pop(keys.TEACH_NOTICE, None)
     if notice is not None:
         st.toast(notice[1], icon=notice[0])
+    st.html(STYLE)
     if model is not None and x28 is not None:
         _corrections(x28)
     job = ss.get(keys.TEACH_JOB)
@@ -74,12 +78,10 @@ def _corrections(x28):
         kept = drawings().find(x28)
     except DrawingsError:  # e.g. a blank drawing from a link: nothing to keep
         return
-    row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-    row.pills("Wrong? It's a …", list(range(10)), key=keys.CORRECTION, on_change=_keep, args=(x28,),
-              help="Click the right digit to keep this drawing with it in Your drawings, for teaching the model "
-                   "your handwriting. A right reading can be kept too, as an example.")
-    if kept is not None:
-        row.caption(f"Kept as a {kept.label}")
+    said = f"Wrong? It's a … (kept as a {kept.label})" if kept is not None else "Wrong? It's a …"
+    st.pills(said, list(range(10)), key=keys.CORRECTION, on_change=_keep, args=(x28,),
+             help="Click the right digit to keep this drawing with it in Your drawings, for teaching the model "
+                  "your handwriting. A right reading can be kept too, as an example.")
 
 
 def _keep(x28):
@@ -115,7 +117,6 @@ def _your_drawings(kept):
                        icon=":material/inventory:")
         if not len(kept):
             return
-        st.html(PIXELATED)
         grid = st.container(horizontal=True, gap="small")
         newest = list(kept)[::-1]
         for drawing in newest[:SHOWN]:
