@@ -110,8 +110,13 @@ def build_parser():
     hw.add_argument("--negatives", type=int, default=0, metavar="N",
                     help="also train on N drawings that are no digit (letters, scribbles, shapes) toward an "
                          "even reading, then calibrate when to say 'not sure' on validation digits")
+    hw.add_argument("--calibration", type=int, default=3000, metavar="N",
+                    help="pen drawings of validation digits the 'not sure' threshold is calibrated on "
+                         "(default: %(default)s)")
     hw.add_argument("--pen", type=int, default=0, metavar="N",
                     help="score N held-out pen digits per style and the held-out letters, and store it")
+    hw.add_argument("--letters", type=int, default=2000, metavar="N",
+                    help="held-out capital letters --pen measures 'not sure' on (default: %(default)s)")
     t.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
     e = sub.add_parser("evaluate", help="test-set accuracy, per-class accuracy, confusion matrix")
@@ -121,6 +126,8 @@ def build_parser():
                    help="also score N pen-drawn digits through the drawing pipeline (MNIST models)")
     e.add_argument("--pen", type=int, default=0, metavar="N",
                    help="also score N held-out pen digits per style, and how often it says 'not sure' (MNIST models)")
+    e.add_argument("--letters", type=int, default=2000, metavar="N",
+                   help="held-out capital letters --pen measures 'not sure' on (default: %(default)s)")
     e.add_argument("--json", action="store_true")
 
     r = sub.add_parser("predict", help="read digits from image files")
@@ -185,9 +192,10 @@ def cmd_train(args):
     else:
         model = build_model(config)
     handwriting = args.styles or args.negatives or args.pen
-    for flag in ("styles", "negatives", "pen"):
-        if getattr(args, flag) < 0:
-            raise ConfigError(f"--{flag} must be 0 or more, got {getattr(args, flag)}")
+    for flag in ("styles", "negatives", "pen", "calibration", "letters"):
+        if getattr(args, flag) < (1 if flag in ("calibration", "letters") else 0):
+            least = "1 or more" if flag in ("calibration", "letters") else "0 or more"
+            raise ConfigError(f"--{flag} must be {least}, got {getattr(args, flag)}")
     if handwriting and args.dataset != "mnist":
         raise ConfigError("--styles, --negatives and --pen need --dataset mnist (the drawings are digits)")
     if args.negatives and not config.val_fraction:
@@ -227,11 +235,11 @@ def cmd_train(args):
     if args.negatives:
         from drawn.extras import calibrate_unsure
 
-        calibrate_unsure(model, ds, val_rows, seed=config.seed)
+        calibrate_unsure(model, ds, val_rows, seed=config.seed, n=args.calibration)
     if args.pen:
         from drawn.extras import handwriting_report
 
-        report = handwriting_report(model, dataset=ds, n_digits=args.pen)
+        report = handwriting_report(model, dataset=ds, n_digits=args.pen, n_letters=args.letters)
         model.meta["pen_digits"] = {k: v for k, v in report.items() if k != "unsure"}
         model.meta.setdefault("unsure", {}).update(measured=report["unsure"])
     save_model(model, args.out)
@@ -331,7 +339,9 @@ def cmd_evaluate(args):
     if args.pen > 0 and name == "mnist":
         from drawn.extras import handwriting_report
 
-        pen = handwriting_report(model, dataset=ds, n_digits=args.pen)
+        if args.letters < 1:
+            raise ConfigError(f"--letters must be 1 or more, got {args.letters}")
+        pen = handwriting_report(model, dataset=ds, n_digits=args.pen, n_letters=args.letters)
     if args.json:
         print(json.dumps({"model": str(args.model), "dataset": name, **ev.to_dict(),
                           **({"drawn_digits": drawn} if drawn else {}), **({"pen_digits": pen} if pen else {})}))

@@ -148,6 +148,10 @@ def test_predict_json(trained, mnist, tmp_path):
         (["predict", "--model", "/nonexistent/model.npz", "x.png"], "no such file"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "the following arguments are required: COMMAND"),
+        (["train", "--styles", "-5"], "--styles must be 0 or more, got -5"),
+        (["train", "--calibration", "0"], "--calibration must be 1 or more, got 0"),
+        (["train", "--dataset", "fashion-mnist", "--negatives", "10"], "need --dataset mnist"),
+        (["train", "--negatives", "10", "--val-fraction", "0"], "--negatives needs --val-fraction > 0"),
     ],
 )
 def test_bad_arguments_give_one_line(args, message):
@@ -192,3 +196,36 @@ def test_drawn_digit_score_is_reported_and_stored(trained, tmp_path):
                             "--out", out, "--json").stdout)
     stored = load_model(out).meta["drawn_digits"]
     assert stored["accuracy"] == result["drawn_accuracy"] and stored["seed"] == 0
+
+
+@pytest.mark.slow
+def test_handwriting_flags_train_calibrate_and_report(tmp_path):
+    out = tmp_path / "hw.npz"
+    result = json.loads(run("train", "--hidden", 32, "--epochs", 1, "--subset", 3000, "--styles", 60,
+                            "--negatives", 60, "--calibration", 200, "--pen", 50, "--letters", 60, "--out", out,
+                            "--json").stdout)
+    meta = load_model(out).meta
+    assert meta["training"]["styles"] == 60 and meta["training"]["negatives"] == 60
+    unsure = meta["unsure"]
+    assert 0 < unsure["threshold"] < 1 and unsure["target_flag_rate"] == 0.015
+    assert 0 <= unsure["measured"]["letters_flagged"] <= 1 and unsure["measured"]["n_letters"] > 0
+    assert meta["pen_digits"]["n"] == 50 and "plain" in meta["pen_digits"]["per_style"]
+    assert result["unsure"]["threshold"] == unsure["threshold"]
+    text = run("evaluate", "--model", out, "--pen", 50, "--letters", 60).stdout
+    assert "pen digits in people's styles" in text and "plain" in text
+
+
+def test_predict_says_when_unsure(tmp_path):
+    """A model that has learnt nothing (even logits) doubts every reading, and still names a digit."""
+    model = MLP([784, 8, 10], seed=0)
+    model.set_weights([np.zeros_like(a) for a in model.get_weights()])
+    path = tmp_path / "flat.npz"
+    save_model(model, path)
+    png = tmp_path / "d.png"
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[100:180, 130:150] = 255
+    Image.fromarray(canvas).save(png)
+    record = json.loads(run("predict", "--model", path, "--json", png).stdout)
+    assert record["unsure"] is True and record["digit"] == 0
+    assert record["doubt"] == "That doesn't look like a digit"
+    assert "That doesn't look like a digit" in run("predict", "--model", path, png).stdout
