@@ -218,6 +218,13 @@ def holdout_split(labels, fraction, rng):
     return train, held
 
 
+#: BLAS threads while teaching. Batches of 128 through 1024-wide layers are too small for a second
+#: thread to pay, and on a busy machine two OpenBLAS threads wait for each other: teaching 20
+#: drawings took a median 12 s with one thread and 72 s with two at load average 8
+#: (benchmarks/adapt.py). One count everywhere also gives the same weights in every caller.
+BLAS_THREADS = 1
+
+
 def adapt(model, images, labels, *, replay, test=None, config=None, seed=0, progress=None, stop=None):
     """Fine-tune a copy of `model` on labelled drawings; returns an AdaptResult (see the module docstring).
 
@@ -227,8 +234,15 @@ def adapt(model, images, labels, *, replay, test=None, config=None, seed=0, prog
     None). Same inputs and seed give the same weights. progress(done, total) is called after
     every step; stop (a threading.Event) is checked between steps, and a stopped run returns
     outcome "stopped" and no model. Raises AdaptError for unusable input, DivergedError if the
-    weights become non-finite.
+    weights become non-finite. Runs with BLAS_THREADS BLAS threads (restored afterwards).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        return _adapt(model, images, labels, replay, test, config, seed, progress, stop)
+
+
+def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
     started = time.perf_counter()
     config = (config or AdaptConfig()).validate()
     _check_model(model)

@@ -286,3 +286,16 @@ def test_adapt_command_teaches_and_saves(canvases, capsys, monkeypatch, mnist):
     assert taught.meta["name"] == "Pretrained + yours"
     assert taught.meta["adapted"]["seed"] == 3 and taught.meta["adapted"]["skipped"] == ["empty.png"]
     assert taught.meta["test_accuracy"] == printed["mnist_test_accuracy"]
+
+
+def test_teaching_uses_one_blas_thread_and_restores_the_count():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before, seen = blas_threads(), []
+    adapt(MLP([784, 8, 10]), *drawings(), replay=small_replay(), config=FAST,
+          progress=lambda done, total: seen.append(blas_threads()))
+    assert seen and all(threads == [adapt_module.BLAS_THREADS] * len(before) for threads in seen)
+    assert blas_threads() == before
