@@ -19,7 +19,18 @@ import sqlalchemy as sa
 
 from mlp import MLP, model_to_bytes
 from webapp import store as store_mod
-from webapp.store import DRAWINGS, MODELS, Store, StoreError, StoreSettings, default_url, make_engine, store_url
+from webapp.store import (
+    COLLECTIONS,
+    DRAWINGS,
+    MODELS,
+    Store,
+    StoreError,
+    StoreSettings,
+    default_url,
+    make_engine,
+    store_url,
+)
+from webapp.teaching import MAX_DRAWINGS
 
 OWNER, OTHER = "owner-token-1", "owner-token-2"
 GENEROUS = StoreSettings(max_model_bytes=2 * 1024 * 1024, quota_bytes=100 * 1024 * 1024, shares_per_hour=1000)
@@ -52,9 +63,15 @@ def make_model_bytes(seed=0, hidden=8, test_accuracy=None, drawn=None, seconds=(
     return model_to_bytes(model)
 
 
+def collection(n, seed=0):
+    """n distinct random drawings (uint8 (n, 28, 28)) labelled 0, 1, ..., 9, 0, ... (int64 (n,))."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n, dtype=np.int64) % 10
+
+
 def _drop_all(engine):
     with engine.begin() as conn:
-        for table in ("drawings", "models", "schema_version"):
+        for table in ("collections", "drawings", "models", "schema_version"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")  # fixed names: test set-up only
 
 
@@ -99,7 +116,9 @@ def snapshot(store):
         models = conn.execute(sa.select(MODELS).order_by(MODELS.c.id)).all()
         drawings = conn.execute(sa.select(DRAWINGS).order_by(DRAWINGS.c.id)).all()
         versions = conn.execute(sa.select(store_mod.SCHEMA_VERSION)).all()
-    return [tuple(r) for r in models], [tuple(r) for r in drawings], [tuple(r) for r in versions]
+        collections = conn.execute(sa.select(COLLECTIONS).order_by(COLLECTIONS.c.id)).all()
+    return ([tuple(r) for r in models], [tuple(r) for r in drawings], [tuple(r) for r in versions],
+            [tuple(r) for r in collections])
 
 
 # --- migrations -------------------------------------------------------------------------------------
@@ -108,18 +127,18 @@ def snapshot(store):
 def test_migrate_from_empty_then_idempotent(engine):
     s = Store(engine, settings=GENEROUS)
     assert s.schema_version() == 0
-    assert s.migrate() == len(store_mod.MIGRATIONS) == 1
+    assert s.migrate() == len(store_mod.MIGRATIONS) == 2
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"schema_version", "models", "drawings"} <= tables
+    assert {"schema_version", "models", "drawings", "collections"} <= tables
     s.put_model(make_model_bytes(), name="kept", owner=OWNER)
     before = snapshot(s)
-    assert s.migrate() == 1 and s.migrate() == 1
+    assert s.migrate() == 2 and s.migrate() == 2
     assert snapshot(s) == before  # re-running changes nothing, keeps the data
-    assert len(before[2]) == 1
+    assert len(before[2]) == 2
 
 
 def test_concurrent_migrations(db_url):
-    """Four servers starting at once (separate engines, so separate connections) all end at version 1."""
+    """Four servers starting at once (separate engines, so separate connections) all end at the last version."""
     engines = [make_engine(db_url) for _ in range(4)]
     barrier, results, errors = threading.Barrier(len(engines)), [], []
 
@@ -136,10 +155,11 @@ def test_concurrent_migrations(db_url):
     for t in threads:
         t.join(60)
     try:
-        assert errors == [] and results == [1] * len(engines)
+        last = len(store_mod.MIGRATIONS)
+        assert errors == [] and results == [last] * len(engines)
         s = Store(engines[0], settings=GENEROUS)
-        assert s.schema_version() == 1
-        assert len(snapshot(s)[2]) == 1  # one row per version, not one per server
+        assert s.schema_version() == last
+        assert len(snapshot(s)[2]) == last  # one row per version, not one per server
         assert s.get_model(s.put_model(make_model_bytes(), name="after", owner=OWNER)) is not None
     finally:
         for e in engines:
@@ -164,16 +184,39 @@ def test_a_failing_migration_leaves_nothing_behind(engine, monkeypatch):
     """Migrations run in one transaction (DDL included, on SQLite too): a failure applies none of them."""
     def broken(conn):
         sa.Table("half_done", sa.MetaData(), sa.Column("x", sa.Integer)).create(conn)
-        raise RuntimeError("migration 2 failed")
+        raise RuntimeError("migration 3 failed")
 
     monkeypatch.setattr(store_mod, "MIGRATIONS", (*store_mod.MIGRATIONS, broken))
     s = Store(engine, settings=GENEROUS)
-    with pytest.raises(RuntimeError, match="migration 2 failed"):
+    with pytest.raises(RuntimeError, match="migration 3 failed"):
         s.migrate()
     assert s.schema_version() == 0
-    assert not {"half_done", "models", "schema_version"} & set(sa.inspect(engine).get_table_names())
+    assert not {"half_done", "models", "collections", "schema_version"} & set(sa.inspect(engine).get_table_names())
+    monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:2])
+    assert s.migrate() == 2
+
+
+def test_migrating_a_version_1_database_keeps_its_rows(engine, clock, monkeypatch):
+    """A store made before collections existed (version 1, with a model and a drawing) gains the
+    collections table and keeps every row, byte for byte."""
     monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:1])
-    assert s.migrate() == 1
+    old = Store(engine, settings=GENEROUS, clock=clock)
+    assert old.migrate() == 1
+    assert "collections" not in sa.inspect(engine).get_table_names()
+    model_id = old.put_model(GOOD, name="from v1", owner=OWNER, published=True, class_code="room-1")
+    drawing_id = old.put_drawing(np.full((28, 28), 9, np.uint8), owner=OWNER, label=4, model_id=model_id)
+    with engine.connect() as conn:
+        rows = (conn.execute(sa.select(MODELS)).all(), conn.execute(sa.select(DRAWINGS)).all())
+    monkeypatch.undo()
+
+    new = Store(engine, settings=GENEROUS, clock=clock)
+    assert new.schema_version() == 1
+    assert new.migrate() == 2 and new.schema_version() == 2
+    with engine.connect() as conn:
+        assert (conn.execute(sa.select(MODELS)).all(), conn.execute(sa.select(DRAWINGS)).all()) == rows
+    assert new.get_model(model_id)[2] == GOOD and new.get_drawing(drawing_id)["label"] == 4
+    kept = new.put_collection(*collection(3), owner=OWNER)
+    assert new.get_collection(kept)[1].tolist() == [0, 1, 2]
 
 
 def test_sqlite_is_in_wal_mode(tmp_path):
@@ -248,9 +291,11 @@ HOSTILE_IDS = [
 def test_hostile_ids_find_nothing_and_change_nothing(store, hostile):
     keep = store.put_model(make_model_bytes(), name="keep", owner=OWNER, published=True)
     store.put_drawing(np.zeros((28, 28), np.uint8), owner=OWNER, label=1)
+    store.put_collection(*collection(2), owner=OWNER)
     before = snapshot(store)
     assert store.get_model(hostile) is None
     assert store.get_drawing(hostile) is None
+    assert store.get_collection(hostile) is None
     assert store.publish(hostile, OWNER, False) is False
     assert snapshot(store) == before
     assert store.get_model(keep) is not None
@@ -560,4 +605,161 @@ def test_urls_and_settings(tmp_path, monkeypatch):
         StoreSettings.from_env()
     monkeypatch.setenv("DIGIT_LAB_STORE_MAX_MODEL_MB", "-1")
     with pytest.raises(ValueError, match="at least"):
+        StoreSettings.from_env()
+
+
+# --- collections: a user's teaching drawings, kept by private link ---------------------------------
+
+
+def test_collection_round_trip_is_exact(store):
+    images, labels = collection(MAX_DRAWINGS, seed=1)
+    kept = store.put_collection(images, labels.astype(np.uint8), owner=OWNER)
+    assert store_mod.valid_id(kept) and len(kept) * 6 >= 128  # base64: 6 bits a character
+    got_images, got_labels, created = store.get_collection(kept)
+    assert got_images.dtype == np.uint8 and np.array_equal(got_images, images)
+    assert got_labels.dtype == np.int64 and got_labels.tolist() == labels.tolist()
+    assert created == "2026-01-01T12:00:00"
+    got_images[0, 0, 0] ^= 1  # the caller's copy: the store's stays as kept
+    assert np.array_equal(store.get_collection(kept)[0], images)
+    with store.engine.connect() as conn:  # a full collection is under 160 KB
+        size = conn.scalar(sa.select(COLLECTIONS.c.size).where(COLLECTIONS.c.id == kept))
+    assert size == MAX_DRAWINGS * 785 < 160_000
+
+
+def test_saving_again_replaces_only_the_owners_collection(store, clock):
+    first = store.put_collection(*collection(3), owner=OWNER)
+    clock.tick(60)
+    images, labels = collection(5, seed=2)
+    assert store.put_collection(images, labels, owner=OWNER, replace=first) == first  # same link, new contents
+    got = store.get_collection(first)
+    assert np.array_equal(got[0], images) and got[1].tolist() == [0, 1, 2, 3, 4]
+    assert got[2] == "2026-01-01T12:00:00"  # created when first kept
+    row = lambda: next(r for r in snapshot(store)[3] if r[0] == first)  # noqa: E731
+    before = row()
+    other = store.put_collection(*collection(1, seed=3), owner=OTHER, replace=first)  # not OTHER's to change
+    assert other != first and row() == before
+    assert store.get_collection(other)[1].tolist() == [0]
+    gone = store_mod.new_id()  # e.g. removed to make room: a new collection, not an error
+    fresh = store.put_collection(*collection(2), owner=OWNER, replace=gone)
+    assert fresh != gone and store.get_collection(gone) is None and store.get_collection(fresh) is not None
+
+
+def _images(shape, dtype=np.uint8):
+    return np.zeros(shape, dtype)
+
+
+HOSTILE_COLLECTIONS = [  # (case, put_collection arguments over three good drawings, the StoreError's message)
+    ("no drawings", {"images": _images((0, 28, 28)), "labels": np.zeros(0, np.int64)}, "no drawings to keep"),
+    ("one over the cap", {"images": _images((MAX_DRAWINGS + 1, 28, 28)),
+                          "labels": np.zeros(MAX_DRAWINGS + 1, np.int64)}, f"at most {MAX_DRAWINGS} drawings"),
+    ("a million drawings", {"images": _images((10**6, 1, 1)), "labels": np.zeros(10**6, np.int64)}, "(n, 28, 28)"),
+    ("one drawing, not a stack", {"images": _images((28, 28))}, r"\(n, 28, 28\) uint8 array, got shape \(28, 28\)"),
+    ("wrong side", {"images": _images((3, 28, 27))}, "got shape"),
+    ("float images", {"images": _images((3, 28, 28), np.float32)}, "of float32"),
+    ("a list of images", {"images": [[[0] * 28] * 28] * 3}, "got list"),
+    ("bytes", {"images": b"\x00" * 3 * 784}, "got bytes"),
+    ("None images", {"images": None}, "got NoneType"),
+    ("label 10", {"labels": np.array([1, 10, 2])}, "digit 0-9, got 10"),
+    ("label -1", {"labels": np.array([1, -1, 2])}, "digit 0-9, got -1"),
+    ("label past int64", {"labels": np.array([2**63, 1, 2], np.uint64)}, "digit 0-9"),
+    ("float labels", {"labels": np.array([1.0, 2.0, 3.0])}, "integer label each"),
+    ("bool labels", {"labels": np.array([True, False, True])}, "integer label each"),
+    ("text labels", {"labels": np.array(["1", "2", "3"])}, "integer label each"),
+    ("a list of labels", {"labels": [1, 2, 3]}, "integer label each"),
+    ("too few labels", {"labels": np.array([1, 2])}, r"label each \(3\)"),
+    ("labels as a column", {"labels": np.array([[1], [2], [3]])}, "integer label each"),
+    ("owner empty", {"owner": ""}, "session token"),
+    ("owner sql injection", {"owner": "x'; DROP TABLE collections;--"}, "session token"),
+    ("replace: sql injection", {"replace": "'; DROP TABLE collections;--"}, "kept collection's id"),
+    ("replace: too long", {"replace": "A" * 10_000}, "kept collection's id"),
+    ("replace: not text", {"replace": 7}, "kept collection's id"),
+]
+
+
+@pytest.mark.parametrize("override,message", [c[1:] for c in HOSTILE_COLLECTIONS],
+                         ids=[c[0] for c in HOSTILE_COLLECTIONS])
+def test_hostile_collections_are_refused_and_change_nothing(store, override, message):
+    kept = store.put_collection(*collection(2), owner=OWNER)
+    before = snapshot(store)
+    images, labels = collection(3, seed=5)
+    kwargs = {"images": images, "labels": labels, "owner": OWNER, "replace": None, **override}
+    with pytest.raises(StoreError, match=message) as refused:
+        store.put_collection(kwargs.pop("images"), kwargs.pop("labels"), **kwargs)
+    assert len(str(refused.value).splitlines()) == 1 and len(str(refused.value)) < 200
+    assert snapshot(store) == before
+    assert store.get_collection(kept)[1].tolist() == [0, 1]
+
+
+def test_collection_rate_limit_counts_new_collections_per_owner(engine, clock):
+    s = Store(engine, settings=StoreSettings(collections_per_hour=2), clock=clock)
+    s.migrate()
+    first = s.put_collection(*collection(1), owner=OWNER)
+    clock.tick(60)
+    s.put_collection(*collection(2), owner=OWNER)
+    before = snapshot(s)
+    with pytest.raises(StoreError, match="kept 2 sets of drawings in the last hour"):
+        s.put_collection(*collection(3), owner=OWNER)
+    assert snapshot(s) == before
+    assert s.put_collection(*collection(4), owner=OWNER, replace=first) == first  # saving again is no new set
+    s.put_collection(*collection(1), owner=OTHER)  # another session is not held back
+    clock.tick(3600 - 60 + 1)  # the first is now over an hour old
+    s.put_collection(*collection(1), owner=OWNER)
+    with pytest.raises(StoreError, match="last hour"):
+        s.put_collection(*collection(1), owner=OWNER)
+
+
+def test_collection_quota_removes_the_least_recently_used(engine, clock):
+    s = Store(engine, settings=StoreSettings(collections_quota_bytes=int(3.5 * 10 * 785),
+                                             collections_per_hour=100), clock=clock)
+    s.migrate()
+    ids = {}
+    for name in "abc":
+        ids[name] = s.put_collection(*collection(10), owner=OWNER)
+        clock.tick()
+    assert s.get_collection(ids["a"]) is not None  # a is now the most recently used: b is the least
+    clock.tick()
+    ids["d"] = s.put_collection(*collection(10), owner=OWNER)
+    assert s.get_collection(ids["b"]) is None
+    assert all(s.get_collection(ids[n]) is not None for n in "acd")
+    clock.tick()
+    assert s.put_collection(*collection(10), owner=OWNER, replace=ids["a"]) == ids["a"]  # a replace never evicts itself
+    assert s.get_collection(ids["a"]) is not None
+    models = snapshot(s)[0]
+    assert models == []  # collections never evict models (their quotas are separate)
+
+
+@pytest.mark.parametrize("column,value", [
+    ("images", b"short"),
+    ("labels", b"\x01\x02"),
+    ("labels", b"\x01\x0c\x02"),  # a label of 12
+    ("count", 0),
+    ("count", 10**6),
+])
+def test_a_corrupt_collection_reads_as_none_and_is_logged(store, caplog, column, value):
+    good = store.put_collection(*collection(3), owner=OWNER)
+    bad = store.put_collection(*collection(3), owner=OWNER)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(COLLECTIONS).where(COLLECTIONS.c.id == bad).values({column: value}))
+    with caplog.at_level(logging.ERROR, logger="digit_lab"):
+        assert store.get_collection(bad) is None
+    assert bad in caplog.text and "corrupt" in caplog.text
+    assert store.get_collection(good) is not None
+
+
+def test_an_unreachable_store_has_no_collections_and_refuses_to_keep(tmp_path, caplog):
+    s = Store(make_engine(default_url(tmp_path)), settings=GENEROUS)  # never migrated: no tables
+    assert s.get_collection("A" * 24) is None
+    with pytest.raises(StoreError, match="not available right now"):
+        s.put_collection(*collection(2), owner=OWNER)
+    assert "store: keeping drawings failed" in caplog.text
+
+
+def test_collection_settings_from_the_environment(monkeypatch):
+    assert StoreSettings().collections_per_hour == 20 and StoreSettings().collections_quota_bytes == 100 * 1024**2
+    monkeypatch.setenv("DIGIT_LAB_COLLECTIONS_PER_HOUR", "3")
+    monkeypatch.setenv("DIGIT_LAB_COLLECTIONS_QUOTA_MB", "0.5")
+    got = StoreSettings.from_env()
+    assert got.collections_per_hour == 3 and got.collections_quota_bytes == 512 * 1024
+    monkeypatch.setenv("DIGIT_LAB_COLLECTIONS_PER_HOUR", "many")
+    with pytest.raises(ValueError, match="DIGIT_LAB_COLLECTIONS_PER_HOUR must be a number"):
         StoreSettings.from_env()

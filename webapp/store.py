@@ -10,12 +10,15 @@ unpickled), as its exact bytes, and checked again when read. Refusals are `Store
 message can be shown to a visitor as is (never a path or a database detail); database failures
 are logged under `digit_lab`.
 
-Tables (schema version 1, see MIGRATIONS):
+Tables (schema version 2, see MIGRATIONS):
     schema_version  version (primary key), applied_at
     models          id, name, npz (the .npz bytes), size, summary (JSON text), test_accuracy,
                     drawn_accuracy (copies of the summary's, to sort by), published, class_code,
                     owner (an opaque per-session token), created_at, last_used_at (naive UTC)
     drawings        id, model_id, label, data (28*28 uint8 bytes), owner, created_at
+    collections     id, owner, count, images (count*28*28 uint8 bytes), labels (count uint8 bytes),
+                    size, created_at, updated_at, last_used_at: a user's teaching drawings kept
+                    together under one id (version 2)
 """
 
 import json
@@ -38,6 +41,7 @@ from data import DATASETS
 from mlp import ModelFileError, load_model
 
 from .settings import MAX_UPLOAD_MB
+from .teaching import MAX_DRAWINGS
 
 __all__ = [
     "MIGRATIONS",
@@ -97,17 +101,23 @@ class StoreSettings:
     quota_bytes: int = 500 * MB  # all models together; least recently used ones make room
     shares_per_hour: int = 20  # models one owner may share in any hour
     drawings_per_hour: int = 600  # drawings one owner may keep in any hour
+    collections_per_hour: int = 20  # new collections of drawings one owner may keep in any hour
+    collections_quota_bytes: int = 100 * MB  # all collections together; least recently used ones make room
 
     @classmethod
     def from_env(cls):
         """DIGIT_LAB_STORE_MAX_MODEL_MB, DIGIT_LAB_STORE_QUOTA_MB, DIGIT_LAB_SHARES_PER_HOUR,
-        DIGIT_LAB_DRAWINGS_PER_HOUR, each defaulting to the class's value."""
+        DIGIT_LAB_DRAWINGS_PER_HOUR, DIGIT_LAB_COLLECTIONS_PER_HOUR, DIGIT_LAB_COLLECTIONS_QUOTA_MB,
+        each defaulting to the class's value."""
         d = cls()
         return cls(
             max_model_bytes=int(_env_number("DIGIT_LAB_STORE_MAX_MODEL_MB", d.max_model_bytes / MB, 0.001) * MB),
             quota_bytes=int(_env_number("DIGIT_LAB_STORE_QUOTA_MB", d.quota_bytes / MB, 0.001) * MB),
             shares_per_hour=int(_env_number("DIGIT_LAB_SHARES_PER_HOUR", d.shares_per_hour, 0)),
             drawings_per_hour=int(_env_number("DIGIT_LAB_DRAWINGS_PER_HOUR", d.drawings_per_hour, 0)),
+            collections_per_hour=int(_env_number("DIGIT_LAB_COLLECTIONS_PER_HOUR", d.collections_per_hour, 0)),
+            collections_quota_bytes=int(_env_number("DIGIT_LAB_COLLECTIONS_QUOTA_MB",
+                                                    d.collections_quota_bytes / MB, 0.001) * MB),
         )
 
 
@@ -183,8 +193,33 @@ def _migrate_1(conn):
     metadata.create_all(conn)
 
 
+def _v2_tables(metadata):
+    """Schema version 2's table. Frozen, like version 1's."""
+    return sa.Table(
+        "collections", metadata,
+        sa.Column("id", sa.String(43), primary_key=True),
+        sa.Column("owner", sa.String(64), nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("images", sa.LargeBinary, nullable=False),  # count*784 bytes, drawing after drawing
+        sa.Column("labels", sa.LargeBinary, nullable=False),  # count bytes, one digit each
+        sa.Column("size", sa.Integer, nullable=False),  # len(images) + len(labels), for the quota
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("last_used_at", sa.DateTime, nullable=False),
+        sa.Index("collections_owner_created", "owner", "created_at"),
+        sa.Index("collections_last_used", "last_used_at"),
+    )
+
+
+def _migrate_2(conn):
+    """Version 2: the collections table (a user's teaching drawings kept together, by private link)."""
+    metadata = sa.MetaData()
+    _v2_tables(metadata)
+    metadata.create_all(conn)
+
+
 #: Schema migrations in order; migration i (from 1) brings the schema to version i. Only ever append.
-MIGRATIONS = (_migrate_1,)
+MIGRATIONS = (_migrate_1, _migrate_2)
 
 _META = sa.MetaData()
 SCHEMA_VERSION = sa.Table(
@@ -193,6 +228,7 @@ SCHEMA_VERSION = sa.Table(
     sa.Column("applied_at", sa.DateTime, nullable=False),
 )
 MODELS, DRAWINGS = _v1_tables(_META)  # the current schema, which the queries below use
+COLLECTIONS = _v2_tables(_META)
 
 _PG_LOCK_KEY = 0x6469676974  # "digit": the advisory lock that serialises migrations and writes
 
@@ -287,6 +323,26 @@ def _check_drawing(image):
     if a.shape != DRAWING_SHAPE or a.dtype != np.uint8:
         raise StoreError(f"a drawing is a 28x28 uint8 image, got shape {a.shape} of {a.dtype}")
     return np.ascontiguousarray(a).tobytes()
+
+
+def _check_collection(images, labels, cap):
+    """(images bytes, labels bytes, count) of a checked collection, or StoreError naming what is wrong."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3 \
+            or images.shape[1:] != DRAWING_SHAPE:
+        got = f"shape {images.shape} of {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
+        raise StoreError(f"kept drawings are an (n, 28, 28) uint8 array, got {got}")
+    count = len(images)
+    if count == 0:
+        raise StoreError("there are no drawings to keep")
+    if count > cap:
+        raise StoreError(f"at most {cap} drawings are kept together, got {count}")
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.shape != (count,):
+        got = f"shape {labels.shape} of {labels.dtype}" if isinstance(labels, np.ndarray) else type(labels).__name__
+        raise StoreError(f"kept drawings need one integer label each ({count}), got {got}")
+    wrong = labels[(labels < 0) | (labels > 9)]
+    if wrong.size:
+        raise StoreError(f"a drawing's label is a digit 0-9, got {int(wrong[0])}")
+    return np.ascontiguousarray(images).tobytes(), labels.astype(np.uint8).tobytes(), count
 
 
 def _check_label(label):
@@ -593,3 +649,90 @@ class Store:
         image = np.frombuffer(data, dtype=np.uint8).reshape(DRAWING_SHAPE).copy()
         return {"id": row.id, "image": image, "label": row.label, "model_id": row.model_id,
                 "created": row.created_at.isoformat(timespec="seconds")}
+
+    # -- collections: a user's teaching drawings, kept together by private link --
+
+    def put_collection(self, images, labels, *, owner, replace=None):
+        """Keep labelled drawings together ((n, 28, 28) uint8, n integer labels 0-9, 1 <= n <= MAX_DRAWINGS); the id.
+
+        `replace`: the id of a collection this owner kept before, whose contents are replaced in place (its
+        link stays the same and shows the new drawings); a collection of another owner, or one no longer
+        stored, is never touched: a new one is made. A new collection counts toward the owner's hourly
+        allowance; the collections least recently used make room within their quota. StoreError if refused.
+        """
+        owner = _check_owner(owner)
+        image_bytes, label_bytes, count = _check_collection(images, labels, MAX_DRAWINGS)
+        if replace is not None and not valid_id(replace):
+            raise StoreError("that is not a kept collection's id")
+        size, now = len(image_bytes) + len(label_bytes), self.clock()
+        with self._unavailable_as_store_error("keeping drawings"), self._write() as conn:
+            if replace is not None:
+                done = conn.execute(sa.update(COLLECTIONS).where(
+                    COLLECTIONS.c.id == replace, COLLECTIONS.c.owner == owner).values(
+                    count=count, images=image_bytes, labels=label_bytes, size=size, updated_at=now,
+                    last_used_at=now))
+                if done.rowcount == 1:
+                    self._make_collection_room(conn, keep=replace)
+                    return replace
+            recent = conn.scalar(sa.select(sa.func.count()).select_from(COLLECTIONS).where(
+                COLLECTIONS.c.owner == owner, COLLECTIONS.c.created_at > now - timedelta(hours=1)))
+            if recent >= self.settings.collections_per_hour:
+                raise StoreError(f"this session has kept {recent} sets of drawings in the last hour, the most "
+                                 "allowed; try again later")
+            collection_id = new_id()
+            conn.execute(sa.insert(COLLECTIONS).values(
+                id=collection_id, owner=owner, count=count, images=image_bytes, labels=label_bytes, size=size,
+                created_at=now, updated_at=now, last_used_at=now))
+            self._make_collection_room(conn, keep=collection_id)
+        log.info("store: %d drawings kept as collection %s", count, collection_id)
+        return collection_id
+
+    def _make_collection_room(self, conn, keep):
+        """Delete the least recently used collections (never `keep`) while all of them exceed their quota."""
+        excess = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(COLLECTIONS.c.size), 0))) \
+            - self.settings.collections_quota_bytes
+        if excess <= 0:
+            return
+        oldest = conn.execute(sa.select(COLLECTIONS.c.id, COLLECTIONS.c.size).where(COLLECTIONS.c.id != keep)
+                              .order_by(COLLECTIONS.c.last_used_at, COLLECTIONS.c.created_at, COLLECTIONS.c.id))
+        evicted = []
+        for row in oldest:
+            if excess <= 0:
+                break
+            evicted.append(row.id)
+            excess -= row.size
+        for chunk in range(0, len(evicted), 500):
+            conn.execute(sa.delete(COLLECTIONS).where(COLLECTIONS.c.id.in_(evicted[chunk:chunk + 500])))
+        log.info("store: evicted %d least recently used collections to stay within their quota", len(evicted))
+
+    def get_collection(self, collection_id):
+        """(images (n, 28, 28) uint8, labels int64 (n,), created ISO time) of a kept collection, or None.
+
+        None for an unknown, malformed or corrupt id or an unreachable store (logged); never raises.
+        A hit marks the collection used, so the quota removes it last.
+        """
+        if not valid_id(collection_id):
+            return None
+        try:
+            with self._connect() as conn:
+                row = conn.execute(sa.select(COLLECTIONS).where(COLLECTIONS.c.id == collection_id)).one_or_none()
+        except sa.exc.SQLAlchemyError:
+            log.exception("store: reading collection %s failed", collection_id)
+            return None
+        if row is None:
+            return None
+        images, labels, count = bytes(row.images), bytes(row.labels), row.count
+        side = math.prod(DRAWING_SHAPE)
+        if not (isinstance(count, int) and 1 <= count <= MAX_DRAWINGS and len(images) == count * side
+                and len(labels) == count and max(labels) <= 9):
+            log.error("store: collection %s is corrupt (%r drawings, %d image bytes, %d labels); ignored",
+                      collection_id, count, len(images), len(labels))
+            return None
+        try:
+            with self._begin() as conn:
+                conn.execute(sa.update(COLLECTIONS).where(COLLECTIONS.c.id == collection_id)
+                             .values(last_used_at=self.clock()))
+        except sa.exc.SQLAlchemyError:
+            log.warning("store: could not mark collection %s used", collection_id, exc_info=True)
+        return (np.frombuffer(images, np.uint8).reshape(count, *DRAWING_SHAPE).copy(),
+                np.frombuffer(labels, np.uint8).astype(np.int64), row.created_at.isoformat(timespec="seconds"))
