@@ -16,9 +16,9 @@ Two measurements, both with mlp.adapt's default AdaptConfig:
   ``--band`` before teaching (the issue's goal: 83-88% -> >= 97%, no writer lower, MNIST test
   >= 99.2%). ``--only`` picks writer seeds instead of a range.
 
-``--threads`` caps the BLAS threads (threadpoolctl) for the whole run; on a busy machine one
-thread is faster than two, which wait for each other. CPU seconds are printed beside wall
-seconds: they depend far less on what else the machine is doing.
+``--threads`` caps the BLAS threads (threadpoolctl) for the rest of the run (reading the
+writers' drawings); adapt itself always teaches with mlp.adapt.BLAS_THREADS. CPU seconds are
+printed beside wall seconds: they depend far less on what else the machine is doing.
 
 Drawings come from MNIST *test* digits redrawn by drawn.styles; teaching replays MNIST training
 images. Needs real MNIST.
