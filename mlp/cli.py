@@ -552,12 +552,12 @@ def cmd_adapt(args):
     for name in empty:
         print(f"{name}: empty drawing, skipped", file=sys.stderr)
 
-    def pct(value):
-        return "n/a" if value is None else f"{value:.1%}"
+    def pct(value, places=1):
+        return "n/a" if value is None else f"{value:.{places}%}"
 
     print(f"taught {result.n_drawings} drawings in {result.seconds:.1f} s; held-out drawings ({result.n_holdout}): "
-          f"{pct(result.holdout_before)} -> {pct(result.holdout_after)}; MNIST test {pct(result.mnist_before)} -> "
-          f"{pct(result.mnist_after)}; saved {args.out}")
+          f"{pct(result.holdout_before)} -> {pct(result.holdout_after)}; MNIST test {pct(result.mnist_before, 2)} -> "
+          f"{pct(result.mnist_after, 2)}; saved {args.out}")
     return 0
 
 
