@@ -47,6 +47,10 @@ TEACH, STOP_TEACHING = "teach", "stop_teaching"  # buttons
 TEACH_JOB = "teach_job"  # the session's latest teach job (webapp.jobs.TrainingJob, Task.TEACH)
 TAUGHT = "taught"  # (id of the teach job registered, the name of its model), once it completed
 TEACH_NOTICE = "teach_notice"  # (icon, text) for a toast on the next run: what a click kept or refused
+KEEP_DRAWINGS = "keep_drawings"  # button "Keep my drawings": the drawings in the store, by private link
+KEPT_LINK = "kept_link"  # (collection id, digest of the drawings kept) after this session kept its drawings
+FOLLOWED_MINE = "followed_mine"  # the `mine=` id last followed (each link is loaded once per session)
+MINE_NOTICE = "mine_notice"  # (kind, text): what loading a `mine=` link did, shown once
 
 # -- Train -----------------------------------------------------------------------------------
 TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)

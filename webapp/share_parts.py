@@ -13,7 +13,9 @@ from . import keys, links, registry, resources
 from .store import StoreError
 
 DRAWING_PARAM = "drawing"
-SHAREABLE = ("trained", "uploaded", "shared")
+# A taught model ("… + yours") is shared like a trained one: its file holds weights and metadata, never
+# the drawings it was taught, and sharing it is the user's own click.
+SHAREABLE = ("trained", "uploaded", "shared", "taught")
 
 
 def share(entry):
@@ -38,7 +40,7 @@ def share(entry):
 
 
 def share_model_button(entry, key):
-    """'Share model' for a trained or uploaded model whose training has finished."""
+    """'Share model' for a trained, uploaded or taught model whose training has finished."""
     if entry is None or entry.kind not in SHAREABLE or entry.current() is None:
         return
     under_way = entry.job is not None and not entry.job.done

@@ -5,22 +5,30 @@ metric. `section` offers, for digit models only, "Wrong? It's a …" under the r
 keeps the drawing with that digit), the Your drawings expander (thumbnails, delete, Clear all)
 and Teach the model: a copy of the selected model fine-tuned on the drawings in a training
 worker (webapp.jobs.start_teaching, queued like training), selected when it is done. The
-drawings live in this session only (webapp.teaching.Drawings), never in another visitor's.
+drawings live in this session only (webapp.teaching.Drawings), never in another visitor's, unless
+the user keeps them: **Keep my drawings** stores them in the shared store under an unguessable id
+and puts `mine=<id>` in the address bar; whoever opens that link gets them merged into their Your
+drawings. Nothing lists kept drawings, and saving again from the same session updates the same link.
 """
+
+import hashlib
 
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from mlp.unsure import judge, threshold_of
 
-from . import images, keys, registry, resources
+from . import images, keys, registry, resources, share_parts
 from .job_protocol import JobState
 from .job_view import plural
 from .jobs import replay_source, start_teaching
 from .settings import ORPHAN_GRACE_SECONDS
+from .store import StoreError
 from .teaching import MAX_DRAWINGS, MIN_PER_DIGIT, Drawings, DrawingsError
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
+MINE_PARAM = "mine"  # the address bar's id of a user's kept drawings
+PRIVATE = "Anyone with this link can load these drawings; they are not listed anywhere."
 SHOWN = 40  # thumbnails drawn at once, newest first: the page reruns on every stroke while they are open
 THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothing
 TEACH_SEED = 0  # the same drawings and model teach the same model
@@ -53,9 +61,13 @@ def drawings():
 
 def section(entry, model, x28):
     """Corrections, Your drawings and Teach the model, under the reading; nothing for models of other datasets."""
+    follow_link()  # before the dataset check: kept drawings are the session's, whatever model is selected
     if entry is None or entry.dataset != "mnist":
         return
     ss = st.session_state
+    mine = ss.pop(keys.MINE_NOTICE, None)
+    if mine is not None:
+        getattr(st, mine[0])(mine[1], icon=":material/gesture:")
     notice = ss.pop(keys.TEACH_NOTICE, None)
     if notice is not None:
         st.toast(notice[1], icon=notice[0])
@@ -70,6 +82,42 @@ def section(entry, model, x28):
         return
     _your_drawings(kept)
     _teach(entry, model, kept, job)
+
+
+def follow_link():
+    """Merge the drawings a `mine=<id>` link names into this session's, once per link; say what happened.
+
+    An unknown, removed or malformed id changes nothing but the address bar (the id is dropped).
+    """
+    ss = st.session_state
+    wanted = st.query_params.get(MINE_PARAM)
+    if not wanted or ss.get(keys.FOLLOWED_MINE) == wanted:
+        return
+    ss[keys.FOLLOWED_MINE] = wanted
+    shared = resources.store()
+    got = shared.get_collection(wanted) if shared is not None else None
+    if got is None:
+        st.query_params.pop(MINE_PARAM, None)
+        ss[keys.MINE_NOTICE] = ("warning", "The drawings this link names are not available here: the link is "
+                                "incomplete or damaged, or they were removed to make room. Your drawings are "
+                                "unchanged.")
+        return
+    images_, labels, _ = got
+    ss[keys.MINE_NOTICE] = ("success", merged_message(drawings().merge(images_, labels)))
+    ss[OPEN_KEPT] = True  # show them
+
+
+def merged_message(merged):
+    """What loading a link's drawings did, in words (a webapp.teaching.Merged)."""
+    said = [f"Loaded {plural(merged.added, 'drawing')} from the link into Your drawings."]
+    if merged.already:
+        said.append(f"{plural(merged.already, 'drawing')} {'was' if merged.already == 1 else 'were'} there already.")
+    if merged.left_out:
+        said.append(f"{plural(merged.left_out, 'drawing')} did not fit: {MAX_DRAWINGS} is the most one session "
+                    "keeps, so delete some and open the link again to load the rest.")
+    if merged.refused:
+        said.append(f"Skipped {plural(merged.refused, 'drawing')} that could not be read.")
+    return " ".join(said)
 
 
 def _corrections(x28):
@@ -111,7 +159,7 @@ def _your_drawings(kept):
         return
     with box:
         st.caption("They stay in this browser session only: no one else sees them, and they are gone when you "
-                   "leave. Teaching uses every one of them.")
+                   "leave, unless you keep them by link (below). Teaching uses every one of them.")
         if kept.full:
             st.warning(f"{MAX_DRAWINGS} drawings is the most one session keeps: delete some to keep new ones.",
                        icon=":material/inventory:")
@@ -131,6 +179,47 @@ def _your_drawings(kept):
         row = st.container(horizontal=True, vertical_alignment="center")
         row.button("Clear all", key=keys.CLEAR_DRAWINGS, icon=":material/delete_sweep:", on_click=kept.clear)
         row.caption(f"{shown}Per digit: {counts}")
+        _keep_by_link(kept)
+
+
+def _digest(kept):
+    """A fingerprint of the drawings and their labels: whether the kept link still holds what is shown."""
+    x, y = kept.arrays()
+    return hashlib.sha256(x.tobytes() + y.astype("int64").tobytes()).hexdigest()
+
+
+def _keep_by_link(kept):
+    """'Keep my drawings': store them under a private link (the same link again for this session), and show it."""
+    ss = st.session_state
+    if st.button("Keep my drawings", key=keys.KEEP_DRAWINGS, icon=":material/bookmark:",
+                 help="Store these drawings on this server under a private link, to load them again later or in "
+                      "another browser. Keeping them again updates the same link."):
+        _keep_in_store(kept)
+    saved = ss.get(keys.KEPT_LINK)
+    if saved is None:
+        return
+    changed = "" if saved[1] == _digest(kept) else (
+        " You changed your drawings since: **Keep my drawings** again to update the link.")
+    st.caption(f"Kept at this private link. {PRIVATE}{changed}")
+    st.code(f"{share_parts.app_root()}/?{MINE_PARAM}={saved[0]}", language=None, wrap_lines=True)
+
+
+def _keep_in_store(kept):
+    """Put the drawings in the store (replacing what this session kept before) and the link in the address bar."""
+    ss = st.session_state
+    shared = resources.store()
+    if shared is None:
+        st.error("Keeping drawings is not available on this server right now.", icon=":material/cloud_off:")
+        return
+    x, y = kept.arrays()
+    try:
+        mine_id = shared.put_collection(x, y, owner=ss[keys.OWNER], replace=ss.get(keys.KEPT_LINK, (None,))[0])
+    except StoreError as e:
+        st.error(f"Your drawings were not kept: {e}", icon=":material/block:")
+        return
+    ss[keys.KEPT_LINK] = (mine_id, _digest(kept))
+    ss[keys.FOLLOWED_MINE] = mine_id  # this session has them already
+    st.query_params[MINE_PARAM] = mine_id
 
 
 def _remember_open():

@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["MAX_DRAWINGS", "MIN_PER_DIGIT", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "to_pixels"]
+__all__ = ["MAX_DRAWINGS", "MIN_PER_DIGIT", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "Merged",
+           "to_pixels"]
 
 #: Drawings one session may keep: enough to teach every digit many times over, few enough to
 #: stay a click's work to teach (mlp.adapt refuses more than its own limit, 500).
@@ -35,6 +36,16 @@ class Drawing(NamedTuple):
     id: int
     image: np.ndarray  # (28, 28) uint8, read-only
     label: int
+
+
+class Merged(NamedTuple):
+    """What Drawings.merge did: drawings added, already kept (left as they were), left out (the cap), refused
+    (blank or not a drawing)."""
+
+    added: int
+    already: int
+    left_out: int
+    refused: int
 
 
 def to_pixels(x28):
@@ -111,6 +122,28 @@ class Drawings:
         drawing = Drawing(next(self._ids), pixels, label)
         self._items.append(drawing)
         return drawing, False
+
+    def merge(self, images, labels):
+        """Add drawings kept elsewhere (e.g. loaded from a link) after these, oldest first; a Merged.
+
+        A drawing this collection already has keeps its own label; past the cap the rest are left out;
+        a blank or malformed one, or a label outside 0-9, is refused (counted, not raised).
+        """
+        added = already = left_out = refused = 0
+        for image, label in zip(images, labels, strict=True):
+            try:
+                label, pixels = _check_label(label), to_pixels(image)
+            except DrawingsError:
+                refused += 1
+                continue
+            if any(np.array_equal(d.image, pixels) for d in self._items):
+                already += 1
+            elif self.full:
+                left_out += 1
+            else:
+                self._items.append(Drawing(next(self._ids), pixels, label))
+                added += 1
+        return Merged(added, already, left_out, refused)
 
     def delete(self, drawing_id):
         """Remove the drawing with this id; False if there is none."""
