@@ -703,7 +703,8 @@ class Store:
             excess -= row.size
         for chunk in range(0, len(evicted), 500):
             conn.execute(sa.delete(COLLECTIONS).where(COLLECTIONS.c.id.in_(evicted[chunk:chunk + 500])))
-        log.info("store: evicted %d least recently used collections to stay within their quota", len(evicted))
+        if evicted:  # none when the one kept is alone over a quota set below its size: it is kept anyway
+            log.info("store: evicted %d least recently used collections to stay within their quota", len(evicted))
 
     def get_collection(self, collection_id):
         """(images (n, 28, 28) uint8, labels int64 (n,), created ISO time) of a kept collection, or None.
