@@ -62,12 +62,16 @@ def test_the_cap_refuses_more_with_a_clear_message_and_a_delete_makes_room():
 def test_counts_missing_and_ready():
     d = Drawings()
     assert d.missing() == list(range(10)) and not d.ready()
+    for digit in (7, 7):
+        d.keep(digit_image(len(d)), digit)
+    assert not d.ready()  # two drawings: one short of MIN_DRAWINGS
+    d.keep(digit_image(2), 1)
+    assert d.ready() and d.missing() == [0, 2, 3, 4, 5, 6, 8, 9]  # a few corrections, of any digits, are enough
     for digit in range(10):
-        d.keep(digit_image(digit), digit)
-    d.keep(digit_image(10), 4)
-    assert d.counts() == [1, 1, 1, 1, 2, 1, 1, 1, 1, 1]
-    assert d.ready() and d.missing() == []
-    assert d.missing(per_digit=2) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+        d.keep(digit_image(10 + digit), digit)
+    d.keep(digit_image(20), 4)
+    assert d.counts() == [1, 2, 1, 1, 2, 1, 1, 3, 1, 1]
+    assert d.missing() == [] and d.missing(per_digit=2) == [0, 2, 3, 5, 6, 8, 9]
 
 
 @pytest.mark.parametrize("label", [-1, 10, 3.0, "3", True, None])

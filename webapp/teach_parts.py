@@ -24,7 +24,7 @@ from .job_view import plural
 from .jobs import replay_source, start_teaching
 from .settings import ORPHAN_GRACE_SECONDS
 from .store import StoreError
-from .teaching import MAX_DRAWINGS, MIN_PER_DIGIT, Drawings, DrawingsError
+from .teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
 MINE_PARAM = "mine"  # the address bar's id of a user's kept drawings
@@ -231,17 +231,16 @@ def _teach(entry, model, kept, job):
     if job is not None and not job.done:
         st.fragment(_progress, run_every=0.5)()
         return
-    missing = kept.missing()
     row = st.container(horizontal=True, vertical_alignment="center")
     clicked = row.button("Teach the model", key=keys.TEACH, icon=":material/school:",
-                         disabled=bool(missing) or model is None)
-    if missing:
-        need = ", ".join(map(str, missing))
-        row.caption(f"Teaching needs at least {WORDS.get(MIN_PER_DIGIT, MIN_PER_DIGIT)} of every digit, so the "
-                    f"model does not learn to see only the ones you corrected. Still missing: {need}.")
+                         disabled=not kept.ready() or model is None)
+    if not kept.ready():
+        row.caption(f"Teaching needs at least {WORDS.get(MIN_DRAWINGS, MIN_DRAWINGS)}: keep "
+                    f"{MIN_DRAWINGS - len(kept)} more with the digit it should be.")
     else:
         row.caption(f"Fine-tunes a copy of {entry.name} on your {plural(len(kept), 'drawing')} (two or more of a "
-                    "digit also measure it on drawings it has not seen), in the background.")
+                    "digit also measure it on drawings it has not seen), mixed with MNIST digits so it keeps "
+                    "reading the others, in the background.")
     if clicked:
         _start(entry, model, kept)
         st.rerun()
