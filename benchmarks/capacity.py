@@ -160,6 +160,7 @@ class Session:
         self.ws = None
         self.page_hash = ""
         self.widget_ids = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
+        self.widget_fragments = {}  # widget key -> id of the fragment that drew it ("" outside fragments)
         self.fragments = {}  # fragment id -> auto-rerun interval
         self.media = []  # /media URLs of the current run's images
         self.texts = []  # text of the current run's progress bars and markdown
@@ -223,7 +224,9 @@ class Session:
             body = getattr(el, which)
             wid = getattr(body, "id", "")
             if isinstance(wid, str) and wid.startswith("$$ID-"):
-                self.widget_ids[wid.split("-", 2)[2]] = wid
+                key = wid.split("-", 2)[2]
+                self.widget_ids[key] = wid
+                self.widget_fragments[key] = msg.delta.fragment_id
             if which == "metric" and el.metric.label == DRAW_PAGE_LABEL:
                 self.prediction = (el.metric.body, time.perf_counter())
             elif which == "exception":
@@ -245,8 +248,12 @@ class Session:
             if self.run_started and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self.finished.set()
 
-    async def rerun(self, widgets=(), page_name="", query="", fragment_id="", auto=False):
-        """Send a rerun_script BackMsg as the browser does; returns the send time."""
+    async def rerun(self, widgets=(), page_name="", query="", fragment_id=None, auto=False):
+        """Send a rerun_script BackMsg as the browser does; returns the send time.
+
+        A widget drawn by a fragment reruns only that fragment, as in the browser: without an
+        explicit `fragment_id`, the rerun names the fragment of the first widget sent.
+        """
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         msg = BackMsg()
@@ -256,6 +263,8 @@ class Session:
             rs.page_script_hash = self.page_hash
         else:  # the first load of an address, before the server has named its page
             rs.page_name = page_name
+        if fragment_id is None:
+            fragment_id = self.widget_fragments.get(widgets[0][0], "") if widgets else ""
         rs.fragment_id = fragment_id
         rs.is_auto_rerun = auto
         ci = rs.context_info
