@@ -43,7 +43,6 @@ COMPARE_MODEL = "compare_model"  # the second model on Draw, and model B on Insp
 TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)
 START, PAUSE, RESUME, STOP = "start", "pause", "resume", "stop"  # buttons
 SHOWN_DONE = "shown_done"  # id of the finished job the page already reran for
-CHARTS = "_charts"  # (job id, epochs) -> the two history charts, reused between refreshes
 CONTINUE_MODEL, CONTINUE_EPOCHS, CONTINUE = "cont_model", "cont_epochs", "continue"
 LINKED_FOR_CONTINUE = "linked_for_continue"  # a model a link just brought in, to preselect in Continue
 
