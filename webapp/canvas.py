@@ -2,9 +2,8 @@
 
 Clear, in the browser, presses the canvas's own "Reset canvas & history" (hidden in its toolbar,
 see below) instead of telling the server: the canvas wipes itself and sends its empty drawing,
-one script run where a server-side Clear took two (the click, then the empty drawing coming
-back), which was a third of the server's work per reading under load (benchmarks/capacity.py).
-Where that script does not run (AppTest, or before the canvas is mounted), the button works on
+one script run where a server-side Clear takes two (the click, then the empty drawing coming
+back). Where that script does not run (AppTest, or before the canvas is mounted), the button works on
 the server: it hands the canvas a new, empty initial drawing (a counter makes it new), the canvas
 wipes itself in place and sends the empty drawing back. Remounting it under a new key instead
 left a moment in which a fresh stroke fell on a canvas not yet listening. Until the empty
