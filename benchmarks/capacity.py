@@ -28,7 +28,8 @@ server's CPU and the peak RSS of the server plus its training workers (sampled f
 0.5 s); --profile also samples the server's Python stacks (see `profile_server`).
 --browser adds one real chromium (Debian's, through Playwright) drawing on Draw at the same time,
 with its stroke-to-reading times measured in the page (benchmarks.browser_latency); chromium
-shares the machine's cores with the server, as a visitor's browser on the same host would not.
+runs on this machine too and takes CPU from the server, which a visitor's own browser would not.
+--run-cost N replaces the load by one session: the server's CPU per stroke run and per Clear.
 Bounded: at most 200 sessions, every wait has a timeout, the run ends at --duration (plus at most
 30 s for readings under way), loopback only.
 """
@@ -714,6 +715,49 @@ def _round(x):
     return None if x is None else round(x, 3)
 
 
+def run_cost(reps=60, seed=0):
+    """One session and nothing else: the server's CPU for a stroke's run and for a Clear, in ms (means of `reps`).
+
+    Each repetition sends a whole drawing at once (its last stroke's canvas), then Clear as
+    chromium sends it; the server's CPU time is read from /proc around each. Three drawings first
+    warm the page's caches.
+    """
+    drawings, kind = make_drawings(20, seed)
+    finals = [steps[-1][0] for steps in drawings]
+    proc, url = start_app()
+    stats = {"errors": []}
+    stroke, clear = [], []
+
+    async def main():
+        s = Session(url, stats)
+        await s.open()
+        await s.rerun()
+        await s.wait_run()
+        for value in finals[:3]:
+            await s.rerun([("canvas", ("json_value", value))])
+            await s.wait_run()
+        for i in range(reps):
+            c0 = _proc_stat(proc.pid)[0]
+            await s.rerun([("canvas", ("json_value", finals[i % len(finals)]))])
+            await s.wait_run()
+            if s.prediction is None:
+                stats["errors"].append("no reading")
+            c1 = _proc_stat(proc.pid)[0]
+            await s.rerun([("canvas", ("json_value", EMPTY_CANVAS))])  # Clear, as chromium sends it
+            await s.wait_run()
+            stroke.append(c1 - c0)
+            clear.append(_proc_stat(proc.pid)[0] - c1)
+        await s.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), reps * 2 * WAIT))
+    finally:
+        stop_app(proc)
+    return {"repetitions": reps, "drawings": kind, "stroke_run_ms": round(1000 * statistics.mean(stroke), 1),
+            "clear_ms": round(1000 * statistics.mean(clear), 1), "errors": len(stats["errors"]),
+            "load_average": round(os.getloadavg()[0], 2)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", help="a running app on loopback (no CPU or memory figures then)")
@@ -729,8 +773,17 @@ def main(argv=None):
                    help="an environment setting for the server it starts, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     p.add_argument("--browser", action="store_true",
                    help="also one real chromium drawing on Draw meanwhile (its stroke-to-reading times)")
+    p.add_argument("--run-cost", type=int, metavar="N",
+                   help="instead of the load: one session, N drawings each followed by Clear; the server's CPU "
+                        "per stroke run and per Clear (the server's /proc clock, 10 ms ticks: use N >= 50)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.run_cost:
+        result = run_cost(args.run_cost, args.seed)
+        print(json.dumps(result) if args.json else
+              f"one session, {result['repetitions']} drawings: server CPU {result['stroke_run_ms']} ms per stroke run, "
+              f"{result['clear_ms']} ms per Clear (load average {result['load_average']})")
+        return 1 if result["errors"] else 0
     server_env = dict(item.split("=", 1) for item in args.server_env)
     result = run(args.sessions, args.trainers, args.duration, args.think, args.seed, args.url, args.profile,
                  args.max_runs, server_env, args.browser)
