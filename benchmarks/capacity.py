@@ -14,8 +14,9 @@ browsers sharing its cores.
   element keyed "canvas", as streamlit-drawable-canvas 0.13 sends it. It waits for the metric
   labelled "Prediction" (checked against this process's own preprocessing and prediction with
   the pretrained model) and the end of the script run, fetches the page's /media images as a
-  browser does, then thinks (--think, with seeded jitter), presses Clear (its trigger) and
-  sends the canvas's empty drawing back, as the component does.
+  browser does, then thinks (--think, with seeded jitter) and presses Clear: chromium then sends
+  the canvas's empty drawing (the page turns Clear into the canvas's own reset, webapp.canvas).
+  A widget drawn inside a fragment reruns that fragment, as in the browser.
 * A training session opens Train, sets 128 hidden units, 200 epochs and a 20,000-image subset
   through widget states, presses Start and answers the run panel's auto-reruns (the fragment's
   `run_every`) until the end.
@@ -25,6 +26,10 @@ end of the script run is reported too. Errors: timeouts, wrong or missing readin
 shown, disconnects. Without --url it starts the app itself (harness.start_app) and reports the
 server's CPU and the peak RSS of the server plus its training workers (sampled from /proc every
 0.5 s); --profile also samples the server's Python stacks (see `profile_server`).
+--browser adds one real chromium (Debian's, through Playwright) drawing on Draw at the same time,
+with its stroke-to-reading times measured in the page (benchmarks.browser_latency); chromium
+runs on this machine too and takes CPU from the server, which a visitor's own browser would not.
+--run-cost N replaces the load by one session: the server's CPU per stroke run and per Clear.
 Bounded: at most 200 sessions, every wait has a timeout, the run ends at --duration (plus at most
 30 s for readings under way), loopback only.
 """
@@ -160,6 +165,7 @@ class Session:
         self.ws = None
         self.page_hash = ""
         self.widget_ids = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
+        self.widget_fragments = {}  # widget key -> id of the fragment that drew it ("" outside fragments)
         self.fragments = {}  # fragment id -> auto-rerun interval
         self.media = []  # /media URLs of the current run's images
         self.texts = []  # text of the current run's progress bars and markdown
@@ -223,7 +229,9 @@ class Session:
             body = getattr(el, which)
             wid = getattr(body, "id", "")
             if isinstance(wid, str) and wid.startswith("$$ID-"):
-                self.widget_ids[wid.split("-", 2)[2]] = wid
+                key = wid.split("-", 2)[2]
+                self.widget_ids[key] = wid
+                self.widget_fragments[key] = msg.delta.fragment_id
             if which == "metric" and el.metric.label == DRAW_PAGE_LABEL:
                 self.prediction = (el.metric.body, time.perf_counter())
             elif which == "exception":
@@ -245,8 +253,12 @@ class Session:
             if self.run_started and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self.finished.set()
 
-    async def rerun(self, widgets=(), page_name="", query="", fragment_id="", auto=False):
-        """Send a rerun_script BackMsg as the browser does; returns the send time."""
+    async def rerun(self, widgets=(), page_name="", query="", fragment_id=None, auto=False):
+        """Send a rerun_script BackMsg as the browser does; returns the send time.
+
+        A widget drawn by a fragment reruns only that fragment, as in the browser: without an
+        explicit `fragment_id`, the rerun names the fragment of the first widget sent.
+        """
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         msg = BackMsg()
@@ -256,6 +268,8 @@ class Session:
             rs.page_script_hash = self.page_hash
         else:  # the first load of an address, before the server has named its page
             rs.page_name = page_name
+        if fragment_id is None:
+            fragment_id = self.widget_fragments.get(widgets[0][0], "") if widgets else ""
         rs.fragment_id = fragment_id
         rs.is_auto_rerun = auto
         ci = rs.context_info
@@ -323,9 +337,9 @@ async def drawer(url, until, drawings, rng, think, stats):
             await asyncio.sleep(pause / 2)  # a person looks at the reading, then presses Clear
             if time.time() >= until:
                 break
-            await s.rerun([("canvas", ("json_value", steps[-1][0])), ("clear", ("trigger_value", True))])
-            await s.wait_run()
-            await s.rerun([("canvas", ("json_value", EMPTY_CANVAS))])  # the canvas sends its empty drawing
+            # Clear: the page's script turns the click into the canvas's own reset in the browser
+            # (webapp.canvas), so chromium sends one rerun, the canvas's empty drawing.
+            await s.rerun([("canvas", ("json_value", EMPTY_CANVAS))])
             await s.wait_run()
             if s.prediction is not None:
                 stats["errors"].append("a reading after Clear")
@@ -369,6 +383,52 @@ async def trainer(url, until, stats):
     finally:
         stats["trainer_epochs"].append(max(epochs, default=0))
         await s.close()
+
+
+class BrowserUser(threading.Thread):
+    """One real chromium drawing on Draw while the load runs: stroke-to-reading times, measured in the page.
+
+    Uses benchmarks.browser_latency's stroke (Clear, then a 1 or a 7 as one mouse stroke, timed
+    from mouse-up to the Prediction appearing, both ends on the page's clock), a person's pause
+    between drawings, until the deadline. Playwright's sync API in its own thread (no event loop).
+    """
+
+    def __init__(self, url, until, pause=1.0):
+        super().__init__(daemon=True, name="browser-user")
+        self.url, self.until, self.pause = url, until, pause
+        self.rows, self.error = [], None
+
+    def run(self):
+        from playwright.sync_api import sync_playwright
+
+        from benchmarks.browser_drawn import settle
+        from benchmarks.browser_latency import one_stroke
+        from harness import CHROMIUM, CHROMIUM_ARGS
+
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1100})
+                page.set_default_timeout(WAIT * 1000)
+                page.goto(self.url)
+                page.locator("canvas.upper-canvas").wait_for()
+                settle(page)
+                while time.time() < self.until:
+                    digit = "1" if len(self.rows) % 2 == 0 else "7"
+                    ms, reading = one_stroke(page, digit)
+                    self.rows.append({"drawn": digit, "reading": reading, "ms": round(ms, 1)})
+                    time.sleep(self.pause)  # a person looks at the reading
+                browser.close()
+        except Exception as e:  # noqa: BLE001 - reported with the figures
+            self.error = f"{type(e).__name__}: {str(e)[:200]}"
+
+    def summary(self):
+        ms = sorted(r["ms"] for r in self.rows)
+        return {"strokes": len(ms), "median_ms": round(statistics.median(ms), 1) if ms else None,
+                "p95_ms": _quantile(ms, 0.95), "max_ms": ms[-1] if ms else None,
+                "within_1s": sum(m <= 1000 for m in ms), "wrong_readings": sum(r["drawn"] != r["reading"]
+                                                                              for r in self.rows),
+                "error": self.error}
 
 
 # --------------------------------------------------------------------------- the server's side
@@ -566,13 +626,13 @@ def _quantile(values, q):
 
 
 def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, profile=False, max_runs=2,
-        server_env=None):
-    """Run the load; returns the summary dict."""
+        server_env=None, browser=False):
+    """Run the load (and, with `browser`, one chromium drawing meanwhile); returns the summary dict."""
     sessions, trainers = max(0, min(sessions, MAX_SESSIONS)), max(0, min(trainers, MAX_SESSIONS - sessions))
     if url is not None and urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("--url must be a loopback address (127.0.0.1, localhost or [::1])")
     drawings, kind = make_drawings(40, seed)
-    proc = monitor = None
+    proc = monitor = user = None
     profile_out = None
     if url is None:
         env = {"DIGIT_LAB_MAX_RUNS": str(max_runs), **(server_env or {})}
@@ -604,7 +664,12 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
             tasks += [drawer(url, until, drawings, random.Random(rng.random()), think, stats) for _ in range(sessions)]
             await asyncio.wait_for(asyncio.gather(*tasks), duration + 2 * WAIT + 30)
 
+        user = BrowserUser(url, time.time() + duration) if browser else None
+        if user is not None:
+            user.start()
         asyncio.run(main())
+        if user is not None:
+            user.join(2 * WAIT)
         wall = time.perf_counter() - t0
         load1 = os.getloadavg()
         server = None
@@ -639,6 +704,8 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
     }
     if server:
         result.update(server)
+    if user is not None:
+        result["browser"] = user.summary()
     if prof:
         result["profile"] = prof
     return result
@@ -646,6 +713,49 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
 
 def _round(x):
     return None if x is None else round(x, 3)
+
+
+def run_cost(reps=60, seed=0):
+    """One session and nothing else: the server's CPU for a stroke's run and for a Clear, in ms (means of `reps`).
+
+    Each repetition sends a whole drawing at once (its last stroke's canvas), then Clear as
+    chromium sends it; the server's CPU time is read from /proc around each. Three drawings first
+    warm the page's caches.
+    """
+    drawings, kind = make_drawings(20, seed)
+    finals = [steps[-1][0] for steps in drawings]
+    proc, url = start_app()
+    stats = {"errors": []}
+    stroke, clear = [], []
+
+    async def main():
+        s = Session(url, stats)
+        await s.open()
+        await s.rerun()
+        await s.wait_run()
+        for value in finals[:3]:
+            await s.rerun([("canvas", ("json_value", value))])
+            await s.wait_run()
+        for i in range(reps):
+            c0 = _proc_stat(proc.pid)[0]
+            await s.rerun([("canvas", ("json_value", finals[i % len(finals)]))])
+            await s.wait_run()
+            if s.prediction is None:
+                stats["errors"].append("no reading")
+            c1 = _proc_stat(proc.pid)[0]
+            await s.rerun([("canvas", ("json_value", EMPTY_CANVAS))])  # Clear, as chromium sends it
+            await s.wait_run()
+            stroke.append(c1 - c0)
+            clear.append(_proc_stat(proc.pid)[0] - c1)
+        await s.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), reps * 2 * WAIT))
+    finally:
+        stop_app(proc)
+    return {"repetitions": reps, "drawings": kind, "stroke_run_ms": round(1000 * statistics.mean(stroke), 1),
+            "clear_ms": round(1000 * statistics.mean(clear), 1), "errors": len(stats["errors"]),
+            "load_average": round(os.getloadavg()[0], 2)}
 
 
 def main(argv=None):
@@ -661,11 +771,22 @@ def main(argv=None):
     p.add_argument("--profile", action="store_true", help="sample the server's Python stacks (CPU per reading)")
     p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                    help="an environment setting for the server it starts, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
+    p.add_argument("--browser", action="store_true",
+                   help="also one real chromium drawing on Draw meanwhile (its stroke-to-reading times)")
+    p.add_argument("--run-cost", type=int, metavar="N",
+                   help="instead of the load: one session, N drawings each followed by Clear; the server's CPU "
+                        "per stroke run and per Clear (the server's /proc clock, 10 ms ticks: use N >= 50)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.run_cost:
+        result = run_cost(args.run_cost, args.seed)
+        print(json.dumps(result) if args.json else
+              f"one session, {result['repetitions']} drawings: server CPU {result['stroke_run_ms']} ms per stroke run, "
+              f"{result['clear_ms']} ms per Clear (load average {result['load_average']})")
+        return 1 if result["errors"] else 0
     server_env = dict(item.split("=", 1) for item in args.server_env)
     result = run(args.sessions, args.trainers, args.duration, args.think, args.seed, args.url, args.profile,
-                 args.max_runs, server_env)
+                 args.max_runs, server_env, args.browser)
     result["server_env"] = server_env
     if args.json:
         print(json.dumps(result))
@@ -684,7 +805,8 @@ def main(argv=None):
                         print(f"    {pv}")
             else:
                 print(f"{k:>34}: {v}")
-    return 0 if result["errors"] == 0 else 1
+    failed = result["errors"] or (args.browser and (result["browser"]["error"] or result["browser"]["wrong_readings"]))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ and times each step:
   (`streamlit.elements.vega_charts`: `_convert_altair_to_vega_lite_spec`,
   `_prepare_vega_lite_spec`, `_marshall_chart_data`, `_stabilize_vega_json_spec`, the selection
   parsing and element id of the map) and the proto serialised for the wire;
-* every image as `st.image` sends it: `streamlit.elements.lib.image_utils.image_to_url` (PNG
-  for RGBA arrays, JPEG otherwise, reopened to check its size), without a media-file manager;
+* every image as the page sends it: a PNG data URL (`webapp.images.png_data_url`, which st.image
+  passes to the browser as it is); every chart's rows as Arrow tables (`charts.arrow_datasets`);
 * `unit_grids`, `unit_weights`, `favourites` (the 8 test images of the picked unit; their
   indices are cached per model, as on the page), `saliency` (with the overlay), `map`
   (`Embedding.project` and the 2,000-point map; the embedding is cached per model), and
@@ -148,32 +148,32 @@ class Page:
         traced = explain.trace(self.model, x)
         probs = traced.probs[0]
         t3 = clock()
-        marshal_chart(charts.probability_bars(probs, self.labels, highlight=True))
+        marshal_chart(charts.arrow_datasets(charts.probability_bars(probs, self.labels, highlight=True)))
         t4 = clock()
-        encode_image(images.enlarge(x28, scale=8), 224)
+        images.png_data_url(images.enlarge(x28, scale=8))
         t5 = clock()
         if self.unit is None:  # the page picks the most active unit of layer 1 once, then keeps it
             self.unit = int(traced.hidden[self.layer][0].argmax())
         for i, h in enumerate(traced.hidden):
-            encode_image(images.unit_grid(h[0], width=96, mark=self.unit if i == self.layer else None), 300)
+            images.png_data_url(images.unit_grid(h[0], width=96, mark=self.unit if i == self.layer else None))
         t6 = clock()
         w = explain.input_weights(self.model, self.layer, self.unit, x, traced)
-        encode_image(images.enlarge_rgb(images.diverging_rgb(w.reshape(28, 28)), 6), 168)
+        images.png_data_url(images.diverging_rgb(w.reshape(28, 28)))
         t7 = clock()
         for i in self.favourites[self.unit]:
-            encode_image(images.enlarge(self.x_test_u8[i] / 255.0, scale=2, grid=False), 56)
+            images.png_data_url(images.enlarge(self.x_test_u8[i] / 255.0, scale=2, grid=False))
         t8 = clock()
         target = int(probs.argmax())
         s = explain.saliency(self.model, x, target, traced=traced)[0]
-        encode_image(images.saliency_overlay(x[0], s), 224)
+        images.png_data_url(images.saliency_overlay(x[0], s))
         t9 = clock()
         here = self.embedding.project(traced.hidden[-1])[0]
-        chart = charts.embedding_map(self.map_base, here)
+        chart = charts.arrow_datasets(charts.embedding_map(self.map_base, here))
         marshal_chart(chart, selection_mode="image", key="map_chart")
         t10 = clock()
         for m in (self.model, self.other):
             p = m.predict_proba(x)[0]
-            marshal_chart(charts.probability_bars(p, self.labels, height=160))
+            marshal_chart(charts.arrow_datasets(charts.probability_bars(p, self.labels, height=160)))
         t11 = clock()
         stamps = [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11]
         for name, a, b in zip(STEPS, stamps, stamps[1:]):

@@ -309,6 +309,28 @@ def test_history_chart_starts_at_epoch_one_without_a_legend():
     assert len(records(charts.history_chart(history, "loss"))) == 6
 
 
+@pytest.mark.parametrize("metric", ["loss", "accuracy"])
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_history_spec_is_the_history_chart_with_its_rows_named(metric, epochs):
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e if e > 1 else None, "train_accuracy": 0.5 + e / 10}
+               for e in range(1, epochs + 1)]
+    chart = charts.history_chart(history, metric).to_dict()
+    spec = charts.history_spec(history, metric)
+    assert spec["data"] == {"name": "history"}
+    assert spec["datasets"]["history"] == chart["datasets"][chart["data"]["name"]]
+    assert {k: v for k, v in spec.items() if k not in ("data", "datasets")} == \
+        {k: v for k, v in chart.items() if k not in ("data", "datasets")}
+    assert spec["encoding"]["x"]["scale"]["domain"] == [1, max(2, epochs)]
+
+
+def test_arrow_datasets_turn_row_lists_into_arrow_tables_and_leave_the_spec_alone():
+    spec = charts.probability_bars([0.1, 0.7, 0.2])
+    sent = charts.arrow_datasets(spec)
+    assert sent["datasets"]["probs"].to_pylist() == spec["datasets"]["probs"]
+    assert isinstance(spec["datasets"]["probs"], list)  # the caller's spec is unchanged
+    assert {k: v for k, v in sent.items() if k != "datasets"} == {k: v for k, v in spec.items() if k != "datasets"}
+
+
 def test_weight_histogram_draws_touching_bars():
     w = np.random.default_rng(0).normal(size=(784, 32))
     spec = charts.weight_histogram(w, "layer 1").to_dict()
@@ -320,6 +342,29 @@ def test_weight_histogram_draws_touching_bars():
 
 
 # -- images ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (12, 20, 3), (96, 96, 4)])
+def test_png_data_url_holds_the_exact_pixels(shape):
+    import base64
+    import io
+
+    from PIL import Image
+
+    pixels = np.random.default_rng(2).integers(0, 256, size=shape, dtype=np.uint8)
+    url = images.png_data_url(pixels)
+    assert url.startswith("data:image/png;base64,")
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    assert np.array_equal(decoded, pixels)
+
+
+def test_enlarge_repeats_each_pixel_with_a_faint_grid():
+    x = np.linspace(0, 1, 28 * 28).reshape(28, 28)
+    big = images.enlarge(x, scale=4)
+    assert big.shape == (112, 112) and big.dtype == np.uint8
+    assert big[1, 1] == big[3, 3] == int(x[0, 0] * 255)  # inside a block: the pixel itself
+    assert big[0, 2] == max(int(x[0, 0] * 255), 40)  # the grid line: at least faint grey
+    assert np.array_equal(images.enlarge(x, scale=4, grid=False)[1::4, 1::4], (x * 255).astype(np.uint8))
 
 
 def test_weight_grid_is_rgba_with_transparent_gaps():

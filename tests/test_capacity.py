@@ -16,3 +16,13 @@ def test_sessions_draw_and_train_through_the_websocket_protocol(mnist):
     assert result["trainer_epochs_seen"] and result["trainer_epochs_seen"][0] >= 1  # the run trained meanwhile
     assert result["peak_rss_with_workers_mb"] >= result["peak_rss_server_mb"] > 0
     # Latency is reported, not asserted: this machine is shared.
+
+
+def test_run_cost_measures_a_stroke_and_a_clear_of_one_session(mnist):
+    from benchmarks.capacity import run_cost
+
+    result = run_cost(reps=5, seed=1)
+    print(result)
+    assert result["errors"] == 0  # every stroke got its reading
+    assert result["stroke_run_ms"] > 0 and result["clear_ms"] > 0
+    assert result["repetitions"] == 5

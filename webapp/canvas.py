@@ -1,6 +1,10 @@
 """The drawing canvas: streamlit-drawable-canvas with a Clear button, a brush control and our styling.
 
-Clear hands the canvas a new, empty initial drawing (a counter makes it new): the canvas
+Clear, in the browser, presses the canvas's own "Reset canvas & history" (hidden in its toolbar,
+see below) instead of telling the server: the canvas wipes itself and sends its empty drawing,
+one script run where a server-side Clear takes two (the click, then the empty drawing coming
+back). Where that script does not run (AppTest, or before the canvas is mounted), the button works on
+the server: it hands the canvas a new, empty initial drawing (a counter makes it new), the canvas
 wipes itself in place and sends the empty drawing back. Remounting it under a new key instead
 left a moment in which a fresh stroke fell on a canvas not yet listening. Until the empty
 drawing arrives, the image just cleared is ignored.
@@ -58,9 +62,24 @@ SCRIPT = """
   };
   style();
   setInterval(style, 300);  // canvases mount later, and again after a page switch
+  // Clear: a capturing listener on the document runs before Streamlit's own (on its root element),
+  // so the click becomes the canvas's reset and never reaches the server as a button press.
+  document.addEventListener('click', (event) => {
+    if (!event.target.closest || !event.target.closest('.st-key-%s button')) return;
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const reset = host.shadowRoot && host.shadowRoot.querySelector(
+        '.dc-toolbar button[aria-label="Reset canvas & history"]');
+      if (reset && !reset.disabled) {
+        event.preventDefault();
+        event.stopPropagation();
+        reset.click();
+        return;
+      }
+    }
+  }, true);
 })();
 </script>
-""" % (PAGE_CSS, json.dumps(CANVAS_CSS))
+""" % (PAGE_CSS, json.dumps(CANVAS_CSS), keys.CLEAR)
 
 
 def drawing_canvas():

@@ -1,6 +1,10 @@
-"""Pictures of arrays: enlarged 28x28 inputs and grids of first-layer weights. Pure NumPy."""
+"""Pictures of arrays: enlarged 28x28 inputs and grids of first-layer weights. NumPy, and PIL for PNG."""
+
+import base64
+import io
 
 import numpy as np
+from PIL import Image
 
 
 def enlarge(image28, scale=10, grid=True):
@@ -8,9 +12,8 @@ def enlarge(image28, scale=10, grid=True):
 
     Each pixel becomes a scale x scale block; a faint grid separates the blocks.
     """
-    img = np.clip(np.asarray(image28, dtype=np.float32), 0, 1)
-    big = np.kron(img, np.ones((scale, scale), dtype=np.float32))
-    out = (big * 255).astype(np.uint8)
+    img = (np.clip(np.asarray(image28, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
+    out = img.repeat(scale, axis=0).repeat(scale, axis=1)  # (28*scale, 28*scale)
     if grid and scale >= 4:
         out[::scale, :] = np.maximum(out[::scale, :], 40)
         out[:, ::scale] = np.maximum(out[:, ::scale], 40)
@@ -103,3 +106,15 @@ def saliency_overlay(image28, saliency28, scale=8):
     rgb = grey * (1 - strength) + colour * strength
     out = rgb.astype(np.uint8)
     return np.kron(out, np.ones((scale, scale, 1), np.uint8))
+
+
+def png_data_url(image):
+    """A uint8 image ((h, w) grey, (h, w, 3) RGB or (h, w, 4) RGBA) as a PNG `data:` URL, for st.image.
+
+    st.image hands a data URL to the browser as it is, inside the page's message: no media file for
+    the server to store, hash and serve, and no second request from the browser (the Draw page
+    shows several images on every stroke). PNG keeps the pixels exact (arrays go out as JPEG otherwise).
+    """
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buf, "PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -53,12 +53,14 @@ def activations(entry, model, x, traced, labels):
     st.caption("Each square is one hidden unit, in order, row by row: the brighter, the more this drawing "
                "excites it (dark: silent). The white frame is the unit picked below.")
     # Small images the browser enlarges without smoothing: a 1,024-unit grid is 96x96 pixels to
-    # encode, not 300x300 (the grids were half of a stroke's server time).
-    st.html(f"<style>.st-key-{keys.UNIT_GRIDS} img {{image-rendering: pixelated}}</style>")
+    # encode, not 300x300 (the grids were half of a stroke's server time), and the weights 28x28.
+    st.html(f"<style>.st-key-{keys.UNIT_GRIDS} img, .st-key-{keys.UNIT_WEIGHTS} img "
+            "{image-rendering: pixelated}</style>")
     cols = st.container(key=keys.UNIT_GRIDS).columns(len(sizes))
     for i, (col, h) in enumerate(zip(cols, traced.hidden)):
         active = int((h[0] > 0).sum())
-        col.image(images.unit_grid(h[0], width=96, mark=ss[keys.UNIT] if i == layer else None), width=300,
+        grid = images.unit_grid(h[0], width=96, mark=ss[keys.UNIT] if i == layer else None)
+        col.image(images.png_data_url(grid), width=300,
                   caption=f"Layer {i + 1}: {active:,} of {sizes[i]:,} units active")
     a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
     a.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")
@@ -69,8 +71,9 @@ def activations(entry, model, x, traced, labels):
     unit = ss[keys.UNIT]
     left, right = st.columns([1, 2])
     w = explain.input_weights(model, layer, unit, x, traced)
-    left.image(images.enlarge_rgb(images.diverging_rgb(w.reshape(28, 28)), 6), width=168,
-               caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
+    left.container(key=keys.UNIT_WEIGHTS).image(
+        images.png_data_url(images.diverging_rgb(w.reshape(28, 28))), width=168,
+        caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
     if not ss.get(keys.SHOW_FAVOURITES):
         # On request: finding them runs the whole test set through the model (once per model), and
         # a visitor who only draws should not make the server load the dataset.
@@ -82,7 +85,8 @@ def activations(entry, model, x, traced, labels):
         right.caption("The test images that excite it most need the dataset, which is not on this server yet.")
         return
     x_test = resources.dataset(entry.dataset).x_test
-    right.image([images.enlarge(x_test[i] / 255.0, scale=2, grid=False) for i in top[unit]], width=56,
+    right.image([images.png_data_url(images.enlarge(x_test[i] / 255.0, scale=2, grid=False)) for i in top[unit]],
+                width=56,
                 caption=[f"#{i}" for i in top[unit]])
     right.caption(f"The {TOP_IMAGES} test images that excite unit {unit} of layer {layer + 1} most. "
                   f"This drawing gives it {traced.hidden[layer][0, unit]:.2f}.")
@@ -114,7 +118,7 @@ def why(entry, model, x, traced, labels):
                          format_func=lambda d: f"the reading ({labels[reading]})" if d is None else f"why {labels[d]}?")
     target = reading if picked is None else picked
     s = explain.saliency(model, x, target, traced=traced)[0]
-    a.image(images.saliency_overlay(x[0], s), width=224)
+    a.image(images.png_data_url(images.saliency_overlay(x[0], s)), width=224)
     b.markdown(f"**Why {labels[target]}?** Red pixels are ink that made the network more sure it is "
                f"**{labels[target]}** rather than another digit; blue pixels are ink that pulled it away. "
                f"It gives {labels[target]} a probability of **{traced.probs[0, target]:.1%}**.")
@@ -135,8 +139,8 @@ def where(entry, model, x, traced, labels):
     shown = np.arange(0, len(y_test), max(1, len(y_test) // MAP_POINTS))
     base = registry.derived(entry, "map",
                             lambda: charts.embedding_base(emb.coords[shown], y_test[shown], shown, labels))
-    st.vega_lite_chart(spec=charts.embedding_map(base, here), key=keys.MAP_CHART, on_select=_open_clicked,
-                       selection_mode="image", width="stretch")
+    st.vega_lite_chart(spec=charts.arrow_datasets(charts.embedding_map(base, here)), key=keys.MAP_CHART,
+                       on_select=_open_clicked, selection_mode="image", width="stretch")
     st.caption(f"Each dot is a test image, placed by what the last hidden layer makes of it (its two main "
                f"directions, {emb.explained_variance_ratio.sum():.0%} of the variation); the orange diamond is "
                "your drawing. Click a dot to open that image on Inspect.")
@@ -170,4 +174,5 @@ def two_models(entry, model, x, traced, labels):
         digit = int(probs.argmax())
         col.metric(e.name, labels[digit])
         col.caption(f"{probs[digit]:.1%} sure")
-        col.vega_lite_chart(spec=charts.probability_bars(probs, labels, height=160), width="stretch")
+        col.vega_lite_chart(spec=charts.arrow_datasets(charts.probability_bars(probs, labels, height=160)),
+                            width="stretch")

@@ -30,6 +30,7 @@ UPLOAD_ERROR = "upload_error"  # why the last upload was refused
 # Inside the network (webapp.inside_parts)
 INSIDE_TAB = "inside_tab"  # which of its tabs is open (only that one runs)
 UNIT_GRIDS = "unit_grids"  # the container of the activation grids (styled: no smoothing)
+UNIT_WEIGHTS = "unit_weights"  # the container of the picked unit's 28x28 weights (styled: no smoothing)
 UNIT_LAYER, UNIT = "unit_layer", "unit"  # the hidden unit picked on the activation grids
 MOST_ACTIVE = "unit_most_active"  # button: pick the unit the drawing excites most
 SHOW_FAVOURITES, FAVOURITES_BUTTON = "show_favourites", "favourites_button"  # a unit's favourite test images
@@ -56,7 +57,6 @@ MINE_NOTICE = "mine_notice"  # (kind, text): what loading a `mine=` link did, sh
 TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)
 START, PAUSE, RESUME, STOP = "start", "pause", "resume", "stop"  # buttons
 SHOWN_DONE = "shown_done"  # id of the finished job the page already reran for
-CHARTS = "_charts"  # (job id, epochs) -> the two history charts, reused between refreshes
 CONTINUE_MODEL, CONTINUE_EPOCHS, CONTINUE = "cont_model", "cont_epochs", "continue"
 LINKED_FOR_CONTINUE = "linked_for_continue"  # a model a link just brought in, to preselect in Continue
 

@@ -122,14 +122,10 @@ def _live(job, view):
     history = model.meta.get("history", []) if model is not None else []
     if not history:
         return
-    ss = st.session_state
-    # Charts change once per epoch; the panel refreshes more often than that, so reuse them.
-    if ss.get(keys.CHARTS, (None,))[0] != (id(job), len(history)):
-        ss[keys.CHARTS] = ((id(job), len(history)), charts.history_chart(history, "loss"),
-                           charts.history_chart(history, "accuracy"))
+    # Vega-Lite specs with only the rows new (charts.history_spec): the panel redraws them every second.
     left, right = st.columns(2)
-    left.altair_chart(ss[keys.CHARTS][1], width="stretch")
-    right.altair_chart(ss[keys.CHARTS][2], width="stretch")
+    left.vega_lite_chart(spec=charts.arrow_datasets(charts.history_spec(history, "loss")), width="stretch")
+    right.vega_lite_chart(spec=charts.arrow_datasets(charts.history_spec(history, "accuracy")), width="stretch")
     last = history[-1]
     val = f" · validation accuracy {last['val_accuracy']:.2%}" if last.get("val_accuracy") is not None else ""
     st.caption(f"{plural(len(history), 'epoch')} · last train loss {last['train_loss']:.4f}{val}")
