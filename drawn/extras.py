@@ -20,22 +20,38 @@ from mlp.training import to_inputs
 from mlp.unsure import calibrate, flagged, stamp_unsure, threshold_of
 
 from .negatives import DIGIT_LIKE_LETTERS, negative_images
-from .styles import pen_digit_inputs, score_styles, styled_images
+from .styles import make_writer, pen_digit_inputs, score_styles, styled_images, writer_images
 
-__all__ = ["CALIBRATION_DRAWINGS", "FLAG_RATE", "calibrate_unsure", "handwriting_report", "training_extras"]
+__all__ = ["CALIBRATION_DRAWINGS", "FLAG_RATE", "PER_WRITER", "TRAINING_WRITERS_FROM", "calibrate_unsure",
+           "handwriting_report", "training_extras"]
 
 #: Pen drawings of validation digits the unsure threshold is calibrated on, and the share of them it flags.
 CALIBRATION_DRAWINGS = 3000
 FLAG_RATE = 0.015
 
 
-def training_extras(dataset, train_rows, *, styles, negatives, seed):
-    """(x (m, 28, 28) uint8, y (m,) int64): `styles` styled pen digits and `negatives` inputs of no class."""
+#: Training writers' ids start here, far from the held-out set's (drawn from 32-bit seeds).
+TRAINING_WRITERS_FROM = 2**40
+#: Drawings of each digit per training writer.
+PER_WRITER = 2
+
+
+def training_extras(dataset, train_rows, *, styles, negatives, seed, writers=0):
+    """(x (m, 28, 28) uint8, y (m,) int64): `styles` styled pen digits, `writers` pen digits by simulated
+    writers (wider habits of slant, rotation, size and pen than one drawing's random hand, each keeping
+    them), and `negatives` inputs of no class."""
     xs, ys = [np.empty((0, 28, 28), np.uint8)], [np.empty(0, np.int64)]
+    sources = dataset.x_train[train_rows], dataset.y_train[train_rows]
     if styles:
-        images, labels, _ = styled_images(styles, seed, dataset.x_train[train_rows], dataset.y_train[train_rows])
+        images, labels, _ = styled_images(styles, seed, *sources)
         xs.append(images)
         ys.append(np.asarray(labels, np.int64))
+    for i in range(-(-writers // (10 * PER_WRITER))):
+        writer = make_writer(TRAINING_WRITERS_FROM + seed * 10**6 + i)
+        images, labels = writer_images(writer, PER_WRITER, seed, *sources)
+        keep = min(len(images), writers - 10 * PER_WRITER * i)
+        xs.append(images[:keep])
+        ys.append(np.asarray(labels[:keep], np.int64))
     if negatives:
         images, _, _ = negative_images(negatives, seed, split="train")
         xs.append(images)

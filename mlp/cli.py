@@ -107,6 +107,9 @@ def build_parser():
     hw.add_argument("--styles", type=int, default=0, metavar="N",
                     help="also train on N pen drawings of training digits in the styles people write "
                          "(slashed zeros, flagged ones, crossed sevens...)")
+    hw.add_argument("--writers", type=int, default=0, metavar="N",
+                    help="also train on N pen drawings of training digits by simulated writers, each with "
+                         "habits of their own (slant, size, pen)")
     hw.add_argument("--negatives", type=int, default=0, metavar="N",
                     help="also train on N drawings that are no digit (letters, scribbles, shapes) toward an "
                          "even reading, then calibrate when to say 'not sure' on validation digits")
@@ -191,24 +194,25 @@ def cmd_train(args):
         model = loaded.with_seed(config.seed)
     else:
         model = build_model(config)
-    handwriting = args.styles or args.negatives or args.pen
-    for flag in ("styles", "negatives", "pen", "calibration", "letters"):
+    handwriting = args.styles or args.writers or args.negatives or args.pen
+    for flag in ("styles", "writers", "negatives", "pen", "calibration", "letters"):
         if getattr(args, flag) < (1 if flag in ("calibration", "letters") else 0):
             least = "1 or more" if flag in ("calibration", "letters") else "0 or more"
             raise ConfigError(f"--{flag} must be {least}, got {getattr(args, flag)}")
     if handwriting and args.dataset != "mnist":
-        raise ConfigError("--styles, --negatives and --pen need --dataset mnist (the drawings are digits)")
+        raise ConfigError("--styles, --writers, --negatives and --pen need --dataset mnist (the drawings are digits)")
     if args.negatives and not config.val_fraction:
         raise ConfigError("--negatives needs --val-fraction > 0: the 'not sure' threshold is calibrated there")
     ds = load_dataset(args.dataset, download=args.download, progress=None if args.json else DownloadBar())
     stamp_training(model, config, ds)
     train_rows, val_rows = rows_used(config, len(ds.x_train))
     extra = None
-    if args.styles or args.negatives:
+    if args.styles or args.writers or args.negatives:
         from drawn.extras import training_extras
 
-        extra = training_extras(ds, train_rows, styles=args.styles, negatives=args.negatives, seed=config.seed)
-        model.meta["training"].update(styles=args.styles, negatives=args.negatives)
+        extra = training_extras(ds, train_rows, styles=args.styles, writers=args.writers, negatives=args.negatives,
+                                seed=config.seed)
+        model.meta["training"].update(styles=args.styles, writers=args.writers, negatives=args.negatives)
     bar = ProgressBar(config.epochs)
     trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch, extra=extra)
     stop = threading.Event()

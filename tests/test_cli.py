@@ -150,6 +150,7 @@ def test_predict_json(trained, mnist, tmp_path):
         ([], "the following arguments are required: COMMAND"),
         (["train", "--styles", "-5"], "--styles must be 0 or more, got -5"),
         (["train", "--calibration", "0"], "--calibration must be 1 or more, got 0"),
+        (["train", "--writers", "-1"], "--writers must be 0 or more, got -1"),
         (["train", "--dataset", "fashion-mnist", "--negatives", "10"], "need --dataset mnist"),
         (["train", "--negatives", "10", "--val-fraction", "0"], "--negatives needs --val-fraction > 0"),
     ],
@@ -201,11 +202,12 @@ def test_drawn_digit_score_is_reported_and_stored(trained, tmp_path):
 @pytest.mark.slow
 def test_handwriting_flags_train_calibrate_and_report(tmp_path):
     out = tmp_path / "hw.npz"
-    result = json.loads(run("train", "--hidden", 32, "--epochs", 1, "--subset", 3000, "--styles", 60,
+    result = json.loads(run("train", "--hidden", 32, "--epochs", 1, "--subset", 3000, "--styles", 60, "--writers", 20,
                             "--negatives", 60, "--calibration", 200, "--pen", 50, "--letters", 60, "--out", out,
                             "--json").stdout)
     meta = load_model(out).meta
     assert meta["training"]["styles"] == 60 and meta["training"]["negatives"] == 60
+    assert meta["training"]["writers"] == 20
     unsure = meta["unsure"]
     assert 0 < unsure["threshold"] < 1 and unsure["target_flag_rate"] == 0.015
     assert 0 <= unsure["measured"]["letters_flagged"] <= 1 and unsure["measured"]["n_letters"] > 0

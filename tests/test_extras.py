@@ -22,6 +22,9 @@ def test_training_extras_are_styled_digits_then_inputs_of_no_class(mnist, rows):
     assert (x.reshape(32, -1).max(axis=1) > 200).all()  # every drawing has ink
     again = training_extras(mnist, rows[0], styles=20, negatives=12, seed=0)
     assert np.array_equal(x, again[0]) and np.array_equal(y, again[1])
+    by_writers = training_extras(mnist, rows[0], styles=0, writers=25, negatives=0, seed=0)
+    assert by_writers[0].shape == (25, 28, 28) and by_writers[1].tolist() == [*range(10), *range(10), *range(5)]
+    assert not np.array_equal(by_writers[0][:10], by_writers[0][10:20])  # a writer's second drawing of each digit
     empty = training_extras(mnist, rows[0], styles=0, negatives=0, seed=0)
     assert empty[0].shape == (0, 28, 28) and empty[1].shape == (0,)
 
