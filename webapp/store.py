@@ -233,6 +233,25 @@ COLLECTIONS = _v2_tables(_META)
 _PG_LOCK_KEY = 0x6469676974  # "digit": the advisory lock that serialises migrations and writes
 
 
+def _least_recently_used(conn, table, extra, keep=None):
+    """(ids, excess): the least recently used rows of `table` (never `keep`) whose removal brings the sum of
+    its sizes plus `extra` down to 0 or below, and how far over it stays (> 0 when all of them are not enough).
+    """
+    excess = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(table.c.size), 0))) + extra
+    if excess <= 0:
+        return [], excess
+    query = sa.select(table.c.id, table.c.size).order_by(table.c.last_used_at, table.c.created_at, table.c.id)
+    if keep is not None:
+        query = query.where(table.c.id != keep)
+    evicted = []
+    for row in conn.execute(query):
+        if excess <= 0:
+            break
+        evicted.append(row.id)
+        excess -= row.size
+    return evicted, excess
+
+
 def _utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -495,20 +514,11 @@ class Store:
 
     def _make_room(self, conn, size):
         """Delete least recently used models until `size` more bytes fit in the quota (under the write lock)."""
-        used = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(MODELS.c.size), 0)))
-        excess = used + size - self.settings.quota_bytes
-        if excess <= 0:
-            return
-        oldest = conn.execute(sa.select(MODELS.c.id, MODELS.c.size).order_by(
-            MODELS.c.last_used_at, MODELS.c.created_at, MODELS.c.id)).all()
-        evicted = []
-        for row in oldest:
-            if excess <= 0:
-                break
-            evicted.append(row.id)
-            excess -= row.size
+        evicted, excess = _least_recently_used(conn, MODELS, size - self.settings.quota_bytes)
         if excess > 0:  # cannot happen while size <= quota; kept for a quota lowered under a full store
             raise StoreError("the shared store is full; try again later")
+        if not evicted:
+            return
         for chunk in range(0, len(evicted), 500):
             ids = evicted[chunk:chunk + 500]
             conn.execute(sa.delete(MODELS).where(MODELS.c.id.in_(ids)))
@@ -689,18 +699,7 @@ class Store:
 
     def _make_collection_room(self, conn, keep):
         """Delete the least recently used collections (never `keep`) while all of them exceed their quota."""
-        excess = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(COLLECTIONS.c.size), 0))) \
-            - self.settings.collections_quota_bytes
-        if excess <= 0:
-            return
-        oldest = conn.execute(sa.select(COLLECTIONS.c.id, COLLECTIONS.c.size).where(COLLECTIONS.c.id != keep)
-                              .order_by(COLLECTIONS.c.last_used_at, COLLECTIONS.c.created_at, COLLECTIONS.c.id))
-        evicted = []
-        for row in oldest:
-            if excess <= 0:
-                break
-            evicted.append(row.id)
-            excess -= row.size
+        evicted, _ = _least_recently_used(conn, COLLECTIONS, -self.settings.collections_quota_bytes, keep=keep)
         for chunk in range(0, len(evicted), 500):
             conn.execute(sa.delete(COLLECTIONS).where(COLLECTIONS.c.id.in_(evicted[chunk:chunk + 500])))
         if evicted:  # none when the one kept is alone over a quota set below its size: it is kept anyway
