@@ -530,14 +530,7 @@ class Store:
 
         Never raises: a corrupt row or an unreachable database is logged. A hit marks the model used.
         """
-        if not valid_id(model_id):
-            return None
-        try:
-            with self._connect() as conn:
-                row = conn.execute(sa.select(MODELS).where(MODELS.c.id == model_id)).one_or_none()
-        except sa.exc.SQLAlchemyError:
-            log.exception("store: reading model %s failed", model_id)
-            return None
+        row = self._read_row(MODELS, model_id, "model")
         if row is None:
             return None
         data = bytes(row.npz)
@@ -547,12 +540,27 @@ class Store:
         except Exception:  # noqa: BLE001 - a corrupt row is the operator's problem, not the visitor's
             log.exception("store: model %s is corrupt; ignored", model_id)
             return None
+        self._mark_used(MODELS, model_id, "model")
+        return model, summary, data
+
+    def _read_row(self, table, row_id, what):
+        """The row of `table` with id `row_id`, or None: a malformed or unknown id, or an unreachable store (logged)."""
+        if not valid_id(row_id):
+            return None
+        try:
+            with self._connect() as conn:
+                return conn.execute(sa.select(table).where(table.c.id == row_id)).one_or_none()
+        except sa.exc.SQLAlchemyError:
+            log.exception("store: reading %s %s failed", what, row_id)
+            return None
+
+    def _mark_used(self, table, row_id, what):
+        """Record that the row was just opened (the quota removes the least recently used first); never raises."""
         try:
             with self._begin() as conn:
-                conn.execute(sa.update(MODELS).where(MODELS.c.id == model_id).values(last_used_at=self.clock()))
+                conn.execute(sa.update(table).where(table.c.id == row_id).values(last_used_at=self.clock()))
         except sa.exc.SQLAlchemyError:
-            log.warning("store: could not mark model %s used", model_id, exc_info=True)
-        return model, summary, data
+            log.warning("store: could not mark %s %s used", what, row_id, exc_info=True)
 
     @staticmethod
     def _row_summary(row):
@@ -642,14 +650,7 @@ class Store:
 
     def get_drawing(self, drawing_id):
         """{"id", "image" (28x28 uint8), "label", "model_id", "created"} or None (unknown, malformed, corrupt)."""
-        if not valid_id(drawing_id):
-            return None
-        try:
-            with self._connect() as conn:
-                row = conn.execute(sa.select(DRAWINGS).where(DRAWINGS.c.id == drawing_id)).one_or_none()
-        except sa.exc.SQLAlchemyError:
-            log.exception("store: reading drawing %s failed", drawing_id)
-            return None
+        row = self._read_row(DRAWINGS, drawing_id, "drawing")
         if row is None:
             return None
         data = bytes(row.data)
@@ -711,14 +712,7 @@ class Store:
         None for an unknown, malformed or corrupt id or an unreachable store (logged); never raises.
         A hit marks the collection used, so the quota removes it last.
         """
-        if not valid_id(collection_id):
-            return None
-        try:
-            with self._connect() as conn:
-                row = conn.execute(sa.select(COLLECTIONS).where(COLLECTIONS.c.id == collection_id)).one_or_none()
-        except sa.exc.SQLAlchemyError:
-            log.exception("store: reading collection %s failed", collection_id)
-            return None
+        row = self._read_row(COLLECTIONS, collection_id, "collection")
         if row is None:
             return None
         images, labels, count = bytes(row.images), bytes(row.labels), row.count
@@ -728,11 +722,6 @@ class Store:
             log.error("store: collection %s is corrupt (%r drawings, %d image bytes, %d labels); ignored",
                       collection_id, count, len(images), len(labels))
             return None
-        try:
-            with self._begin() as conn:
-                conn.execute(sa.update(COLLECTIONS).where(COLLECTIONS.c.id == collection_id)
-                             .values(last_used_at=self.clock()))
-        except sa.exc.SQLAlchemyError:
-            log.warning("store: could not mark collection %s used", collection_id, exc_info=True)
+        self._mark_used(COLLECTIONS, collection_id, "collection")
         return (np.frombuffer(images, np.uint8).reshape(count, *DRAWING_SHAPE).copy(),
                 np.frombuffer(labels, np.uint8).astype(np.int64), row.created_at.isoformat(timespec="seconds"))
