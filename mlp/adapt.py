@@ -31,7 +31,7 @@ import numpy as np
 
 from .augment import AugmentConfig, augment_batch
 from .meta import STALE_KEYS, stamp_test_scores
-from .optimizers import Adam
+from .optimizers import Adam, cosine_lr
 from .preprocess import load_image, preprocess
 from .training import DivergedError, to_inputs
 
@@ -277,7 +277,7 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
             loss, _ = student.loss_and_grads(x, y)
         if not math.isfinite(loss):
             raise DivergedError(f"teaching diverged: the loss became {loss} at step {step + 1}; try a smaller lr")
-        optimizer.step(config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+        optimizer.step(cosine_lr(config.lr, step, config.steps))
         if progress is not None:
             progress(step + 1, config.steps)
     if not student.weights_finite():

@@ -84,11 +84,16 @@ def rebuild_model(model_bytes, seed):
     return model
 
 
+def _load_data(start):
+    """What Start.data names: ("module:function", args), called here, in the worker."""
+    module, _, function = start.data[0].partition(":")
+    return getattr(importlib.import_module(module), function)(*start.data[1])
+
+
 def _train(send, stop, go, start):
     from mlp import DivergedError, Trainer
 
-    module, _, function = start.data[0].partition(":")
-    x, y = getattr(importlib.import_module(module), function)(*start.data[1])
+    x, y = _load_data(start)
     config = start.config
     model = rebuild_model(start.model, config.seed)
     trainer = Trainer(model, config, x, y, progress=lambda done, total: send(Progress(done, total)))
@@ -110,8 +115,7 @@ def _teach(send, stop, start):
     from mlp import DivergedError
     from mlp.adapt import AdaptError, adapt
 
-    module, _, function = start.data[0].partition(":")
-    replay, test = getattr(importlib.import_module(module), function)(*start.data[1])
+    replay, test = _load_data(start)
     teach = start.config
     model = rebuild_model(start.model, teach.seed)
     try:
