@@ -36,6 +36,10 @@ class ModelEntry:
     derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
     _file: tuple = field(default=(None, b""), repr=False)  # (id of the model, its .npz bytes)
 
+    def file_name(self):
+        """The file name a download of this model gets: its name in lower case, spaces as _ and + as plus."""
+        return f"{self.name.replace(' ', '_').replace('+', 'plus').lower()}.npz"
+
     def file_bytes(self):
         """The current model as .npz bytes, serialised once per model version."""
         model = self.current()

@@ -318,7 +318,7 @@ def _result(job):
     entry = registry.session_models().get(name)
     if entry is not None:
         st.download_button("Download the taught model (.npz)", entry.file_bytes(), key="dl-taught",
-                           file_name=f"{name.replace(' ', '_').replace('+', 'plus').lower()}.npz",
+                           file_name=entry.file_name(),
                            mime="application/octet-stream", icon=":material/download:")
 
 

@@ -150,7 +150,7 @@ def _model_list(active_view):
         if model is not None and (view is None or view.done or view.state == "paused"):
             with cols[1].container(horizontal=True):
                 st.download_button("Download .npz", entry.file_bytes(), key=f"dl-{name}", icon=":material/download:",
-                                   file_name=f"{name.replace(' ', '_').lower()}.npz", mime="application/octet-stream")
+                                   file_name=entry.file_name(), mime="application/octet-stream")
                 share_parts.share_model_button(entry, key=f"share-{name}")
 
 
