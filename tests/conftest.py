@@ -37,3 +37,19 @@ def mnist_small(mnist):
         to_inputs(mnist.x_test[:2000]),
         mnist.y_test[:2000].astype(np.int64),
     )
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's chromium driven by Playwright, one per test module; skipped where it is absent, a failure under CI."""
+    from harness import CHROMIUM, CHROMIUM_ARGS
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
+        pytest.skip("chromium is not installed")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -3,45 +3,29 @@
 Screenshots of every page land in artifacts/screenshots/ for a person to look at.
 """
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
+from harness import DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 
 @pytest.fixture(scope="module")
-def server(mnist):
-    """A fresh `streamlit run app.py` on 127.0.0.1; yields its base URL."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
-        pytest.skip("chromium is not installed")
+def server(mnist, chromium):
+    """A fresh `streamlit run app.py` on 127.0.0.1 (once chromium is there to use it); yields its base URL."""
     proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "2"})
     yield url
     stop_app(proc)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1100})
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
@@ -217,9 +201,9 @@ def test_a_stroke_can_start_where_the_hidden_toolbar_used_to_be(server, page):
     assert prediction(page) == "1"
 
 
-def test_a_finger_on_a_phone_draws_from_the_top_right_corner_too(server, browser):
+def test_a_finger_on_a_phone_draws_from_the_top_right_corner_too(server, chromium):
     """No hover on a touch screen: the hidden toolbar used to take every stroke starting there."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     try:
         phone = context.new_page()
         phone.set_default_timeout(30_000)
@@ -256,9 +240,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def phone(browser):
+def phone(chromium):
     """A phone-sized touch screen: (context, page)."""
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    context = chromium.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield context, pg
@@ -321,20 +305,20 @@ def start_long_run(page, server, shot=None):
     page.get_by_role("button", name="Start", exact=True).click()
 
 
-def test_pause_works_for_a_run_that_waits_for_a_slot(mnist, browser):
+def test_pause_works_for_a_run_that_waits_for_a_slot(mnist, chromium):
     """A run whose start is slowed (here: queued behind another on a one-slot server) can be paused at once.
 
     The buttons used to be drawn outside the refreshing panel from the state seen right after
     Start: a run not yet training then kept Pause disabled until the user left the page.
     """
     proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "1"})
-    first, second = browser.new_context(viewport={"width": 1400, "height": 1100}), None
+    first, second = chromium.new_context(viewport={"width": 1400, "height": 1100}), None
     try:
         a = first.new_page()
         a.set_default_timeout(30_000)
         start_long_run(a, url)
         epochs_shown(a)  # the first run holds the only slot and trains
-        second = browser.new_context(viewport={"width": 1400, "height": 1100})
+        second = chromium.new_context(viewport={"width": 1400, "height": 1100})
         b = second.new_page()
         b.set_default_timeout(30_000)
         start_long_run(b, url)
@@ -359,10 +343,10 @@ def test_pause_works_for_a_run_that_waits_for_a_slot(mnist, browser):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_follows_the_visitors_colour_scheme(server, browser, scheme):
+def test_every_page_follows_the_visitors_colour_scheme(server, chromium, scheme):
     """No forced theme: the page background follows prefers-color-scheme. Screenshots of each page, both sizes."""
     for size, viewport in (("desktop", {"width": 1400, "height": 1100}), ("phone", PHONE)):
-        context = browser.new_context(viewport=viewport, color_scheme=scheme, is_mobile=size == "phone")
+        context = chromium.new_context(viewport=viewport, color_scheme=scheme, is_mobile=size == "phone")
         try:
             pg = context.new_page()
             pg.set_default_timeout(30_000)

@@ -138,24 +138,13 @@ def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_cac
 
 
 @pytest.fixture(scope="module")
-def served(mnist):
+def served(mnist, chromium):
     """A fresh `streamlit run app.py` on 127.0.0.1 (its base URL) and chromium, for the browser check."""
-    import os
-    from pathlib import Path
+    from harness import start_app, stop_app
 
-    from harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
-
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
-        pytest.skip("chromium is not installed")
     proc, url = start_app()
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield url, browser
-            browser.close()
+        yield url, chromium
     finally:
         stop_app(proc)
 

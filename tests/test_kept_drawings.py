@@ -282,61 +282,52 @@ def test_a_taught_model_offers_share_model_and_its_link_opens_it(mnist, store_ur
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_path):
+def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_path, chromium):
     """Keep a correction, open the address bar's link in a fresh browser context (its own session): the
     drawing is there; a third context without the link has none."""
-    import os
-    from pathlib import Path
+    from harness import ROOT, start_app, stop_app
 
-    from harness import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
-
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
-        pytest.skip("chromium is not installed")
     shots = ROOT / "artifacts" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     proc, url = start_app(env={"DIGIT_LAB_STORE_URL": f"sqlite:///{tmp_path}/browser-store.sqlite"})
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            canvas = page.locator("canvas.upper-canvas")
-            canvas.wait_for()
-            box = canvas.bounding_box()
-            scale = box["width"] / 280
-            page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
-            page.mouse.down()
-            page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)  # a "1"
-            page.mouse.up()
-            page.locator(".st-key-correction").get_by_role("radio", name="7", exact=True).click()
-            page.get_by_text("(kept as a 7)").wait_for()
-            page.locator(".st-key-drawings_open summary").click()
-            page.locator(".st-key-keep_drawings button:visible").click()
-            page.wait_for_url("**mine=*")
-            mine = page.url.split("mine=")[1].split("&")[0]
-            assert valid_id(mine), page.url
-            page.get_by_text(PRIVATE, exact=False).wait_for()
-            page.screenshot(path=str(shots / "draw-keep-my-drawings.png"), full_page=True)
+        page = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for()
+        box = canvas.bounding_box()
+        scale = box["width"] / 280
+        page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)  # a "1"
+        page.mouse.up()
+        page.locator(".st-key-correction").get_by_role("radio", name="7", exact=True).click()
+        page.get_by_text("(kept as a 7)").wait_for()
+        page.locator(".st-key-drawings_open summary").click()
+        page.locator(".st-key-keep_drawings button:visible").click()
+        page.wait_for_url("**mine=*")
+        mine = page.url.split("mine=")[1].split("&")[0]
+        assert valid_id(mine), page.url
+        page.get_by_text(PRIVATE, exact=False).wait_for()
+        page.screenshot(path=str(shots / "draw-keep-my-drawings.png"), full_page=True)
 
-            fresh = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
-            fresh.set_default_timeout(30_000)
-            fresh.goto(f"{url}/?mine={mine}")
-            fresh.get_by_text("Loaded 1 drawing from the link into Your drawings.").wait_for()
-            fresh.locator(".st-key-drawings_open img").first.wait_for()
-            assert fresh.locator(".st-key-drawings_open img").count() == 1
-            assert fresh.locator(".st-key-drawings_open").get_by_text("7", exact=True).count() == 1
-            fresh.screenshot(path=str(shots / "draw-kept-drawings-opened.png"), full_page=True)
+        fresh = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
+        fresh.set_default_timeout(30_000)
+        fresh.goto(f"{url}/?mine={mine}")
+        fresh.get_by_text("Loaded 1 drawing from the link into Your drawings.").wait_for()
+        fresh.locator(".st-key-drawings_open img").first.wait_for()
+        assert fresh.locator(".st-key-drawings_open img").count() == 1
+        assert fresh.locator(".st-key-drawings_open").get_by_text("7", exact=True).count() == 1
+        fresh.screenshot(path=str(shots / "draw-kept-drawings-opened.png"), full_page=True)
 
-            stranger = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
-            stranger.set_default_timeout(30_000)
-            stranger.goto(url)
-            stranger.locator("canvas.upper-canvas").wait_for()
-            stranger.get_by_text("Draw a digit on the canvas").wait_for()
-            assert stranger.locator(".st-key-drawings_open").count() == 0
-            browser.close()
+        stranger = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
+        stranger.set_default_timeout(30_000)
+        stranger.goto(url)
+        stranger.locator("canvas.upper-canvas").wait_for()
+        stranger.get_by_text("Draw a digit on the canvas").wait_for()
+        assert stranger.locator(".st-key-drawings_open").count() == 0
+        for tab in (page, fresh, stranger):
+            tab.context.close()
     finally:
         stop_app(proc)

@@ -167,49 +167,39 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("width", [1280, 390])
-def test_in_a_browser_a_correction_lands_in_your_drawings_and_is_deleted(mnist, width):
+def test_in_a_browser_a_correction_lands_in_your_drawings_and_is_deleted(mnist, width, chromium):
     """The pills, the toast and the lazy expander as a visitor meets them, on a desktop and a phone-wide screen."""
-    import os
-    from pathlib import Path
+    from harness import ROOT, start_app, stop_app
 
-    from harness import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
-
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
-        pytest.skip("chromium is not installed")
     shots = ROOT / "artifacts" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     proc, url = start_app()
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": width, "height": 1400})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            canvas = page.locator("canvas.upper-canvas")
-            canvas.wait_for()
-            assert page.locator(".st-key-correction").count() == 0  # nothing drawn, nothing offered
-            box = canvas.bounding_box()
-            scale = box["width"] / 280
-            page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
-            page.mouse.down()
-            page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)  # a "1"
-            page.mouse.up()
-            pills = page.locator(".st-key-correction")
-            pills.get_by_role("radio", name="7", exact=True).click()  # "Wrong? It's a 7"
-            page.get_by_text("Kept as a 7 in Your drawings (1)").wait_for()
-            page.get_by_text("(kept as a 7)").wait_for()
-            assert pills.get_by_role("radio", name="9", exact=True).is_visible()  # all ten fit, wrapped if need be
-            page.locator(".st-key-drawings_open summary").click()
-            thumbs = page.locator(".st-key-drawings_open img")
-            thumbs.first.wait_for()
-            assert thumbs.count() == 1
-            page.screenshot(path=str(shots / f"draw-your-drawings-{width}.png"), full_page=True)
-            page.locator(".st-key-delete_drawing_1 button:visible").click()  # the session's first drawing
-            page.locator(".st-key-drawings_open").wait_for(state="detached")  # none left: the section folds away
-            page.get_by_text("Wrong? It's a …", exact=True).wait_for()  # the drawing is still offered
-            browser.close()
+        page = chromium.new_page(viewport={"width": width, "height": 1400})
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for()
+        assert page.locator(".st-key-correction").count() == 0  # nothing drawn, nothing offered
+        box = canvas.bounding_box()
+        scale = box["width"] / 280
+        page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)  # a "1"
+        page.mouse.up()
+        pills = page.locator(".st-key-correction")
+        pills.get_by_role("radio", name="7", exact=True).click()  # "Wrong? It's a 7"
+        page.get_by_text("Kept as a 7 in Your drawings (1)").wait_for()
+        page.get_by_text("(kept as a 7)").wait_for()
+        assert pills.get_by_role("radio", name="9", exact=True).is_visible()  # all ten fit, wrapped if need be
+        page.locator(".st-key-drawings_open summary").click()
+        thumbs = page.locator(".st-key-drawings_open img")
+        thumbs.first.wait_for()
+        assert thumbs.count() == 1
+        page.screenshot(path=str(shots / f"draw-your-drawings-{width}.png"), full_page=True)
+        page.locator(".st-key-delete_drawing_1 button:visible").click()  # the session's first drawing
+        page.locator(".st-key-drawings_open").wait_for(state="detached")  # none left: the section folds away
+        page.get_by_text("Wrong? It's a …", exact=True).wait_for()  # the drawing is still offered
+        page.close()
     finally:
         stop_app(proc)
