@@ -24,7 +24,7 @@ def drawing_and_reading():
     with left:
         image = canvas.drawing_canvas()
         # A fixed height: the page does not jump when the first reading appears.
-        reading = st.container(height=110, border=False)
+        reading = st.container(height=140, border=False)  # room for the metrics and the unsure badge
     with right:
         entry = registry.model_selector(keys.DRAW_MODEL,
                                         help="The shipped model, models you trained in this session, or an upload.")
