@@ -8,6 +8,8 @@ from mlp.preprocess import preprocess, to_model_input
 from webapp import canvas, charts, images, inside_parts, keys, registry, share_parts, teach_parts, ui
 
 registry.init_session()
+IMAGE_STYLE = ('<style>[data-testid="stMain"] img{image-rendering:pixelated}'
+               '[data-testid="stMain"] [data-testid="stImage"]{gap:0.75rem}</style>')  # lists of images, spaced
 
 st.title("Draw a digit")
 st.caption("Draw one digit (0–9) in the black box, anywhere and at any size: the network reads it when you lift "
@@ -76,3 +78,8 @@ def drawing_and_reading():
 drawing_and_reading()
 # Below both columns: on a phone, where columns stack, the reading comes right after the canvas.
 ui.upload_model_expander()
+# Once per page run, outside the fragment, where it went out again with every stroke: the canvas's
+# style and script (Clear is the canvas's own reset), the correction pills' wrapping, and digit
+# images enlarged without smoothing (every image on this page is a digit's or a unit's pixels,
+# most sent small for the browser to enlarge).
+st.html(canvas.SCRIPT + teach_parts.STYLE + IMAGE_STYLE, unsafe_allow_javascript=True, width="content")

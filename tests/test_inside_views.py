@@ -126,7 +126,8 @@ def test_activations_count_active_units_and_show_a_units_favourite_images(mnist,
     traced = explain.trace(shipped, x)
     act = tab(at, "Activations")
     caps = image_captions(act)
-    layers = [c[0] for c in caps if c and c[0].startswith("Layer ")]
+    layers = [c for cap in caps for c in cap if c.startswith("Layer ")]
+    assert len(caps[0]) == 2  # one image element: both grids, side by side
     assert shipped.layer_sizes == [784, 1024, 1024, 10]
     assert layers == [f"Layer {i + 1}: {int((h[0] > 0).sum()):,} of 1,024 units active"
                       for i, h in enumerate(traced.hidden)]

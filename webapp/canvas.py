@@ -83,7 +83,11 @@ SCRIPT = """
 
 
 def drawing_canvas():
-    """Draw the canvas, Clear and the brush control; returns the drawing as RGBA (280, 280, 4) or None."""
+    """Draw the canvas, Clear and the brush control; returns the drawing as RGBA (280, 280, 4) or None.
+
+    The page renders SCRIPT once, outside the fragment this runs in (draw.py): it styles the
+    canvas and makes Clear the canvas's reset, and need not be sent again with every stroke.
+    """
     ss = st.session_state
     urlstate.keep({keys.BRUSH: 18})
     ss.setdefault(keys.CANVAS_ROUND, 0)
@@ -103,8 +107,6 @@ def drawing_canvas():
     row.button("Clear", key=keys.CLEAR, icon=":material/ink_eraser:", on_click=_clear)
     with row.popover("Brush", icon=":material/brush:"):
         st.slider("Brush width", 6, 40, key=keys.BRUSH, help="Pixels on the 280×280 canvas.")
-    with row:
-        st.html(SCRIPT, unsafe_allow_javascript=True, width="content")
     return canvas.image_data if drawing is not None else None
 
 

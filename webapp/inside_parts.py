@@ -52,39 +52,36 @@ def activations(entry, model, x, traced, labels):
         ss[keys.UNIT] = int(traced.hidden[layer][0].argmax())
     st.caption("Each square is one hidden unit, in order, row by row: the brighter, the more this drawing "
                "excites it (dark: silent). The white frame is the unit picked below.")
-    # Small images the browser enlarges without smoothing: a 1,024-unit grid is 96x96 pixels to
-    # encode, not 300x300 (the grids were half of a stroke's server time), and the weights 28x28.
-    st.html(f"<style>.st-key-{keys.UNIT_GRIDS} img, .st-key-{keys.UNIT_WEIGHTS} img "
-            "{image-rendering: pixelated}</style>")
-    cols = st.container(key=keys.UNIT_GRIDS).columns(len(sizes))
-    for i, (col, h) in enumerate(zip(cols, traced.hidden)):
-        active = int((h[0] > 0).sum())
-        grid = images.unit_grid(h[0], width=96, mark=ss[keys.UNIT] if i == layer else None)
-        col.image(images.png_data_url(grid), width=300,
-                  caption=f"Layer {i + 1}: {active:,} of {sizes[i]:,} units active")
-    a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
-    a.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")
-    b.number_input("Unit", 0, sizes[layer] - 1, key=keys.UNIT)
+    # Small images the browser enlarges without smoothing (the Draw page's style): a 1,024-unit grid
+    # is 96x96 pixels to encode, not 300x300, and the weights 28x28. Few elements, each a message to
+    # the browser: rows are horizontal containers, not columns, and the grids are one image list.
+    grids = [images.png_data_url(images.unit_grid(h[0], width=96, mark=ss[keys.UNIT] if i == layer else None))
+             for i, h in enumerate(traced.hidden)]
+    st.image(grids, width=300, caption=[f"Layer {i + 1}: {int((h[0] > 0).sum()):,} of {sizes[i]:,} units active"
+                                        for i, h in enumerate(traced.hidden)])
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")
+    row.number_input("Unit", 0, sizes[layer] - 1, key=keys.UNIT)
     # A callback: by the time the button reports a click, the unit's widget is drawn for this run.
-    c.button("Most active", key=keys.MOST_ACTIVE, help="Pick the unit this drawing excites most",
-             on_click=lambda: ss.update({keys.UNIT: int(traced.hidden[ss[keys.UNIT_LAYER]][0].argmax())}))
+    row.button("Most active", key=keys.MOST_ACTIVE, help="Pick the unit this drawing excites most",
+               on_click=lambda: ss.update({keys.UNIT: int(traced.hidden[ss[keys.UNIT_LAYER]][0].argmax())}))
     unit = ss[keys.UNIT]
-    left, right = st.columns([1, 2])
+    below = st.container(horizontal=True, gap="medium")
     w = explain.input_weights(model, layer, unit, x, traced)
-    left.container(key=keys.UNIT_WEIGHTS).image(
-        images.png_data_url(images.diverging_rgb(w.reshape(28, 28))), width=168,
-        caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
+    below.image(images.png_data_url(images.diverging_rgb(w.reshape(28, 28))), width=168,
+                caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
     if not ss.get(keys.SHOW_FAVOURITES):
         # On request: finding them runs the whole test set through the model (once per model), and
         # a visitor who only draws should not make the server load the dataset.
-        right.button("Show the test images it likes most", key=keys.FAVOURITES_BUTTON,
+        below.button("Show the test images it likes most", key=keys.FAVOURITES_BUTTON,
                      on_click=lambda: ss.update({keys.SHOW_FAVOURITES: True}))
         return
     top = favourite_images(entry, model, layer)
     if top is None:
-        right.caption("The test images that excite it most need the dataset, which is not on this server yet.")
+        below.caption("The test images that excite it most need the dataset, which is not on this server yet.")
         return
     x_test = resources.dataset(entry.dataset).x_test
+    right = below.container(width="stretch")
     right.image([images.png_data_url(images.enlarge(x_test[i] / 255.0, scale=2, grid=False)) for i in top[unit]],
                 width=56,
                 caption=[f"#{i}" for i in top[unit]])

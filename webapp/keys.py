@@ -29,8 +29,6 @@ UPLOADED_ID = "uploaded_id"  # file_id of the upload already read
 UPLOAD_ERROR = "upload_error"  # why the last upload was refused
 # Inside the network (webapp.inside_parts)
 INSIDE_TAB = "inside_tab"  # which of its tabs is open (only that one runs)
-UNIT_GRIDS = "unit_grids"  # the container of the activation grids (styled: no smoothing)
-UNIT_WEIGHTS = "unit_weights"  # the container of the picked unit's 28x28 weights (styled: no smoothing)
 UNIT_LAYER, UNIT = "unit_layer", "unit"  # the hidden unit picked on the activation grids
 MOST_ACTIVE = "unit_most_active"  # button: pick the unit the drawing excites most
 SHOW_FAVOURITES, FAVOURITES_BUTTON = "show_favourites", "favourites_button"  # a unit's favourite test images

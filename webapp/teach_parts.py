@@ -34,10 +34,9 @@ THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothi
 TEACH_SEED = 0  # the same drawings and model teach the same model
 WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
 OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, across label changes and pages
-# Thumbnails enlarged without smoothing; the ten pills wrap on a phone (Streamlit scrolls them sideways,
-# hiding the 9 on a 390 px screen).
-STYLE = ("<style>.st-key-%s img{image-rendering:pixelated}"
-         ".st-key-%s [role=radiogroup]{flex-wrap:wrap;gap:0.25rem}</style>" % (keys.DRAWINGS_OPEN, keys.CORRECTION))
+# The ten pills wrap on a phone (Streamlit scrolls them sideways, hiding the 9 on a 390 px screen).
+# Rendered once by the Draw page, outside its fragment (thumbnails are unsmoothed by the page's style).
+STYLE = "<style>.st-key-%s [role=radiogroup]{flex-wrap:wrap;gap:0.25rem}</style>" % keys.CORRECTION
 
 
 def noun(entry):
@@ -71,7 +70,6 @@ def section(entry, model, x28):
     notice = ss.pop(keys.TEACH_NOTICE, None)
     if notice is not None:
         st.toast(notice[1], icon=notice[0])
-    st.html(STYLE)
     if model is not None and x28 is not None:
         _corrections(x28)
     job = ss.get(keys.TEACH_JOB)
