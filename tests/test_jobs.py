@@ -1,5 +1,6 @@
 """Background training jobs and the process-wide limit on concurrent runs."""
 
+import os
 import threading
 import time
 
@@ -9,6 +10,7 @@ import pytest
 from mlp import TrainConfig, Trainer, build_model
 from webapp.job_view import controls, status
 from webapp.jobs import JobState, TrainingJob, TrainingSlots
+from webapp.worker import WORKER_NICENESS
 
 
 def blobs(n=4000, seed=0, scale=1.0):
@@ -379,3 +381,33 @@ def test_a_run_in_the_worker_matches_training_in_process_bit_for_bit_with_dropou
     for a, b in zip(local.get_weights(), j.model.get_weights(), strict=True):
         assert np.array_equal(a, b)
     assert j.model.meta["history"][-1]["train_loss"] == local.meta["history"][-1]["train_loss"]
+
+
+def _worker_pids():
+    """The webapp.worker processes this test process started."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"webapp.worker" in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_the_worker_trains_only_on_cpu_time_the_server_leaves():
+    j = job(TrainingSlots(1), epochs=2, data=("test_jobs:slow_blobs", (4000, 3.0))).start()
+    try:
+        wait(lambda: _worker_pids(), 20)
+        pid = _worker_pids()[0]
+        # Set first thing in the worker, after Python's start-up; every thread it starts inherits it.
+        wait(lambda: os.sched_getscheduler(pid) == os.SCHED_IDLE, 10)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == WORKER_NICENESS
+    finally:
+        j.stop()
+        j.join(30)

@@ -19,9 +19,24 @@ from webapp.job_protocol import Command, Done, Epoch, JobState, Paused, Progress
 WORKER_NICENESS = 10
 
 
-def main():
-    # Training is batch work: below the server's priority, so pages stay responsive while it runs.
+def lower_priority():
+    """Training is batch work: it must never keep the server from answering a page.
+
+    Linux's SCHED_IDLE class runs a thread only on CPU time no other thread wants (and at full
+    speed when the machine is otherwise idle); nice 10 alone still lets the scheduler run a
+    worker's turn before a waking server thread. Called before anything starts a thread (BLAS
+    threads are created when numpy is imported), which inherit both. Returns the policy set.
+    """
     os.nice(WORKER_NICENESS)
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not allowed: nice 10 it is
+        return "nice"
+    return "idle"
+
+
+def main():
+    lower_priority()
     out = os.fdopen(os.dup(1), "wb")  # the message stream
     os.dup2(2, 1)  # stray prints now land on stderr
     send = _sender(out)
