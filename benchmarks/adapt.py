@@ -2,9 +2,10 @@
 
     MLP_DATA_DIR=../shared python -m benchmarks.adapt [--model models/default.npz] [--repeats 3]
         [--writers 0 40 | --only SEED ...] [--threads N] [--teach 2] [--others 30]
-        [--band 0.83 0.88] [--seed 0] [--json]
+        [--band 0.83 0.88] [--seed 0] [--steps N] [--lr X] [--user-share X] [--blend X] [--json]
 
-Two measurements, both with mlp.adapt's default AdaptConfig:
+Two measurements, both with mlp.adapt's default AdaptConfig unless --steps, --lr, --user-share
+or --blend change it (to compare settings in one run of the machine):
 
 * **Time**: teaching 20 drawings (2 of each digit, by simulated writer 0), MNIST test scored
   before and after as the app and the command line do; the median of ``--repeats`` runs (the
@@ -35,7 +36,7 @@ import numpy as np
 from data import load_dataset
 from drawn.styles import make_writer, writer_images
 from mlp import load_model, to_inputs
-from mlp.adapt import AdaptConfig, adapt
+from mlp.adapt import AdaptConfig, AdaptError, adapt
 
 
 def parse_args(argv=None):
@@ -51,23 +52,33 @@ def parse_args(argv=None):
     p.add_argument("--band", type=float, nargs=2, default=[0.83, 0.88], metavar=("LOW", "HIGH"),
                    help="the goal's writers: read within [LOW, HIGH] before teaching (default 0.83 0.88)")
     p.add_argument("--seed", type=int, default=0, help="adapt's seed (default 0)")
+    defaults = AdaptConfig()
+    p.add_argument("--steps", type=int, default=defaults.steps, help=f"AdaptConfig.steps (default {defaults.steps})")
+    p.add_argument("--lr", type=float, default=defaults.lr, help=f"AdaptConfig.lr (default {defaults.lr})")
+    p.add_argument("--user-share", type=float, default=defaults.user_share,
+                   help=f"AdaptConfig.user_share (default {defaults.user_share})")
+    p.add_argument("--blend", type=float, default=defaults.blend, help=f"AdaptConfig.blend (default {defaults.blend})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if args.repeats < 1 or args.teach < 1 or args.others < 1 or args.writers[0] >= args.writers[1]:
         p.error("--repeats, --teach and --others must be >= 1, and --writers FIRST < STOP")
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be >= 1")
+    try:
+        args.config = AdaptConfig(steps=args.steps, lr=args.lr, user_share=args.user_share, blend=args.blend).validate()
+    except AdaptError as e:
+        p.error(str(e))
     return args
 
 
-def time_teaching(model, dataset, repeats, seed):
+def time_teaching(model, dataset, repeats, seed, config):
     """Median (and all) wall seconds of adapt on 20 drawings, 2 of each digit, by writer 0."""
     images, labels = writer_images(make_writer(0), 2, 0, dataset.x_test, dataset.y_test)
     runs = []
     for _ in range(repeats):
         started, cpu = time.perf_counter(), time.process_time()
         result = adapt(model, images, labels, replay=(dataset.x_train, dataset.y_train),
-                       test=(dataset.x_test, dataset.y_test), seed=seed)
+                       test=(dataset.x_test, dataset.y_test), seed=seed, config=config)
         runs.append({"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
                      "adapt_seconds": result.seconds})
     return {"n_drawings": len(labels), "steps": result.steps,
@@ -79,7 +90,7 @@ def accuracy(model, images, labels):
     return float((model.predict(to_inputs(images)) == labels).mean())
 
 
-def teach_writer(model, dataset, writer_seed, teach, others, seed):
+def teach_writer(model, dataset, writer_seed, teach, others, seed, config):
     """One writer: read before, taught `teach` per digit, read after; MNIST test after."""
     writer = make_writer(writer_seed)
     x_teach, y_teach = writer_images(writer, teach, 0, dataset.x_test, dataset.y_test)
@@ -87,7 +98,7 @@ def teach_writer(model, dataset, writer_seed, teach, others, seed):
     before = accuracy(model, x_other, y_other)
     cpu = time.process_time()
     result = adapt(model, x_teach, y_teach, replay=(dataset.x_train, dataset.y_train),
-                   test=(dataset.x_test, dataset.y_test), seed=seed)
+                   test=(dataset.x_test, dataset.y_test), seed=seed, config=config)
     cpu = time.process_time() - cpu
     after = accuracy(result.model, x_other, y_other)
     predicted = result.model.predict(to_inputs(x_other))
@@ -133,9 +144,9 @@ def run(args):
     model = load_model(args.model)
     dataset = load_dataset("mnist")
     report = {"model": args.model, "load_average_before": os.getloadavg(), "threads": args.threads,
-              "config": AdaptConfig().to_dict(),
+              "config": args.config.to_dict(),
               "mnist_test_before": accuracy(model, dataset.x_test, dataset.y_test)}
-    report["timing"] = time_teaching(model, dataset, args.repeats, args.seed)
+    report["timing"] = time_teaching(model, dataset, args.repeats, args.seed, args.config)
     if not args.json:
         t = report["timing"]
         print(f"{args.model}: load average {report['load_average_before'][0]:.2f}, BLAS threads "
@@ -145,7 +156,7 @@ def run(args):
               f"CPU {statistics.median(r['cpu_seconds'] for r in t['runs']):.2f} s", flush=True)
     writers = []
     for seed in args.only or range(*args.writers):
-        row = teach_writer(model, dataset, seed, args.teach, args.others, args.seed)
+        row = teach_writer(model, dataset, seed, args.teach, args.others, args.seed, args.config)
         writers.append(row)
         if not args.json:
             print(f"writer {seed:3d}: {row['before']:6.1%} -> {row['after']:6.1%}   held-out "

@@ -74,6 +74,7 @@ class AdaptConfig:
     lr: float = 2e-4
     holdout_fraction: float = 0.25
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    blend: float = 1.0
 
     def validate(self):
         """Raise AdaptError naming the first setting that makes no sense; returns self."""
@@ -87,6 +88,8 @@ class AdaptConfig:
             raise AdaptError(f"lr must be a positive number, got {self.lr!r}")
         if not 0 <= self.holdout_fraction < 1:
             raise AdaptError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction!r}")
+        if not (isinstance(self.blend, (int, float)) and 0 < self.blend <= 1):
+            raise AdaptError(f"blend must be in (0, 1], got {self.blend!r}")
         self.augment.validate()
         return self
 
@@ -266,7 +269,7 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
             return _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before,
                             len(held_idx))
         if step == halfway and len(held_idx):
-            holdout_after = _accuracy(student, held_x, targets[held_idx])
+            holdout_after = _accuracy(_blended(model, student.with_seed(seed), config.blend), held_x, targets[held_idx])
         pool = train_idx if step < halfway else np.arange(len(targets))
         users = pool[pick_rng.integers(0, len(pool), n_user)]
         replayed = pick_rng.integers(0, len(x_replay), n_replay)
@@ -282,6 +285,7 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
             progress(step + 1, config.steps)
     if not student.weights_finite():
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
+    _blended(model, student, config.blend)
 
     mnist_after = None
     if test is not None:
@@ -295,6 +299,16 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
     )
     _stamp(student, model, result, config, evaluation if test is not None else None)
     return result
+
+
+def _blended(base, taught, blend):
+    """taught's weights moved to base + blend * (taught - base), in place; returns taught."""
+    if blend < 1:
+        for (b, _, _), (t, _, _) in zip(base.flat_parameters(), taught.flat_parameters()):
+            t -= b
+            t *= taught.dtype.type(blend)
+            t += b
+    return taught
 
 
 def _accuracy(model, x, y):

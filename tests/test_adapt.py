@@ -75,6 +75,8 @@ def test_bad_replay_data_is_refused(replay, message):
     (AdaptConfig(user_share=1.0), "user_share must be in"),
     (AdaptConfig(lr=0.0), "lr must be a positive number"),
     (AdaptConfig(holdout_fraction=1.0), "holdout_fraction must be in"),
+    (AdaptConfig(blend=0.0), r"blend must be in \(0, 1\]"),
+    (AdaptConfig(blend=1.5), r"blend must be in \(0, 1\]"),
 ])
 def test_bad_settings_are_refused(config, message):
     with pytest.raises(AdaptError, match=message):
@@ -156,6 +158,20 @@ def test_same_seed_same_weights_other_seed_other_weights():
     first, again, other = taught(7), taught(7), taught(8)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_blend_keeps_that_share_of_what_teaching_changed():
+    model = MLP([784, 16, 10], dropout=0.2, seed=1)
+    images, labels = drawings(20)
+
+    def taught(blend):
+        config = AdaptConfig(steps=12, batch_size=16, blend=blend)
+        return adapt(model, images, labels, replay=small_replay(), config=config, seed=3).model.get_weights()
+
+    full, part = taught(1.0), taught(0.3)
+    for base, f, p in zip(model.get_weights(), full, part):
+        assert np.allclose(p, base + np.float32(0.3) * (f - base), atol=1e-6)
+    assert not all(np.array_equal(f, p) for f, p in zip(full, part))
 
 
 def test_stop_returns_no_model():
