@@ -5,7 +5,7 @@ import streamlit as st
 
 from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
-from webapp import canvas, charts, images, inside_parts, keys, registry, share_parts, teach_parts, ui
+from webapp import canvas, charts, images, inside_parts, keys, registry, resources, share_parts, teach_parts, ui
 
 registry.init_session()
 IMAGE_STYLE = ('<style>[data-testid="stMain"] img{image-rendering:pixelated}'
@@ -22,6 +22,11 @@ st.caption("Draw one digit (0–9) in the black box, anywhere and at any size: t
 @st.fragment
 def drawing_and_reading():
     """The canvas, the model, the reading with its bars and 28x28 input, sharing, and Inside the network."""
+    with resources.turn():  # one session's run at a time: each reading arrives as soon as its own work is done
+        _drawing_and_reading()
+
+
+def _drawing_and_reading():
     left, right = st.columns(2, gap="large")
     with left:
         image = canvas.drawing_canvas()

@@ -381,3 +381,58 @@ def test_weight_grid_is_rgba_with_transparent_gaps():
     last_row = slice(pad + 2 * (tile + pad), pad + 2 * (tile + pad) + tile)
     assert (alpha[last_row, pad + 4 * (tile + pad):] == 0).all()  # no tile after unit 19
     assert (alpha == 255).sum() == 20 * tile * tile
+
+
+# -- page runs take turns (webapp.resources.turn) ---------------------------------------------
+
+
+def test_page_runs_take_turns_and_a_long_one_holds_others_up_only_for_a_while(monkeypatch):
+    import threading
+    import time
+
+    from webapp import resources
+
+    monkeypatch.setattr(resources, "TURN_WAIT", 0.3)
+    events, first_in, release = [], threading.Event(), threading.Event()
+
+    def first():
+        with resources.turn():
+            events.append("first in")
+            first_in.set()
+            release.wait(5)
+            events.append("first out")
+
+    def second():
+        first_in.wait(5)
+        with resources.turn():
+            events.append("second in")
+
+    a, b = threading.Thread(target=first), threading.Thread(target=second)
+    a.start(), b.start()
+    b.join(0.15)
+    assert events == ["first in"]  # the second waits for its turn ...
+    release.set()
+    a.join(5), b.join(5)
+    assert events == ["first in", "first out", "second in"]  # ... and runs when the first is done
+
+    events.clear()
+    first_in.clear(), release.clear()
+    a, b = threading.Thread(target=first), threading.Thread(target=second)
+    started = time.monotonic()
+    a.start(), b.start()
+    b.join(5)  # the first holds its turn for good: the second goes ahead after TURN_WAIT
+    assert events == ["first in", "second in"] and 0.25 < time.monotonic() - started < 3
+    release.set()
+    a.join(5)
+    with resources.turn():  # the turn is free again, whatever happened
+        assert resources._turns().locked()
+    assert not resources._turns().locked()
+
+
+def test_a_page_run_that_raises_gives_its_turn_back():
+    from webapp import resources
+
+    with pytest.raises(RuntimeError):
+        with resources.turn():
+            raise RuntimeError("st.rerun() and st.switch_page() raise out of a run")
+    assert not resources._turns().locked()
