@@ -34,6 +34,10 @@ STROKES = {
     "7": [(75, 60), (130, 60), (205, 60), (180, 110), (155, 160), (130, 235)],
 }
 
+# True once no Prediction metric shows a value (the empty drawing's run has come back).
+NO_READING_JS = """() => ![...document.querySelectorAll('[data-testid="stMetric"]')].some(
+  m => m.textContent.includes('Prediction') && (m.querySelector('[data-testid="stMetricValue"]') || {}).textContent)"""
+
 WATCH_JS = """() => {
   const readMetric = () => {
     for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
@@ -77,6 +81,8 @@ def draw(page, points):
 def one_stroke(page, digit):
     """Clear, draw `digit`'s stroke; (milliseconds from mouse-up to the reading, the reading)."""
     clear(page)
+    # A loaded server may still be running the empty drawing when the page looks settled.
+    page.wait_for_function(NO_READING_JS, timeout=30_000, polling=50)
     before = page.evaluate(WATCH_JS)
     assert before is None, f"a Prediction ({before}) is still shown after Clear"
     draw(page, STROKES[digit])

@@ -425,8 +425,39 @@ def test_page_runs_take_turns_and_a_long_one_holds_others_up_only_for_a_while(mo
     release.set()
     a.join(5)
     with resources.turn():  # the turn is free again, whatever happened
-        assert resources._turns().locked()
-    assert not resources._turns().locked()
+        assert resources._turns().waiting() == 1
+    assert resources._turns().waiting() == 0
+
+
+def test_runs_get_their_turns_in_the_order_they_came():
+    import threading
+
+    from webapp import resources
+
+    turns, order, gate = resources.Turns(), [], threading.Event()
+
+    def run(name, hold=None):
+        with turns.turn(5):
+            order.append(name)
+            if hold is not None:
+                hold.wait(5)
+
+    first = threading.Thread(target=run, args=("first", gate))
+    first.start()
+    while turns.waiting() < 1:
+        pass
+    later = []
+    for i in range(6):  # they queue behind the first, in this order
+        t = threading.Thread(target=run, args=(f"run {i}",))
+        t.start()
+        later.append(t)
+        while turns.waiting() < i + 2:
+            pass
+    gate.set()
+    for t in [first, *later]:
+        t.join(5)
+    assert order == ["first"] + [f"run {i}" for i in range(6)]
+    assert turns.waiting() == 0
 
 
 def test_a_page_run_that_raises_gives_its_turn_back():
@@ -435,4 +466,4 @@ def test_a_page_run_that_raises_gives_its_turn_back():
     with pytest.raises(RuntimeError):
         with resources.turn():
             raise RuntimeError("st.rerun() and st.switch_page() raise out of a run")
-    assert not resources._turns().locked()
+    assert resources._turns().waiting() == 0

@@ -5,6 +5,7 @@ limiter of training runs. Failures are not cached: a missing dataset is looked u
 the next page run.
 """
 
+import collections
 import contextlib
 import logging
 import threading
@@ -38,14 +39,49 @@ def one_blas_thread():
 TURN_WAIT = 1.0  # seconds a page run waits for its turn before it runs anyway (beside the one taking long)
 
 
+class Turns:
+    """First come, first served: a page run waits until the runs that came before it are done.
+
+    A plain lock lets a newcomer take the lock before the waiter it just woke gets going (the
+    waiter needs the GIL first), so some runs waited far longer than others; here each waiter
+    has its own Event, set when the run before it leaves.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._queue = collections.deque()  # one Event per run in or waiting for a turn, in order of arrival
+
+    @contextlib.contextmanager
+    def turn(self, wait):
+        """Run the block when every earlier run is done, or after `wait` seconds whatever happens."""
+        me = threading.Event()
+        with self._lock:
+            self._queue.append(me)
+            if self._queue[0] is me:
+                me.set()
+        me.wait(wait)
+        try:
+            yield
+        finally:
+            with self._lock:
+                first = self._queue[0] is me
+                self._queue.remove(me)
+                if first and self._queue:
+                    self._queue[0].set()
+
+    def waiting(self):
+        """Runs in a turn or waiting for one."""
+        with self._lock:
+            return len(self._queue)
+
+
 @st.cache_resource(show_spinner=False)
 def _turns():
-    return threading.Lock()
+    return Turns()
 
 
-@contextlib.contextmanager
 def turn():
-    """Run the block when no other session's Draw run is in one: page runs take turns.
+    """A context manager: run the block when no other session's Draw run is in one (page runs take turns).
 
     Every page run of the server shares one core (Python's GIL), and a run gives the GIL up
     dozens of times (each element it sends wakes the event loop): side by side, ten runs of
@@ -54,13 +90,7 @@ def turn():
     TURN_WAIT (another is computing something slow, e.g. a model's first map of the test set)
     goes ahead anyway.
     """
-    lock = _turns()
-    mine = lock.acquire(timeout=TURN_WAIT)
-    try:
-        yield
-    finally:
-        if mine:
-            lock.release()
+    return _turns().turn(TURN_WAIT)
 
 
 @st.cache_resource(show_spinner=False)
