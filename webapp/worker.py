@@ -20,19 +20,18 @@ WORKER_NICENESS = 10
 
 
 def lower_priority():
-    """Training is batch work: it must never keep the server from answering a page.
+    """Training is batch work: it should never keep the server from answering a page.
 
-    Linux's SCHED_IDLE class runs a thread only on CPU time no other thread wants (and at full
-    speed when the machine is otherwise idle); nice 10 alone still lets the scheduler run a
-    worker's turn before a waking server thread. Called before anything starts a thread (BLAS
-    threads are created when numpy is imported), which inherit both. Returns the policy set.
+    Linux's SCHED_IDLE class runs a thread only on CPU time no other thread wants (at full speed
+    when nothing else does), a stronger promise than nice 10, which still gives a worker a small
+    share against the server. Called before anything starts a thread (BLAS threads are created
+    when numpy is imported): they inherit both.
     """
     os.nice(WORKER_NICENESS)
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux, or not allowed: nice 10 it is
-        return "nice"
-    return "idle"
+        pass
 
 
 def main():
