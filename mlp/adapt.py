@@ -65,7 +65,9 @@ class AdaptConfig:
     steps: Adam steps in all; batch_size: images per step, of which round(user_share * batch_size)
     are the user's drawings and the rest replayed MNIST training images; lr: Adam's rate at the
     start of a half-cosine down to 0; holdout_fraction: share of each digit's drawings held out
-    for the first half of the run; augment: distortions applied to every batch.
+    for the first half of the run; augment: distortions applied to every batch; blend: share of
+    the change teaching made that the taught weights keep, base + blend * (taught - base) (weight
+    interpolation as in WiSE-FT, Wortsman et al. 2022; 1, the default, keeps all of it).
     """
 
     steps: int = 160
@@ -88,7 +90,7 @@ class AdaptConfig:
             raise AdaptError(f"lr must be a positive number, got {self.lr!r}")
         if not 0 <= self.holdout_fraction < 1:
             raise AdaptError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction!r}")
-        if not (isinstance(self.blend, (int, float)) and 0 < self.blend <= 1):
+        if isinstance(self.blend, bool) or not (isinstance(self.blend, (int, float)) and 0 < self.blend <= 1):
             raise AdaptError(f"blend must be in (0, 1], got {self.blend!r}")
         self.augment.validate()
         return self
@@ -103,8 +105,9 @@ class AdaptResult:
     """What adapt did. model is None when stopped; accuracies are None when they could not be measured.
 
     holdout_before/after: accuracy on the held-out drawings (n_holdout of them) of the original
-    model and of the model halfway through, before it saw them. mnist_before/after: MNIST test
-    accuracy of the original and of the taught model (None without a test set).
+    model and of the model halfway through (blended as the taught one is), before it saw them.
+    mnist_before/after: MNIST test accuracy of the original and of the taught model (None without
+    a test set).
     skipped: indices (into the caller's arrays) of empty drawings that were left out.
     """
 

@@ -77,6 +77,7 @@ def test_bad_replay_data_is_refused(replay, message):
     (AdaptConfig(holdout_fraction=1.0), "holdout_fraction must be in"),
     (AdaptConfig(blend=0.0), r"blend must be in \(0, 1\]"),
     (AdaptConfig(blend=1.5), r"blend must be in \(0, 1\]"),
+    (AdaptConfig(blend=True), r"blend must be in \(0, 1\]"),
 ])
 def test_bad_settings_are_refused(config, message):
     with pytest.raises(AdaptError, match=message):

@@ -386,84 +386,80 @@ def test_weight_grid_is_rgba_with_transparent_gaps():
 # -- page runs take turns (webapp.resources.turn) ---------------------------------------------
 
 
-def test_page_runs_take_turns_and_a_long_one_holds_others_up_only_for_a_while(monkeypatch):
+def _until(predicate, seconds=10):
+    """Wait (briefly sleeping) until predicate() is true; fail after `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+def _run(turns, name, log, wait=10, hold=None):
+    """A page run: take the turn, note when it got it, hold it until `hold` is set (if given)."""
     import threading
     import time
 
-    from webapp import resources
+    def body():
+        asked = time.monotonic()
+        with turns.turn(wait):
+            log.append((name, time.monotonic() - asked))
+            if hold is not None:
+                hold.wait(10)
 
-    monkeypatch.setattr(resources, "TURN_WAIT", 0.3)
-    events, first_in, release = [], threading.Event(), threading.Event()
-
-    def first():
-        with resources.turn():
-            events.append("first in")
-            first_in.set()
-            release.wait(5)
-            events.append("first out")
-
-    def second():
-        first_in.wait(5)
-        with resources.turn():
-            events.append("second in")
-
-    a, b = threading.Thread(target=first), threading.Thread(target=second)
-    a.start(), b.start()
-    b.join(0.15)
-    assert events == ["first in"]  # the second waits for its turn ...
-    release.set()
-    a.join(5), b.join(5)
-    assert events == ["first in", "first out", "second in"]  # ... and runs when the first is done
-
-    events.clear()
-    first_in.clear(), release.clear()
-    a, b = threading.Thread(target=first), threading.Thread(target=second)
-    started = time.monotonic()
-    a.start(), b.start()
-    b.join(5)  # the first holds its turn for good: the second goes ahead after TURN_WAIT
-    assert events == ["first in", "second in"] and 0.25 < time.monotonic() - started < 3
-    release.set()
-    a.join(5)
-    with resources.turn():  # the turn is free again, whatever happened
-        assert resources._turns().waiting() == 1
-    assert resources._turns().waiting() == 0
+    t = threading.Thread(target=body)
+    t.start()
+    return t
 
 
-def test_runs_get_their_turns_in_the_order_they_came():
+def test_page_runs_take_turns_in_the_order_they_came():
     import threading
 
     from webapp import resources
 
-    turns, order, gate = resources.Turns(), [], threading.Event()
-
-    def run(name, hold=None):
-        with turns.turn(5):
-            order.append(name)
-            if hold is not None:
-                hold.wait(5)
-
-    first = threading.Thread(target=run, args=("first", gate))
-    first.start()
-    while turns.waiting() < 1:
-        pass
-    later = []
+    turns, log, gate = resources.Turns(), [], threading.Event()
+    threads = [_run(turns, "first", log, hold=gate)]
+    _until(lambda: turns.waiting() == 1)
     for i in range(6):  # they queue behind the first, in this order
-        t = threading.Thread(target=run, args=(f"run {i}",))
-        t.start()
-        later.append(t)
-        while turns.waiting() < i + 2:
-            pass
+        threads.append(_run(turns, f"run {i}", log))
+        _until(lambda n=i + 2: turns.waiting() == n)
+    assert [name for name, _ in log] == ["first"]  # all six wait for the first ...
     gate.set()
-    for t in [first, *later]:
-        t.join(5)
-    assert order == ["first"] + [f"run {i}" for i in range(6)]
+    for t in threads:
+        t.join(10)
+    assert [name for name, _ in log] == ["first"] + [f"run {i}" for i in range(6)]  # ... and go in order
     assert turns.waiting() == 0
 
 
-def test_a_page_run_that_raises_gives_its_turn_back():
+def test_a_slow_run_holds_the_next_one_up_for_the_wait_and_the_rest_not_at_all():
+    import threading
+
     from webapp import resources
 
-    with pytest.raises(RuntimeError):
-        with resources.turn():
-            raise RuntimeError("st.rerun() and st.switch_page() raise out of a run")
-    assert resources._turns().waiting() == 0
+    turns, log, slow_done = resources.Turns(), [], threading.Event()
+    slow = _run(turns, "slow", log, wait=0.3, hold=slow_done)
+    _until(lambda: turns.waiting() == 1)
+    for i in range(3):  # quick runs one after another, while the slow one goes on
+        _run(turns, f"quick {i}", log, wait=0.3).join(10)
+    waited = dict(log)
+    assert 0.25 < waited["quick 0"] < 3  # the first waits its TURN_WAIT, then takes the turn over ...
+    assert waited["quick 1"] < 0.25 and waited["quick 2"] < 0.25  # ... so the next ones need not wait
+    slow_done.set()
+    slow.join(10)
+    assert turns.waiting() == 0
+    _run(turns, "after", log, wait=0.3).join(10)
+    assert dict(log)["after"] < 0.25  # the slow one's end left the turn free
+
+
+def test_a_page_run_that_reruns_gives_its_turn_back():
+    from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
+
+    from webapp import resources
+
+    turns = resources.Turns()
+    for exc in (RerunException(None), StopException()):  # what st.rerun(), st.switch_page() and st.stop() raise
+        with pytest.raises(type(exc)):
+            with turns.turn(1):
+                raise exc
+        assert turns.waiting() == 0

@@ -44,12 +44,14 @@ class Turns:
 
     A plain lock lets a newcomer take the lock before the waiter it just woke gets going (the
     waiter needs the GIL first), so some runs waited far longer than others; here each waiter
-    has its own Event, set when the run before it leaves.
+    has its own Event, set when the run before it leaves. A waiter whose wait runs out takes the
+    turn over from the slow runs ahead of it (they go on, but their end passes nothing on), so
+    the runs behind it wait for it alone, not for the slow one.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._queue = collections.deque()  # one Event per run in or waiting for a turn, in order of arrival
+        self._queue = collections.deque()  # one Event per run holding or awaiting the turn, in order of arrival
 
     @contextlib.contextmanager
     def turn(self, wait):
@@ -59,18 +61,23 @@ class Turns:
             self._queue.append(me)
             if self._queue[0] is me:
                 me.set()
-        me.wait(wait)
+        if not me.wait(wait):
+            with self._lock:
+                while me in self._queue and self._queue[0] is not me:
+                    self._queue.popleft().set()  # overdue: the slow run, and any waiter as overdue as this one
         try:
             yield
         finally:
             with self._lock:
-                first = self._queue[0] is me
-                self._queue.remove(me)
-                if first and self._queue:
-                    self._queue[0].set()
+                if self._queue and self._queue[0] is me:
+                    self._queue.popleft()
+                    if self._queue:
+                        self._queue[0].set()
+                elif me in self._queue:
+                    self._queue.remove(me)  # not reached as the code stands; never leave a dead entry behind
 
     def waiting(self):
-        """Runs in a turn or waiting for one."""
+        """Runs holding or awaiting the turn (the slow runs taken over from not counted)."""
         with self._lock:
             return len(self._queue)
 
@@ -81,14 +88,15 @@ def _turns():
 
 
 def turn():
-    """A context manager: run the block when no other session's Draw run is in one (page runs take turns).
+    """A context manager: run the block in its turn among the sessions' Draw runs (Turns, TURN_WAIT).
 
     Every page run of the server shares one core (Python's GIL), and a run gives the GIL up
     dozens of times (each element it sends wakes the event loop): side by side, ten runs of
     25 ms each all finish about 250 ms late. Taking turns, each reading goes out as soon as its
     own 25 ms are done, and the event loop keeps sending meanwhile. A run that waits more than
     TURN_WAIT (another is computing something slow, e.g. a model's first map of the test set)
-    goes ahead anyway.
+    goes ahead, and the runs after it wait for it, not for the slow one. (The teaching progress
+    bar's own refresh, a fragment inside Draw's, does not take turns: it draws one bar.)
     """
     return _turns().turn(TURN_WAIT)
 
