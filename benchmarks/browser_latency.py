@@ -24,7 +24,7 @@ import statistics
 import time
 
 from benchmarks.browser_drawn import clear, settle
-from harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
+from harness import CHROMIUM, CHROMIUM_ARGS, draw_stroke, start_app, stop_app
 
 TARGET_MS = 350.0
 
@@ -67,17 +67,6 @@ WATCH_JS = """() => {
 }"""
 
 
-def draw(page, points):
-    """One mouse stroke through canvas-pixel points, in small steps as a hand moves."""
-    box = page.locator("canvas.upper-canvas").bounding_box()
-    scale = box["width"] / 280
-    page.mouse.move(box["x"] + points[0][0] * scale, box["y"] + points[0][1] * scale)
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=6)
-    page.mouse.up()
-
-
 def one_stroke(page, digit):
     """Clear, draw `digit`'s stroke; (milliseconds from mouse-up to the reading, the reading)."""
     clear(page)
@@ -85,7 +74,7 @@ def one_stroke(page, digit):
     page.wait_for_function(NO_READING_JS, timeout=30_000, polling=50)
     before = page.evaluate(WATCH_JS)
     assert before is None, f"a Prediction ({before}) is still shown after Clear"
-    draw(page, STROKES[digit])
+    draw_stroke(page, STROKES[digit], steps=6)
     page.wait_for_function("() => window.__latency.shown !== null", timeout=30_000, polling="raf")
     latency = page.evaluate("() => window.__latency")
     return latency["shown"] - latency["up"], latency["value"]

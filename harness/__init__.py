@@ -4,7 +4,7 @@
     proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "2"})
 """
 
-from .canvas import DRAWING_LAYER, HAS_INK_JS, canvas_data_url, canvas_value
+from .canvas import DRAWING_LAYER, HAS_INK_JS, canvas_data_url, canvas_value, draw_stroke
 from .server import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_app, stop_app
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ROOT",
     "canvas_data_url",
     "canvas_value",
+    "draw_stroke",
     "free_port",
     "start_app",
     "stop_app",

@@ -28,3 +28,15 @@ def canvas_value(data_url):
     """The session-state value streamlit-drawable-canvas stores for a drawing."""
     return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": data_url},
             "backgroundFit": None}
+
+
+def draw_stroke(page, points, steps=4):
+    """Drag the mouse through `points` given in canvas pixels (0-280), whatever size the canvas is
+    shown at, moving in `steps` small moves between points as a hand does (a Playwright page)."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    scale = box["width"] / 280
+    page.mouse.move(box["x"] + points[0][0] * scale, box["y"] + points[0][1] * scale)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=steps)
+    page.mouse.up()

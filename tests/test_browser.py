@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
+from harness import DRAWING_LAYER, HAS_INK_JS, ROOT, draw_stroke, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,16 +35,6 @@ def page(chromium):
 def shoot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def draw_stroke(page, points):
-    """Drag the mouse through points given in canvas pixels (0-280), whatever size the canvas is shown at."""
-    x0, y0, scale = canvas_frame(page)
-    page.mouse.move(x0 + points[0][0] * scale, y0 + points[0][1] * scale)
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(x0 + x * scale, y0 + y * scale, steps=4)
-    page.mouse.up()
 
 
 def canvas_frame(page):

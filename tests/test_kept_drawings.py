@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from harness import canvas_data_url, canvas_value
+from harness import canvas_data_url, canvas_value, draw_stroke
 from harness.apptest import APP, TIMEOUT, clear_caches
 from mlp import MLP
 from webapp.registry import ModelEntry
@@ -296,12 +296,7 @@ def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_pat
         page.goto(url)
         canvas = page.locator("canvas.upper-canvas")
         canvas.wait_for()
-        box = canvas.bounding_box()
-        scale = box["width"] / 280
-        page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)  # a "1"
-        page.mouse.up()
+        draw_stroke(page, [(140, 40), (140, 240)], steps=8)  # a "1"
         page.locator(".st-key-correction").get_by_role("radio", name="7", exact=True).click()
         page.get_by_text("(kept as a 7)").wait_for()
         page.locator(".st-key-drawings_open summary").click()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness import canvas_data_url, canvas_value
+from harness import canvas_data_url, canvas_value, draw_stroke
 from harness.apptest import clear_caches, metrics, open_app, wait_for
 from mlp import MLP
 from webapp.registry import ModelEntry
@@ -181,12 +181,7 @@ def test_in_a_browser_a_correction_lands_in_your_drawings_and_is_deleted(mnist, 
         canvas = page.locator("canvas.upper-canvas")
         canvas.wait_for()
         assert page.locator(".st-key-correction").count() == 0  # nothing drawn, nothing offered
-        box = canvas.bounding_box()
-        scale = box["width"] / 280
-        page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)  # a "1"
-        page.mouse.up()
+        draw_stroke(page, [(140, 40), (140, 240)], steps=8)  # a "1"
         pills = page.locator(".st-key-correction")
         pills.get_by_role("radio", name="7", exact=True).click()  # "Wrong? It's a 7"
         page.get_by_text("Kept as a 7 in Your drawings (1)").wait_for()
