@@ -2,10 +2,10 @@
 
     MLP_DATA_DIR=../shared python -m benchmarks.adapt [--model models/default.npz] [--repeats 3]
         [--writers 0 40 | --only SEED ...] [--threads N] [--teach 2] [--others 30]
-        [--band 0.83 0.88] [--seed 0] [--steps N] [--lr X] [--user-share X] [--blend X] [--json]
+        [--band 0.83 0.88] [--seed 0] [--steps N] [--probe-steps N] [--lr X] [--user-share X] [--blend X] [--json]
 
-Two measurements, both with mlp.adapt's default AdaptConfig unless --steps, --lr, --user-share
-or --blend change it (to compare settings in one run of the machine):
+Two measurements, both with mlp.adapt's default AdaptConfig unless --steps, --probe-steps, --lr,
+--user-share or --blend change it (to compare settings in one run of the machine):
 
 * **Time**: teaching 20 drawings (2 of each digit, by simulated writer 0), MNIST test scored
   before and after as the app and the command line do; the median of ``--repeats`` runs (the
@@ -54,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="adapt's seed (default 0)")
     defaults = AdaptConfig()
     p.add_argument("--steps", type=int, default=defaults.steps, help=f"AdaptConfig.steps (default {defaults.steps})")
+    p.add_argument("--probe-steps", type=int, default=defaults.probe_steps,
+                   help=f"AdaptConfig.probe_steps (default {defaults.probe_steps})")
     p.add_argument("--lr", type=float, default=defaults.lr, help=f"AdaptConfig.lr (default {defaults.lr})")
     p.add_argument("--user-share", type=float, default=defaults.user_share,
                    help=f"AdaptConfig.user_share (default {defaults.user_share})")
@@ -65,7 +67,8 @@ def parse_args(argv=None):
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be >= 1")
     try:
-        args.config = AdaptConfig(steps=args.steps, lr=args.lr, user_share=args.user_share, blend=args.blend).validate()
+        args.config = AdaptConfig(steps=args.steps, probe_steps=args.probe_steps, lr=args.lr,
+                                  user_share=args.user_share, blend=args.blend).validate()
     except AdaptError as e:
         p.error(str(e))
     return args

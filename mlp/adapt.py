@@ -11,11 +11,14 @@ distorted (mlp.augment), so a few drawings stand for many. Adam with a small lea
 cosine schedule, for a fixed number of steps (a deadline would make the result depend on the
 machine's load).
 
-Held-out figures without training twice: for each digit with two or more drawings, about a
-quarter of them (at least one) are held out for the first half of the run. The model at the
-halfway point has never seen them, so its reading of them is an honest estimate of how the
-taught model reads new drawings; the second half then teaches all drawings. The estimate is
-conservative: that model was taught fewer drawings, for half as long.
+Held-out figures at little cost: for each digit with two or more drawings, about a quarter of
+them (at least one) are held out of a short first teaching (`probe_steps`). That model has never
+seen them, so its reading of them is an honest estimate of how a taught model reads new
+drawings; teaching then goes on from it for `steps` more, on all the drawings, with the
+learning rate starting over. The estimate is conservative: that model was taught fewer
+drawings, for a fifth as long. (Holding them out for the first half of one run instead taught
+them for only half of it, and cost the writers the model read worst 2.4 points on average:
+benchmarks/adapt.py, README.)
 
 Nothing here prints or touches files; the command line (`python -m mlp adapt`) and the app's
 worker do that.
@@ -62,15 +65,17 @@ class AdaptError(ValueError):
 class AdaptConfig:
     """How a model is taught. The defaults keep 20 drawings within 10 s for 784-1024-1024-10 on 2 cores.
 
-    steps: Adam steps in all; batch_size: images per step, of which round(user_share * batch_size)
-    are the user's drawings and the rest replayed MNIST training images; lr: Adam's rate at the
-    start of a half-cosine down to 0; holdout_fraction: share of each digit's drawings held out
-    for the first half of the run; augment: distortions applied to every batch; blend: share of
+    steps: Adam steps on all the drawings; batch_size: images per step, of which
+    round(user_share * batch_size) are the user's drawings and the rest replayed MNIST training
+    images; lr: Adam's rate at the start of a half-cosine down to 0 (in each phase);
+    holdout_fraction: share of each digit's drawings held out of the first `probe_steps` steps
+    (0 for neither: no held-out figures); augment: distortions applied to every batch; blend: share of
     the change teaching made that the taught weights keep, base + blend * (taught - base) (weight
     interpolation as in WiSE-FT, Wortsman et al. 2022; 1, the default, keeps all of it).
     """
 
     steps: int = 160
+    probe_steps: int = 40
     batch_size: int = 128
     user_share: float = 0.25
     lr: float = 2e-4
@@ -82,6 +87,8 @@ class AdaptConfig:
         """Raise AdaptError naming the first setting that makes no sense; returns self."""
         if not (isinstance(self.steps, int) and self.steps >= 2):
             raise AdaptError(f"steps must be an integer >= 2, got {self.steps!r}")
+        if not (isinstance(self.probe_steps, int) and self.probe_steps >= 1):
+            raise AdaptError(f"probe_steps must be an integer >= 1, got {self.probe_steps!r}")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
             raise AdaptError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
         if not 0 < self.user_share < 1:
@@ -105,7 +112,8 @@ class AdaptResult:
     """What adapt did. model is None when stopped; accuracies are None when they could not be measured.
 
     holdout_before/after: accuracy on the held-out drawings (n_holdout of them) of the original
-    model and of the model halfway through (blended as the taught one is), before it saw them.
+    model and of the model after the probe steps (blended as the taught one is), before it saw them.
+    steps: the steps run, probe steps included.
     mnist_before/after: MNIST test accuracy of the original and of the taught model (None without
     a test set).
     skipped: indices (into the caller's arrays) of empty drawings that were left out.
@@ -265,27 +273,32 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
     optimizer = Adam(student.flat_parameters())
     n_user = max(1, round(config.user_share * config.batch_size))
     n_replay = config.batch_size - n_user
-    halfway = config.steps // 2 if len(held_idx) else 0
+    phases = [(config.steps, np.arange(len(targets)))]
+    if len(held_idx):
+        phases.insert(0, (config.probe_steps, train_idx))
+    total = sum(n for n, _ in phases)
     holdout_after = None
-    for step in range(config.steps):
-        if stop is not None and stop.is_set():
-            return _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before,
-                            len(held_idx))
-        if step == halfway and len(held_idx):
+    step = 0
+    for phase, (n_steps, pool) in enumerate(phases):
+        if phase == 1:  # the probe model has never seen the held-out drawings
             holdout_after = _accuracy(_blended(model, student.with_seed(seed), config.blend), held_x, targets[held_idx])
-        pool = train_idx if step < halfway else np.arange(len(targets))
-        users = pool[pick_rng.integers(0, len(pool), n_user)]
-        replayed = pick_rng.integers(0, len(x_replay), n_replay)
-        raw = np.concatenate([pixels[users], x_replay[replayed]])  # (batch, 28, 28) uint8
-        y = np.concatenate([targets[users], y_replay[replayed]])
-        x = augment_batch(raw, augment_rng, config.augment)  # (batch, 784) float32
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss, _ = student.loss_and_grads(x, y)
-        if not math.isfinite(loss):
-            raise DivergedError(f"teaching diverged: the loss became {loss} at step {step + 1}; try a smaller lr")
-        optimizer.step(cosine_lr(config.lr, step, config.steps))
-        if progress is not None:
-            progress(step + 1, config.steps)
+        for k in range(n_steps):
+            if stop is not None and stop.is_set():
+                return _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before,
+                                len(held_idx))
+            users = pool[pick_rng.integers(0, len(pool), n_user)]
+            replayed = pick_rng.integers(0, len(x_replay), n_replay)
+            raw = np.concatenate([pixels[users], x_replay[replayed]])  # (batch, 28, 28) uint8
+            y = np.concatenate([targets[users], y_replay[replayed]])
+            x = augment_batch(raw, augment_rng, config.augment)  # (batch, 784) float32
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, _ = student.loss_and_grads(x, y)
+            if not math.isfinite(loss):
+                raise DivergedError(f"teaching diverged: the loss became {loss} at step {step + 1}; try a smaller lr")
+            optimizer.step(cosine_lr(config.lr, k, n_steps))
+            step += 1
+            if progress is not None:
+                progress(step, total)
     if not student.weights_finite():
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
     _blended(model, student, config.blend)
@@ -295,7 +308,7 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
         evaluation = student.evaluate(to_inputs(test[0], student.dtype), test[1])
         mnist_after = evaluation.accuracy
     result = AdaptResult(
-        model=student, outcome="completed", seconds=time.perf_counter() - started, steps=config.steps,
+        model=student, outcome="completed", seconds=time.perf_counter() - started, steps=total,
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=len(held_idx),
         holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
         mnist_after=mnist_after, skipped=skipped, seed=seed,

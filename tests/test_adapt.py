@@ -11,7 +11,7 @@ from mlp import MLP, TrainConfig, Trainer, cli, load_model, save_model, to_input
 from mlp import adapt as adapt_module
 from mlp.adapt import MAX_DRAWINGS, AdaptConfig, AdaptError, adapt, check_drawings, holdout_split
 
-FAST = AdaptConfig(steps=12, batch_size=16)
+FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
 
 
 def drawings(n=20, seed=0):
@@ -72,6 +72,7 @@ def test_bad_replay_data_is_refused(replay, message):
 
 @pytest.mark.parametrize("config, message", [
     (AdaptConfig(steps=1), "steps must be an integer >= 2"),
+    (AdaptConfig(probe_steps=0), "probe_steps must be an integer >= 1"),
     (AdaptConfig(user_share=1.0), "user_share must be in"),
     (AdaptConfig(lr=0.0), "lr must be a positive number"),
     (AdaptConfig(holdout_fraction=1.0), "holdout_fraction must be in"),
@@ -129,7 +130,8 @@ def test_happy_path_records_what_it_did_and_leaves_the_callers_model_alone():
     assert model.meta == meta
     assert result.outcome == "completed" and result.model is not model
     assert not all(np.array_equal(a, b) for a, b in zip(weights, result.model.get_weights()))
-    assert calls == [(k, FAST.steps) for k in range(1, FAST.steps + 1)]
+    total = FAST.probe_steps + FAST.steps  # a digit drawn twice has one held out: there is a probe phase
+    assert calls == [(k, total) for k in range(1, total + 1)] and result.steps == total
     assert result.n_drawings == 20 and result.per_digit == [2] * 10 and result.n_holdout == 10
     assert 0 <= result.holdout_before <= 1 and 0 <= result.holdout_after <= 1
     expected_after = float((result.model.predict(to_inputs(x_test)) == y_test).mean())
@@ -147,6 +149,27 @@ def test_happy_path_records_what_it_did_and_leaves_the_callers_model_alone():
     assert again.model.meta["name"] == "My model 1 + yours"  # taught further, not "+ yours + yours"
     assert adapt(MLP([784, 8, 10]), images, labels, replay=small_replay(), config=FAST).model.meta["name"] \
         == "Pretrained + yours"
+
+
+def test_the_probe_phase_never_shows_the_held_out_drawings_and_then_all_are_taught(monkeypatch):
+    images, labels = drawings(20)
+    images[np.arange(20), 0, 0] = np.arange(1, 21)  # each drawing marked by one pixel's value
+    batches = []
+
+    def record(raw, rng, config):
+        batches.append(raw[:4, 0, 0].copy())  # round(0.25 * 16) = 4 rows of the user's drawings
+        return adapt_module.to_inputs(raw)
+
+    monkeypatch.setattr(adapt_module, "augment_batch", record)
+    config = AdaptConfig(steps=60, probe_steps=30, batch_size=16)
+    result = adapt(MLP([784, 8, 10]), images, labels, replay=small_replay(), config=config, seed=2)
+    probe, rest = set(np.concatenate(batches[:30]).tolist()), set(np.concatenate(batches[30:]).tolist())
+    assert len(batches) == 90 and result.n_holdout == 10
+    assert len(probe) == 10 and rest == set(range(1, 21))  # 120 picks among 10, then 240 among 20
+    batches.clear()
+    none = adapt(MLP([784, 8, 10]), images, labels, replay=small_replay(),
+                 config=AdaptConfig(steps=60, probe_steps=30, batch_size=16, holdout_fraction=0), seed=2)
+    assert len(batches) == 60 and none.steps == 60 and none.n_holdout == 0 and none.holdout_after is None
 
 
 def test_same_seed_same_weights_other_seed_other_weights():

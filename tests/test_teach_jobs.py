@@ -9,7 +9,7 @@ from mlp import MLP, TrainConfig, build_model
 from mlp.adapt import AdaptConfig, AdaptError, adapt
 from webapp.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
 
-FAST = AdaptConfig(steps=12, batch_size=16)
+FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
 DATA = ("test_teach_jobs:synthetic", (600,))
 
 
@@ -59,8 +59,9 @@ def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
     taught = job.snapshot
     assert taught is not None and taught.meta["name"] == "Mine + yours"
     adapted = taught.meta["adapted"]
-    assert adapted["n_drawings"] == 20 and adapted["steps"] == 12 and adapted["per_digit"] == [2] * 10
-    assert adapted["holdout"]["n"] == 10  # one of each digit's two drawings held out for the first half
+    assert adapted["n_drawings"] == 20 and adapted["per_digit"] == [2] * 10
+    assert adapted["steps"] == FAST.probe_steps + FAST.steps
+    assert adapted["holdout"]["n"] == 10  # one of each digit's two drawings held out of the probe steps
     assert set(adapted["mnist_test_accuracy"]) == {"before", "after"}
     assert isinstance(taught.meta["test_accuracy"], float)
     view = job.view()

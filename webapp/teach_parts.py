@@ -307,8 +307,8 @@ def _result(job):
     held, mnist = adapted["holdout"], adapted["mnist_test_accuracy"]
     row = st.container(horizontal=True)
     _before_after(row, "Your unseen drawings", held["before"], held["after"], digits=0,
-                  help=f"{plural(held['n'], 'drawing')} held out of the first half of teaching: the model read "
-                       "them before teaching, and halfway through, before it had seen them.")
+                  help=f"{plural(held['n'], 'drawing')} held out of a short first teaching: the model read "
+                       "them before teaching, and after that first teaching, before it had seen them.")
     _before_after(row, "MNIST test", mnist["before"], mnist["after"], digits=2,
                   help="The 10,000 MNIST test digits, before and after teaching: it should not forget them.")
     if not held["n"]:
