@@ -2,10 +2,13 @@
 
     MLP_DATA_DIR=../shared python -m benchmarks.adapt [--model models/default.npz] [--repeats 3]
         [--writers 0 40 | --only SEED ...] [--threads N] [--teach 2] [--others 30]
-        [--band 0.83 0.88] [--seed 0] [--steps N] [--probe-steps N] [--lr X] [--user-share X] [--blend X] [--json]
+        [--band 0.83 0.88] [--seed 0] [--steps N] [--probe-steps N] [--lr X] [--user-share X] [--blend X]
+        [--forget-tolerance X] [--json]
 
 Two measurements, both with mlp.adapt's default AdaptConfig unless --steps, --probe-steps, --lr,
---user-share or --blend change it (to compare settings in one run of the machine):
+--user-share, --blend or --forget-tolerance change it (to compare settings in one run of the
+machine), and both as the app teaches: replaying the model's training rows and checking it on its
+validation rows (mlp.adapt.replay_and_check).
 
 * **Time**: teaching 20 drawings (2 of each digit, by simulated writer 0), MNIST test scored
   before and after as the app and the command line do; the median of ``--repeats`` runs (the
@@ -36,7 +39,7 @@ import numpy as np
 from data import load_dataset
 from drawn.styles import make_writer, writer_images
 from mlp import load_model, to_inputs
-from mlp.adapt import AdaptConfig, AdaptError, adapt
+from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
 
 
 def parse_args(argv=None):
@@ -60,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--user-share", type=float, default=defaults.user_share,
                    help=f"AdaptConfig.user_share (default {defaults.user_share})")
     p.add_argument("--blend", type=float, default=defaults.blend, help=f"AdaptConfig.blend (default {defaults.blend})")
+    p.add_argument("--forget-tolerance", type=float, default=defaults.forget_tolerance,
+                   help=f"AdaptConfig.forget_tolerance (default {defaults.forget_tolerance})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if args.repeats < 1 or args.teach < 1 or args.others < 1 or args.writers[0] >= args.writers[1]:
@@ -68,7 +73,8 @@ def parse_args(argv=None):
         p.error("--threads must be >= 1")
     try:
         args.config = AdaptConfig(steps=args.steps, probe_steps=args.probe_steps, lr=args.lr,
-                                  user_share=args.user_share, blend=args.blend).validate()
+                                  user_share=args.user_share, blend=args.blend,
+                                  forget_tolerance=args.forget_tolerance).validate()
     except AdaptError as e:
         p.error(str(e))
     return args
@@ -80,7 +86,8 @@ def time_teaching(model, dataset, repeats, seed, config):
     runs = []
     for _ in range(repeats):
         started, cpu = time.perf_counter(), time.process_time()
-        result = adapt(model, images, labels, replay=(dataset.x_train, dataset.y_train),
+        replay, check = replay_and_check(model, dataset.x_train, dataset.y_train)
+        result = adapt(model, images, labels, replay=replay, check=check,
                        test=(dataset.x_test, dataset.y_test), seed=seed, config=config)
         runs.append({"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
                      "adapt_seconds": result.seconds})
@@ -100,7 +107,8 @@ def teach_writer(model, dataset, writer_seed, teach, others, seed, config):
     x_other, y_other = writer_images(writer, others, 1, dataset.x_test, dataset.y_test)
     before = accuracy(model, x_other, y_other)
     cpu = time.process_time()
-    result = adapt(model, x_teach, y_teach, replay=(dataset.x_train, dataset.y_train),
+    replay, check = replay_and_check(model, dataset.x_train, dataset.y_train)
+    result = adapt(model, x_teach, y_teach, replay=replay, check=check,
                    test=(dataset.x_test, dataset.y_test), seed=seed, config=config)
     cpu = time.process_time() - cpu
     after = accuracy(result.model, x_other, y_other)
@@ -109,7 +117,8 @@ def teach_writer(model, dataset, writer_seed, teach, others, seed, config):
         "writer": writer_seed, "styles": list(writer.styles), "before": before, "after": after,
         "errors_after_by_digit": [int(((predicted != y_other) & (y_other == d)).sum()) for d in range(10)],
         "holdout_before": result.holdout_before, "holdout_after": result.holdout_after,
-        "mnist_test_after": result.mnist_after, "seconds": result.seconds, "cpu_seconds": cpu,
+        "mnist_test_after": result.mnist_after, "blend": result.blend, "check_before": result.check_before,
+        "check_after": result.check_after, "seconds": result.seconds, "cpu_seconds": cpu,
     }
 
 
@@ -164,7 +173,8 @@ def run(args):
         if not args.json:
             print(f"writer {seed:3d}: {row['before']:6.1%} -> {row['after']:6.1%}   held-out "
                   f"{_pct(row['holdout_before'])} -> {_pct(row['holdout_after'])}   MNIST test "
-                  f"{row['mnist_test_after']:.2%}   errors by digit {row['errors_after_by_digit']}   "
+                  f"{row['mnist_test_after']:.2%}   kept {row['blend']:.0%}   "
+                  f"errors by digit {row['errors_after_by_digit']}   "
                   f"{row['seconds']:.1f} s (CPU {row['cpu_seconds']:.1f} s)", flush=True)
     report["writers"] = writers
     report["summary"] = summarise(writers, args.band)

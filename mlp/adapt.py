@@ -20,6 +20,12 @@ drawings, for a fifth as long. (Holding them out for the first half of one run i
 them for only half of it, and cost the writers the model read worst 2.4 points on average:
 benchmarks/adapt.py, README.)
 
+Not forgetting, checked: given digits the model never trained on and teaching does not replay
+(`check`, its own validation rows: `replay_and_check`), teaching keeps the largest share of what
+it changed (`blend`, then the next of BACK_OFF) whose reading of them falls by at most
+`forget_tolerance`, so a writer whose digits look like other digits to everyone else cannot cost
+the model much of what it knew.
+
 Nothing here prints or touches files; the command line (`python -m mlp adapt`) and the app's
 worker do that.
 """
@@ -49,12 +55,17 @@ __all__ = [
     "holdout_split",
     "read_drawings",
     "read_labels",
+    "replay_and_check",
 ]
 
 #: At most this many drawings per call: more would not fit the time budget of a click.
 MAX_DRAWINGS = 500
 SIDE = 28
 N_CLASSES = 10
+#: The shares of what teaching changed tried in turn (times config.blend) while the taught model
+#: reads the check digits worse than the original by more than config.forget_tolerance; the last
+#: is kept if none passes.
+BACK_OFF = (1.0, 0.85, 0.7, 0.55, 0.4)
 
 
 class AdaptError(ValueError):
@@ -71,7 +82,9 @@ class AdaptConfig:
     holdout_fraction: share of each digit's drawings held out of the first `probe_steps` steps
     (0 for neither: no held-out figures); augment: distortions applied to every batch; blend: share of
     the change teaching made that the taught weights keep, base + blend * (taught - base) (weight
-    interpolation as in WiSE-FT, Wortsman et al. 2022; 1, the default, keeps all of it).
+    interpolation as in WiSE-FT, Wortsman et al. 2022; 1, the default, keeps all of it);
+    forget_tolerance: how far the reading of the check digits may fall (a share, 0.001 = 0.1
+    point) before teaching keeps less of what it changed (BACK_OFF).
     """
 
     steps: int = 160
@@ -82,6 +95,7 @@ class AdaptConfig:
     holdout_fraction: float = 0.25
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     blend: float = 1.0
+    forget_tolerance: float = 0.001
 
     def validate(self):
         """Raise AdaptError naming the first setting that makes no sense; returns self."""
@@ -99,6 +113,9 @@ class AdaptConfig:
             raise AdaptError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction!r}")
         if isinstance(self.blend, bool) or not (isinstance(self.blend, (int, float)) and 0 < self.blend <= 1):
             raise AdaptError(f"blend must be in (0, 1], got {self.blend!r}")
+        if isinstance(self.forget_tolerance, bool) or not (
+                isinstance(self.forget_tolerance, (int, float)) and 0 <= self.forget_tolerance <= 1):
+            raise AdaptError(f"forget_tolerance must be in [0, 1], got {self.forget_tolerance!r}")
         self.augment.validate()
         return self
 
@@ -115,7 +132,9 @@ class AdaptResult:
     model and of the model after the probe steps (blended as the taught one is), before it saw them.
     steps: the steps run, probe steps included.
     mnist_before/after: MNIST test accuracy of the original and of the taught model (None without
-    a test set).
+    a test set). blend: the share of what teaching changed that the model keeps (config.blend, or
+    less if the check digits asked for it); check_before/after: accuracy on the n_check check
+    digits of the original and of the taught model (None without them).
     skipped: indices (into the caller's arrays) of empty drawings that were left out.
     """
 
@@ -132,6 +151,10 @@ class AdaptResult:
     mnist_after: float | None
     skipped: list
     seed: int
+    blend: float = 1.0
+    n_check: int = 0
+    check_before: float | None = None
+    check_after: float | None = None
 
     def figures(self):
         """The measured figures as a JSON-ready dict (what the model's meta["adapted"] records)."""
@@ -142,6 +165,8 @@ class AdaptResult:
             "steps": self.steps,
             "holdout": {"n": self.n_holdout, "before": self.holdout_before, "after": self.holdout_after},
             "mnist_test_accuracy": {"before": self.mnist_before, "after": self.mnist_after},
+            "blend": self.blend,
+            "check": {"n": self.n_check, "before": self.check_before, "after": self.check_after},
             "skipped": self.skipped,
             "seed": self.seed,
         }
@@ -193,17 +218,17 @@ def _as_uint8(images):
     return np.rint(images * 255).astype(np.uint8)
 
 
-def _check_replay(replay):
-    """(x uint8 (m, 28, 28), y int64 (m,)) or AdaptError."""
+def _check_replay(replay, name="replay"):
+    """(x uint8 (m, 28, 28), y int64 (m,)) or AdaptError naming `name`."""
     try:
         x, y = replay
     except (TypeError, ValueError):
-        raise AdaptError("replay must be a pair (images, labels)") from None
+        raise AdaptError(f"{name} must be a pair (images, labels)") from None
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or len(x) == 0:
-        raise AdaptError(f"replay images must be uint8 shaped (m, 28, 28) with m > 0, got {x.dtype} {x.shape}")
+        raise AdaptError(f"{name} images must be uint8 shaped (m, 28, 28) with m > 0, got {x.dtype} {x.shape}")
     if y.shape != (len(x),):
-        raise AdaptError(f"{len(x)} replay images but labels shaped {y.shape}")
+        raise AdaptError(f"{len(x)} {name} images but labels shaped {y.shape}")
     return x, y.astype(np.int64)
 
 
@@ -239,12 +264,14 @@ def holdout_split(labels, fraction, rng):
 BLAS_THREADS = 1
 
 
-def adapt(model, images, labels, *, replay, test=None, config=None, seed=0, progress=None, stop=None):
+def adapt(model, images, labels, *, replay, test=None, check=None, config=None, seed=0, progress=None, stop=None):
     """Fine-tune a copy of `model` on labelled drawings; returns an AdaptResult (see the module docstring).
 
     images (n, 28, 28) preprocessed drawings (uint8, or floats in [0, 1]); labels (n,) 0-9;
     replay (x_train uint8 (m, 28, 28), y_train): MNIST training images mixed into every batch;
-    test (x_test, y_test): scored before and after, if given. config: AdaptConfig (defaults if
+    test (x_test, y_test): scored before and after, if given; check (x uint8, y): digits the model
+    was not trained on and `replay` does not hold, to keep it from forgetting (the module
+    docstring; `replay_and_check` splits a training set so). config: AdaptConfig (defaults if
     None). Same inputs and seed give the same weights. progress(done, total) is called after
     every step; stop (a threading.Event) is checked between steps, and a stopped run returns
     outcome "stopped" and no model. Raises AdaptError for unusable input, DivergedError if the
@@ -253,15 +280,34 @@ def adapt(model, images, labels, *, replay, test=None, config=None, seed=0, prog
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(BLAS_THREADS, user_api="blas"):
-        return _adapt(model, images, labels, replay, test, config, seed, progress, stop)
+        return _adapt(model, images, labels, replay, test, check, config, seed, progress, stop)
 
 
-def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
+def replay_and_check(model, x_train, y_train):
+    """((x, y) to replay, (x, y) to check or None): the rows of a training set `model` trained on, and
+    those it held out for validation (from its metadata's training settings; None when it names none).
+    """
+    from .training import TrainConfig, rows_used
+
+    training = model.meta.get("training")
+    if not isinstance(training, dict) or "val_fraction" not in training:
+        return (x_train, y_train), None
+    try:  # a model file's settings are not to be trusted: anything odd means no check rows
+        train_idx, val_idx = rows_used(TrainConfig.from_dict(training).validate(), len(x_train))
+    except (AttributeError, TypeError, ValueError):
+        return (x_train, y_train), None
+    if not len(val_idx):
+        return (x_train, y_train), None
+    return (x_train[train_idx], y_train[train_idx]), (x_train[val_idx], y_train[val_idx])
+
+
+def _adapt(model, images, labels, replay, test, check, config, seed, progress, stop):
     started = time.perf_counter()
     config = (config or AdaptConfig()).validate()
     _check_model(model)
     pixels, targets, skipped = check_drawings(images, labels)
     x_replay, y_replay = _check_replay(replay)
+    check = None if check is None else _check_replay(check, "check")
     split_rng, pick_rng, augment_rng = np.random.default_rng(seed).spawn(3)
     train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
 
@@ -301,7 +347,7 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
                 progress(step, total)
     if not student.weights_finite():
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
-    _blended(model, student, config.blend)
+    blend, check_before, check_after = _keep_what_it_knew(model, student, check, config)
 
     mnist_after = None
     if test is not None:
@@ -311,10 +357,28 @@ def _adapt(model, images, labels, replay, test, config, seed, progress, stop):
         model=student, outcome="completed", seconds=time.perf_counter() - started, steps=total,
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=len(held_idx),
         holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
-        mnist_after=mnist_after, skipped=skipped, seed=seed,
+        mnist_after=mnist_after, skipped=skipped, seed=seed, blend=blend,
+        n_check=0 if check is None else len(check[1]), check_before=check_before, check_after=check_after,
     )
     _stamp(student, model, result, config, evaluation if test is not None else None)
     return result
+
+
+def _keep_what_it_knew(base, student, check, config):
+    """Blend student toward base (in place) as the module docstring says; (blend, check before, after)."""
+    if check is None:
+        _blended(base, student, config.blend)
+        return config.blend, None, None
+    x = to_inputs(check[0], base.dtype)
+    before = _accuracy(base, x, check[1])
+    taught = student.get_weights()
+    for share in BACK_OFF:
+        blend = config.blend * share
+        student.set_weights(taught)
+        after = _accuracy(_blended(base, student, blend), x, check[1])
+        if after >= before - config.forget_tolerance:
+            break
+    return blend, before, after
 
 
 def _blended(base, taught, blend):

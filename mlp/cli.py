@@ -539,7 +539,8 @@ def cmd_adapt(args):
         images, digits, empty = adapt.read_drawings(args.images, labels)
         model = load_model(args.model)
         ds = load_dataset("mnist")
-        result = adapt.adapt(model, images, digits, replay=(ds.x_train, ds.y_train), test=(ds.x_test, ds.y_test),
+        replay, check = adapt.replay_and_check(model, ds.x_train, ds.y_train)
+        result = adapt.adapt(model, images, digits, replay=replay, check=check, test=(ds.x_test, ds.y_test),
                              seed=args.seed)
         result.model.meta["adapted"]["skipped"] = empty  # file names, not indices: these never reached adapt
         save_model(result.model, args.out)
@@ -551,6 +552,8 @@ def cmd_adapt(args):
                           "holdout": {"n": result.n_holdout, "before": result.holdout_before,
                                       "after": result.holdout_after},
                           "mnist_test_accuracy": result.mnist_after, "mnist_test_accuracy_before": result.mnist_before,
+                          "blend": result.blend,
+                          "check": {"n": result.n_check, "before": result.check_before, "after": result.check_after},
                           "skipped": empty}))
         return 0
     for name in empty:
@@ -561,7 +564,7 @@ def cmd_adapt(args):
 
     print(f"taught {result.n_drawings} drawings in {result.seconds:.1f} s; held-out drawings ({result.n_holdout}): "
           f"{pct(result.holdout_before)} -> {pct(result.holdout_after)}; MNIST test {pct(result.mnist_before, 2)} -> "
-          f"{pct(result.mnist_after, 2)}; saved {args.out}")
+          f"{pct(result.mnist_after, 2)}; kept {result.blend:.0%} of what teaching changed; saved {args.out}")
     return 0
 
 

@@ -9,7 +9,17 @@ from PIL import Image
 
 from mlp import MLP, TrainConfig, Trainer, cli, load_model, save_model, to_inputs
 from mlp import adapt as adapt_module
-from mlp.adapt import MAX_DRAWINGS, AdaptConfig, AdaptError, adapt, check_drawings, holdout_split
+from mlp.adapt import (
+    BACK_OFF,
+    MAX_DRAWINGS,
+    AdaptConfig,
+    AdaptError,
+    adapt,
+    check_drawings,
+    holdout_split,
+    replay_and_check,
+)
+from mlp.training import rows_used
 
 FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
 
@@ -79,10 +89,18 @@ def test_bad_replay_data_is_refused(replay, message):
     (AdaptConfig(blend=0.0), r"blend must be in \(0, 1\]"),
     (AdaptConfig(blend=1.5), r"blend must be in \(0, 1\]"),
     (AdaptConfig(blend=True), r"blend must be in \(0, 1\]"),
+    (AdaptConfig(forget_tolerance=-0.1), r"forget_tolerance must be in \[0, 1\]"),
+    (AdaptConfig(forget_tolerance=True), r"forget_tolerance must be in \[0, 1\]"),
 ])
 def test_bad_settings_are_refused(config, message):
     with pytest.raises(AdaptError, match=message):
         adapt(MLP([784, 8, 10]), *drawings(), replay=small_replay(), config=config)
+
+
+def test_bad_check_digits_are_refused():
+    with pytest.raises(AdaptError, match=r"check images must be uint8 shaped"):
+        adapt(MLP([784, 8, 10]), *drawings(), replay=small_replay(), check=(np.zeros((5, 28, 28)), np.zeros(5, int)),
+              config=FAST)
 
 
 def test_a_model_for_other_inputs_is_refused():
@@ -196,6 +214,49 @@ def test_blend_keeps_that_share_of_what_teaching_changed():
     for base, f, p in zip(model.get_weights(), full, part):
         assert np.allclose(p, base + np.float32(0.3) * (f - base), atol=1e-6)
     assert not all(np.array_equal(f, p) for f, p in zip(full, part))
+
+
+def test_teaching_keeps_less_of_what_it_changed_when_the_check_digits_say_it_forgot():
+    model = MLP([784, 16, 10], seed=1)
+    images, labels = drawings(20)
+    x = to_inputs(images)
+    check = (images, model.predict(x))  # the model reads all of them "right"; teaching must change that
+    fast = dict(steps=12, probe_steps=4, batch_size=16, lr=1e-2)
+    full = adapt(model, images, labels, replay=small_replay(), check=check,
+                 config=AdaptConfig(**fast, forget_tolerance=1.0), seed=3)
+    assert full.blend == 1.0 and full.check_before == 1.0 and full.check_after < 1.0 and full.n_check == 20
+    guarded = adapt(model, images, labels, replay=small_replay(), check=check,
+                    config=AdaptConfig(**fast, forget_tolerance=0.05), seed=3)
+
+    def blended(share):
+        twin = MLP([784, 16, 10])
+        pairs = zip(model.get_weights(), full.model.get_weights())
+        twin.set_weights([b + np.float32(share) * (f - b) for b, f in pairs])
+        return twin
+
+    passing = [s for s in BACK_OFF if (blended(s).predict(x) == check[1]).mean() >= 1.0 - 0.05]
+    assert guarded.blend == (passing[0] if passing else BACK_OFF[-1]) and guarded.blend < 1.0
+    assert all(np.allclose(g, b, atol=1e-6) for g, b in zip(guarded.model.get_weights(),
+                                                             blended(guarded.blend).get_weights()))
+    adapted = guarded.model.meta["adapted"]
+    assert adapted["blend"] == guarded.blend
+    assert adapted["check"] == {"n": 20, "before": 1.0, "after": guarded.check_after}
+    assert adapt(model, images, labels, replay=small_replay(), config=FAST).model.meta["adapted"]["check"] == \
+        {"n": 0, "before": None, "after": None}
+
+
+def test_replay_and_check_split_the_training_set_as_the_model_was_trained():
+    x, y = np.arange(1000 * 784, dtype=np.uint32).astype(np.uint8).reshape(1000, 28, 28), np.arange(1000) % 10
+    model = MLP([784, 8, 10])
+    model.meta["training"] = TrainConfig(val_fraction=0.1, seed=5).to_dict()
+    (x_replay, y_replay), (x_check, y_check) = replay_and_check(model, x, y)
+    train_idx, val_idx = rows_used(TrainConfig(val_fraction=0.1, seed=5), 1000)
+    assert len(val_idx) == 100 and np.array_equal(y_check, y[val_idx]) and np.array_equal(x_replay, x[train_idx])
+    for training in (None, {}, {"val_fraction": 0.0}, {"val_fraction": "a lot"}, {"val_fraction": 0.1, "seed": -1},
+                     [0.1]):
+        model.meta["training"] = training
+        replay, check = replay_and_check(model, x, y)
+        assert check is None and replay[0] is x, training
 
 
 def test_stop_returns_no_model():
@@ -313,6 +374,9 @@ def test_adapt_command_needs_the_dataset(canvases, capsys, monkeypatch, tmp_path
 def test_adapt_command_teaches_and_saves(canvases, capsys, monkeypatch, mnist):
     folder, labels = canvases
     monkeypatch.setattr(adapt_module, "AdaptConfig", lambda: FAST)  # the command's defaults, made quick
+    trained = MLP([784, 8, 10])
+    trained.meta["training"] = TrainConfig(val_fraction=0.1, seed=2).to_dict()  # 6,000 MNIST rows held out
+    save_model(trained, folder / "small.npz")
     out = folder / "taught.npz"
     files = [str(folder / n) for n in [*labels, "empty.png"]]
     status = cli.main(["adapt", "--model", str(folder / "small.npz"), "--out", str(out), "--seed", "3", "--json",
@@ -322,7 +386,9 @@ def test_adapt_command_teaches_and_saves(canvases, capsys, monkeypatch, mnist):
     assert printed["skipped"] == ["empty.png"] and printed["n_drawings"] == 4 and printed["seconds"] > 0
     assert {"before", "after", "n"} <= printed["holdout"].keys()
     assert 0 <= printed["mnist_test_accuracy"] <= 1 and 0 <= printed["mnist_test_accuracy_before"] <= 1
+    assert printed["check"]["n"] == 6000 and 0 < printed["blend"] <= 1  # checked on the model's validation rows
     taught = load_model(out)
+    assert printed["check"] == taught.meta["adapted"]["check"]
     assert taught.meta["name"] == "Pretrained + yours"
     assert taught.meta["adapted"]["seed"] == 3 and taught.meta["adapted"]["skipped"] == ["empty.png"]
     assert taught.meta["test_accuracy"] == printed["mnist_test_accuracy"]

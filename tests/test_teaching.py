@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from webapp.teaching import Drawings, DrawingsError, to_pixels
+from webapp.teaching import Drawings, DrawingsError, kept_note, to_pixels
 
 
 def digit_image(seed):
@@ -108,3 +108,13 @@ def test_uint8_images_are_kept_as_they_are():
 def test_bad_cap(cap):
     with pytest.raises(DrawingsError, match="cap must be a positive integer"):
         Drawings(cap=cap)
+
+
+def test_the_note_on_what_a_taught_model_kept_only_when_it_kept_less():
+    check = {"n": 6000, "before": 0.9942, "after": 0.9935}
+    assert kept_note({"blend": 0.7, "check": check}) == (
+        "It keeps 70% of what teaching changed: all of it made the model misread more of the 6,000 digits it was "
+        "validated on (now 99.35%, before 99.42%).")
+    for adapted in ({"blend": 1.0, "check": check}, {"blend": 0.7, "check": {"n": 0, "before": None, "after": None}},
+                    {}, {"blend": 0.7}):
+        assert kept_note(adapted) is None, adapted

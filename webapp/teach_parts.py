@@ -24,7 +24,7 @@ from .job_view import plural
 from .jobs import replay_source, start_teaching
 from .settings import ORPHAN_GRACE_SECONDS
 from .store import StoreError
-from .teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError
+from .teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
 MINE_PARAM = "mine"  # the address bar's id of a user's kept drawings
@@ -313,6 +313,9 @@ def _result(job):
                   help="The 10,000 MNIST test digits, before and after teaching: it should not forget them.")
     if not held["n"]:
         st.caption("Keep two or more drawings of a digit to measure the model on drawings it has not seen.")
+    note = kept_note(adapted)
+    if note:
+        st.caption(note)
     entry = registry.session_models().get(name)
     if entry is not None:
         st.download_button("Download the taught model (.npz)", entry.file_bytes(), key="dl-taught",

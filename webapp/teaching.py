@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["MAX_DRAWINGS", "MIN_DRAWINGS", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "Merged",
-           "to_pixels"]
+           "kept_note", "to_pixels"]
 
 #: Drawings one session may keep: enough to teach every digit many times over, few enough to
 #: stay a click's work to teach (mlp.adapt refuses more than its own limit, 500).
@@ -48,6 +48,19 @@ class Merged(NamedTuple):
     already: int
     left_out: int
     refused: int
+
+
+def kept_note(adapted):
+    """What the taught model kept of its teaching, in words, when it kept less than all of it (else None).
+
+    adapted: a taught model's meta["adapted"] (mlp.adapt.AdaptResult.figures()).
+    """
+    check = adapted.get("check") or {}
+    blend = adapted.get("blend", 1)
+    if not check.get("n") or blend >= 1 or check.get("before") is None or check.get("after") is None:
+        return None
+    return (f"It keeps {blend:.0%} of what teaching changed: all of it made the model misread more of the "
+            f"{check['n']:,} digits it was validated on (now {check['after']:.2%}, before {check['before']:.2%}).")
 
 
 def to_pixels(x28):

@@ -127,13 +127,14 @@ def _train(send, stop, go, start):
 def _teach(send, stop, start):
     """Fine-tune the model on the drawings in start.config (a Teach), replaying the training set."""
     from mlp import DivergedError
-    from mlp.adapt import AdaptError, adapt
+    from mlp.adapt import AdaptError, adapt, replay_and_check
 
-    replay, test = _load_data(start)
+    train, test = _load_data(start)
     teach = start.config
     model = rebuild_model(start.model, teach.seed)
     try:
-        result = adapt(model, teach.images, teach.labels, replay=replay, test=test, config=teach.adapt,
+        replay, check = replay_and_check(model, *train)
+        result = adapt(model, teach.images, teach.labels, replay=replay, check=check, test=test, config=teach.adapt,
                        seed=teach.seed, progress=lambda done, total: send(Progress(done, total)), stop=stop)
     except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
         send(Done(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None))
