@@ -564,7 +564,10 @@ def cmd_adapt(args):
 
     print(f"taught {result.n_drawings} drawings in {result.seconds:.1f} s; held-out drawings ({result.n_holdout}): "
           f"{pct(result.holdout_before)} -> {pct(result.holdout_after)}; MNIST test {pct(result.mnist_before, 2)} -> "
-          f"{pct(result.mnist_after, 2)}; kept {result.blend:.0%} of what teaching changed; saved {args.out}")
+          f"{pct(result.mnist_after, 2)}; saved {args.out}")
+    if result.n_check:
+        print(f"kept {result.blend:.0%} of what teaching changed: its {result.n_check} validation digits "
+              f"{pct(result.check_before, 2)} -> {pct(result.check_after, 2)}")
     return 0
 
 

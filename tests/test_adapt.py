@@ -83,6 +83,7 @@ def test_bad_replay_data_is_refused(replay, message):
 @pytest.mark.parametrize("config, message", [
     (AdaptConfig(steps=1), "steps must be an integer >= 2"),
     (AdaptConfig(probe_steps=0), "probe_steps must be an integer >= 1"),
+    (AdaptConfig(probe_steps=True), "probe_steps must be an integer >= 1"),
     (AdaptConfig(user_share=1.0), "user_share must be in"),
     (AdaptConfig(lr=0.0), "lr must be a positive number"),
     (AdaptConfig(holdout_fraction=1.0), "holdout_fraction must be in"),
@@ -241,6 +242,9 @@ def test_teaching_keeps_less_of_what_it_changed_when_the_check_digits_say_it_for
     adapted = guarded.model.meta["adapted"]
     assert adapted["blend"] == guarded.blend
     assert adapted["check"] == {"n": 20, "before": 1.0, "after": guarded.check_after}
+    halved = adapt(model, images, labels, replay=small_replay(), check=check,
+                   config=AdaptConfig(**fast, forget_tolerance=0.05, blend=0.5), seed=3)
+    assert halved.blend in {0.5 * s for s in BACK_OFF}  # the shares are of what it was set to keep
     assert adapt(model, images, labels, replay=small_replay(), config=FAST).model.meta["adapted"]["check"] == \
         {"n": 0, "before": None, "after": None}
 
@@ -252,11 +256,55 @@ def test_replay_and_check_split_the_training_set_as_the_model_was_trained():
     (x_replay, y_replay), (x_check, y_check) = replay_and_check(model, x, y)
     train_idx, val_idx = rows_used(TrainConfig(val_fraction=0.1, seed=5), 1000)
     assert len(val_idx) == 100 and np.array_equal(y_check, y[val_idx]) and np.array_equal(x_replay, x[train_idx])
+    big = np.zeros((14000, 28, 28), np.uint8), np.arange(14000) % 10
+    model.meta["training"] = TrainConfig(val_fraction=0.5).to_dict()
+    (x_replay, _), (x_check, _) = replay_and_check(model, *big)
+    assert len(x_replay) == 7000 and len(x_check) == adapt_module.MAX_CHECK == 6000
     for training in (None, {}, {"val_fraction": 0.0}, {"val_fraction": "a lot"}, {"val_fraction": 0.1, "seed": -1},
-                     [0.1]):
+                     [0.1], {"val_fraction": 0.9999}, {"val_fraction": 0.6}, {"val_fraction": float("nan")}):
         model.meta["training"] = training
         replay, check = replay_and_check(model, x, y)
         assert check is None and replay[0] is x, training
+
+
+def test_the_held_out_figure_is_the_probes_reading_kept_as_the_taught_model_is(monkeypatch):
+    model = MLP([784, 16, 10], seed=1)
+    images, labels = drawings(20)
+    check = (images, model.predict(to_inputs(images)))  # teaching must change how it reads these
+    fast = dict(steps=12, probe_steps=4, batch_size=16, lr=1e-2)
+    held_out_readers, real = [], adapt_module._accuracy
+
+    def spy(reader, x, y):
+        if len(x) == 10:  # the held-out drawings, one of each digit
+            held_out_readers.append(reader.get_weights())
+        return real(reader, x, y)
+
+    monkeypatch.setattr(adapt_module, "_accuracy", spy)
+    full = adapt(model, images, labels, replay=small_replay(), check=check,
+                 config=AdaptConfig(**fast, forget_tolerance=1.0), seed=3)
+    kept = adapt(model, images, labels, replay=small_replay(), check=check,
+                 config=AdaptConfig(**fast, forget_tolerance=0.0), seed=3)
+    assert full.blend == 1.0 and kept.blend < 1.0 and len(held_out_readers) == 4  # before and after, twice
+    probe, kept_probe = held_out_readers[1], held_out_readers[3]
+    assert not all(np.array_equal(p, t) for p, t in zip(probe, full.model.get_weights()))  # not the taught model
+    for base, p, k in zip(model.get_weights(), probe, kept_probe):
+        assert np.allclose(k, base + np.float32(kept.blend) * (p - base), atol=1e-6)
+
+
+def test_each_phase_runs_its_own_cosine_and_a_stop_counts_steps_across_phases(monkeypatch):
+    rates, real = [], adapt_module.cosine_lr
+    monkeypatch.setattr(adapt_module, "cosine_lr", lambda lr, k, n: rates.append((k, n)) or real(lr, k, n))
+    adapt(MLP([784, 8, 10]), *drawings(), replay=small_replay(), config=FAST)
+    assert rates == [(k, FAST.probe_steps) for k in range(FAST.probe_steps)] + [(k, FAST.steps) for k in
+                                                                                range(FAST.steps)]
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done == FAST.probe_steps + 2:
+            stop.set()
+
+    result = adapt(MLP([784, 8, 10]), *drawings(), replay=small_replay(), config=FAST, progress=progress, stop=stop)
+    assert result.outcome == "stopped" and result.steps == FAST.probe_steps + 2
 
 
 def test_stop_returns_no_model():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlp import MLP, TrainConfig, build_model
-from mlp.adapt import AdaptConfig, AdaptError, adapt
+from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
 from webapp.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
 
 FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
@@ -50,6 +50,7 @@ def wait(predicate, seconds=60):
 def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
     base = model()
     base.meta["name"] = "Mine"
+    base.meta["training"] = TrainConfig(val_fraction=0.1, seed=4).to_dict()  # 60 of the 600 rows: the check
     before = [w.copy() for w in base.get_weights()]
     images, labels = drawings()
     job = start_teaching("teach", base, images, labels, DATA, TrainingSlots(1), config=FAST, seed=3)
@@ -67,8 +68,11 @@ def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
     view = job.view()
     assert view.progress == 1.0 and view.epochs_total == 1 and view.test_accuracy == taught.meta["test_accuracy"]
 
-    replay, test = synthetic(600)
-    here = adapt(base, images, labels, replay=replay, test=test, config=FAST, seed=3)
+    assert adapted["check"]["n"] == 60 and adapted["blend"] <= 1  # the worker checks as adapt does
+    train, test = synthetic(600)
+    replay, check = replay_and_check(base, *train)
+    here = adapt(base, images, labels, replay=replay, check=check, test=test, config=FAST, seed=3)
+    assert here.model.meta["adapted"]["check"] == adapted["check"]
     for a, b in zip(here.model.get_weights(), taught.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # BLAS threads may group sums differently
 

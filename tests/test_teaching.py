@@ -115,6 +115,7 @@ def test_the_note_on_what_a_taught_model_kept_only_when_it_kept_less():
     assert kept_note({"blend": 0.7, "check": check}) == (
         "It keeps 70% of what teaching changed: all of it made the model misread more of the 6,000 digits it was "
         "validated on (now 99.35%, before 99.42%).")
+    assert kept_note({"blend": 0.35, "check": check, "config": {"blend": 0.5}}).startswith("It keeps 35% of")
     for adapted in ({"blend": 1.0, "check": check}, {"blend": 0.7, "check": {"n": 0, "before": None, "after": None}},
-                    {}, {"blend": 0.7}):
-        assert kept_note(adapted) is None, adapted
+                    {}, {"blend": 0.7}, {"blend": 0.5, "check": check, "config": {"blend": 0.5}}):
+        assert kept_note(adapted) is None, adapted  # kept all it was set to keep, or nothing was checked

@@ -57,7 +57,8 @@ def kept_note(adapted):
     """
     check = adapted.get("check") or {}
     blend = adapted.get("blend", 1)
-    if not check.get("n") or blend >= 1 or check.get("before") is None or check.get("after") is None:
+    asked = (adapted.get("config") or {}).get("blend", 1)  # what teaching was set to keep
+    if not check.get("n") or blend >= asked or check.get("before") is None or check.get("after") is None:
         return None
     return (f"It keeps {blend:.0%} of what teaching changed: all of it made the model misread more of the "
             f"{check['n']:,} digits it was validated on (now {check['after']:.2%}, before {check['before']:.2%}).")
