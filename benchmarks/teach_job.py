@@ -48,15 +48,17 @@ def parse_args(argv=None):
 def run(args):
     ds = load_dataset("mnist")
     model = load_model(args.model)
-    rng = np.random.default_rng(args.seed)
     per_digit = args.drawings // 10
-    idx = np.concatenate([rng.choice(np.flatnonzero(ds.y_test == d), per_digit, replace=False) for d in range(10)])
-    images, labels = ds.x_test[idx], ds.y_test[idx].astype(np.int64)
-    if args.writer is not None:
+    if args.writer is None:
+        rng = np.random.default_rng(args.seed)
+        idx = np.concatenate([rng.choice(np.flatnonzero(ds.y_test == d), per_digit, replace=False)
+                              for d in range(10)])
+        images, labels = ds.x_test[idx], ds.y_test[idx]
+    else:
         from drawn.styles import make_writer, writer_images
 
         images, labels = writer_images(make_writer(args.writer), per_digit, 0, ds.x_test, ds.y_test)
-        labels = labels.astype(np.int64)
+    labels = labels.astype(np.int64)
     load = os.getloadavg()[0]
     runs = []
     for _ in range(args.repeats):

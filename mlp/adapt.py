@@ -85,10 +85,9 @@ class AdaptConfig:
     holdout_fraction: share of each digit's drawings held out of the first `probe_steps` steps
     (0: none held out, no probe, no held-out figures); augment: distortions applied to every
     batch; blend: share of the change teaching made that the taught weights keep,
-    base + blend * (taught - base) (weight
-    interpolation as in WiSE-FT, Wortsman et al. 2022; 1, the default, keeps all of it);
-    forget_tolerance: how far the reading of the check digits may fall (a share, 0.001 = 0.1
-    point) before teaching keeps less of what it changed (BACK_OFF).
+    base + blend * (taught - base) (weight interpolation as in WiSE-FT, Wortsman et al. 2022; 1,
+    the default, keeps all of it); forget_tolerance: how far the reading of the check digits may
+    fall (a share, 0.001 = 0.1 point) before teaching keeps less of what it changed (BACK_OFF).
     """
 
     steps: int = 160
