@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,12 @@ MAX_METADATA_BYTES = 4 * 1024 * 1024
 MAX_LAYER_SIZE = 65536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32: far beyond any sensible MLP here
 REQUIRED_META = ("format", "format_version", "layer_sizes", "activation", "dtype")
+#: NumPy parses a .npy header with ast.literal_eval, and CPython 3.11's AST constructor keeps its
+#: recursion depth in state all threads share: two threads parsing at once can fail with a spurious
+#: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen once in
+#: tests/test_store.py's eight threads). The app loads models in many sessions' threads, so header
+#: parses take turns.
+_HEADER_LOCK = threading.Lock()
 
 
 class ModelFileError(ValueError):
@@ -144,9 +151,11 @@ def _read_member(zf, info, name, dtype, shape):
         try:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
-                got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
+                with _HEADER_LOCK:
+                    got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
             elif version in ((2, 0), (3, 0)):
-                got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
+                with _HEADER_LOCK:
+                    got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
             else:
                 raise ModelFileError(f"array {name}: unsupported .npy version {version}")
         except ValueError as e:

@@ -52,3 +52,18 @@ def test_failed_save_keeps_previous_file(model, tmp_path, monkeypatch):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelFileError, match="nope.npz: no such file"):
         load_model(tmp_path / "nope.npz")
+
+
+def test_npy_headers_are_parsed_one_thread_at_a_time(model, monkeypatch):
+    """NumPy parses .npy headers with ast.literal_eval, which CPython 3.11 cannot run in two threads at once."""
+    from mlp import io as io_module
+
+    real, held = np.lib.format.read_array_header_1_0, []
+
+    def parse(f):
+        held.append(io_module._HEADER_LOCK.locked())
+        return real(f)
+
+    monkeypatch.setattr(np.lib.format, "read_array_header_1_0", parse)
+    load_model(model_to_bytes(model))
+    assert held and all(held)  # every array's header (metadata, W0, b0, ...) under the lock
