@@ -1,8 +1,8 @@
 """Drawings that are not digits, through the same pen pipeline as the drawn digits.
 
-* **letters**: capital letters rendered from Debian fonts to a 28x28 MNIST-like image (white on
-  black, fitted in a 20x20 box and centred by mass, by ``mlp.preprocess.preprocess``), then
-  thinned, traced and redrawn as pen strokes exactly like ``drawn.generate``'s digits. The
+* **letters**: capital letters rendered from the fonts kept in drawn/fonts to a 28x28 MNIST-like
+  image (white on black, fitted in a 20x20 box and centred by mass, by ``mlp.preprocess.preprocess``),
+  then thinned, traced and redrawn as pen strokes exactly like ``drawn.generate``'s digits. The
   training and evaluation splits use disjoint font families (FONTS).
 * **scribbles**: one to three random smooth curves wandering and looping.
 * **shapes**: what a visitor draws to test the app: a circle with a cross, triangle, square,
@@ -50,7 +50,6 @@ __all__ = [
     "SHAPES",
     "Font",
     "Negative",
-    "font_packages",
     "glyph_image",
     "iter_negatives",
     "letter_canvases",
@@ -65,31 +64,37 @@ SPLITS = ("train", "eval")
 
 
 class Font(NamedTuple):
-    """One font file, the Debian package that installs it, and the split it belongs to."""
+    """One font file kept in drawn/fonts, the split it belongs to, and the full font it was cut from.
+
+    The files hold only the capitals A-Z (drawn.subset_fonts cut them from Debian's font packages,
+    hinting kept: FreeType draws each letter exactly as from ``source``). drawn/fonts/README.md
+    says where each comes from and under which license.
+    """
 
     split: str
-    package: str
     path: str
+    source: str
 
 
+_FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 _T, _E = "/usr/share/fonts/truetype", "/usr/share/fonts/opentype"
 #: Disjoint families: DejaVu, Liberation and Carlito train; FreeFont, URW base35 and Comic Neue evaluate.
+#: Liberation and Carlito reserve their names (SIL OFL), so their subsets are renamed Digit Lab Sans/Serif/Mono
+#: and Digit Lab Humanist.
 FONTS: tuple[Font, ...] = (
-    *(Font("train", "fonts-dejavu-core", f"{_T}/dejavu/{f}.ttf")
+    *(Font("train", f"{_FONTS_DIR}/dejavu/{f}.ttf", f"{_T}/dejavu/{f}.ttf")
       for f in ("DejaVuSans", "DejaVuSerif", "DejaVuSansMono", "DejaVuSans-Bold")),
-    *(Font("train", "fonts-liberation2", f"{_T}/liberation2/Liberation{f}.ttf")
+    *(Font("train", f"{_FONTS_DIR}/liberation/DigitLab{f}.ttf", f"{_T}/liberation2/Liberation{f}.ttf")
       for f in ("Sans-Regular", "Serif-Regular", "Mono-Regular", "Sans-Italic")),
-    *(Font("train", "fonts-crosextra-carlito", f"{_T}/crosextra/Carlito-{f}.ttf") for f in ("Regular", "Italic")),
-    *(Font("eval", "fonts-freefont-ttf", f"{_T}/freefont/{f}.ttf") for f in ("FreeSans", "FreeSerif", "FreeMono")),
-    *(Font("eval", "fonts-urw-base35", f"{_E}/urw-base35/{f}.otf")
+    *(Font("train", f"{_FONTS_DIR}/carlito/DigitLabHumanist-{f}.ttf", f"{_T}/crosextra/Carlito-{f}.ttf")
+      for f in ("Regular", "Italic")),
+    *(Font("eval", f"{_FONTS_DIR}/freefont/{f}.ttf", f"{_T}/freefont/{f}.ttf")
+      for f in ("FreeSans", "FreeSerif", "FreeMono")),
+    *(Font("eval", f"{_FONTS_DIR}/urw-base35/{f}.otf", f"{_E}/urw-base35/{f}.otf")
       for f in ("NimbusSans-Regular", "NimbusRoman-Regular", "URWGothic-Book", "URWBookman-Light", "C059-Roman")),
-    *(Font("eval", "fonts-comic-neue", f"{_E}/comic-neue/ComicNeue-{f}.otf") for f in ("Regular", "Bold")),
+    *(Font("eval", f"{_FONTS_DIR}/comic-neue/ComicNeue-{f}.otf", f"{_E}/comic-neue/ComicNeue-{f}.otf")
+      for f in ("Regular", "Bold")),
 )
-
-
-def font_packages(split: str | None = None) -> list[str]:
-    """The Debian packages the fonts of one split (or all) come from."""
-    return sorted({f.package for f in FONTS if split is None or f.split == split})
 
 
 class Negative(NamedTuple):
@@ -130,7 +135,7 @@ def iter_negatives(
 
     Letters are spread evenly over ``letters`` (default: every capital, less DIGIT_LIKE_LETTERS
     for split="train") and the split's fonts; shapes evenly over SHAPES. Raises
-    FileNotFoundError naming the Debian package when a font of the split is missing.
+    FileNotFoundError naming the font when a font of the split is missing.
     """
     _check_count(n, seed)
     if split not in SPLITS:
@@ -194,22 +199,24 @@ def glyph_image(font_path: str, char: str) -> np.ndarray:
 def _check_fonts(fonts):
     for f in fonts:
         if not Path(f.path).is_file():
-            raise FileNotFoundError(
-                f"font {f.path} is missing: install the Debian package {f.package} (apt-get install -y {f.package})")
+            raise FileNotFoundError(f"font {f.path} is missing")
 
 
 @functools.lru_cache(maxsize=4096)
 def _glyph_image(font_path, char):
-    font = next((f for f in FONTS if f.path == font_path), None)
     if not Path(font_path).is_file():
-        hint = f": install the Debian package {font.package} (apt-get install -y {font.package})" if font else ""
-        raise FileNotFoundError(f"font {font_path} is missing{hint}")
-    img = Image.new("L", (320, 320), 0)
-    ImageDraw.Draw(img).text((160, 160), char, fill=255, font=ImageFont.truetype(font_path, 200), anchor="mm")
-    x28 = preprocess(img)
+        raise FileNotFoundError(f"font {font_path} is missing")
+    x28 = preprocess(_draw_glyph(font_path, char))
     if x28 is None:
         raise ValueError(f"font {font_path} draws nothing for {char!r}")
     return to_uint8(x28)
+
+
+def _draw_glyph(font_path, char):
+    """One character at 200 px, white on black, centred on a 320x320 image ("L")."""
+    img = Image.new("L", (320, 320), 0)
+    ImageDraw.Draw(img).text((160, 160), char, fill=255, font=ImageFont.truetype(font_path, 200), anchor="mm")
+    return img
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,6 +1,5 @@
 """Drawings that are no digit: fonts and splits, letters marked as digit-like, determinism, kinds, errors."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ from drawn import (
     DIGIT_LIKE_LETTERS,
     FONTS,
     SHAPES,
-    font_packages,
     glyph_image,
     iter_negatives,
     letter_canvases,
@@ -21,26 +19,47 @@ from drawn.negatives import LETTERS, Font
 from drawn.styles import to_uint8
 from mlp.preprocess import preprocess
 
-MISSING = [f.package for f in FONTS if not Path(f.path).is_file()]
-# Skipped where the font packages are not installed, but under CI they must be: the tests then fail, naming them.
-needs_fonts = pytest.mark.skipif(bool(MISSING) and not os.environ.get("CI"),
-                                 reason=f"font packages missing: {sorted(set(MISSING))}")
+NOWHERE = Font("train", "/nonexistent/Nowhere.ttf", "/nonexistent/Nowhere.ttf")
 
 
 def test_train_and_eval_fonts_are_disjoint_families():
     train = [f for f in FONTS if f.split == "train"]
     evals = [f for f in FONTS if f.split == "eval"]
     assert len(train) >= 6 and len(evals) >= 6
-    assert not {f.path for f in train} & {f.path for f in evals}
-    assert not set(font_packages("train")) & set(font_packages("eval"))
-    assert set(font_packages()) == set(font_packages("train")) | set(font_packages("eval"))
+    assert not {Path(f.path).parent for f in train} & {Path(f.path).parent for f in evals}  # a folder per family
+    assert not {Path(f.source).parent for f in train} & {Path(f.source).parent for f in evals}
+
+
+def test_the_fonts_ship_with_the_code_each_beside_its_license():
+    fonts_dir = Path(negatives.__file__).parent / "fonts"
+    for font in FONTS:
+        path = Path(font.path)
+        assert path.is_file() and path.parent.parent == fonts_dir
+        assert (path.parent / "copyright").is_file()
+        assert path.stat().st_size < 25_000  # A-Z only
+
+
+def test_every_font_draws_every_capital_and_each_its_own():
+    for font in FONTS:
+        glyphs = np.stack([glyph_image(font.path, c) for c in LETTERS])  # a missing glyph draws nothing: ValueError
+        assert len(np.unique(glyphs.reshape(len(LETTERS), -1), axis=0)) == len(LETTERS), font.path
+
+
+@pytest.mark.parametrize("font", FONTS, ids=[Path(f.path).name for f in FONTS])
+def test_a_font_draws_its_letters_as_the_full_font_it_was_cut_from(font):
+    """Pixel for pixel, where the Debian package the font was cut from is installed."""
+    if not Path(font.source).is_file():
+        pytest.skip(f"{font.source} is not installed")
+    for c in LETTERS:
+        np.testing.assert_array_equal(
+            np.asarray(negatives._draw_glyph(font.path, c)), np.asarray(negatives._draw_glyph(font.source, c)),
+            err_msg=f"{font.path} draws {c!r} unlike {font.source}")
 
 
 def test_digit_like_letters_are_marked():
     assert DIGIT_LIKE_LETTERS == set("OISZBGQ") and DIGIT_LIKE_LETTERS < set(LETTERS)
 
 
-@needs_fonts
 def test_a_glyph_is_mnist_like():
     for font in FONTS:
         img = glyph_image(font.path, "T")
@@ -52,7 +71,6 @@ def test_a_glyph_is_mnist_like():
         assert abs((w * ys).sum() / w.sum() - 14) < 1 and abs((w * xs).sum() / w.sum() - 14) < 1  # centred by mass
 
 
-@needs_fonts
 def test_same_seed_same_negatives_other_seed_others():
     a = negative_images(30, 0)
     b = negative_images(30, 0)
@@ -61,7 +79,6 @@ def test_same_seed_same_negatives_other_seed_others():
     assert not np.array_equal(a[0], negative_images(30, 1)[0])
 
 
-@needs_fonts
 def test_images_kinds_and_chars():
     images, kinds, chars = negative_images(30, 2, split="eval")
     assert images.shape == (30, 28, 28) and images.dtype == np.uint8 and np.all(images.max(axis=(1, 2)) == 255)
@@ -75,7 +92,6 @@ def test_images_kinds_and_chars():
         assert 8 <= d.brush <= 30 and d.canvas.shape == (280, 280)
 
 
-@needs_fonts
 def test_letters_spread_over_letters_and_fonts_and_train_leaves_digit_like_ones_out():
     train = list(iter_negatives(2 * 19 * 10, 0, split="train", kinds=("letters",)))
     chars = [d.char for d in train]
@@ -89,7 +105,6 @@ def test_letters_spread_over_letters_and_fonts_and_train_leaves_digit_like_ones_
     assert canvases.shape == (6, 280, 280) and canvases.dtype == np.uint8 and sorted(chars) == list("TTTXXX")
 
 
-@needs_fonts
 def test_a_drawn_t_has_a_bar_over_a_stem():
     canvases, _ = letter_canvases(8, 1, letters="T")
     for c in canvases:
@@ -102,14 +117,14 @@ def test_a_drawn_t_has_a_bar_over_a_stem():
 
 
 def test_shapes_and_scribbles_need_no_fonts(monkeypatch):
-    monkeypatch.setattr(negatives, "FONTS", (Font("train", "fonts-nowhere", "/nonexistent/Nowhere.ttf"),))
+    monkeypatch.setattr(negatives, "FONTS", (NOWHERE,))
     images, kinds, _ = negative_images(8, 0, kinds=("scribbles", "shapes"))
     assert images.shape == (8, 28, 28) and set(kinds) == {"scribbles", "shapes"}
 
 
-def test_a_missing_font_names_its_debian_package(monkeypatch):
-    monkeypatch.setattr(negatives, "FONTS", (Font("train", "fonts-nowhere", "/nonexistent/Nowhere.ttf"),))
-    with pytest.raises(FileNotFoundError, match=r"install the Debian package fonts-nowhere"):
+def test_a_missing_font_is_named(monkeypatch):
+    monkeypatch.setattr(negatives, "FONTS", (NOWHERE,))
+    with pytest.raises(FileNotFoundError, match=r"font /nonexistent/Nowhere.ttf is missing"):
         negative_images(3, 0)
     with pytest.raises(FileNotFoundError, match=r"/nonexistent/Nowhere.ttf is missing"):
         glyph_image("/nonexistent/Nowhere.ttf", "A")
