@@ -6,6 +6,7 @@ from webapp import resources, ui
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", layout="wide")
 resources.one_blas_thread()
+resources.give_freed_memory_back()
 
 pages = [
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
@@ -14,5 +15,5 @@ pages = [
     st.Page("app_pages/gallery.py", title="Gallery", icon=":material/social_leaderboard:"),
 ]
 page = st.navigation(pages)
-ui.close_sidebar_after_navigation_on_phones()
+ui.page_scripts()
 page.run()

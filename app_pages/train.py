@@ -4,6 +4,7 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from webapp import keys, registry, resources, train_parts, train_settings, ui
+from webapp.settings import current as server_settings
 
 registry.init_session()
 # A shared model's link: the model joins this session, ready to continue.
@@ -26,7 +27,8 @@ try:
 except (DatasetNotFound, DatasetError) as e:
     ds = None
     ui.dataset_notice(name, e)
-settings = train_settings.build(values, len(ds.x_train) if ds is not None else None)
+settings = train_settings.build(values, len(ds.x_train) if ds is not None else None,
+                                max_weight_bytes=server_settings().bytes("max_model_mb"))
 train_parts.show_problems(settings.problems, slots)
 
 job = train_parts.active_job()

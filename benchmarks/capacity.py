@@ -126,9 +126,9 @@ def make_drawings(n, seed):
     from drawn import iter_pen_strokes, render_pen_strokes
     from mlp import load_model
     from mlp.preprocess import preprocess, to_model_input
-    from webapp.settings import PRETRAINED_PATH
+    from webapp.settings import current
 
-    model = load_model(PRETRAINED_PATH)
+    model = load_model(current().pretrained)
     try:
         from data import load_dataset
 

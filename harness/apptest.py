@@ -1,5 +1,6 @@
 """The app under streamlit.testing.v1.AppTest, as the page tests open it."""
 
+import re
 import time
 
 import streamlit as st
@@ -12,8 +13,11 @@ TIMEOUT = 60
 
 
 def clear_caches():
-    """Empty the process-wide caches, as a fresh server has them."""
+    """Empty the process-wide caches and read the settings again, as a fresh server has them."""
+    from webapp import settings
+
     st.cache_resource.clear()
+    settings.current.cache_clear()
 
 
 def open_app(page=None, **query):
@@ -26,6 +30,11 @@ def open_app(page=None, **query):
         at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
+
+
+def plain(markdown):
+    """What a person reads of a Markdown string in which webapp.text.literal escaped a visitor's text."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def metrics(at):

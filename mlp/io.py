@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import schema
 from .activations import ACTIVATIONS
 from .network import DTYPES, MLP
 
@@ -58,18 +59,23 @@ def model_metadata(model):
     return meta
 
 
-def dump_model(model, fileobj):
-    """Write `model` as .npz to a binary file object."""
+def dump_model(model, fileobj, *, compress=False):
+    """Write `model` as .npz to a binary file object (deflated with `compress`: smaller, slower to write)."""
     meta = json.dumps(model_metadata(model), allow_nan=False, default=_json_default).encode("utf-8")
     arrays = dict(zip(_array_names(len(model.dense)), model.get_weights()))
-    np.savez(fileobj, metadata=np.frombuffer(meta, dtype=np.uint8), **arrays)
+    (np.savez_compressed if compress else np.savez)(fileobj, metadata=np.frombuffer(meta, dtype=np.uint8), **arrays)
 
 
-def model_to_bytes(model):
+def model_to_bytes(model, *, compress=False):
     """The .npz file content for `model`, e.g. for a download button."""
     buf = io.BytesIO()
-    dump_model(model, buf)
+    dump_model(model, buf, compress=compress)
     return buf.getvalue()
+
+
+def loaded_bytes(layer_sizes, dtype="float32"):
+    """The bytes a model's weights and biases take in memory."""
+    return sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])) * np.dtype(dtype).itemsize
 
 
 def save_model(model, path):
@@ -90,8 +96,12 @@ def save_model(model, path):
     return path
 
 
-def load_model(source, *, max_bytes=None):
-    """Read a model from a path, bytes or binary file object; raise ModelFileError if it is bad."""
+def load_model(source, *, max_bytes=None, max_loaded_bytes=None):
+    """Read a model from a path, bytes or binary file object; raise ModelFileError if it is bad.
+
+    max_bytes caps the file's size; max_loaded_bytes what its weights would take in memory, checked
+    from the metadata before any array is read (a small compressed file can declare a huge model).
+    """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "uploaded file"
     try:
         if isinstance(source, (bytes, bytearray)):
@@ -100,7 +110,7 @@ def load_model(source, *, max_bytes=None):
         if max_bytes is not None and size > max_bytes:
             raise ModelFileError(f"{size:,} bytes is over the {max_bytes:,}-byte limit")
         with zipfile.ZipFile(source) as zf:
-            return _load_from_zip(zf)
+            return _load_from_zip(zf, max_loaded_bytes)
     except ModelFileError as e:
         raise ModelFileError(f"{name}: {e}") from None
     except zipfile.BadZipFile:
@@ -118,12 +128,17 @@ def _stream_size(f):
     return size
 
 
-def _load_from_zip(zf):
+def _load_from_zip(zf, max_loaded_bytes=None):
     members = {info.filename: info for info in zf.infolist()}
     if "metadata.npy" not in members:
         raise ModelFileError(f"no metadata record (found {sorted(members)[:8]})")
     raw = _read_member(zf, members["metadata.npy"], "metadata", np.dtype(np.uint8), None)
     meta = _parse_metadata(raw.tobytes())
+    cost = loaded_bytes(meta["layer_sizes"], meta["dtype"])
+    if max_loaded_bytes is not None and cost > max_loaded_bytes:
+        raise ModelFileError(f"its {'-'.join(map(str, meta['layer_sizes']))} {meta['dtype']} weights would take "
+                             f"{cost / 2**20:,.1f} MB of memory, over this server's limit of "
+                             f"{max_loaded_bytes / 2**20:,.1f} MB per model")
     model = MLP(meta["layer_sizes"], meta["activation"], dropout=meta.get("dropout", 0.0), dtype=meta["dtype"])
     names = _array_names(len(model.dense))
     expected = {f"{n}.npy" for n in names} | {"metadata.npy"}
@@ -141,7 +156,8 @@ def _load_from_zip(zf):
             raise ModelFileError(f"array {name} contains NaN or infinite values")
         arrays.append(a)
     model.set_weights(arrays)
-    model.meta = {k: v for k, v in meta.items() if k not in ("layer_sizes", "activation", "dropout", "dtype")}
+    rest = {k: v for k, v in meta.items() if k not in ("layer_sizes", "activation", "dropout", "dtype")}
+    model.meta, model.dropped_meta = schema.clean_metadata(rest)
     return model
 
 
@@ -177,11 +193,11 @@ def _read_member(zf, info, name, dtype, shape):
 
 def _parse_metadata(raw):
     try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"metadata is not valid JSON ({e})") from None
-    if not isinstance(meta, dict):
-        raise ModelFileError("metadata is not a JSON object")
+        meta = schema.parse(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"metadata is not valid UTF-8 ({e})") from None
+    except schema.MetadataError as e:
+        raise ModelFileError(str(e)) from None
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise ModelFileError(f"metadata lacks {', '.join(missing)}")

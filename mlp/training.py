@@ -19,6 +19,7 @@ import numpy as np
 
 from .augment import AugmentConfig, augment_batch
 from .hyperparams import DEFAULTS, TRAIN_PARAMS, check
+from .io import loaded_bytes
 from .losses import NOT_A_CLASS
 from .network import MLP
 from .optimizers import SCHEDULES, make_optimizer
@@ -61,10 +62,12 @@ class TrainConfig:
     dtype: str = DEFAULTS["dtype"]
     augment: AugmentConfig | None = None  # random distortions of each training batch; None = off
 
-    def problems(self, n_samples=None):
+    def problems(self, n_samples=None, max_weight_bytes=None, n_in=784, n_out=10):
         """{field: message} for every hyperparameter that makes no sense (empty if all is well).
 
-        With n_samples, also checks the settings against a training set of that size.
+        With n_samples, also checks the settings against a training set of that size; with
+        max_weight_bytes, that the network's weights (n_in inputs, n_out classes) stay within it,
+        as a model file must.
         """
         found = {}
         for name, param in TRAIN_PARAMS.items():
@@ -78,6 +81,12 @@ class TrainConfig:
                 found.update({f"augment.{k}": v for k, v in self.augment.problems().items()})
         if n_samples is not None and not found.keys() & {"train_subset", "val_fraction", "batch_size"}:
             found.update(self._data_problems(n_samples))
+        if max_weight_bytes is not None and not found.keys() & {"hidden", "dtype"}:
+            cost = loaded_bytes([n_in, *self.hidden, n_out], self.dtype)
+            if cost > max_weight_bytes:
+                found["hidden"] = (f"a {'-'.join(map(str, [n_in, *self.hidden, n_out]))} network's weights take "
+                                   f"{cost / 2**20:,.1f} MB, over this server's limit of "
+                                   f"{max_weight_bytes / 2**20:,.1f} MB per model: use fewer or smaller layers")
         return found
 
     def _data_problems(self, n_samples):

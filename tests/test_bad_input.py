@@ -20,6 +20,8 @@ from PIL import Image, ImageDraw
 from data import DatasetError, load_dataset
 from mlp import MLP, ConfigError, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
 from mlp.cli import predict_file
+from harness.hostile import deep_metadata_file, zeros_model_file
+from webapp import settings
 from webapp.registry import read_upload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,13 +133,28 @@ def test_bad_model_file(name, build, message, tmp_path):
 @pytest.mark.parametrize("name, build, message", MODEL_FILES, ids=[c[0] for c in MODEL_FILES])
 def test_bad_upload_is_named_by_its_file(name, build, message):
     with pytest.raises(ModelFileError, match=f"upload.npz was not loaded: .*({message})"):
-        read_upload("upload.npz", build(), max_mb=50)
+        read_upload("upload.npz", build())
 
 
-def test_upload_over_the_size_limit_is_refused_before_it_is_read():
-    data = good_file() + b"\0" * 2_000_000
-    with pytest.raises(ModelFileError, match="over the 1,000,000-byte limit"):
-        read_upload("big.npz", data, max_mb=1)
+def test_metadata_nested_too_deep_is_refused_with_a_message():
+    with pytest.raises(ModelFileError, match="deep.npz was not loaded: metadata nests 100,001 levels deep; at most 16 are read"):
+        read_upload("deep.npz", deep_metadata_file(100_000))
+
+
+def test_an_upload_is_limited_by_what_it_costs_once_loaded_not_by_its_size(monkeypatch):
+    """A 0.4 MB zip of zeros declaring a 784-6500-6500-10 float64 network (47M parameters, 377 MB once loaded):
+    refused from its metadata, before any array is read."""
+    data = zeros_model_file([784, 6500, 6500, 10], "float64")
+    assert len(data) < 1_000_000
+    monkeypatch.setenv("DIGIT_LAB_MAX_MODEL_MB", "32")
+    settings.current.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match=r"zeros.npz was not loaded: its 784-6500-6500-10 float64 weights "
+                                                 r"would take 361.8 MB of memory, over this server's limit of "
+                                                 r"32.0 MB per model"):
+            read_upload("zeros.npz", data)
+    finally:
+        settings.current.cache_clear()
 
 
 # -- dataset files -------------------------------------------------------------------------------

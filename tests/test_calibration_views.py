@@ -35,7 +35,7 @@ def fresh_caches(monkeypatch):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_model(settings.PRETRAINED_PATH)
+    return load_model(settings.current().pretrained)
 
 
 def diagram_bins(node):

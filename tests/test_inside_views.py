@@ -34,7 +34,7 @@ def fresh_caches():
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_model(settings.PRETRAINED_PATH)
+    return load_model(settings.current().pretrained)
 
 
 @pytest.fixture(scope="module")

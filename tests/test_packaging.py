@@ -10,11 +10,18 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def test_every_package_is_installed():
-    packages = PYPROJECT["tool"]["setuptools"]["packages"]
-    assert sorted(packages) == ["data", "drawn", "harness", "mlp", "webapp"]
-    for name in packages:
+    found = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert sorted(found) == ["data*", "drawn*", "harness*", "mlp*", "webapp*"]
+    for name in (p.rstrip("*") for p in found):
         assert (ROOT / name / "__init__.py").is_file()
         importlib.import_module(name)
+    importlib.import_module("webapp.store")  # a package inside one: found too
+
+
+def test_the_store_migrations_ship_with_the_package():
+    data = PYPROJECT["tool"]["setuptools"]["package-data"]["webapp.store"]
+    for pattern in data:
+        assert list((ROOT / "webapp" / "store").glob(pattern)), pattern
 
 
 def test_console_script_returns_an_exit_status(capsys):

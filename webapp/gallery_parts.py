@@ -4,7 +4,7 @@ import re
 
 import streamlit as st
 
-from . import keys, registry
+from . import keys, registry, text
 from .display import settings_summary
 from .share_parts import app_root
 from .store import StoreError
@@ -81,16 +81,20 @@ def publish_form(store, code):
         pick = st.selectbox("Model", list(mine), key=keys.PUBLISH_MODEL,
                             format_func=lambda n: registry.describe(mine[n]))
         name = st.text_input("Name in the gallery", value=pick, max_chars=60, key=f"{keys.PUBLISH_NAME}-{pick}")
-        target = st.text_input("Class code (optional)", value=code, max_chars=32, key=keys.PUBLISH_CLASS)
+        if ss.get(keys.PUBLISH_FOR) != code:  # the page shows another class now: publish to that one
+            ss[keys.PUBLISH_FOR] = ss[keys.PUBLISH_CLASS] = code
+        target = st.text_input("Class code (optional)", max_chars=32, key=keys.PUBLISH_CLASS)
         problem = class_code_problem(target)
         if problem:
             st.error(problem)
         if st.button("Publish", key=keys.PUBLISH, icon=":material/publish:", disabled=bool(problem)):
+            client = registry.client()
             try:
-                store.put_model(mine[pick].file_bytes(), name=name, owner=ss[keys.OWNER], published=True,
-                                class_code=target or None)
+                store.put_model(mine[pick].file_bytes(), name=name, owner=client.token, address=client.address,
+                                published=True, class_code=target or None)
             except StoreError as e:
-                st.error(f"Not published: {e}")
+                st.error(f"Not published: {text.literal(e)}")
             else:
-                ss[keys.PUBLISHED] = f"Published **{name}**" + (f" in class {target}." if target else ".")
+                where = f" in class {text.literal(target.lower())}." if target else "."
+                ss[keys.PUBLISHED] = f"Published **{text.literal(name)}**{where}"
                 st.rerun()

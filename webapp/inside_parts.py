@@ -13,7 +13,7 @@ import streamlit as st
 from data import DatasetError, DatasetNotFound
 from mlp import explain
 
-from . import charts, images, keys, registry, resources
+from . import charts, images, keys, registry, resources, text
 
 MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
 TOP_IMAGES = 8
@@ -169,7 +169,7 @@ def two_models(entry, model, x, traced, labels):
     for col, e in ((left, entry), (right, other)):
         probs = e.current().predict_proba(x)[0]
         digit = int(probs.argmax())
-        col.metric(e.name, labels[digit])
+        col.metric(text.literal(e.name), labels[digit])
         col.caption(f"{probs[digit]:.1%} sure")
         col.vega_lite_chart(spec=charts.arrow_datasets(charts.probability_bars(probs, labels, height=160)),
                             width="stretch")

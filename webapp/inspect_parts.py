@@ -4,7 +4,7 @@ import streamlit as st
 
 from mlp import explain
 
-from . import charts, images, keys, registry, resources, urlstate
+from . import charts, images, keys, registry, resources, text, urlstate
 from .display import settings_rows
 from .mistakes import ANY
 
@@ -42,7 +42,7 @@ def summary(entry, model):
                    f"**{drawn['accuracy']:.2%}** read correctly, through the same preprocessing as the Draw page.")
     st.caption(f"Layers {' → '.join(map(str, model.layer_sizes))}, activation **{model.activation}**, "
                f"dropout {model.dropout:g}, trained on **{resources.dataset_label(entry.dataset)}**"
-               + (f", created {meta['created']}" if meta.get("created") else ""))
+               + (f", created {text.literal(meta['created'])}" if meta.get("created") else ""))
     if history:
         left, right = st.columns(2)
         left.altair_chart(charts.history_chart(history, "loss"), width="stretch")
@@ -117,8 +117,8 @@ def compare(entry, ds, ev, labels):
     pb = registry.evaluation(b).probabilities
     result = explain.compare(ev.probabilities, pb, ds.y_test)
     c = st.columns(3)
-    c[0].metric(f"A: {entry.name}", f"{result.accuracy_a:.2%}")
-    c[1].metric(f"B: {b.name}", f"{result.accuracy_b:.2%}")
+    c[0].metric(f"A: {text.literal(entry.name)}", f"{result.accuracy_a:.2%}")
+    c[1].metric(f"B: {text.literal(b.name)}", f"{result.accuracy_b:.2%}")
     c[2].metric("B fixed / broke", f"{len(result.fixed):,} / {len(result.broke):,}")
     st.markdown("**B − A, confusion matrices**: green where B puts more test images in that cell, red where "
                 "fewer. On the diagonal green is better; off it, red is.")

@@ -33,9 +33,14 @@ from .job_protocol import DONE, Command, Done, Epoch, JobState, Paused, Progress
 from .replay import EPOCH_WEIGHTS_BUDGET, EpochWeights, compact
 
 __all__ = ["DONE", "JobState", "JobView", "Task", "TrainingJob", "TrainingSlots", "load_replay_and_test",
-           "load_training_split", "replay_source", "start_teaching", "worker_environment"]
+           "load_training_split", "model_bytes", "replay_source", "start_teaching", "worker_environment"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def model_bytes(model):
+    """Bytes an MLP holds: its weights and biases, and the gradient arrays beside them."""
+    return sum(a.nbytes for pair in model.flat_parameters() for a in pair[:2])
 
 
 class TrainingSlots:
@@ -246,6 +251,12 @@ class TrainingJob:
         """
         with self._lock:
             return self._epochs.as_dict()
+
+    def memory_bytes(self):
+        """Bytes this run holds in the server: its model, the last epoch's snapshot and the kept epochs."""
+        with self._lock:
+            models = {id(m): m for m in (self.model, self.snapshot) if m is not None}
+            return sum(model_bytes(m) for m in models.values()) + self._epochs.nbytes
 
     @property
     def orphaned(self):

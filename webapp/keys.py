@@ -11,9 +11,9 @@ KEPT = "_kept_"
 MODELS = "models"  # dict name -> ModelEntry: models trained or uploaded in this session
 MODEL_COUNTER = "model_counter"  # itertools.count behind "My model N"
 SELECTED_MODEL = "selected_model"  # the model every page's selector shows
-MISSING_LINKED_MODEL = "missing_linked_model"  # a link named a model this session does not have
+MISSING_LINKED_MODEL = "missing_linked_model"  # why a link's model is not shown (None: it is, or no link)
 FOLLOWED_LINK = "followed_link"  # the model id of the last link followed (each is followed once)
-OWNER = "owner"  # this session's opaque token in the shared store
+CLIENT = "client"  # webapp.clients.Client: this browser's token and address, for every limit
 SHARE_NOTICE = "share_notice"  # (kind, text) after Share model / Share drawing
 ACTIVE_RUN = "active_run"  # the model whose training run the Train page follows
 
@@ -54,6 +54,7 @@ MINE_NOTICE = "mine_notice"  # (kind, text): what loading a `mine=` link did, sh
 # -- Train -----------------------------------------------------------------------------------
 TRAIN_PREFIX = "t_"  # sidebar widgets: "t_" + the setting's URL name (mlp.hyperparams)
 START, PAUSE, RESUME, STOP = "start", "pause", "resume", "stop"  # buttons
+TRAIN_NOTICE = "train_notice"  # why Start did not start a run, shown once
 SHOWN_DONE = "shown_done"  # id of the finished job the page already reran for
 CONTINUE_MODEL, CONTINUE_EPOCHS, CONTINUE = "cont_model", "cont_epochs", "continue"
 LINKED_FOR_CONTINUE = "linked_for_continue"  # a model a link just brought in, to preselect in Continue
@@ -71,3 +72,4 @@ CALIBRATION_TAB = "calibration_tab"  # which calibration set is open (only that 
 GALLERY_CLASS, GALLERY_SORT = "gallery_class", "gallery_sort"  # the class code and the order shown
 PUBLISH_MODEL, PUBLISH_NAME, PUBLISH_CLASS, PUBLISH = "publish_model", "publish_name", "publish_class", "publish"
 PUBLISHED = "published"  # what the last Publish did, shown once
+PUBLISH_FOR = "publish_for"  # the page's class code that Publish's class field was last filled from

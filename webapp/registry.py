@@ -1,8 +1,10 @@
-"""The models a user can pick: the shared pretrained one, and their own (trained or uploaded).
+"""The models a user can pick: the shared pretrained one, and their own (trained, uploaded, opened, taught).
 
 A user's own models live in their `st.session_state` only. Each has a random link id that the
 address bar carries (`model=<id>`), so a link reopens the model it was made with in the same
-session and says so plainly anywhere else.
+session and says so plainly anywhere else. Every one counts against the server's memory budget
+(webapp.budget), for this session's client (webapp.clients): it is admitted before it is
+loaded or trained, and it leaves the budget with the session.
 """
 
 import itertools
@@ -10,17 +12,27 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
 from data import DATASETS
 from mlp import ModelFileError, load_model, model_to_bytes
 
-from . import job_view, keys, resources, settings
+from . import clients, job_view, keys, resources, settings, text
+from .budget import BudgetError, array_bytes
+from .jobs import model_bytes
+from .store import StoreError, StoreUnavailable
 
 PRETRAINED = "Pretrained"
 MODEL_PARAM = "model"
 COMPARE_PARAM = "compare"  # Inspect's model B
+# Why a link's model is not shown (keys.MISSING_LINKED_MODEL), in the words the page uses.
+UNKNOWN_LINK = ("The link you opened names a model that is not available here: it was never shared (only "
+                "**Share model** makes a link that works in other browsers), or it has since been removed. "
+                "Showing the pretrained model instead.")
+NO_STORE = ("Sharing is unavailable on this server right now, so the model this link names cannot be opened. "
+            "Try the link again later; meanwhile the pretrained model is shown.")
 
 
 @dataclass(eq=False)
@@ -34,24 +46,27 @@ class ModelEntry:
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
     shared: bool = False  # in the shared store (its link works in any browser)
     derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
-    _file: tuple = field(default=(None, b""), repr=False)  # (id of the model, its .npz bytes)
 
     def file_name(self):
         """The file name a download of this model gets: its name in lower case, spaces as _ and + as plus."""
         return f"{self.name.replace(' ', '_').replace('+', 'plus').lower()}.npz"
 
     def file_bytes(self):
-        """The current model as .npz bytes, serialised once per model version."""
-        model = self.current()
-        if self._file[0] != id(model):
-            self._file = (id(model), model_to_bytes(model))
-        return self._file[1]
+        """The current model as a compressed .npz file (made on each call: a download, a share)."""
+        return model_to_bytes(self.current(), compress=True)
 
     def current(self):
         """The MLP to use now: the finished model, or a running job's last finished epoch (None if none yet)."""
         if self.job is not None:
             return self.job.snapshot if not self.job.done else (self.job.snapshot or self.model)
         return self.model
+
+    def memory_bytes(self):
+        """Bytes this model holds in the server (webapp.budget): weights, its run's, and cached results."""
+        held = self.job.memory_bytes() if self.job is not None else 0
+        if self.model is not None and (self.job is None or self.model is not self.job.model):
+            held += model_bytes(self.model)
+        return held + array_bytes(self.derived)
 
     @property
     def dataset(self):
@@ -68,7 +83,25 @@ def init_session():
         ss[keys.MODELS] = {}
         ss[keys.MODEL_COUNTER] = itertools.count(1)
         ss[keys.SELECTED_MODEL] = PRETRAINED
-        ss[keys.OWNER] = secrets.token_hex(16)  # who shared what, for the store's per-session limits
+        ss[keys.CLIENT] = _identify()  # who this is, for every per-client and per-address limit
+
+
+def _identify():
+    """This connection's webapp.clients.Client, from its cookie and address (st.context)."""
+    ctx = st.context
+    return clients.identify(ctx.cookies, ctx.headers.get_all("x-forwarded-for"), ctx.ip_address,
+                            settings.current().proxy_networks())
+
+
+def client():
+    """This session's webapp.clients.Client."""
+    init_session()
+    return st.session_state[keys.CLIENT]
+
+
+def admit(cost, what="this model"):
+    """Raise budget.BudgetError if `cost` more bytes would not fit this client, its address or the server."""
+    resources.budget().admit(client(), cost, what)
 
 
 def session_models():
@@ -86,13 +119,21 @@ def all_models():
 
 
 def add_model(entry):
-    """Register a session model, dropping the oldest finished ones beyond the per-user cap."""
+    """Register a session model (counted in the memory budget while it lives), dropping the oldest finished
+    ones beyond the per-session cap."""
     models = session_models()
-    models[entry.name] = entry
+    models[entry.name] = resources.budget().track(entry, client())
     finished = [n for n, e in models.items() if e.job is None or e.job.done]
-    while len(models) > settings.MAX_SESSION_MODELS and finished:
+    while len(models) > settings.current().max_session_models and finished:
         del models[finished.pop(0)]
     return entry
+
+
+def drop_model(name):
+    """Forget one of this session's models (its memory goes with it)."""
+    session_models().pop(name, None)
+    if st.session_state.get(keys.SELECTED_MODEL) == name:
+        st.session_state[keys.SELECTED_MODEL] = PRETRAINED
 
 
 def add_taught(model, base):
@@ -116,12 +157,26 @@ def free_name(base):
     return next(n for n in itertools.chain([base], (f"{base} {i}" for i in itertools.count(2))) if n not in taken)
 
 
-def read_upload(filename, data, max_mb):
-    """An uploaded .npz as an MLP; ModelFileError('<filename> was not loaded: <why>') if it is bad."""
+def read_upload(filename, data):
+    """An uploaded .npz as an MLP, within the per-model limit and the memory budget; ModelFileError or
+    BudgetError('<filename> was not loaded: <why>') if it is bad or does not fit."""
+    limit = settings.current().bytes("max_model_mb")
     try:
-        return load_model(data, max_bytes=max_mb * 1_000_000)
-    except ModelFileError as e:
-        raise ModelFileError(f"{filename} was not loaded: {str(e).removeprefix('uploaded file: ')}") from None
+        model = load_model(data, max_loaded_bytes=limit)
+        admit(model_bytes(model), "this model")
+    except (ModelFileError, BudgetError) as e:
+        raise type(e)(f"{filename} was not loaded: {str(e).removeprefix('uploaded file: ')}") from None
+    return model
+
+
+def upload_name(filename):
+    """The name an upload gets: its file's name without .npz, unused in this session ("Uploaded N" if it is no
+    valid name)."""
+    try:
+        base = text.clean_name(Path(str(filename)).stem[: text.NAME_MAX])
+    except text.TextError:
+        return next_model_name("Uploaded")
+    return free_name(base)
 
 
 def next_model_name(prefix="My model"):
@@ -140,7 +195,7 @@ def select(name):
     id): marking that link as followed keeps follow_link from taking the choice back.
     """
     st.session_state[keys.SELECTED_MODEL] = name
-    st.session_state[keys.MISSING_LINKED_MODEL] = False
+    st.session_state[keys.MISSING_LINKED_MODEL] = None
     st.session_state[keys.FOLLOWED_LINK] = st.query_params.get(MODEL_PARAM)
 
 
@@ -160,25 +215,42 @@ def follow_link():
         return None
     ss[keys.FOLLOWED_LINK] = wanted  # once per link: choosing another model afterwards is the visitor's call
     match = next((name for name, e in entries.items() if e.link_id and e.link_id == wanted), None)
+    why = UNKNOWN_LINK
     if match is None:
-        found = _from_store(wanted)
+        try:
+            found = _from_store(wanted)
+        except StoreError as e:
+            found, why = None, str(e)
         if found is not None:
             match = add_model(found).name
     if match is not None:
         select(match)
         return match
     select(PRETRAINED if PRETRAINED in entries else next(iter(entries), PRETRAINED))
-    ss[keys.MISSING_LINKED_MODEL] = True
+    ss[keys.MISSING_LINKED_MODEL] = why
     return None
 
 
 def _from_store(model_id):
-    """A ModelEntry for a model shared through the store, or None (unknown, expired or no store)."""
+    """A ModelEntry for a model shared through the store, or None (unknown or removed); StoreError (said why)
+    when the store cannot be read, the row is damaged or the model does not fit in memory now."""
     shared = resources.store()
-    got = shared.get_model(model_id) if shared is not None else None
+    if shared is None:
+        raise StoreUnavailable(NO_STORE)
+    try:
+        got = shared.get_model(model_id)
+    except StoreUnavailable:
+        raise StoreUnavailable(NO_STORE) from None
+    except StoreError as e:
+        raise StoreError(f"The model this link names cannot be opened: {e}. Showing the pretrained model "
+                         "instead.") from None
     if got is None:
         return None
     model, summary, _ = got
+    try:
+        admit(model_bytes(model), "the link's model")
+    except BudgetError as e:
+        raise StoreError(f"The model this link names cannot be opened right now: {e}.") from None
     name = free_name(f"{summary.get('name') or 'Model'} (shared)")
     return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
 
@@ -203,9 +275,7 @@ def model_selector(key, label="Model", help=None):
                         format_func=lambda n: describe(entries[n]), help=help)
     ss[keys.SELECTED_MODEL] = name
     if ss.get(keys.MISSING_LINKED_MODEL):
-        st.warning("The link you opened names a model that is not available here: it was never shared (only "
-                   "**Share model** makes a link that works in other browsers), or it has since been removed to "
-                   "make room. Showing the pretrained model instead.", icon=":material/link_off:")
+        st.warning(ss[keys.MISSING_LINKED_MODEL], icon=":material/link_off:")
     entry = entries[name]
     if entry.link_id:
         st.query_params[MODEL_PARAM] = entry.link_id

@@ -16,6 +16,7 @@ from data import DATASETS, load_dataset
 from mlp import ModelFileError, load_model, to_inputs
 
 from . import settings
+from .budget import Budget
 from .jobs import TrainingSlots
 
 
@@ -36,6 +37,31 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+@st.cache_resource(show_spinner=False)
+def give_freed_memory_back():
+    """Make large allocations go back to the system when freed, once per process (glibc only).
+
+    glibc serves an allocation above its mmap threshold with its own mapping, returned to the
+    system on free; but after freeing one it raises the threshold to that size (up to 32 MiB),
+    so the next model's arrays come from the heaps of the server's many threads, where freed
+    memory mostly stays. A fixed threshold (which turns that adjustment off) keeps every array of
+    128 KiB or more in a mapping of its own: a session's models leave the process with the session.
+    """
+    import ctypes
+    import ctypes.util
+
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024  # glibc's malloc.h
 TURN_WAIT = 1.0  # seconds a page run waits for its turn before it runs anyway (beside the one taking long)
 
 
@@ -104,7 +130,7 @@ def turn():
 @st.cache_resource(show_spinner=False)
 def pretrained_model():
     """The shipped model (read-only; inference stores nothing on it). Raises ModelFileError."""
-    return load_model(settings.PRETRAINED_PATH)
+    return load_model(settings.current().pretrained)
 
 
 def pretrained_or_error():
@@ -136,9 +162,16 @@ def pretrained_evaluation(name):
 
 
 @st.cache_resource(show_spinner=False)
+def budget():
+    """The one memory budget for every visitor's models (webapp.budget.Budget), from the settings."""
+    s = settings.current()
+    return Budget(s.bytes("memory_budget_mb"), s.bytes("client_memory_mb"), s.bytes("address_memory_mb"))
+
+
+@st.cache_resource(show_spinner=False)
 def training_slots():
     """The one limiter shared by every session's training runs."""
-    return TrainingSlots(settings.MAX_CONCURRENT_RUNS)
+    return TrainingSlots(settings.current().max_runs)
 
 
 def session_alive():
@@ -166,9 +199,9 @@ def class_names(name):
 def store():
     """The shared SQL store (webapp.store.Store), migrated; None while it cannot be reached (logged).
 
-    `[connections.digit_lab]` in .streamlit/secrets.toml (any SQLAlchemy URL, e.g. PostgreSQL shared
-    by several replicas) wins; else DIGIT_LAB_STORE_URL; else an SQLite file in the data folder.
-    A failure is not cached: the next page run tries again.
+    `url` under `[connections.digit_lab]` in .streamlit/secrets.toml (any SQLAlchemy URL, e.g. a
+    PostgreSQL database several replicas share) wins; else DIGIT_LAB_STORE_URL; else an SQLite file
+    in the data folder. A failure is not cached: the next page run tries again.
     """
     try:
         return _store()
@@ -179,16 +212,12 @@ def store():
 
 @st.cache_resource(show_spinner=False)
 def _store():
-    from .store import Store, store_url
+    from .store import Store, create_engine, store_url
 
     try:
-        configured = "digit_lab" in st.secrets.get("connections", {})
-    except Exception:  # noqa: BLE001 - no secrets file at all
-        configured = False
-    kwargs = {} if configured else {"url": store_url()}
-    if not configured and kwargs["url"].startswith("sqlite"):
-        # One engine for many sessions' threads; writers wait for each other's locks.
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
-    shared = Store(st.connection("digit_lab", type="sql", **kwargs).engine)
+        url = st.secrets["connections"]["digit_lab"]["url"]
+    except (KeyError, FileNotFoundError, st.errors.StreamlitSecretNotFoundError):  # no secrets file, or no entry
+        url = store_url()
+    shared = Store(create_engine(url))
     shared.migrate()
     return shared

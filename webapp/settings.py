@@ -1,31 +1,92 @@
-"""Server-wide settings, read once from the environment (names start with DIGIT_LAB_)."""
+"""Every server setting, in one typed object read from DIGIT_LAB_* environment variables. No Streamlit.
 
-import os
+    from webapp.settings import current
+    current().max_runs          # DIGIT_LAB_MAX_RUNS, checked (an integer >= 1)
+
+`current()` reads the environment once per process; tests that change a variable call
+`current.cache_clear()` (harness.apptest.clear_caches does). A bad value stops the server at
+start with pydantic's message naming the variable, never a silent default.
+
+Limits come in layers. Per *client* (one browser: a long-lived cookie, so a reload, a new tab or
+a new session is the same client) they are tight; per *address* (a whole class often shares one
+public address behind the school's router) they are looser, sized for a class; server-wide
+ones bound the total. Behind a reverse proxy, the address is read from X-Forwarded-For only
+when the connection comes from one of `trusted_proxies`.
+"""
+
+import functools
+import ipaddress
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["MB", "Settings", "current"]
+
+MB = 1024 * 1024
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int_env(name, default, low):
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return value
+class Settings(BaseSettings):
+    """The server's settings; each field is DIGIT_LAB_<NAME> in the environment (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="DIGIT_LAB_", frozen=True, extra="ignore")
+
+    # -- training runs --
+    max_runs: int = Field(2, ge=1, description="training runs that use the CPU at once, across all visitors")
+    orphan_seconds: int = Field(30, ge=1, description="a run whose tab has been closed this long stops")
+    pretrained: Path = Field(ROOT / "models" / "default.npz", description="the model everyone gets as Pretrained")
+
+    # -- models held in the server's memory --
+    max_model_mb: float = Field(
+        32, gt=0, description="one model's weights once loaded (parameters x bytes per number): uploads, shared "
+                              "links and Train's settings over it are refused")
+    max_session_models: int = Field(8, ge=1, description="models one session keeps (oldest finished dropped first)")
+    memory_budget_mb: float = Field(
+        2048, gt=0, description="all visitors' models together (weights, snapshots, replays, files): past it new "
+                                "uploads, links and runs are refused until sessions end")
+    client_memory_mb: float = Field(256, gt=0, description="the part of memory_budget_mb one client may hold")
+    address_memory_mb: float = Field(1536, gt=0, description="the part of memory_budget_mb one address may hold")
+
+    # -- the shared store --
+    store_url: str = Field("", description="SQLAlchemy URL of the store; empty: data/digit_lab.sqlite")
+    store_quota_mb: float = Field(500, gt=0, description="all shared models together, as stored")
+    client_store_mb: float = Field(50, gt=0, description="shared models of one client, as stored")
+    address_store_mb: float = Field(250, gt=0, description="shared models of one address, as stored")
+    store_keep_days: float = Field(
+        30, gt=0, description="an unpublished model unopened this long may be removed to make room; published "
+                              "models and links opened more recently never are")
+    shares_per_hour: int = Field(20, ge=0, description="models one client may share in any hour")
+    address_shares_per_hour: int = Field(200, ge=0, description="models one address may share in any hour")
+    collections_per_hour: int = Field(20, ge=0, description="new sets of kept drawings per client in any hour")
+    address_collections_per_hour: int = Field(200, ge=0, description="new sets of kept drawings per address")
+    collections_quota_mb: float = Field(100, gt=0, description="all kept drawings together; least recently used "
+                                                               "make room")
+
+    # -- who a visitor is --
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for part in value:
+            ipaddress.ip_network(part, strict=False)  # ValueError names the bad one
+        return tuple(value)
+
+    def bytes(self, field):
+        """A *_mb setting in bytes."""
+        return int(getattr(self, field) * MB)
+
+    def proxy_networks(self):
+        """trusted_proxies as ip_network objects."""
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
 
-# How many training runs may use the CPU at once across all users.
-MAX_CONCURRENT_RUNS = _int_env("DIGIT_LAB_MAX_RUNS", 2, 1)
-# Uploaded model files larger than this are refused before they are read.
-MAX_UPLOAD_MB = _int_env("DIGIT_LAB_MAX_UPLOAD_MB", 50, 1)
-# Per-user cap on models kept in a session (oldest finished ones are dropped first).
-MAX_SESSION_MODELS = _int_env("DIGIT_LAB_MAX_SESSION_MODELS", 8, 1)
-# A run whose browser tab has been closed for this many seconds stops and frees its slot.
-ORPHAN_GRACE_SECONDS = _int_env("DIGIT_LAB_ORPHAN_SECONDS", 30, 1)
-# The shipped model offered to everyone as "Pretrained".
-PRETRAINED_PATH = Path(
-    os.environ.get("DIGIT_LAB_PRETRAINED", Path(__file__).resolve().parent.parent / "models" / "default.npz")
-)
+@functools.cache
+def current():
+    """The settings from this process's environment, read once (current.cache_clear() reads them again)."""
+    return Settings()

@@ -9,7 +9,7 @@ import re
 
 import streamlit as st
 
-from . import keys, links, registry, resources
+from . import keys, links, registry, resources, text
 from .store import StoreError
 
 DRAWING_PARAM = "drawing"
@@ -28,10 +28,11 @@ def share(entry):
         if shared is None:
             _notice("error", "Sharing is not available on this server right now. Download the model instead.")
             return None
+        client = registry.client()
         try:
-            model_id = shared.put_model(entry.file_bytes(), name=entry.name, owner=ss[keys.OWNER])
+            model_id = shared.put_model(entry.file_bytes(), name=entry.name, owner=client.token, address=client.address)
         except StoreError as e:
-            _notice("error", f"The model was not shared: {e}")
+            _notice("error", f"The model was not shared: {text.literal(e)}")
             return None
         entry.link_id, entry.shared = model_id, True
     st.query_params[registry.MODEL_PARAM] = model_id
@@ -49,7 +50,8 @@ def share_model_button(entry, key):
                       "link can draw with it, inspect it and train it further." if not under_way
                  else "A model can be shared once its training has finished."):
         if share(entry) is not None:
-            _notice("success", f"Anyone with this link gets **{entry.name}**:", link={"model": entry.link_id})
+            _notice("success", f"Anyone with this link gets **{text.literal(entry.name)}**:",
+                    link={"model": entry.link_id})
         st.rerun()
 
 
@@ -70,14 +72,14 @@ def share_drawing_button(entry, x28, key="share_drawing"):
 
 def shared_drawing():
     """The drawing a link carries ((28, 28) floats), or None; a bad one is explained once and dropped."""
-    text = st.query_params.get(DRAWING_PARAM)
-    if text is None:
+    packed = st.query_params.get(DRAWING_PARAM)
+    if packed is None:
         return None
     try:
-        return links.decode_drawing(text)
+        return links.decode_drawing(packed)
     except links.DrawingLinkError as e:
         st.query_params.pop(DRAWING_PARAM, None)
-        _notice("warning", f"{e} Draw a digit instead.")
+        _notice("warning", f"{text.literal(e)} Draw a digit instead.")
         return None
 
 
@@ -91,8 +93,8 @@ def show_notice():
     notice = st.session_state.pop(keys.SHARE_NOTICE, None)
     if notice is None:
         return
-    kind, text, link = notice
-    getattr(st, kind)(text)
+    kind, message, link = notice
+    getattr(st, kind)(message)
     if link:
         query = "&".join(f"{k}={v}" for k, v in link.items())
         st.code(f"{app_root()}/?{query}", language=None, wrap_lines=True)  # opens on Draw
@@ -103,5 +105,6 @@ def app_root():
     return re.sub(r"/(train|inspect|gallery)$", "", (st.context.url or "").rstrip("/"))
 
 
-def _notice(kind, text, link=None):
-    st.session_state[keys.SHARE_NOTICE] = (kind, text, link)
+def _notice(kind, message, link=None):
+    """Keep a notice for show_notice; `message` is Markdown, with any visitor's text in it made literal."""
+    st.session_state[keys.SHARE_NOTICE] = (kind, message, link)

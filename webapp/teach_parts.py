@@ -18,12 +18,12 @@ import streamlit as st
 from data import DatasetError, DatasetNotFound
 from mlp.unsure import judge, threshold_of
 
-from . import images, keys, registry, resources, share_parts
+from . import images, keys, registry, resources, settings, share_parts, text
+from .budget import BudgetError
 from .job_protocol import JobState
 from .job_view import plural
-from .jobs import replay_source, start_teaching
-from .settings import ORPHAN_GRACE_SECONDS
-from .store import StoreError
+from .jobs import model_bytes, replay_source, start_teaching
+from .store import StoreError, StoreUnavailable
 from .teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
@@ -93,12 +93,25 @@ def follow_link():
         return
     ss[keys.FOLLOWED_MINE] = wanted
     shared = resources.store()
-    got = shared.get_collection(wanted) if shared is not None else None
+    try:
+        if shared is None:
+            raise StoreUnavailable("the shared store is not available right now")
+        got = shared.get_collection(wanted)
+    except StoreUnavailable:
+        ss[keys.MINE_NOTICE] = ("warning", "Keeping drawings is unavailable on this server right now, so the "
+                                "drawings this link names cannot be loaded: try the link again later. Your drawings "
+                                "are unchanged.")
+        ss[keys.FOLLOWED_MINE] = None  # the next page run tries again
+        return
+    except StoreError as e:
+        got = None
+        ss[keys.MINE_NOTICE] = ("warning", f"The drawings this link names cannot be loaded: {text.literal(e)}. "
+                                "Your drawings are unchanged.")
     if got is None:
         st.query_params.pop(MINE_PARAM, None)
-        ss[keys.MINE_NOTICE] = ("warning", "The drawings this link names are not available here: the link is "
-                                "incomplete or damaged, or they were removed to make room. Your drawings are "
-                                "unchanged.")
+        ss.setdefault(keys.MINE_NOTICE, ("warning", "The drawings this link names are not available here: the link "
+                                         "is incomplete or damaged, or they were removed. Your drawings are "
+                                         "unchanged."))
         return
     images_, labels, _ = got
     ss[keys.MINE_NOTICE] = ("success", merged_message(drawings().merge(images_, labels)))
@@ -211,9 +224,11 @@ def _keep_in_store(kept):
         return
     x, y = kept.arrays()
     try:
-        mine_id = shared.put_collection(x, y, owner=ss[keys.OWNER], replace=ss.get(keys.KEPT_LINK, (None,))[0])
+        client = registry.client()
+        mine_id = shared.put_collection(x, y, owner=client.token, address=client.address,
+                                        replace=ss.get(keys.KEPT_LINK, (None,))[0])
     except StoreError as e:
-        st.error(f"Your drawings were not kept: {e}", icon=":material/block:")
+        st.error(f"Your drawings were not kept: {text.literal(e)}", icon=":material/block:")
         return
     ss[keys.KEPT_LINK] = (mine_id, _digest(kept))
     ss[keys.FOLLOWED_MINE] = mine_id  # this session has them already
@@ -236,8 +251,9 @@ def _teach(entry, model, kept, job):
         row.caption(f"Teaching needs at least {WORDS.get(MIN_DRAWINGS, MIN_DRAWINGS)}: keep "
                     f"{MIN_DRAWINGS - len(kept)} more with the digit it should be.")
     else:
-        row.caption(f"Fine-tunes a copy of {entry.name} on your {plural(len(kept), 'drawing')} (two or more of a "
-                    "digit also measure it on drawings it has not seen), mixed with MNIST digits so it keeps "
+        row.caption(f"Fine-tunes a copy of {text.literal(entry.name)} on your {plural(len(kept), 'drawing')} "
+                    "(two or more of a digit also measure it on drawings it has not seen), mixed with MNIST digits "
+                    "so it keeps "
                     "reading the others, in the background.")
     if clicked:
         _start(entry, model, kept)
@@ -254,10 +270,16 @@ def _start(entry, model, kept):
         ss[keys.TEACH_NOTICE] = (":material/cloud_off:", "MNIST is not available on this server: teaching replays "
                                  "its training images, so it waits for the dataset.")
         return
+    try:  # the job holds a copy of the model, and the taught one joins this session's models
+        registry.admit(2 * model_bytes(model), "teaching a copy of this model")
+    except BudgetError as e:
+        ss[keys.TEACH_NOTICE] = (":material/memory:", f"Not taught: {e}.")
+        return
     x, y = kept.arrays()
-    ss[keys.TEACH_JOB] = start_teaching(registry.taught_name(entry.name), model, x, y, replay_source(ds),
-                                        resources.training_slots(), seed=TEACH_SEED,
-                                        alive=resources.session_alive(), grace=ORPHAN_GRACE_SECONDS)
+    ss[keys.TEACH_JOB] = resources.budget().track(
+        start_teaching(registry.taught_name(entry.name), model, x, y, replay_source(ds), resources.training_slots(),
+                       seed=TEACH_SEED, alive=resources.session_alive(), grace=settings.current().orphan_seconds),
+        registry.client())
 
 
 def _progress():
@@ -302,7 +324,8 @@ def _result(job):
     adapted = job.snapshot.meta.get("adapted", {}) if job.snapshot is not None else {}
     if view.state != JobState.COMPLETED or not adapted:
         return
-    st.success(f"**{name}** learnt your {plural(adapted['n_drawings'], 'drawing')} in {adapted['seconds']:.1f} s. "
+    st.success(f"**{text.literal(name)}** learnt your {plural(adapted['n_drawings'], 'drawing')} in "
+               f"{adapted['seconds']:.1f} s. "
                "It is selected now, and in the model lists of every page.", icon=":material/school:")
     held, mnist = adapted["holdout"], adapted["mnist_test_accuracy"]
     row = st.container(horizontal=True)
@@ -318,7 +341,7 @@ def _result(job):
         st.caption(note)
     entry = registry.session_models().get(name)
     if entry is not None:
-        st.download_button("Download the taught model (.npz)", entry.file_bytes(), key="dl-taught",
+        st.download_button("Download the taught model (.npz)", entry.file_bytes, key="dl-taught",
                            file_name=entry.file_name(),
                            mime="application/octet-stream", icon=":material/download:")
 

@@ -3,10 +3,12 @@
 import streamlit as st
 
 from mlp import hyperparams as hp
+from mlp.io import loaded_bytes
 
-from . import charts, job_view, keys, registry, resources, share_parts, train_settings, urlstate
+from . import charts, job_view, keys, registry, resources, settings, share_parts, text, train_settings, urlstate
+from .budget import BudgetError
 from .job_view import plural
-from .settings import MAX_CONCURRENT_RUNS, ORPHAN_GRACE_SECONDS
+from .replay import EPOCH_WEIGHTS_BUDGET
 from .training import continue_config, start_job
 
 
@@ -65,13 +67,26 @@ def active_job():
     return entry.job if entry is not None else None
 
 
+def run_cost(config, n_classes):
+    """Bytes a run of `config` will hold in the server at most: its model and the last epoch's snapshot
+    (each with its gradient arrays), and its kept epochs (float16, within their budget)."""
+    weights = loaded_bytes([784, *config.hidden, n_classes], config.dtype)
+    return 4 * weights + min(EPOCH_WEIGHTS_BUDGET, config.epochs * weights // 2)
+
+
 def start(config, ds):
-    """Start a new run of `config` on `ds` and follow it."""
+    """Start a new run of `config` on `ds` and follow it; False (said why) if the server has no room for it."""
+    try:
+        registry.admit(run_cost(config, len(ds.class_names)), "this run")
+    except BudgetError as e:
+        st.session_state[keys.TRAIN_NOTICE] = f"Not started: {e}."
+        return False
     name = registry.next_model_name()
     job = start_job(name, config, ds, resources.training_slots(), alive=resources.session_alive(),
-                    grace=ORPHAN_GRACE_SECONDS)
+                    grace=settings.current().orphan_seconds)
     registry.add_model(registry.ModelEntry(name, "trained", model=job.model, job=job))
     st.session_state[keys.ACTIVE_RUN] = name
+    return True
 
 
 def run_panel(config, ds, can_start):
@@ -97,8 +112,11 @@ def run_panel(config, ds, can_start):
         job.stop()
         job.join(timeout=1.5)
         st.rerun()
-    row.caption(f"This server trains at most {plural(MAX_CONCURRENT_RUNS, 'network')} at a time; "
+    row.caption(f"This server trains at most {plural(settings.current().max_runs, 'network')} at a time; "
                 "other runs wait in line.")
+    notice = st.session_state.pop(keys.TRAIN_NOTICE, None)
+    if notice:
+        st.error(notice, icon=":material/memory:")
     _live(job, view)
     st.divider()
     _model_list(view)
@@ -112,7 +130,7 @@ def _live(job, view):
     if job is None:
         st.info(status.text)
         return
-    st.subheader(view.name)
+    st.subheader(text.literal(view.name))
     if status.kind == "progress":
         st.progress(status.progress, text=status.text)
     else:
@@ -146,10 +164,10 @@ def _model_list(active_view):
         label = job_view.short_label(view) or registry.describe(entry)
         model = entry.current()
         cols = st.columns([3, 2], vertical_alignment="center")
-        cols[0].markdown(f"**{label}**")
+        cols[0].markdown(f"**{text.literal(label)}**")
         if model is not None and (view is None or view.done or view.state == "paused"):
             with cols[1].container(horizontal=True):
-                st.download_button("Download .npz", entry.file_bytes(), key=f"dl-{name}", icon=":material/download:",
+                st.download_button("Download .npz", entry.file_bytes, key=f"dl-{name}", icon=":material/download:",
                                    file_name=entry.file_name(), mime="application/octet-stream")
                 share_parts.share_model_button(entry, key=f"share-{name}")
 
@@ -172,8 +190,14 @@ def continue_expander(ds):
             st.caption(f"This model was trained on {source.meta.get('dataset')}; "
                        "switch the dataset in the sidebar to continue it.")
         elif st.button("Continue", key=keys.CONTINUE, icon=":material/fast_forward:"):
-            entry.job = start_job(pick, continue_config(source, int(more)), ds, resources.training_slots(),
-                                  model=source, alive=resources.session_alive(), grace=ORPHAN_GRACE_SECONDS)
+            config = continue_config(source, int(more))
+            try:
+                registry.admit(run_cost(config, len(ds.class_names)), "continuing this model")
+            except BudgetError as e:
+                st.error(f"Not continued: {e}.", icon=":material/memory:")
+                return
+            entry.job = start_job(pick, config, ds, resources.training_slots(), model=source,
+                                  alive=resources.session_alive(), grace=settings.current().orphan_seconds)
             entry.model = entry.job.model
             st.session_state[keys.ACTIVE_RUN] = pick
             st.rerun()

@@ -89,8 +89,9 @@ def visible(param, values):
     return True
 
 
-def build(values, n_samples=None):
-    """Settings from the widgets' values ({key: value}); n_samples checks sizes against the dataset."""
+def build(values, n_samples=None, max_weight_bytes=None):
+    """Settings from the widgets' values ({key: value}); n_samples checks sizes against the dataset, and
+    max_weight_bytes the network's weights against the server's limit per model."""
     problems, fields = {}, {"train": {}, "augment": {}}
     for p in widget_params():
         if p is hp.DATASET or p.name == "augment":
@@ -106,6 +107,6 @@ def build(values, n_samples=None):
         fields["augment" if p.name in hp.AUGMENT_PARAMS else "train"][p.name] = value
     augment = AugmentConfig(**fields["augment"]) if values.get(key(hp.PARAMS["augment"])) else None
     config = TrainConfig(**fields["train"], augment=augment)
-    found = config.problems(n_samples)
+    found = config.problems(n_samples, max_weight_bytes)
     problems.update({k: v for k, v in found.items() if k not in problems})
     return Settings(values.get(key(hp.DATASET), hp.DATASET.default), config, problems)

@@ -7,9 +7,9 @@ import streamlit as st
 from data import DatasetError, DatasetNotFound
 from mlp import ModelFileError
 
-from . import downloads, keys, registry, resources
+from . import clients, downloads, keys, registry, resources, text
+from .budget import BudgetError
 from .downloads import DownloadState
-from .settings import MAX_UPLOAD_MB
 
 log = logging.getLogger("digit_lab")
 _LOGGED = set()  # datasets whose absence the log has been told about
@@ -28,17 +28,19 @@ def upload_model_expander():
         if upload is not None and ss.get(keys.UPLOADED_ID) != upload.file_id:
             ss[keys.UPLOADED_ID] = upload.file_id
             try:
-                uploaded = registry.read_upload(upload.name, upload.getvalue(), MAX_UPLOAD_MB)
-            except ModelFileError as e:
+                uploaded = registry.read_upload(upload.name, upload.getvalue())
+            except (ModelFileError, BudgetError) as e:
                 ss[keys.UPLOAD_ERROR] = str(e)
             else:
-                ss[keys.UPLOAD_ERROR] = None
-                name = registry.next_model_name("Uploaded")
+                name = registry.upload_name(upload.name)
+                ss[keys.UPLOAD_ERROR] = None if not uploaded.dropped_meta else (
+                    f"{name} was loaded, but these details in it were not readable and were left out: "
+                    f"{', '.join(uploaded.dropped_meta)}.")
                 registry.add_model(registry.ModelEntry(name, "uploaded", model=uploaded))
                 registry.select(name)
                 st.rerun()
         if ss.get(keys.UPLOAD_ERROR):
-            st.error(ss[keys.UPLOAD_ERROR])
+            st.error(text.literal(ss[keys.UPLOAD_ERROR]))
 
 
 def dataset_notice(name, error):
@@ -99,7 +101,18 @@ _CLOSE_SIDEBAR_ON_NAV = """
 """
 
 
-def close_sidebar_after_navigation_on_phones():
-    """Render the (invisible) script that folds the sidebar away after a page link is tapped on a phone."""
+def _keep_client_cookie():
+    """A script that makes the browser keep this session's client token (webapp.clients) for a year."""
+    client = registry.client()
+    if not client.new:
+        return ""
+    age = clients.COOKIE_DAYS * 24 * 3600
+    return ("<script>window.parent.document.cookie = '%s=%s; Max-Age=%d; Path=/; SameSite=Lax'"
+            " + (window.parent.location.protocol === 'https:' ? '; Secure' : '');</script>"
+            % (clients.COOKIE, client.token, age))
+
+
+def page_scripts():
+    """Once per page run, in the sidebar: the client cookie (for a new browser) and the phone navigation fix."""
     with st.sidebar:
-        st.html(_CLOSE_SIDEBAR_ON_NAV, unsafe_allow_javascript=True, width="content")
+        st.html(_CLOSE_SIDEBAR_ON_NAV + _keep_client_cookie(), unsafe_allow_javascript=True, width="content")
