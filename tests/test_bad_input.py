@@ -18,9 +18,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from data import DatasetError, load_dataset
+from harness.hostile import deep_metadata_file, zeros_model_file
 from mlp import MLP, ConfigError, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
 from mlp.cli import predict_file
-from harness.hostile import deep_metadata_file, zeros_model_file
 from webapp import settings
 from webapp.registry import read_upload
 
@@ -137,7 +137,8 @@ def test_bad_upload_is_named_by_its_file(name, build, message):
 
 
 def test_metadata_nested_too_deep_is_refused_with_a_message():
-    with pytest.raises(ModelFileError, match="deep.npz was not loaded: metadata nests 100,001 levels deep; at most 16 are read"):
+    with pytest.raises(ModelFileError, match="deep.npz was not loaded: metadata nests 100,001 levels deep; "
+                                             "at most 16 are read"):
         read_upload("deep.npz", deep_metadata_file(100_000))
 
 
