@@ -5,6 +5,7 @@
 """
 
 from .canvas import DRAWING_LAYER, HAS_INK_JS, canvas_data_url, canvas_value, draw_stroke
+from .pages import epochs_shown, prediction, settle
 from .server import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_app, stop_app
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "canvas_data_url",
     "canvas_value",
     "draw_stroke",
+    "epochs_shown",
     "free_port",
+    "prediction",
+    "settle",
     "start_app",
     "stop_app",
 ]
