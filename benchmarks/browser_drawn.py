@@ -21,7 +21,7 @@ import numpy as np
 
 from data import load_dataset
 from drawn import iter_pen_strokes, render_pen_strokes
-from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, ROOT, start_app, stop_app
+from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, ROOT, settle, start_app, stop_app
 from mlp import load_model
 from mlp.preprocess import preprocess, to_model_input
 
@@ -62,22 +62,6 @@ def set_brush(page, brush):
     # short reruns, so give the answer time to land before drawing.
     time.sleep(1.0)
     settle(page)
-
-
-def settle(page, quiet=0.6, timeout=30):
-    """Wait until the app has not been running a script for `quiet` seconds."""
-    status = page.locator('[data-testid="stStatusWidget"]')
-    deadline = time.time() + timeout
-    calm_since = None
-    while time.time() < deadline:
-        if status.count() and status.first.is_visible():
-            calm_since = None
-        elif calm_since is None:
-            calm_since = time.time()
-        elif time.time() - calm_since >= quiet:
-            return
-        time.sleep(0.05)
-    raise TimeoutError("the app kept running for 30 s")
 
 
 def replay(page, strokes):

@@ -23,8 +23,8 @@ import os
 import statistics
 import time
 
-from benchmarks.browser_drawn import clear, settle
-from harness import CHROMIUM, CHROMIUM_ARGS, draw_stroke, start_app, stop_app
+from benchmarks.browser_drawn import clear
+from harness import CHROMIUM, CHROMIUM_ARGS, draw_stroke, settle, start_app, stop_app
 
 TARGET_MS = 350.0
 

@@ -401,9 +401,8 @@ class BrowserUser(threading.Thread):
     def run(self):
         from playwright.sync_api import sync_playwright
 
-        from benchmarks.browser_drawn import settle
         from benchmarks.browser_latency import one_stroke
-        from harness import CHROMIUM, CHROMIUM_ARGS
+        from harness import CHROMIUM, CHROMIUM_ARGS, settle
 
         try:
             with sync_playwright() as pw:

@@ -6,7 +6,7 @@ NumPy runs each elementwise operation on one core; only the matrix products use
 OpenBLAS's threads. NumPy does release the GIL inside an operation, so two Python
 threads can run operations at the same time. This script measures how much that
 buys for the work of one training step of the reference network (784-256-128-10,
-batch 128, float32), so that the speed figures in the README rest on measurements:
+batch 128, float32), so that the speed figures in docs/performance.md rest on measurements:
 
 1. elementwise passes (multiply, add, sqrt, as in an optimizer update) on arrays
    of a given size: one thread, then two threads each doing the same amount;

@@ -18,7 +18,7 @@ drawings; teaching then goes on from it for `steps` more, on all the drawings, w
 learning rate starting over. The estimate is conservative: that model was taught fewer
 drawings, for a fifth as long. (Holding them out for the first half of one run instead taught
 them for only half of it, and cost the writers the model read worst 2.4 points on average:
-benchmarks/adapt.py, README.)
+benchmarks/adapt.py, docs/real-handwriting.md.)
 
 Not forgetting, checked: given digits the model never trained on and teaching does not replay
 (`check`, its own validation rows: `replay_and_check`), teaching keeps the largest share of what

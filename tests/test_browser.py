@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import DRAWING_LAYER, HAS_INK_JS, ROOT, draw_stroke, start_app, stop_app
+from harness import DRAWING_LAYER, HAS_INK_JS, ROOT, draw_stroke, epochs_shown, prediction, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,19 +57,6 @@ def touch_stroke(context, page, points):
 def has_ink(page):
     """True if the drawing canvas shows any stroke."""
     return page.locator(DRAWING_LAYER).last.evaluate(HAS_INK_JS)
-
-
-def epochs_shown(page):
-    """The epoch count the Train page shows under its charts (waits for the first)."""
-    caption = page.get_by_text(re.compile(r"^\d+ epochs? · last train loss"))
-    caption.wait_for()
-    return int(caption.inner_text().split()[0])
-
-
-def prediction(page):
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
-    metric.wait_for()
-    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def test_deep_link_to_inspect_on_a_fresh_server(server, page):

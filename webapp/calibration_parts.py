@@ -15,7 +15,7 @@ from mlp.calibration import describe, reliability
 from . import charts, keys, registry, resources
 
 N_BINS = 15
-DRAWN_N, DRAWN_SEED = 2000, 0  # the drawn set of the README and the model's metadata
+DRAWN_N, DRAWN_SEED = 2000, 0  # the drawn set of docs/real-handwriting.md and the model's metadata
 TABS = ("MNIST test", "Drawn digits")
 
 EXPLAIN = (

@@ -120,7 +120,7 @@ def why(entry, model, x, traced, labels):
                f"**{labels[target]}** rather than another digit; blue pixels are ink that pulled it away. "
                f"It gives {labels[target]} a probability of **{traced.probs[0, target]:.1%}**.")
     b.caption("Gradient × input of the digit's log-probability: blanking the 10% most red ink lowers the "
-              "probability far more than blanking 10% of the ink at random (README: Inside the network).")
+              "probability far more than blanking 10% of the ink at random (docs/inside-the-network.md).")
 
 
 def where(entry, model, x, traced, labels):
