@@ -27,6 +27,7 @@ MAX_COMBINING = 2  # combining marks on one character: enough for any script (e.
 _INVISIBLE = set("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180e\u180b\u180c\u180d\u180f")
 _INVISIBLE_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF), (0xE0000, 0xE007F))
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark escapes them all
+_WWW = re.compile(r"(?i)(www)(\\\.)")  # "www." (its '.' already escaped)
 
 
 class TextError(ValueError):
@@ -37,11 +38,14 @@ def literal(text):
     """`text` escaped so that Streamlit's Markdown shows it as typed: no links, images, emphasis, colours,
     icons, emoji short codes or maths. Newlines become spaces (a name is one line)."""
     text = " ".join(str(text).split())
-    # A backslash before every ASCII punctuation character is CommonMark's own escape; Streamlit's
-    # short codes (:smile:, :material/x:, :red[...]) and $maths$ need their ':' and '$' as typed,
-    # so those are escaped too. A zero-width joiner never reaches here (clean_name refuses it),
-    # so the U+2060 word joiner after each ':' only breaks short codes apart, invisibly.
-    return _PUNCTUATION.sub(r"\\\1", text).replace("\\:", "\\:\u2060")
+    # A backslash before every ASCII punctuation character is CommonMark's own escape. It does not
+    # stop GitHub's bare links ("http://host", "www.host.org", "me@host.org"), which the renderer
+    # finds in the text after escapes, nor Streamlit's short codes (:smile:, :material/x:): an
+    # invisible U+2060 word joiner after each ':' and '@', and between "www" and its '.', breaks
+    # those apart (seen in chromium: no link, image, icon or emoji is left).
+    escaped = _PUNCTUATION.sub(r"\\\1", text)
+    escaped = escaped.replace("\\:", "\\:\u2060").replace("\\@", "\\@\u2060")
+    return _WWW.sub("\\1\u2060\\2", escaped)
 
 
 def html(text):

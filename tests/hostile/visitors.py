@@ -1,0 +1,101 @@
+"""What the hostile-visitor tests share: a real server per test, browsers as separate visitors, and
+what a page shows or fetches."""
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness import start_app, stop_app
+from harness.pages import settle
+
+TIMEOUT_MS = 60_000
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "hostile"
+
+
+def rss_mb(proc):
+    """The server process's resident memory now, in MB."""
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+@contextmanager
+def server(store_url, **env):
+    """A fresh app on 127.0.0.1 with its store at `store_url` and DIGIT_LAB_<NAME> settings from `env`."""
+    settings = {f"DIGIT_LAB_{k.upper()}": str(v) for k, v in env.items()}
+    proc, url = start_app(env={"DIGIT_LAB_STORE_URL": store_url, **settings})
+    try:
+        yield proc, url
+    finally:
+        stop_app(proc)
+
+
+class Visitor:
+    """One browser (its own cookies: one client) with its pages; `fetched` lists every URL it asked for."""
+
+    def __init__(self, chromium, url, width=1280, height=1000):
+        self.context = chromium.new_context(viewport={"width": width, "height": height})
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.url, self.fetched = url, []
+        self.context.on("request", lambda r: self.fetched.append(r.url))
+        self.page = self.context.new_page()
+
+    def open(self, path=""):
+        """Go to `path` of the app (e.g. "gallery?class=x") and wait until it is idle."""
+        self.page.goto(f"{self.url}/{path}")
+        self.page.locator('[data-testid="stSidebarNav"]').wait_for()
+        settle(self.page)
+        return self.page
+
+    def go(self, title):
+        """Follow the sidebar's link to a page (the same session, unlike open())."""
+        self.page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+        settle(self.page)
+        return self.page
+
+    def new_tab(self):
+        """Another tab of the same browser (same cookies)."""
+        self.page = self.context.new_page()
+        return self.page
+
+    def client_cookie(self):
+        return next((c["value"] for c in self.context.cookies() if c["name"] == "digit_lab_client"), None)
+
+    def upload(self, name, data):
+        """Upload a model file on Draw, as a visitor would; the page afterwards."""
+        page = self.page
+        page.get_by_text("Use your own model (.npz)").click()
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+        settle(page)
+        return page
+
+    def share(self):
+        """Press Share model on Draw; the notice it shows (its text)."""
+        page = self.page
+        page.get_by_role("button", name="Share model").click()
+        settle(page)
+        notice = page.locator('[data-testid="stAlert"]').filter(has_text=re.compile("link gets|not shared")).first
+        notice.wait_for()
+        return notice.inner_text()
+
+    def selected_model(self):
+        """The model the page's first model selector shows."""
+        return self.page.get_by_role("combobox", name="Model", exact=True).first.input_value()
+
+    def main_text(self):
+        return self.page.locator('[data-testid="stMain"]').inner_text()
+
+    def remote_fetches(self):
+        """URLs fetched that are not the app's own."""
+        return [u for u in self.fetched if not u.startswith(self.url) and not u.startswith("data:")]
+
+    def markup_in_main(self):
+        """Images and links in the page's main area that point outside the app (none should exist)."""
+        main = self.page.locator('[data-testid="stMain"]')
+        images = [i.get_attribute("src") for i in main.locator("img").all()]
+        links = [a.get_attribute("href") for a in main.locator("a").all()]
+        outside = lambda u: u and not u.startswith(("data:", "#", "/", self.url, "blob:"))  # noqa: E731
+        return [u for u in images + links if outside(u)]
+
+    def close(self):
+        self.context.close()
