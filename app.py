@@ -7,6 +7,7 @@ from webapp import resources, ui
 st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", layout="wide")
 resources.one_blas_thread()
 resources.give_freed_memory_back()
+resources.close_when_gone()
 
 pages = [
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),

@@ -11,6 +11,7 @@ budget, the client's share and the address's share; a refusal says which, in wor
 can act on.
 """
 
+import gc
 import threading
 import weakref
 from typing import NamedTuple
@@ -76,7 +77,18 @@ class Budget:
         return Usage(total, mine, here, len(holders))
 
     def admit(self, client, cost, what="this model"):
-        """None if `cost` more bytes fit for `client`; else BudgetError saying which limit it would pass."""
+        """None if `cost` more bytes fit for `client`; else BudgetError saying which limit it would pass.
+
+        Before refusing, garbage is collected once: a session that ended may still be held in reference
+        cycles (Streamlit's session objects refer to each other), which only the collector frees.
+        """
+        try:
+            self._check(client, cost, what)
+        except BudgetError:
+            gc.collect()
+            self._check(client, cost, what)
+
+    def _check(self, client, cost, what):
         used, limit = self.usage(client), self.limits
         if cost > limit.client:  # never fits, whatever the others hold
             raise BudgetError(f"{what} would take {cost / MB:,.0f} MB of the server's memory, more than the "

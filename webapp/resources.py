@@ -28,13 +28,22 @@ def one_blas_thread():
     other sessions' runs (measured: most of 111 ms a stroke outside Python, under load). Training
     runs in worker processes, which set their own thread count. Only in a real server: under
     AppTest the limit would leak into the test process (and change bit-for-bit training results).
+
+    The limit is set from a thread of its own: threadpoolctl keeps the thread that first sets an
+    OpenBLAS limit for good, and a page run's thread carries its session, whose models would then
+    never be freed (seen: the server's first visitor's uploads outlived their session).
     """
     from streamlit.runtime import Runtime
     from threadpoolctl import threadpool_limits
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
-    return threadpool_limits(limits=1, user_api="blas")
+    limits = []
+    setter = threading.Thread(target=lambda: limits.append(threadpool_limits(limits=1, user_api="blas")),
+                              name="blas-limit")
+    setter.start()
+    setter.join()
+    return limits[0]
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,6 +71,28 @@ def give_freed_memory_back():
 
 
 M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024  # glibc's malloc.h
+
+
+@st.cache_resource(show_spinner=False)
+def _reaper():
+    """The server's one Reaper (webapp.reaper), started on first use; None outside a real server."""
+    from streamlit.runtime import Runtime
+
+    from .reaper import Reaper
+
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
+        return None
+    ttl = st.get_option("server.disconnectedSessionTTL")
+    return Reaper(Runtime.instance(), grace=max(1.0, ttl / 2), every=min(5.0, max(0.5, ttl / 4))).start()
+
+
+def close_when_gone():
+    """Once per page run: the reaper closes this session once its browser has been gone a while."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    reaper, ctx = _reaper(), get_script_run_ctx()
+    if reaper is not None and ctx is not None:
+        reaper.seen(ctx.session_id)
 TURN_WAIT = 1.0  # seconds a page run waits for its turn before it runs anyway (beside the one taking long)
 
 

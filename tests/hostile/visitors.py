@@ -22,7 +22,9 @@ def rss_mb(proc):
 def server(store_url, **env):
     """A fresh app on 127.0.0.1 with its store at `store_url` and DIGIT_LAB_<NAME> settings from `env`."""
     settings = {f"DIGIT_LAB_{k.upper()}": str(v) for k, v in env.items()}
-    proc, url = start_app(env={"DIGIT_LAB_STORE_URL": store_url, **settings})
+    # A closed tab's session (and what it holds) is dropped after 5 s, not Streamlit's default two minutes.
+    proc, url = start_app(env={"DIGIT_LAB_STORE_URL": store_url, "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "5",
+                               **settings})
     try:
         yield proc, url
     finally:
@@ -63,7 +65,9 @@ class Visitor:
     def upload(self, name, data):
         """Upload a model file on Draw, as a visitor would; the page afterwards."""
         page = self.page
-        page.get_by_text("Use your own model (.npz)").click()
+        expander = page.locator('[data-testid="stExpander"]').filter(has_text="Use your own model (.npz)")
+        if expander.locator("details").get_attribute("open") is None:
+            expander.locator("summary").click()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
             files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
         settle(page)

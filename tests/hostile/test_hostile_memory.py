@@ -1,0 +1,84 @@
+"""A hostile visitor against the server's memory: small files that would cost gigabytes, runs that cannot fit,
+and one budget that every visitor's models share, given back when a visitor leaves."""
+
+import time
+
+from visitors import Visitor, rss_mb, server
+
+from harness.hostile import zeros_model_file
+from harness.pages import settle
+from mlp import MLP, model_to_bytes
+
+
+def test_a_small_file_that_declares_a_huge_model_is_refused_before_it_is_read(chromium, sqlite_store):
+    bomb = zeros_model_file([784, 6500, 6500, 10], "float64")  # 47M parameters: 362 MB of weights
+    assert len(bomb) < 500_000
+    with server(sqlite_store) as (proc, url):
+        visitor = Visitor(chromium, url)
+        visitor.open()
+        before = rss_mb(proc)
+        for i in range(4):
+            visitor.upload(f"zeros{i}.npz", bomb)
+            visitor.page.get_by_text(f"zeros{i}.npz was not loaded").wait_for()
+        text = visitor.main_text()
+        assert "would take 361.8 MB of memory, over this server's limit of 32.0 MB per model" in text
+        assert rss_mb(proc) - before < 60, (before, rss_mb(proc))  # four uploads: no model was ever built
+        assert visitor.selected_model().startswith("Pretrained")
+        visitor.close()
+
+
+def test_a_train_link_that_cannot_fit_is_refused_before_start(chromium, sqlite_store):
+    with server(sqlite_store) as (proc, url):
+        visitor = Visitor(chromium, url)
+        for _ in range(2):  # the dataset, the page's charts, ...: what any first visit loads, link or not
+            visitor.open("train")
+        before = rss_mb(proc)
+        page = visitor.open("train?hidden=4096,4096,4096,4096,4096,4096&epochs=200")
+        page.get_by_text("weights take 332.5 MB, over this server's limit of 32.0 MB per model").first.wait_for()
+        assert page.get_by_role("button", name="Start").is_disabled()
+        assert rss_mb(proc) - before < 60
+        visitor.close()
+
+
+def model_file(hidden, seed=0):
+    return model_to_bytes(MLP([784, hidden, 10], seed=seed))
+
+
+def test_every_visitors_models_share_one_budget_given_back_when_they_leave(chromium, sqlite_store):
+    """A 784-1500-10 model holds 9.1 MB (its weights and their gradient arrays): a browser may hold two,
+    the server three; a visitor who leaves gives theirs back."""
+    limits = dict(client_memory_mb=25, address_memory_mb=45, memory_budget_mb=30)
+    # Streamlit drops a closed tab's session after this many seconds (its default is two minutes).
+    with server(sqlite_store, **limits, ) as (proc, url):
+        first = Visitor(chromium, url)
+        first.open()
+        for i in range(2):
+            first.upload(f"first{i}.npz", model_file(1500, i))
+            first.page.get_by_text("first%d" % i).first.wait_for()
+        first.upload("first2.npz", model_file(1500, 2))
+        first.page.get_by_text("first2.npz was not loaded").wait_for()
+        assert "your models already take 18 of the 25 MB one browser may use" in first.main_text()
+
+        tab = first.new_tab()  # the same browser in another tab is the same client
+        first.open()
+        first.upload("tab.npz", model_file(1500, 3))
+        tab.get_by_text("tab.npz was not loaded").wait_for()
+
+        second = Visitor(chromium, url)
+        second.open()
+        second.upload("second0.npz", model_file(1500, 4))
+        second.page.get_by_text("second0").first.wait_for()
+        second.upload("second1.npz", model_file(1500, 5))
+        second.page.get_by_text("second1.npz was not loaded").wait_for()
+        assert "the server is holding as many models as its memory allows" in second.main_text()
+
+        first.close()  # the first visitor leaves: their session ends, their models leave the budget
+        deadline = time.time() + 90
+        while True:
+            second.upload("second2.npz", model_file(1500, 6))
+            settle(second.page)
+            if "second2.npz was not loaded" not in second.main_text():
+                break
+            assert time.time() < deadline, "the first visitor's models were never given back"
+            time.sleep(3)
+        second.close()
