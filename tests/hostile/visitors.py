@@ -2,6 +2,7 @@
 what a page shows or fetches."""
 
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,8 +87,16 @@ class Visitor:
         """The model the page's first model selector shows."""
         return self.page.get_by_role("combobox", name="Model", exact=True).first.input_value()
 
+    def wait_for_text(self, text, timeout=60):
+        """Wait until the main area reads `text` (the invisible joiners webapp.text.literal adds left out)."""
+        deadline = time.time() + timeout
+        while text not in self.main_text():
+            assert time.time() < deadline, f"{text!r} never showed"
+            time.sleep(0.25)
+
     def main_text(self):
-        return self.page.locator('[data-testid="stMain"]').inner_text()
+        """What the main area reads (without the invisible word joiners that break links and short codes)."""
+        return self.page.locator('[data-testid="stMain"]').inner_text().replace("\u2060", "")
 
     def remote_fetches(self):
         """URLs fetched that are not the app's own."""

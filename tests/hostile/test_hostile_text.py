@@ -1,0 +1,144 @@
+"""Text from others is always text: a name, and every field of a file, that Markdown would turn into a remote
+image, a link or the app's own voice, shown where visitors meet it, on SQLite and on PostgreSQL.
+
+One visitor publishes a model named like an image that would report every viewer's address, from a
+file whose metadata tries the same; each test is one place another visitor meets that name. In each:
+no image or link leaves the app, nothing is fetched from the trap's address, and the name reads as typed.
+"""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from visitors import Visitor, server
+
+from harness import draw_stroke
+from harness.hostile import model_file_with_meta
+from harness.pages import settle
+from webapp.store import MODELS
+
+NAME = "![p](http://127.0.0.1:9/x.png)"  # Markdown's remote image; 127.0.0.1:9 (discard) is the trap
+TRAP = "127.0.0.1:9"
+META = {"created": "**:red[Session expired — sign in again](http://127.0.0.1:9/login)**",
+        "name": "<img src=http://127.0.0.1:9/y.png>", "test_accuracy": 0.5,
+        "training": {"optimizer": "adam", "lr": 0.001, "epochs": 1, "hidden": [16]}}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def published(request, tmp_path_factory, chromium):
+    """A server whose class room-1 holds the hostile model; (server URL, its store id)."""
+    store_url = _store(request, tmp_path_factory)
+    with server(store_url) as (proc, url):
+        attacker = Visitor(chromium, url)
+        attacker.open()
+        attacker.upload("trap.npz", model_file_with_meta(META, layer_sizes=(784, 16, 10)))
+        page = attacker.go("Gallery")
+        page.get_by_label("Class code", exact=True).fill("room-1")
+        page.keyboard.press("Enter")
+        settle(page)
+        page.get_by_text("Publish one of your models").click()
+        page.get_by_label("Name in the gallery").fill(NAME)
+        page.get_by_role("button", name="Publish").click()
+        page.get_by_text(re.compile("Published")).first.wait_for()
+        attacker.close()
+        engine = sa.create_engine(store_url)
+        with engine.connect() as conn:
+            model_id = conn.scalar(sa.select(MODELS.c.id).where(MODELS.c.name == NAME))
+        engine.dispose()
+        assert model_id
+        yield url, model_id
+
+
+def _store(request, tmp_path_factory):
+    import os
+    import uuid
+
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('store')}/store.sqlite"
+    url = os.environ.get("DIGIT_LAB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide PostgreSQL: DIGIT_LAB_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
+    base = sa.make_url(url)
+    name = f"hostile_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    request.addfinalizer(lambda: _drop(admin, name))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop(admin, name):
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def assert_text_only(visitor, *expected):
+    """Nothing leaves the app, nothing was fetched from the trap, and each expected text shows as typed."""
+    assert visitor.markup_in_main() == []
+    assert [u for u in visitor.fetched if TRAP in u] == []
+    shown = visitor.main_text()
+    for text in expected:
+        assert text in shown, (text, shown[:3000])
+
+
+@pytest.fixture
+def visitor(chromium, published):
+    v = Visitor(chromium, published[0])
+    yield v
+    v.close()
+
+
+def test_on_draw_the_selector_and_the_share_notice(visitor, published):
+    page = visitor.open(f"?model={published[1]}")
+    assert visitor.selected_model().startswith(f"{NAME} (shared)")
+    page.get_by_role("button", name="Share model").click()
+    settle(page)
+    assert_text_only(visitor, f"Anyone with this link gets {NAME} (shared):")
+
+
+def test_on_draw_two_models_side_by_side(visitor, published):
+    page = visitor.open(f"?model={published[1]}")
+    draw_stroke(page, [(140, 40), (140, 240)], steps=8)
+    settle(page)
+    page.get_by_role("tab", name="Two models").click()
+    settle(page)
+    assert_text_only(visitor, f"{NAME} (shared)")
+
+
+def test_on_draw_teaching_a_copy(visitor, published):
+    page = visitor.open(f"?model={published[1]}")
+    for i, stroke in enumerate(([(140, 40), (140, 240)], [(60, 60), (200, 60), (120, 240)], [(80, 40), (90, 250)])):
+        if i:
+            page.get_by_role("button", name="Clear").click()
+            settle(page)
+        draw_stroke(page, stroke, steps=8)
+        settle(page)
+        page.locator(".st-key-correction").get_by_role("radio", name="7", exact=True).click()
+        settle(page)
+    visitor.wait_for_text(f"Fine-tunes a copy of {NAME} (shared)")
+    page.get_by_role("button", name="Teach the model").click()
+    visitor.wait_for_text("learnt your 3 drawings", timeout=180)
+    settle(page)
+    assert_text_only(visitor, f"Fine-tunes a copy of {NAME} (shared)", f"{NAME} (shared) + yours learnt your")
+
+
+def test_on_inspect_the_summary_and_compare(visitor, published):
+    page = visitor.open(f"inspect?model={published[1]}")
+    assert visitor.selected_model().startswith(f"{NAME} (shared)")
+    assert "Session expired" not in visitor.main_text()  # the file's `created` was no time: dropped on load
+    page.get_by_role("tab", name="Compare with another model").click()
+    settle(page)
+    assert_text_only(visitor, f"A: {NAME} (shared)")
+
+
+def test_on_train_the_model_list(visitor, published):
+    visitor.open(f"train?model={published[1]}")
+    assert_text_only(visitor, f"{NAME} (shared)")
+
+
+def test_in_the_gallery(visitor, published):
+    visitor.open("gallery?class=room-1")
+    assert_text_only(visitor)
