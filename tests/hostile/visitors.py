@@ -91,7 +91,7 @@ class Visitor:
         """Wait until the main area reads `text` (the invisible joiners webapp.text.literal adds left out)."""
         deadline = time.time() + timeout
         while text not in self.main_text():
-            assert time.time() < deadline, f"{text!r} never showed"
+            assert time.time() < deadline, f"{text!r} never showed in: {self.main_text()[-1500:]!r}"
             time.sleep(0.25)
 
     def main_text(self):
