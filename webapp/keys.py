@@ -70,6 +70,10 @@ CALIBRATION_TAB = "calibration_tab"  # which calibration set is open (only that 
 
 # -- Gallery -----------------------------------------------------------------------------------
 GALLERY_CLASS, GALLERY_SORT = "gallery_class", "gallery_sort"  # the class code and the order shown
+GALLERY_PROJECTOR = "gallery_projector"  # toggle: the class's leaderboard alone, for a projector (`projector=1`)
+GALLERY_CARDS = "gallery_cards"  # the container of the model cards (its CSS class styles their pictures)
+GALLERY_SHOWN = "gallery_shown"  # what the class leaderboard shows (gallery_parts.signature), to see it change
+GALLERY_FRESH = "gallery_fresh"  # set by the page run that just read the leaderboard: its watcher skips a read
 PUBLISH_MODEL, PUBLISH_NAME, PUBLISH_CLASS, PUBLISH = "publish_model", "publish_name", "publish_class", "publish"
 PUBLISHED = "published"  # what the last Publish did, shown once
 PUBLISH_FOR = "publish_for"  # the page's class code that Publish's class field was last filled from
