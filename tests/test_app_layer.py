@@ -553,3 +553,42 @@ def test_the_projector_switch_reads_1_or_0_from_a_link():
     for bad in ("yes please", "", "2"):
         with pytest.raises(ValueError):
             gallery_parts.flag(bad)
+
+
+# -- names, and a link's refused values ---------------------------------------------------------------
+
+
+def test_continued_names_keep_one_continued_and_fit_the_stores_limit():
+    from webapp import registry, text
+
+    assert registry.continued_name("My model 1") == "My model 1 (continued)"
+    assert registry.continued_name("My model 1 (continued)") == "My model 1 (continued)"
+    assert registry.continued_name("My model 1 (continued) 2") == "My model 1 (continued)"
+    assert len(registry.continued_name("x" * text.NAME_MAX)) + len(" 99") <= text.NAME_MAX
+
+
+def test_shorten_cuts_with_an_ellipsis():
+    assert display.shorten("abc", 5) == "abc"
+    assert display.shorten("a" * 50, 10) == "a" * 9 + "…"
+    assert display.shorten("two\nlines", 20) == "two lines"
+
+
+@pytest.mark.parametrize("url, raw", [
+    ("epochs", "-5"), ("batch", "999999"), ("dropout", "7"), ("optimizer", "rocket<script>"), ("seed", "-1"),
+    ("lr", "y" * 300), ("augment", "maybe-so"), ("batch", "1.5"),
+])
+def test_url_parser_says_what_the_widget_takes_without_repeating_the_text(url, raw):
+    with pytest.raises(ValueError) as refused:
+        train_settings.url_parser(hp.by_url(url))(raw)
+    message = str(refused.value)
+    assert raw not in message and "got" not in message
+    assert message.split()[0].lower() == hp.by_url(url).label.split()[0].lower()
+
+
+def test_generic_url_parsers_say_what_they_take():
+    with pytest.raises(ValueError, match="must be one of a, b"):
+        urlstate.choice(["a", "b"])("<x>")
+    with pytest.raises(ValueError, match="must be a whole number from 0 to 9"):
+        urlstate.int_in(0, 9)("12")
+    with pytest.raises(ValueError, match="must be a whole number, at least 1"):
+        urlstate.int_in(1)("x")
