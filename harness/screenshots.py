@@ -147,7 +147,7 @@ def gallery(page, out):
     page.get_by_role("button", name="Publish").click()
     page.get_by_text(f"in class {CLASS_CODE}.").wait_for()
     page.locator(".dl-board .name", has_text=PUBLISHED_NAME).wait_for()
-    scroll_to(page.get_by_role("heading", name=f"Class {CLASS_CODE}: leaderboard"), further=-16)
+    scroll_to(page.get_by_role("heading", name=f"Class {CLASS_CODE}: leaderboard"), further=70)
     return [shoot(page, out / "gallery.png")]
 
 

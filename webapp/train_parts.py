@@ -67,8 +67,10 @@ def _widget(p):
 
 
 # Shown while the sidebar is folded away (on a phone it starts folded): the settings are there.
-SIDEBAR_HINT_STYLE = ('<style>body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-%s'
-                      '{display:none}</style>' % keys.SIDEBAR_HINT)
+# The container's wrapper goes too, or its gap would stay.
+SIDEBAR_HINT_STYLE = ('<style>body:has([data-testid="stSidebar"][data-collapsed="false"]) '
+                      ':is(.st-key-%s,[data-testid="stLayoutWrapper"]:has(> .st-key-%s)){display:none}</style>'
+                      % (keys.SIDEBAR_HINT, keys.SIDEBAR_HINT))
 
 
 def sidebar_hint():
