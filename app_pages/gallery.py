@@ -14,9 +14,9 @@ fields = [urlstate.UrlField(keys.GALLERY_CLASS, "", "class", gallery_parts.class
           urlstate.UrlField(keys.GALLERY_PROJECTOR, False, "projector", gallery_parts.flag, lambda on: "1")]
 urlstate.restore(fields)
 
-if store is not None and ss[keys.GALLERY_PROJECTOR] and ss[keys.GALLERY_CLASS]:
+code = ss[keys.GALLERY_CLASS]
+if store is not None and ss[keys.GALLERY_PROJECTOR] and code and not gallery_parts.class_code_problem(code):
     # Projector view: the class's leaderboard alone, in large type, for the back of the room.
-    code = ss[keys.GALLERY_CLASS]
     urlstate.mirror(fields)
     gallery_parts.projector_heading(code)
     try:
