@@ -51,11 +51,11 @@ def _drawing_and_reading():
         elif probs is None:
             st.info("Draw a digit on the canvas to see what the network reads.")
         else:
-            digit = int(probs.argmax())
+            said = teach_parts.reading(entry, model, probs, labels)  # "?" when it is not sure
             row = st.container(horizontal=True)  # side by side on a phone too
-            row.metric("Prediction", labels[digit])
-            row.metric("Confidence", f"{probs[digit]:.1%}")
-            teach_parts.doubt(entry, model, probs, labels)
+            row.metric("Prediction", said.prediction)
+            row.metric("Confidence", said.confidence)
+            teach_parts.unsure_note(said.note)
     with left:
         teach_parts.section(entry, model, x28)  # Wrong? It's a …, Your drawings, Teach the model
     with right:

@@ -11,6 +11,7 @@ registry.init_session()
 st.session_state[keys.LINKED_FOR_CONTINUE] = registry.follow_link()
 
 st.title("Train a network")
+train_parts.sidebar_hint()
 st.caption(
     "Choose the network and how to train it in the sidebar, then press **Start**. Training runs in "
     "the background: you can switch to Draw or Inspect and come back. Charts gain a point every "
@@ -21,6 +22,7 @@ st.caption(
 
 with st.sidebar:
     values, slots = train_parts.sidebar()
+train_parts.link_notice()
 name = train_settings.build(values).dataset
 try:
     ds = resources.dataset(name)

@@ -5,11 +5,11 @@
 Starts the app on loopback with a throwaway store (so nothing of a developer's own store shows),
 puts a few small models, trained here on a subset, in one class's Gallery, then visits the pages
 in one session as a visitor does: trains a short run on a subset on Train (its charts), draws a 7
-on Draw (the reading, then Inside the network), opens Inspect on the shipped model's confusion
-matrix, publishes the run to the class on Gallery; then draws on a phone-sized screen. Writes PNGs
-1280 px wide (the phone's 390 px), reduced to a 256-colour palette: on these flat pages that is
-less than half the size of a full-colour PNG or a JPEG, with no visible loss. Needs MNIST
-(MLP_DATA_DIR).
+on Draw with the shipped model (the reading, then Inside the network), opens Inspect on its
+confusion matrix, publishes the run to the class on Gallery (its leaderboard and cards); then
+draws on a phone-sized screen. Writes PNGs 1280 px wide (the phone's 390 px), reduced to a
+256-colour palette: on these flat pages that is less than half the size of a full-colour PNG or a
+JPEG, with no visible loss. Needs MNIST (MLP_DATA_DIR).
 
 tests/test_screenshots.py runs the same visits with a smaller run, so this keeps working.
 """
@@ -44,9 +44,9 @@ GALLERY_MODELS = (
 
 def seed_gallery(store_url, models=GALLERY_MODELS, epochs=3, workdir=None):
     """Train each (name, CLI flags) model with `python -m mlp train` and publish it to CLASS_CODE in the store."""
-    from webapp.store import Store, make_engine
+    from webapp.store import Store, create_engine
 
-    store = Store(make_engine(store_url))
+    store = Store(create_engine(store_url))
     store.migrate()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for i, (name, flags) in enumerate(models):
@@ -97,9 +97,18 @@ def train(page, url, out, epochs, subset):
     return [shoot(page, out / "train.png")]
 
 
+def pick_model(page, name):
+    """Choose `name` in the page's Model selector (the run trained first is the session's selection)."""
+    page.get_by_role("combobox", name="Model", exact=True).click()
+    page.get_by_role("option", name=name).first.click()
+    settle(page)
+
+
 def draw(page, out):
-    """Draw: a 7 and its reading; then Inside the network (activations of both hidden layers)."""
+    """Draw: a 7 and its reading with the shipped model; then Inside the network (activations of both hidden
+    layers)."""
     open_page(page, "Draw", "Draw a digit")
+    pick_model(page, "Pretrained")
     page.locator("canvas.upper-canvas").wait_for()
     time.sleep(1)  # the canvas's styling script runs every 0.3 s
     draw_stroke(page, SEVEN)
@@ -114,6 +123,7 @@ def draw(page, out):
 def inspect(page, out):
     """Inspect: the shipped model's confusion matrix, per-class accuracy and the first mistakes."""
     open_page(page, "Inspect", "Inspect a model")
+    pick_model(page, "Pretrained")  # Draw chose it, but say so: Inspect shows the session's selection
     page.get_by_text("mistakes match").wait_for()
     page.locator('[data-testid="stImage"]').nth(7).wait_for()
     scroll_to(page.get_by_role("tablist"))
@@ -121,7 +131,7 @@ def inspect(page, out):
 
 
 def gallery(page, out):
-    """Gallery: the class's leaderboard, with the run trained above published to it."""
+    """Gallery: the class's leaderboard, with the run trained above published to it, and the first cards."""
     open_page(page, "Gallery", "Gallery")
     code = page.get_by_role("textbox", name="Class code", exact=True)
     code.fill(CLASS_CODE)
@@ -131,12 +141,13 @@ def gallery(page, out):
     name = page.get_by_role("textbox", name="Name in the gallery")
     name.fill(PUBLISHED_NAME)
     name.press("Enter")
-    target = page.get_by_role("textbox", name="Class code (optional)")
-    target.fill(CLASS_CODE)  # the form took the page's code when it was first drawn, before the code was typed
-    target.press("Enter")
     settle(page)
+    target = page.get_by_role("textbox", name="Class code (optional)")
+    assert target.input_value() == CLASS_CODE  # the form follows the class typed on the page
     page.get_by_role("button", name="Publish").click()
     page.get_by_text(f"in class {CLASS_CODE}.").wait_for()
+    page.locator(".dl-board .name", has_text=PUBLISHED_NAME).wait_for()
+    scroll_to(page.get_by_role("heading", name=f"Class {CLASS_CODE}: leaderboard"), further=70)
     return [shoot(page, out / "gallery.png")]
 
 

@@ -134,9 +134,12 @@ def test_training_produces_history_points_and_a_model(mnist):
     assert entry.current().meta["test_accuracy"] > 0.7
     assert len(at.get("vega_lite_chart")) == 2  # loss and accuracy
     assert any(b.label == "Download .npz" for b in at.get("download_button"))
-    # The new model is offered on the Draw page.
+    # The new model is offered on the Draw page, and Inspect opens on it: it is the session's selection.
     at.switch_page("app_pages/draw.py").run()
     assert "My model 1" in at.selectbox(key="draw_model").options[1]
+    at.switch_page("app_pages/inspect.py").run()
+    assert at.selectbox(key="inspect_model").value == "My model 1"
+    assert metrics(at)["Epochs trained"] == "3"
 
 
 def long_run_with_an_epoch_done():
@@ -175,15 +178,22 @@ def test_pause_and_resume(mnist):
     assert job.done and job.state == "stopped"
 
 
-def test_continue_training_adds_epochs(mnist):
+def test_continue_trains_a_new_model_says_how_many_epochs_in_all_and_keeps_the_original(mnist):
     at = open_app("train")
     small_run(at, epochs=1)
     wait_for(at, lambda at: any("Finished 1 epoch." in s.value for s in at.success))
     at.number_input(key="cont_epochs").set_value(2).run()
     at.button(key="continue").click().run()
-    wait_for(at, lambda at: any("Finished 2 epochs" in s.value for s in at.success))
-    history = at.session_state["models"]["My model 1"].current().meta["history"]
-    assert [r["epoch"] for r in history] == [1, 2, 3]
+    wait_for(at, lambda at: any("Finished 2 more epochs, 3 in all." in s.value for s in at.success))
+    models = at.session_state["models"]
+    assert list(models) == ["My model 1", "My model 1 (continued)"]
+    assert [r["epoch"] for r in models["My model 1"].current().meta["history"]] == [1]
+    assert [r["epoch"] for r in models["My model 1 (continued)"].current().meta["history"]] == [1, 2, 3]
+    listed = [md.value for md in at.markdown if md.value.startswith("**My model 1")]
+    assert len(listed) == 2, listed  # Your models keeps both
+    assert at.selectbox(key="cont_model").options == ["My model 1", "My model 1 (continued)"]
+    at.switch_page("app_pages/inspect.py").run()
+    assert at.selectbox(key="inspect_model").value == "My model 1 (continued)"
 
 
 # -- Inspect ------------------------------------------------------------------------------------

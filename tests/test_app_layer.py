@@ -463,3 +463,132 @@ def test_a_page_run_that_reruns_gives_its_turn_back():
             with turns.turn(1):
                 raise exc
         assert turns.waiting() == 0
+
+
+def test_weight_thumbnail_is_a_small_png_of_the_first_units():
+    import base64
+    import io
+
+    from PIL import Image
+
+    w = np.random.default_rng(3).normal(size=(784, 300)).astype(np.float32)
+    w[0, 0], w[1, 1] = np.nan, np.inf  # drawn as 0, never an error
+    url = images.weight_thumbnail(w)
+    assert url.startswith("data:image/png;base64,") and len(url) < 8000  # a few KB in a summary row
+    picture = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert picture.mode == "P" and picture.size == (4 * 29 + 1, 2 * 29 + 1)  # 8 tiles of 28 px, 1 px apart
+    few = Image.open(io.BytesIO(base64.b64decode(images.weight_thumbnail(w[:, :3]).split(",", 1)[1])))
+    assert few.size == (4 * 29 + 1, 29 + 1)
+
+
+# -- the gallery's cards and leaderboard -------------------------------------------------------------
+
+
+def gallery_row(**fields):
+    row = {"id": "abc", "name": "Ada", "architecture": "784-32-10 relu", "epochs": 3, "test_accuracy": 0.9731,
+           "drawn_accuracy": None, "training": {"optimizer": "adam", "lr": 0.001, "batch_size": 128},
+           "shared": "2026-03-04T05:06:07", "class_code": None, "thumbnail": images.weight_thumbnail(np.ones((784, 8)))}
+    return {**row, **fields}
+
+
+def test_cards_say_dash_for_what_is_missing_never_none():
+    from webapp import gallery_parts
+
+    card, bare = gallery_parts.cards([gallery_row(), gallery_row(
+        id="def", name=None, architecture=None, epochs=None, test_accuracy=None, training=None, shared=None,
+        thumbnail=None)])
+    assert (card.rank, card.model_id, card.name, card.test_accuracy, card.drawn_accuracy, card.added) == (
+        1, "abc", "Ada", "97.31%", "—", "2026-03-04")
+    assert card.details == "784-32-10 relu · 3 epochs · adam, lr 0.001, batch 128" and card.picture is not None
+    assert (bare.rank, bare.name, bare.test_accuracy, bare.details, bare.added, bare.picture) == (
+        2, "—", "—", "— · — · —", "—", None)
+    assert "None" not in repr(bare._replace(picture=""))  # every text a card shows
+
+
+@pytest.mark.parametrize("picture", [
+    "/etc/passwd", "http://evil.example/x.png", "data:image/svg+xml;base64,PHN2Zz4=", 42,
+    "data:image/png;base64," + "A" * 20000,
+])
+def test_a_card_shows_only_a_small_png_data_url_as_its_picture(picture):
+    from webapp import gallery_parts
+
+    assert gallery_parts.cards([gallery_row(thumbnail=picture)])[0].picture is None
+
+
+def test_card_details_from_a_model_file_are_cut_short():
+    from webapp import gallery_parts
+
+    card = gallery_parts.cards([gallery_row(training={"optimizer": "x" * 1000})])[0]
+    assert len(card.details) == gallery_parts.MAX_DETAILS and card.details.endswith("…")
+
+
+def test_the_leaderboard_escapes_names_and_goes_to_two_columns_when_long():
+    from webapp import gallery_parts
+
+    rows = [gallery_row(id=str(i), name=f"<b>#{i}</b>", test_accuracy=0.9 - i / 100) for i in range(9)]
+    html = gallery_parts.board_html(gallery_parts.cards(rows), "7b")
+    assert "<b>" not in html and "&lt;b&gt;#0&lt;/b&gt;" in html
+    assert html.count("<li>") == 9 and 'class="dl-board two"' in html and "--half:5" in html
+    short = gallery_parts.board_html(gallery_parts.cards(rows[:3]), "7b")
+    assert 'class="dl-board"' in short and "<li><span class=\"rank\">1</span>" in short
+    assert "Nothing published in class 7b yet" in gallery_parts.board_html([], "7b")
+    assert "&lt;" in gallery_parts.board_html([], "<x>")
+
+
+def test_the_leaderboard_signature_changes_with_what_it_shows():
+    from webapp import gallery_parts
+
+    rows = [gallery_row(id="a"), gallery_row(id="b", test_accuracy=0.5)]
+    same = [dict(r, thumbnail=None, shared="later") for r in rows]
+    assert gallery_parts.signature(rows) == gallery_parts.signature(same)
+    assert gallery_parts.signature(rows) != gallery_parts.signature(rows[::-1])
+    assert gallery_parts.signature(rows) != gallery_parts.signature([*rows, gallery_row(id="c")])
+
+
+def test_the_projector_switch_reads_1_or_0_from_a_link():
+    from webapp import gallery_parts
+
+    assert gallery_parts.flag("1") is True and gallery_parts.flag("true") is True
+    assert gallery_parts.flag("0") is False
+    for bad in ("yes please", "", "2"):
+        with pytest.raises(ValueError):
+            gallery_parts.flag(bad)
+
+
+# -- names, and a link's refused values ---------------------------------------------------------------
+
+
+def test_continued_names_keep_one_continued_and_fit_the_stores_limit():
+    from webapp import registry, text
+
+    assert registry.continued_name("My model 1") == "My model 1 (continued)"
+    assert registry.continued_name("My model 1 (continued)") == "My model 1 (continued)"
+    assert registry.continued_name("My model 1 (continued) 2") == "My model 1 (continued)"
+    assert len(registry.continued_name("x" * text.NAME_MAX)) + len(" 99") <= text.NAME_MAX
+
+
+def test_shorten_cuts_with_an_ellipsis():
+    assert display.shorten("abc", 5) == "abc"
+    assert display.shorten("a" * 50, 10) == "a" * 9 + "…"
+    assert display.shorten("two\nlines", 20) == "two lines"
+
+
+@pytest.mark.parametrize("url, raw", [
+    ("epochs", "-5"), ("batch", "999999"), ("dropout", "7"), ("optimizer", "rocket<script>"), ("seed", "-1"),
+    ("lr", "y" * 300), ("augment", "maybe-so"), ("batch", "1.5"),
+])
+def test_url_parser_says_what_the_widget_takes_without_repeating_the_text(url, raw):
+    with pytest.raises(ValueError) as refused:
+        train_settings.url_parser(hp.by_url(url))(raw)
+    message = str(refused.value)
+    assert raw not in message and "got" not in message
+    assert message.split()[0].lower() == hp.by_url(url).label.split()[0].lower()
+
+
+def test_generic_url_parsers_say_what_they_take():
+    with pytest.raises(ValueError, match="must be one of a, b"):
+        urlstate.choice(["a", "b"])("<x>")
+    with pytest.raises(ValueError, match="must be a whole number from 0 to 9"):
+        urlstate.int_in(0, 9)("12")
+    with pytest.raises(ValueError, match="must be a whole number, at least 1"):
+        urlstate.int_in(1)("x")

@@ -120,3 +120,19 @@ def test_one_view_gives_the_list_and_the_panel_the_same_state():
     assert status(v).kind == "info" and short_label(v).endswith("(waiting for a training slot)")
     assert controls(v).pause
     assert status(job).text.startswith("Epoch 3 of 10")  # a job is read when passed
+
+
+def test_status_of_a_continued_run_counts_more_epochs_and_all_of_them():
+    """Continuing a 6-epoch model by 5: the chart shows 11 epochs, and the words say so."""
+    more = {"epochs_total": 5, "epochs_before": 6}
+    assert status(view("completed", epochs_done=5, test_accuracy=0.97, **more)).text == (
+        "Finished 5 more epochs, 11 in all. Test accuracy **97.00%**.")
+    assert status(view("running", epochs_done=2, progress=0.4, **more)).text == "Epoch 3 of 5 more (9 of 11 in all)"
+    assert status(view("paused", epochs_done=2, **more)).text.startswith("Paused after 2 of 5 more epochs, 8 in all.")
+    assert status(view("stopped", epochs_done=1, **more)).text.startswith(
+        "Stopped after 1 more finished epoch, 7 in all; the model keeps the last one.")
+    assert status(view("stopped", epochs_done=0, **more)).text == (
+        "Stopped before its first epoch finished: this copy is the model as it was.")
+    # A first run's words are unchanged.
+    assert status(view("completed", epochs_done=10)).text == "Finished 10 epochs."
+    assert status(view("running", epochs_done=2)).text == "Epoch 3 of 10"

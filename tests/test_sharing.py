@@ -7,6 +7,8 @@ store, as two browsers share a server.
 """
 
 import base64
+import json
+import re
 import resource
 import zlib
 from urllib.parse import parse_qs, urlsplit
@@ -17,11 +19,12 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from harness import canvas_data_url, canvas_value
-from harness.apptest import APP, TIMEOUT, clear_caches, metrics
+from harness.apptest import APP, TIMEOUT, clear_caches, metrics, plain
 from mlp import MLP
+from webapp import gallery_parts, text
 from webapp.links import MAX_LINK_CHARS, encode_drawing
 from webapp.registry import ModelEntry
-from webapp.store import Store, create_engine, new_id, valid_id
+from webapp.store import MODELS, Store, create_engine, new_id, valid_id
 
 UNAVAILABLE = "The link you opened names a model that is not available here"
 NO_SHARING = "Sharing is not available on this server right now"
@@ -112,10 +115,37 @@ def pack(raw):
     return "1." + base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
 
 
-def table_rows(at):
-    frames = at.dataframe
-    assert len(frames) == 1, len(frames)
-    return frames[0].value.to_dict("records")
+def cards(at):
+    """The Gallery's cards in page order: {"rank", "name", "test", "caption", "picture", "draw", "inspect"}.
+
+    "draw" and "inspect" are the query of the card's page links; "picture" its image's source.
+    """
+    heads = [plain(h.value) for h in at.subheader if re.match(r"\d+\\\. ", h.value)]
+    tests = [m.value for m in at.metric if m.label == "Test accuracy"]
+    captions = [plain(c.value) for c in at.caption if plain(c.value).startswith("drawn digits ")]
+    pictures = [img.url for el in at.get("image") for img in el.proto.imgs]
+    links = {"": [], "inspect": []}
+    for link in at.get("page_link"):
+        links[link.proto.page].append(dict(parse_qs(link.proto.query_string)))
+    assert len(heads) == len(tests) == len(captions) == len(pictures) == len(links[""]) == len(links["inspect"])
+    return [{"rank": int(h.split(".")[0]), "name": h.split(". ", 1)[1], "test": t, "caption": c, "picture": p,
+             "draw": d, "inspect": i}
+            for h, t, c, p, d, i in zip(heads, tests, captions, pictures, links[""], links["inspect"])]
+
+
+def board(at):
+    """The class leaderboard's HTML (st.html), or None."""
+    found = [h.proto.body for h in at.get("html") if "dl-board" in h.proto.body and "<ol>" in h.proto.body]
+    return found[0] if found else None
+
+
+def board_rows(at):
+    """(rank, name, test accuracy) of each leaderboard line, as a person reads them."""
+    import html
+
+    lines = re.findall(r'<span class="rank">(\d+)</span><span class="name">(.*?)</span><span class="acc">(.*?)</span>',
+                       board(at) or "")
+    return [(int(r), html.unescape(n), a) for r, n, a in lines]
 
 
 # -- (1) Share model, opened in another session ----------------------------------------------------
@@ -293,7 +323,8 @@ def publish(at, name, code=""):
     ok(at.run())
     at.text_input(key="publish_class").set_value(code)
     ok(at.button(key="publish").click().run())
-    assert any(f"Published **{name}**" in s for s in texts(at.success)), (texts(at.success), texts(at.error))
+    assert any(f"Published **{text.literal(name)}**" in s for s in texts(at.success)), (texts(at.success),
+                                                                                        texts(at.error))
 
 
 @pytest.fixture
@@ -309,42 +340,118 @@ def gallery():
     return at
 
 
-def test_published_models_are_listed_with_their_test_accuracy(gallery):
-    rows = table_rows(ok(gallery.run()))
-    assert [(r["name"], r["test accuracy"], r["class"]) for r in rows] == [
-        ("Gamma", 0.99, ""), ("Beta", 0.95, "7b"), ("Alpha", 0.91, "7b")]
-    assert [r["#"] for r in rows] == [1, 2, 3]
+def test_published_models_are_cards_with_their_test_accuracy(gallery, store_url):
+    shown = cards(ok(gallery.run()))
+    assert [(c["rank"], c["name"], c["test"]) for c in shown] == [
+        (1, "Gamma", "99.00%"), (2, "Beta", "95.00%"), (3, "Alpha", "91.00%")]
+    assert not gallery.dataframe  # cards, not a table cut off at the right edge
+    ids = {r["name"]: r["id"] for r in Store(create_engine(store_url)).list_published()}
+    for c in shown:
+        assert c["draw"] == c["inspect"] == {"model": [ids[c["name"]]]}
+        # Missing values are a dash, never "None"; a model's class and the day it was added are given.
+        assert c["caption"].startswith("drawn digits — · 784-32-10 relu · 0 epochs · — ")
+        assert "None" not in c["caption"]
+    assert "class 7b" in shown[1]["caption"] and "class" not in shown[0]["caption"]
+
+
+def test_each_card_shows_the_thumbnail_made_when_the_model_was_published(gallery, store_url):
+    rows = Store(create_engine(store_url)).list_published()
+    assert all(r["thumbnail"].startswith("data:image/png;base64,") and len(r["thumbnail"]) < 8000 for r in rows)
+    assert [c["picture"] for c in cards(ok(gallery.run()))] == [r["thumbnail"] for r in rows]
+
+
+def test_a_model_published_before_thumbnails_shows_a_placeholder(gallery, store_url):
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # a row as an older version of the app stored it: no thumbnail
+        row = conn.execute(sa.select(MODELS.c.id, MODELS.c.summary).where(MODELS.c.name == "Beta")).one()
+        summary = json.loads(row.summary)
+        del summary["thumbnail"]
+        conn.execute(sa.update(MODELS).where(MODELS.c.id == row.id).values(summary=json.dumps(summary)))
+    shown = {c["name"]: c for c in cards(ok(gallery.run()))}
+    assert shown["Beta"]["picture"] == gallery_parts.placeholder()
+    assert shown["Alpha"]["picture"] != gallery_parts.placeholder()
 
 
 def test_class_code_link_shows_that_class_leaderboard(gallery):
     at = open_at("gallery", **{"class": "7b"})
     assert at.text_input(key="gallery_class").value == "7b"
     assert "Class 7b: leaderboard" in texts(at.subheader)
-    rows = table_rows(at)
-    assert [(r["#"], r["name"], r["test accuracy"]) for r in rows] == [(1, "Beta", 0.95), (2, "Alpha", 0.91)]
+    assert board_rows(at) == [(1, "Beta", "95.00%"), (2, "Alpha", "91.00%")]
+    assert [(c["rank"], c["name"]) for c in cards(at)] == [(1, "Beta"), (2, "Alpha")]
+
+
+def test_the_leaderboard_ranks_by_test_accuracy_whatever_the_cards_sort(gallery):
+    at = open_at("gallery", **{"class": "7b", "sort": "name"})
+    assert board_rows(at) == [(1, "Beta", "95.00%"), (2, "Alpha", "91.00%")]
+    assert [c["name"] for c in cards(at)] == ["Alpha", "Beta"]
+
+
+def test_the_leaderboard_shows_a_model_another_session_publishes(gallery):
+    teacher = open_at("gallery", **{"class": "7b"})
+    assert [n for _, n, _ in board_rows(teacher)] == ["Beta", "Alpha"]
+    student = open_at("gallery", **{"class": "7b"})
+    add_model(student, "Delta", accuracy=0.97, seed=4)
+    publish(student, "Delta", "7b")
+    assert [n for _, n, _ in board_rows(ok(teacher.run()))] == ["Delta", "Beta", "Alpha"]
+
+
+def test_a_hostile_name_on_the_leaderboard_is_shown_as_text(gallery):
+    name = '<img src=x onerror=alert(1)> **bold** :red[x]'
+    add_model(gallery, name, accuracy=0.5, seed=5)
+    publish(gallery, name, "7b")
+    at = open_at("gallery", **{"class": "7b"})
+    html_ = board(at)
+    assert "<img" not in html_ and "&lt;img src=x onerror=alert(1)&gt;" in html_
+    assert board_rows(at)[-1] == (3, name, "50.00%")
+    assert cards(at)[-1]["name"] == name
+
+
+def test_projector_view_shows_the_leaderboard_alone(gallery):
+    at = open_at("gallery", **{"class": "7b", "projector": "1"})
+    assert not at.title and not cards(at) and not at.text_input  # no page title, cards or Publish form
+    assert board_rows(at) == [(1, "Beta", "95.00%"), (2, "Alpha", "91.00%")]
+    assert any("Class 7b" in h.proto.body for h in at.get("html"))
+    at.toggle(key="gallery_projector").set_value(False).run()
+    assert at.title[0].value == "Gallery" and len(cards(at)) == 2
+    assert "projector" not in at.query_params and at.query_params["class"] == "7b"
 
 
 @pytest.mark.parametrize("code", ["<script>alert(1)</script>", "x" * 100, "a b", "'; DROP TABLE models;--"])
 def test_hostile_class_code_falls_back_to_all_models(gallery, code):
     at = open_at("gallery", **{"class": code})
     assert "Published models" in texts(at.subheader)
-    assert sorted(r["name"] for r in table_rows(at)) == ["Alpha", "Beta", "Gamma"]
+    assert sorted(c["name"] for c in cards(at)) == ["Alpha", "Beta", "Gamma"]
+    assert board(at) is None
 
 
 def test_sort_by_name_link(gallery):
     at = open_at("gallery", sort="name")
     assert at.selectbox(key="gallery_sort").value == "name"
-    assert [r["name"] for r in table_rows(at)] == ["Alpha", "Beta", "Gamma"]
+    assert [c["name"] for c in cards(at)] == ["Alpha", "Beta", "Gamma"]
 
 
-def test_a_published_models_draw_link_opens_it(gallery, store_url):
-    ids = {r["name"]: r["id"] for r in Store(create_engine(store_url)).list_published()}
-    row = next(r for r in table_rows(ok(gallery.run())) if r["name"] == "Alpha")
-    assert valid_id(ids["Alpha"]) and f"model={ids['Alpha']}" in row["draw"]
-    assert f"model={ids['Alpha']}" in row["inspect"]
-    query = {k: v[0] for k, v in parse_qs(urlsplit(row["draw"]).query).items()}
-    at = open_at(**query)
+def test_a_published_models_draw_link_opens_it(gallery):
+    card = next(c for c in cards(ok(gallery.run())) if c["name"] == "Alpha")
+    model_id = card["draw"]["model"][0]
+    assert valid_id(model_id)
+    at = open_at(model=model_id)
     assert at.selectbox(key="draw_model").value == "Alpha (shared)"
+    at = open_at("inspect", model=card["inspect"]["model"][0])
+    assert at.selectbox(key="inspect_model").value == "Alpha (shared)"
+
+
+def test_publish_follows_the_class_typed_on_the_page_and_takes_names_as_long_as_the_store(gallery):
+    at = gallery
+    at.text_input(key="gallery_class").input("room-9").run()
+    assert at.text_input(key="publish_class").value == "room-9"
+    at.selectbox(key="publish_model").set_value("Alpha").run()
+    field = at.text_input(key="publish_name-Alpha")
+    assert field.proto.max_chars == text.NAME_MAX == 80
+    long_name = "A" * 80
+    field.input(long_name).run()
+    ok(at.button(key="publish").click().run())
+    assert any("in class room-9" in plain(s) for s in texts(at.success)), (texts(at.success), texts(at.error))
+    assert board_rows(at)[0][1] == long_name
 
 
 # -- (6) store unreachable -----------------------------------------------------------------------------

@@ -13,10 +13,11 @@ The component keeps its floating toolbar (undo, redo, edit, reset, "update the a
 canvas's top-right corner while it is hidden: invisible (opacity 0) but on top, so it swallowed
 strokes starting there (9 of 60 replayed drawings; always on a touch screen, which has no
 hover). The canvas lives in a shadow root that page CSS cannot reach, so a small script adds a
-rule to that root: the toolbar parks above the canvas, lets clicks through while hidden, and
-shows only Undo and Redo (Clear is ours; edit and "update the app" mean nothing here). On a
-narrow screen the canvas is scaled by CSS to the column's width; the component maps pointer
-positions through that scale, and still sends its 280x280 image.
+rule to that root: the toolbar parks under the canvas's bottom-right corner, at the free end of
+the row of Clear and Brush (above the canvas it covered the end of the intro text on a phone),
+lets clicks through while hidden, and shows only Undo and Redo (Clear is ours; edit and "update
+the app" mean nothing here). On a narrow screen the canvas is scaled by CSS to the column's
+width; the component maps pointer positions through that scale, and still sends its 280x280 image.
 """
 
 import json
@@ -29,7 +30,7 @@ from . import keys, urlstate
 SIZE = 280  # canvas pixels, whatever size it is shown at
 
 CANVAS_CSS = (
-    ".dc-toolbar{top:-3rem;pointer-events:none}"
+    ".dc-toolbar{top:calc(100% + 0.5rem)!important;bottom:auto;pointer-events:none}"
     ".dc-root:hover>.dc-toolbar,.dc-toolbar:focus-within,.dc-toolbar[data-pinned=true]{pointer-events:auto}"
     '.dc-toolbar button[aria-label="Update the app with this drawing"],.dc-toolbar button[aria-label="Edit"],'
     '.dc-toolbar button[aria-label="Reset canvas & history"],.dc-toolbar-separator,.dc-toolbar-contextual'

@@ -1,6 +1,32 @@
 """Words for what the pages show. Pure: no Streamlit."""
 
+from typing import NamedTuple
+
 from mlp import hyperparams
+from mlp.unsure import AMBIGUOUS, NO_CLASS
+
+
+class Reading(NamedTuple):
+    """What Draw shows of one reading: the Prediction and Confidence metrics, and the unsure note (or None)."""
+
+    prediction: str
+    confidence: str
+    note: str | None
+
+
+def reading(verdict, class_names, noun="digit"):
+    """The words for an mlp.unsure Verdict: the large Prediction slot names a class only when the network is sure.
+
+    Ambiguous: "4 or 9?"; no class at all: "?", the note saying so and giving the best guess.
+    """
+    confidence = f"{verdict.confidence:.1%}"
+    message = verdict.message(class_names, noun)
+    if verdict.kind == AMBIGUOUS:
+        a, b = (class_names[c] for c in verdict.candidates)
+        return Reading(f"{a} or {b}?", confidence, message)
+    if verdict.kind == NO_CLASS:
+        return Reading("?", confidence, f"{message} (best guess {class_names[verdict.best]}, at {confidence})")
+    return Reading(class_names[verdict.best], confidence, None)
 
 
 def settings_rows(training):
@@ -48,3 +74,38 @@ def settings_summary(training):
     if training.get("augment"):
         words.append("augmented")
     return ", ".join(words)
+
+
+def shorten(text, limit=40):
+    """`text` cut to `limit` characters, an ellipsis marking the cut (for a visitor's text quoted in a message)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _positive(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def curves_note(meta):
+    """Why a model's training curves sit below its validation curves, when its training made the training
+    batches harder than the validation images (augmentation, dropout, drawings that are no digit); else None.
+
+    The training loss and accuracy are measured on the batches as trained, validation on clean images.
+    """
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    unsure = meta.get("unsure") if isinstance(meta.get("unsure"), dict) else {}
+    reasons = []
+    if isinstance(training.get("augment"), dict) and training["augment"]:
+        reasons.append("augmentation (each digit shifted, rotated, scaled, slanted or thickened at random)")
+    if _positive(training.get("dropout")):
+        reasons.append(f"dropout (a {training['dropout']:.0%} share of the hidden units switched off at each step)")
+    # The command line calibrates the "not sure" threshold only for runs trained with --negatives, and the
+    # shipped model's settings predate the "negatives" key: a calibrated threshold means negatives too.
+    if _positive(training.get("negatives")) or "threshold" in unsure:
+        reasons.append("drawings that are no digit (letters, scribbles), whose target is the same 10% for every "
+                       "class: their loss cannot fall below 2.3 (the accuracy leaves them out)")
+    if not reasons:
+        return None
+    return ("Why training looks worse than validation: the training curves are measured on the training batches "
+            f"as the network learnt from them, made harder on purpose by {'; '.join(reasons)}. Validation uses "
+            "clean images, as the test set does: compare models by the validation curves and the test accuracy.")

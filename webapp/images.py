@@ -57,6 +57,26 @@ def weight_grid(w, units, columns=16, scale=3, pad=2):
     return canvas
 
 
+THUMBNAIL_UNITS, THUMBNAIL_COLUMNS = 8, 4  # a gallery card's picture: the first 8 units, 4 to a row
+THUMBNAIL_COLOURS = 16  # a palette this small keeps the picture near 4 KB as a data URL
+
+
+def weight_thumbnail(w, units=THUMBNAIL_UNITS, columns=THUMBNAIL_COLUMNS):
+    """A small picture of a model's first-layer weights W (784, n_hidden): its first `units` units as 28x28
+    tiles, one pixel per weight, as a palette PNG data URL of about 4 KB (the browser enlarges it).
+
+    Made once, when a model is shared (webapp.store.summary), so that the gallery never loads a model file.
+    Non-finite weights are drawn as 0.
+    """
+    w = np.nan_to_num(np.asarray(w, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    grid = weight_grid(w, range(min(units, w.shape[1])), columns=columns, scale=1, pad=1)
+    picture = Image.fromarray(grid, "RGBA").quantize(THUMBNAIL_COLOURS, method=Image.Quantize.FASTOCTREE,
+                                                     dither=Image.Dither.NONE)
+    buf = io.BytesIO()
+    picture.save(buf, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def unit_grid(values, scale=None, width=256, mark=None):
     """One hidden layer's activations (units,) -> an RGB heat grid, one square per unit, about `width` px wide.
 

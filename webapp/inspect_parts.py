@@ -5,7 +5,7 @@ import streamlit as st
 from mlp import explain
 
 from . import charts, images, keys, registry, resources, text, urlstate
-from .display import settings_rows
+from .display import curves_note, settings_rows
 from .mistakes import ANY
 
 ORDERS = {"confident": "Most confident first", "unsure": "Least confident first"}
@@ -47,6 +47,9 @@ def summary(entry, model):
         left, right = st.columns(2)
         left.altair_chart(charts.history_chart(history, "loss"), width="stretch")
         right.altair_chart(charts.history_chart(history, "accuracy"), width="stretch")
+        note = curves_note(meta)
+        if note:
+            st.caption(note)
     if meta.get("training"):
         with st.expander("Training settings"):
             rows = settings_rows(meta["training"])

@@ -70,28 +70,37 @@ def status(job):
     view = _read(job)
     if view is None:
         return Status("info", NO_RUN)
-    n, total = view.epochs_done, view.epochs_total
+    n, total, before = view.epochs_done, view.epochs_total, view.epochs_before
     score = f" Test accuracy **{view.test_accuracy:.2%}**." if view.test_accuracy is not None else ""
+    # A continued model: this run's epochs are "more", and the model's own count goes on from before.
+    more = "more " if before else ""
+    in_all = f", {before + n} in all" if before else ""
     match view.state:
         case JobState.QUEUED:
             return Status("info", f"Waiting for a free training slot: number {view.queue_position or 1} in line.")
         case JobState.PAUSED:
-            return Status("info", f"Paused after {n} of {total} epochs. **Resume** goes on from there; "
-                          "meanwhile the model so far is in the Draw and Inspect lists.", icon=":material/pause:")
+            return Status("info", f"Paused after {n} of {total} {more}epochs{in_all}. **Resume** goes on from "
+                          "there; meanwhile the model so far is in the Draw and Inspect lists.",
+                          icon=":material/pause:")
         case JobState.RUNNING:
             eta = f" · about {view.eta_seconds:.0f} s left" if view.eta_seconds is not None else ""
             speed = f" · {view.samples_per_second:,.0f} samples/s" if view.samples_per_second is not None else ""
             pausing = " · pausing after this epoch" if view.pause_requested else ""
-            return Status("progress", f"Epoch {min(n + 1, total)} of {total}{eta}{speed}{pausing}", view.progress)
+            epoch = min(n + 1, total)
+            where = (f"Epoch {epoch} of {total} more ({before + epoch} of {before + total} in all)" if before
+                     else f"Epoch {epoch} of {total}")
+            return Status("progress", f"{where}{eta}{speed}{pausing}", view.progress)
         case JobState.EVALUATING:
             return Status("progress", "Scoring the model on the test set…", 1.0)
         case JobState.COMPLETED:
-            return Status("success", f"Finished {plural(n, 'epoch')}.{score}")
+            return Status("success", f"Finished {plural(n, more + 'epoch')}{in_all}.{score}")
         case JobState.EARLY_STOPPED:
             return Status("success", f"Stopped early: validation loss stopped improving.{score}")
         case JobState.STOPPED if n:
-            return Status("warning",
-                          f"Stopped after {plural(n, 'finished epoch')}; the model keeps the last one.{score}")
+            return Status("warning", f"Stopped after {plural(n, more + 'finished epoch')}{in_all}; the model keeps "
+                          f"the last one.{score}")
+        case JobState.STOPPED if before:
+            return Status("warning", "Stopped before its first epoch finished: this copy is the model as it was.")
         case JobState.STOPPED:
             return Status("warning",
                           "Stopped before the first epoch finished: there is no trained model from this run.")

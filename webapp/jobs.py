@@ -146,6 +146,7 @@ class JobView(NamedTuple):
     error: str | None
     test_accuracy: float | None  # of the model so far (after EVALUATING: of this run's model)
     orphaned: bool
+    epochs_before: int = 0  # a continued model's epochs from earlier runs (epochs_done does not count them)
 
     @property
     def done(self):
@@ -186,6 +187,8 @@ class TrainingJob:
         self.records = []
         self.batch_progress = (0, 1)
         self.snapshot = copy.deepcopy(model) if model.meta.get("history") else None
+        history = model.meta.get("history")
+        self.epochs_before = len(history) if isinstance(history, list) and self.task is Task.TRAIN else 0
         self._epochs = EpochWeights(epoch_weights_budget)  # this run's epochs, for replaying them
         self.started_at = self.training_started_at = self.finished_at = None
         self.paused_seconds = 0.0  # time spent paused (and queued to resume), left out of the ETA
@@ -239,7 +242,7 @@ class TrainingJob:
                 eta_seconds=self._eta_seconds(),
                 samples_per_second=self.records[-1].samples_per_second if self.records else None,
                 error=self.error, test_accuracy=acc if isinstance(acc, float) else None,
-                orphaned=self._stop.orphaned,
+                orphaned=self._stop.orphaned, epochs_before=self.epochs_before,
             )
 
     def epoch_weights(self):

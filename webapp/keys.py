@@ -11,6 +11,7 @@ KEPT = "_kept_"
 MODELS = "models"  # dict name -> ModelEntry: models trained or uploaded in this session
 MODEL_COUNTER = "model_counter"  # itertools.count behind "My model N"
 SELECTED_MODEL = "selected_model"  # the model every page's selector shows
+SELECT_WHEN_READY = "select_when_ready"  # a run just started, to select once it has a model (registry)
 MISSING_LINKED_MODEL = "missing_linked_model"  # why a link's model is not shown (None: it is, or no link)
 FOLLOWED_LINK = "followed_link"  # the model id of the last link followed (each is followed once)
 CLIENT = "client"  # webapp.clients.Client: this browser's token and address, for every limit
@@ -24,7 +25,8 @@ CANVAS = "canvas"  # the drawing component's value
 CANVAS_ROUND = "canvas_round"  # counts Clears: a new empty initial drawing for the canvas
 CLEARED_DRAWING = "cleared_drawing"  # PNG bytes just cleared, ignored until the canvas sends its empty one
 CLEAR = "clear"  # button
-UPLOAD = "upload"  # file uploader
+UPLOAD = "upload"  # file uploader: + "-" + UPLOAD_ROUND
+UPLOAD_ROUND = "upload_round"  # counts refused uploads: each one gets a new, empty uploader
 UPLOADED_ID = "uploaded_id"  # file_id of the upload already read
 UPLOAD_ERROR = "upload_error"  # why the last upload was refused
 # Inside the network (webapp.inside_parts)
@@ -58,6 +60,9 @@ TRAIN_NOTICE = "train_notice"  # why Start did not start a run, shown once
 SHOWN_DONE = "shown_done"  # id of the finished job the page already reran for
 CONTINUE_MODEL, CONTINUE_EPOCHS, CONTINUE = "cont_model", "cont_epochs", "continue"
 LINKED_FOR_CONTINUE = "linked_for_continue"  # a model a link just brought in, to preselect in Continue
+LINK_REFUSED = "link_refused"  # the urlstate.Refusals of the link's settings, shown until dismissed
+DISMISS_REFUSED = "dismiss_refused"  # button under that notice
+SIDEBAR_HINT = "sidebar_hint"  # the container of "the settings are in the sidebar" (shown while it is folded)
 
 # -- Inspect ---------------------------------------------------------------------------------
 INSPECT_MODEL = "inspect_model"  # model selector
@@ -70,6 +75,10 @@ CALIBRATION_TAB = "calibration_tab"  # which calibration set is open (only that 
 
 # -- Gallery -----------------------------------------------------------------------------------
 GALLERY_CLASS, GALLERY_SORT = "gallery_class", "gallery_sort"  # the class code and the order shown
+GALLERY_PROJECTOR = "gallery_projector"  # toggle: the class's leaderboard alone, for a projector (`projector=1`)
+GALLERY_CARDS = "gallery_cards"  # the container of the model cards (its CSS class styles their pictures)
+GALLERY_SHOWN = "gallery_shown"  # what the class leaderboard shows (gallery_parts.signature), to see it change
+GALLERY_FRESH = "gallery_fresh"  # set by the page run that just read the leaderboard: its watcher skips a read
 PUBLISH_MODEL, PUBLISH_NAME, PUBLISH_CLASS, PUBLISH = "publish_model", "publish_name", "publish_class", "publish"
 PUBLISHED = "published"  # what the last Publish did, shown once
 PUBLISH_FOR = "publish_for"  # the page's class code that Publish's class field was last filled from

@@ -151,6 +151,15 @@ def taught_name(base):
     return re.sub(r" \+ yours( \d+)?$", "", base) + " + yours"
 
 
+def continued_name(base):
+    """'My model 1' -> 'My model 1 (continued)'; a continued model continued again keeps one '(continued)'.
+
+    Short enough for free_name's number and text.NAME_MAX (the store's limit, should it be shared).
+    """
+    suffix = " (continued)"
+    return re.sub(r" \(continued\)( \d+)?$", "", base)[: text.NAME_MAX - len(suffix) - 3].rstrip() + suffix
+
+
 def free_name(base):
     """`base`, or `base 2`, `base 3`, ... : the first name no model of this session's lists has."""
     taken = all_models()
@@ -189,14 +198,35 @@ def next_model_name(prefix="My model"):
 
 
 def select(name):
-    """Make `name` the model every page shows.
+    """Make `name` the model every page shows (a run waiting to be selected, select_when_ready, no longer is).
 
     The address bar still names the model shown before (until the selector writes the new one's
     id): marking that link as followed keeps follow_link from taking the choice back.
     """
     st.session_state[keys.SELECTED_MODEL] = name
+    st.session_state[keys.SELECT_WHEN_READY] = None
     st.session_state[keys.MISSING_LINKED_MODEL] = None
     st.session_state[keys.FOLLOWED_LINK] = st.query_params.get(MODEL_PARAM)
+
+
+def select_when_ready(name):
+    """Make the run `name` just started the session's selection as soon as it has a model to show (its first
+    epoch; at once for a continued model), so that Draw and Inspect open on it. Any choice made meanwhile (the
+    visitor's, a link's) wins: select() cancels this."""
+    st.session_state[keys.SELECT_WHEN_READY] = name
+
+
+def _select_ready_run():
+    """select() the run select_when_ready named, once it has a model; forget it if it ended without one."""
+    ss = st.session_state
+    name = ss.get(keys.SELECT_WHEN_READY)
+    if name is None:
+        return
+    entry = session_models().get(name)
+    if entry is not None and entry.current() is not None:
+        select(name)
+    elif entry is None or (entry.job is not None and entry.job.done):
+        ss[keys.SELECT_WHEN_READY] = None
 
 
 def follow_link():
@@ -265,6 +295,7 @@ def model_selector(key, label="Model", help=None):
                  "Train one on the Train page.")
         return None
     follow_link()
+    _select_ready_run()
     entries = all_models()
     if ss.get(keys.SELECTED_MODEL) not in entries:
         ss[keys.SELECTED_MODEL] = next(iter(entries))

@@ -1,8 +1,9 @@
 """The Draw page's side of reading your handwriting: doubt, corrections, Your drawings, Teach the model.
 
-`doubt` says when a reading is unsure ("Not sure: 4 or 9?", mlp.unsure) under the Prediction
-metric. `section` offers, for digit models only, "Wrong? It's a …" under the reading (one click
-keeps the drawing with that digit), the Your drawings expander (thumbnails, delete, Clear all)
+`reading` words a reading so that the Prediction metric names a class only when the network is
+sure ("4 or 9?" or "?" otherwise, mlp.unsure), and `unsure_note` says why under it. `section`
+offers, for digit models only, "Wrong? It's a …" under the reading (one click keeps the drawing
+with that digit), the Your drawings expander (thumbnails, delete, Clear all)
 and Teach the model: a copy of the selected model fine-tuned on the drawings in a training
 worker (webapp.jobs.start_teaching, queued like training), selected when it is done. The
 drawings live in this session only (webapp.teaching.Drawings), never in another visitor's, unless
@@ -18,7 +19,7 @@ import streamlit as st
 from data import DatasetError, DatasetNotFound
 from mlp.unsure import judge, threshold_of
 
-from . import images, keys, registry, resources, settings, share_parts, text
+from . import display, images, keys, registry, resources, settings, share_parts, text
 from .budget import BudgetError
 from .job_protocol import JobState
 from .job_view import plural
@@ -44,13 +45,15 @@ def noun(entry):
     return NOUNS.get(entry.dataset if entry is not None else "mnist", "known class")
 
 
-def doubt(entry, model, probs, labels):
-    """Under the reading: the verdict's words when the network is unsure (nothing when it is sure); the Verdict."""
-    verdict = judge(probs, threshold_of(model))
-    message = verdict.message(labels, noun(entry))
-    if message is not None:
-        st.markdown(f":orange-badge[:material/help: {message}]")
-    return verdict
+def reading(entry, model, probs, labels):
+    """The reading's words (display.Reading): a class in the Prediction slot only when the network is sure."""
+    return display.reading(judge(probs, threshold_of(model)), labels, noun(entry))
+
+
+def unsure_note(note):
+    """The unsure note under the reading, as a badge (nothing when the reading is sure)."""
+    if note is not None:
+        st.markdown(f":orange-badge[:material/help: {note}]")
 
 
 def drawings():

@@ -5,7 +5,19 @@ import streamlit as st
 from mlp import hyperparams as hp
 from mlp.io import loaded_bytes
 
-from . import charts, job_view, keys, registry, resources, settings, share_parts, text, train_settings, urlstate
+from . import (
+    charts,
+    display,
+    job_view,
+    keys,
+    registry,
+    resources,
+    settings,
+    share_parts,
+    text,
+    train_settings,
+    urlstate,
+)
 from .budget import BudgetError
 from .job_view import plural
 from .replay import EPOCH_WEIGHTS_BUDGET
@@ -15,8 +27,10 @@ from .training import continue_config, start_job
 def sidebar():
     """Every setting as a widget, from the hyperparameter table; returns (values, slots for problems)."""
     fields = train_settings.url_fields()
-    urlstate.restore(fields)
     ss = st.session_state
+    refused = urlstate.restore(fields)
+    if refused:  # a link's settings the sidebar cannot take: the page says which, and why (link_notice)
+        ss[keys.LINK_REFUSED] = refused
     slots = {}
     section = None
     for p in train_settings.widget_params():
@@ -50,6 +64,36 @@ def _widget(p):
         st.slider(p.label, p.ui_low, p.ui_high, step=p.ui_step, key=k, **kw)
     else:
         st.number_input(p.label, p.ui_low, p.ui_high, step=p.ui_step, format=p.ui_format, key=k, **kw)
+
+
+# Shown while the sidebar is folded away (on a phone it starts folded): the settings are there.
+# The container's wrapper goes too, or its gap would stay.
+SIDEBAR_HINT_STYLE = ('<style>body:has([data-testid="stSidebar"][data-collapsed="false"]) '
+                      ':is(.st-key-%s,[data-testid="stLayoutWrapper"]:has(> .st-key-%s)){display:none}</style>'
+                      % (keys.SIDEBAR_HINT, keys.SIDEBAR_HINT))
+
+
+def sidebar_hint():
+    """A line saying where the settings are, while the sidebar is folded away (always, where no CSS runs)."""
+    with st.container(key=keys.SIDEBAR_HINT):
+        st.info("The settings are in the sidebar: open it with :material/keyboard_double_arrow_right: at the "
+                "top left.", icon=":material/tune:")
+    st.html(SIDEBAR_HINT_STYLE, width="content")
+
+
+def link_notice():
+    """Which of a link's settings were ignored and why, until dismissed (the sidebar shows its own values)."""
+    refused = st.session_state.get(keys.LINK_REFUSED)
+    if not refused:
+        return
+    lines = "\n".join(f"- {text.literal(r.param)} = {text.literal(display.shorten(r.text))}: "
+                      f"{text.literal(display.shorten(r.reason, 120))}" for r in refused)
+    what = "this setting" if len(refused) == 1 else f"these {len(refused)} settings"
+    st.warning(f"The link's values for {what} could not be used, so the sidebar shows the defaults instead:\n"
+               f"{lines}", icon=":material/link_off:")
+    if st.button("Dismiss", key=keys.DISMISS_REFUSED, type="tertiary"):
+        st.session_state[keys.LINK_REFUSED] = None
+        st.rerun()
 
 
 def show_problems(problems, slots):
@@ -86,6 +130,7 @@ def start(config, ds):
                     grace=settings.current().orphan_seconds)
     registry.add_model(registry.ModelEntry(name, "trained", model=job.model, job=job))
     st.session_state[keys.ACTIVE_RUN] = name
+    registry.select_when_ready(name)  # Draw and Inspect open on it once its first epoch is done
     return True
 
 
@@ -182,12 +227,14 @@ def continue_expander(ds):
     if linked in finished:
         st.session_state[keys.CONTINUE_MODEL] = linked  # a shared model's link opens ready to continue
     with st.expander("Continue training a model", expanded=linked in finished):
+        st.caption("Trains a copy further, as a new model named \"… (continued)\": the model you pick stays "
+                   "as it is.")
         pick = st.selectbox("Model", list(finished), key=keys.CONTINUE_MODEL)
         more = st.number_input("More epochs", 1, 100, 5, key=keys.CONTINUE_EPOCHS)
         entry = finished[pick]
         source = entry.current()
         if source.meta.get("dataset", "mnist") != ds.name:
-            st.caption(f"This model was trained on {source.meta.get('dataset')}; "
+            st.caption(f"This model was trained on {text.literal(source.meta.get('dataset'))}; "
                        "switch the dataset in the sidebar to continue it.")
         elif st.button("Continue", key=keys.CONTINUE, icon=":material/fast_forward:"):
             config = continue_config(source, int(more))
@@ -196,9 +243,11 @@ def continue_expander(ds):
             except BudgetError as e:
                 st.error(f"Not continued: {e}.", icon=":material/memory:")
                 return
-            entry.job = start_job(pick, config, ds, resources.training_slots(), model=source,
-                                  alive=resources.session_alive(), grace=settings.current().orphan_seconds)
-            entry.model = entry.job.model
-            st.session_state[keys.ACTIVE_RUN] = pick
+            # A new model: the one continued stays as it was, in every list.
+            name = registry.free_name(registry.continued_name(pick))
+            job = start_job(name, config, ds, resources.training_slots(), model=source,
+                            alive=resources.session_alive(), grace=settings.current().orphan_seconds)
+            registry.add_model(registry.ModelEntry(name, "trained", model=job.model, job=job))
+            st.session_state[keys.ACTIVE_RUN] = name
+            registry.select_when_ready(name)
             st.rerun()
-

@@ -45,22 +45,39 @@ def initial(param):
 
 
 def url_parser(param):
-    """Reads a shared link's text for `param`: a value the widget can show, else ValueError."""
+    """Reads a shared link's text for `param`: a value the widget can show, else ValueError saying what the
+    widget takes (never repeating the text, which the page shows on its own)."""
 
     def parse(text):
         if param.widget == "text":  # shown as typed; the sidebar explains what is wrong with it
             if len(text) > MAX_TEXT:
-                raise ValueError(f"{param.label} is longer than {MAX_TEXT} characters")
+                raise ValueError(f"{param.label} may be at most {MAX_TEXT} characters long in a link")
             return text
-        value = hp.parse(param, text)
         allowed = hp.ui_allowed(param)
+        what = param.label[0].lower() + param.label[1:]
+        try:
+            value = hp.parse(param, text)
+        except ValueError as e:
+            if isinstance(allowed, tuple) and _number(param, text) is not None:
+                value = _number(param, text)  # a number, but not one this page takes: say which it takes
+            else:
+                raise ValueError(str(e).split(", got ")[0]) from None
         if isinstance(allowed, list) and value not in allowed:
-            raise ValueError(f"{value!r} is not offered")
+            raise ValueError(f"{what} must be one of {', '.join(hp.to_text(param, a) for a in allowed)}")
         if isinstance(allowed, tuple) and not allowed[0] <= value <= allowed[1]:
-            raise ValueError(f"{value!r} is outside the sidebar's range")
+            low, high = (hp.to_text(param, a) for a in allowed)
+            raise ValueError(f"{what} must be from {low} to {high} on this page")
         return value
 
     return parse
+
+
+def _number(param, text):
+    """`text` as the number `param` takes (int or float), or None; the range is not checked."""
+    try:
+        return int(text) if param.kind == "int" else float(text)
+    except ValueError:
+        return None
 
 
 def url_fields():

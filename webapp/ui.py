@@ -21,16 +21,24 @@ def class_names(entry):
 
 
 def upload_model_expander():
-    """'Use your own model': read an uploaded .npz, add it to the session's models and select it."""
+    """'Use your own model': read an uploaded .npz, add it to the session's models and select it.
+
+    A file refused is not left listed in the uploader as if it were in use: the uploader is drawn
+    again under a new key (empty), and the error says what was wrong with the file.
+    """
     ss = st.session_state
+    attempt = ss.setdefault(keys.UPLOAD_ROUND, 0)
     with st.expander("Use your own model (.npz)"):
-        upload = st.file_uploader("Upload a model file saved by Digit Lab", type=["npz"], key=keys.UPLOAD)
+        upload = st.file_uploader("Upload a model file saved by Digit Lab", type=["npz"],
+                                  key=f"{keys.UPLOAD}-{attempt}")
         if upload is not None and ss.get(keys.UPLOADED_ID) != upload.file_id:
             ss[keys.UPLOADED_ID] = upload.file_id
             try:
                 uploaded = registry.read_upload(upload.name, upload.getvalue())
             except (ModelFileError, BudgetError) as e:
                 ss[keys.UPLOAD_ERROR] = str(e)
+                ss[keys.UPLOAD_ROUND] = attempt + 1  # an empty uploader: the refused file goes from the list
+                st.rerun()
             else:
                 name = registry.upload_name(upload.name)
                 ss[keys.UPLOAD_ERROR] = None if not uploaded.dropped_meta else (

@@ -232,8 +232,9 @@ def test_publish_list_and_leaderboard(store, clock):
 def test_listing_never_reads_model_files(store):
     store.put_model(GOOD, name="m", owner=OWNER, published=True)
     row = store.list_published()[0]
-    # The bytes held: the file, its summary and its name.
-    assert "npz" not in row and len(GOOD) + len("m") < row["size"] < len(GOOD) + 2000
+    # The bytes held: the file, its summary (with the gallery's thumbnail, a few KB) and its name.
+    assert "npz" not in row and len(GOOD) + len("m") < row["size"] < len(GOOD) + 8000
+    assert row["thumbnail"].startswith("data:image/png;base64,")
 
 
 # --- corruption -------------------------------------------------------------------------------------

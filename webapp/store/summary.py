@@ -6,6 +6,8 @@ from datetime import datetime
 
 from data import DATASETS
 
+from ..images import weight_thumbnail
+
 __all__ = ["summarize"]
 
 MAX_TRAINING_JSON = 8192  # a summary keeps a model's training settings only up to this size
@@ -50,4 +52,6 @@ def summarize(model):
         "test_accuracy": _finite_fraction(meta.get("test_accuracy")),
         "drawn_accuracy": _finite_fraction(drawn.get("accuracy")) if isinstance(drawn, dict) else None,
         "created": _iso_time(meta.get("created")),
+        # The gallery's picture of the model (webapp.images), made now so that listing never loads a model file.
+        "thumbnail": weight_thumbnail(model.dense[0].params["W"]),
     }
