@@ -1,7 +1,5 @@
 """Crafted files and a damaged store: a page never crashes, and says what is wrong."""
 
-import re
-
 import sqlalchemy as sa
 from visitors import Visitor, server
 
@@ -104,5 +102,4 @@ def test_names_that_pass_for_the_pretrained_model_are_refused(chromium, store_ur
         with engine.connect() as conn:
             assert conn.scalar(sa.select(sa.func.count()).select_from(MODELS)) == 0
         engine.dispose()
-        assert re.search("Published", visitor.main_text()) is None
         visitor.close()

@@ -6,7 +6,6 @@ file whose metadata tries the same; each test is one place another visitor meets
 no image or link leaves the app, nothing is fetched from the trap's address, and the name reads as typed.
 """
 
-import re
 
 import pytest
 import sqlalchemy as sa
@@ -39,7 +38,7 @@ def published(request, tmp_path_factory, chromium):
         page.get_by_text("Publish one of your models").click()
         page.get_by_label("Name in the gallery").fill(NAME)
         page.get_by_role("button", name="Publish").click()
-        page.get_by_text(re.compile("Published")).first.wait_for()
+        attacker.wait_for_text(NAME)  # on the class's leaderboard
         attacker.close()
         engine = sa.create_engine(store_url)
         with engine.connect() as conn:
@@ -139,6 +138,8 @@ def test_on_train_the_model_list(visitor, published):
     assert_text_only(visitor, f"{NAME} (shared)")
 
 
-def test_in_the_gallery(visitor, published):
+def test_in_the_gallery_and_on_the_projected_leaderboard(visitor, published):
     visitor.open("gallery?class=room-1")
-    assert_text_only(visitor)
+    assert_text_only(visitor, NAME)
+    visitor.open("gallery?class=room-1&projector=1")
+    assert_text_only(visitor, NAME)

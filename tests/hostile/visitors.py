@@ -3,6 +3,7 @@ what a page shows or fetches."""
 
 import re
 import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class Visitor:
     def open(self, path=""):
         """Go to `path` of the app (e.g. "gallery?class=x") and wait until it is idle."""
         self.page.goto(f"{self.url}/{path}")
-        self.page.locator('[data-testid="stSidebarNav"]').wait_for()
+        self.page.locator('[data-testid="stSidebarNav"]').wait_for(state="attached")  # hidden in projector view
         settle(self.page)
         return self.page
 
@@ -107,8 +108,9 @@ class Visitor:
         main = self.page.locator('[data-testid="stMain"]')
         images = [i.get_attribute("src") for i in main.locator("img").all()]
         links = [a.get_attribute("href") for a in main.locator("a").all()]
-        outside = lambda u: u and not u.startswith(("data:", "#", "/", self.url, "blob:"))  # noqa: E731
-        return [u for u in images + links if outside(u)]
+        here = urllib.parse.urlsplit(self.url).netloc
+        return [u for u in images + links if u and urllib.parse.urlsplit(u).scheme not in ("", "data", "blob")
+                and urllib.parse.urlsplit(u).netloc != here]
 
     def close(self):
         self.context.close()
