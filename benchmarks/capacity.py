@@ -116,6 +116,14 @@ def canvas_json(objects, data_url):
 EMPTY_CANVAS = canvas_json([], _png_data_url(np.zeros((280, 280), np.uint8))[0])
 
 
+def page_reading(model, probs):
+    """What Draw's large Prediction slot shows for these probabilities: a digit, "4 or 9?" or "?"."""
+    from mlp.unsure import judge, threshold_of
+    from webapp.display import reading
+
+    return reading(judge(probs, threshold_of(model)), [str(d) for d in range(10)]).prediction
+
+
 def make_drawings(n, seed):
     """n drawings, each a list of (canvas widget JSON, expected Prediction) after each of its strokes.
 
@@ -147,7 +155,7 @@ def make_drawings(n, seed):
             objects.append(_fabric_object(events[k - 1], brush))
             url, rgba = _png_data_url(render_pen_strokes(events[:k], brush))
             x28 = preprocess(rgba)
-            expected = None if x28 is None else str(int(model.predict(to_model_input(x28))[0]))
+            expected = None if x28 is None else page_reading(model, model.predict_proba(to_model_input(x28))[0])
             steps.append((canvas_json(list(objects), url), expected))
         drawings.append(steps)
     return drawings, kind

@@ -144,8 +144,12 @@ def _clean_training(value, dropped):
                               is None}
             else:
                 dropped.append("training.augment")
-        elif param is None:
-            continue  # a setting of another version: not read, not kept
+        elif param is None:  # a setting outside the table (the command line's --negatives, say): plain values only
+            if setting is None or isinstance(setting, (bool, int, float)) or (
+                    isinstance(setting, str) and len(setting) <= MAX_TEXT):
+                clean[key] = setting
+            else:
+                dropped.append(f"training.{key}")
         elif hyperparams.check(param, tuple(setting) if isinstance(setting, list) else setting) is None:
             clean[key] = setting
         else:

@@ -64,10 +64,12 @@ def test_a_bad_value_is_dropped_and_named(field, bad):
 
 def test_training_settings_are_checked_one_by_one_by_the_hyperparameter_table():
     clean, dropped = clean_metadata({"training": {"hidden": [256, -3], "lr": -1, "optimizer": "rocket",
-                                                  "epochs": 5, "batch_size": True, "future_setting": 1,
+                                                  "epochs": 5, "batch_size": True, "negatives": 15000,
+                                                  "future_setting": {"nested": 1},
                                                   "augment": {"max_shift": 2.0, "max_rotation": "lots"}}})
-    assert clean == {"training": {"epochs": 5, "augment": {"max_shift": 2.0}}}
-    assert sorted(dropped) == ["training.batch_size", "training.hidden", "training.lr", "training.optimizer"]
+    assert clean == {"training": {"epochs": 5, "negatives": 15000, "augment": {"max_shift": 2.0}}}
+    assert sorted(dropped) == ["training.batch_size", "training.future_setting", "training.hidden", "training.lr",
+                               "training.optimizer"]
 
 
 def test_fields_of_other_versions_are_kept_untouched():
