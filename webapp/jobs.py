@@ -256,7 +256,8 @@ class TrainingJob:
             return self._epochs.as_dict()
 
     def memory_bytes(self):
-        """Bytes this run holds in the server: its model, the last epoch's snapshot and the kept epochs."""
+        """Bytes this run holds in the server: its model, the last epoch's snapshot and the kept epochs
+        (a run that ended before its first epoch holds none: it lets its model go)."""
         with self._lock:
             models = {id(m): m for m in (self.model, self.snapshot) if m is not None}
             return sum(model_bytes(m) for m in models.values()) + self._epochs.nbytes
@@ -327,6 +328,8 @@ class TrainingJob:
                 self._set(snapshot=copy.deepcopy(self.model))
             except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
                 self._set(error=f"evaluation failed: {type(e).__name__}: {e}")
+        if self.snapshot is None:  # nothing came of it (it failed or was stopped before an epoch): free its weights
+            self._set(model=None)
         self._set(finished_at=time.time(), state=outcome)
 
     def _train_in_worker(self):

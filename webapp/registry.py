@@ -56,9 +56,9 @@ class ModelEntry:
         return model_to_bytes(self.current(), compress=True)
 
     def current(self):
-        """The MLP to use now: the finished model, or a running job's last finished epoch (None if none yet)."""
+        """The MLP to use now: the finished model, or a run's last finished epoch (None before the first)."""
         if self.job is not None:
-            return self.job.snapshot if not self.job.done else (self.job.snapshot or self.model)
+            return self.job.snapshot
         return self.model
 
     def memory_bytes(self):
@@ -71,8 +71,8 @@ class ModelEntry:
     @property
     def dataset(self):
         """The dataset this model was trained on ('mnist' when unknown)."""
-        m = self.current() or (self.job.model if self.job is not None else None)
-        name = m.meta.get("dataset", "mnist") if m is not None else "mnist"
+        m = self.current() or (self.job.model if self.job is not None else None)  # a run's model before its epoch
+        name = m.meta.get("dataset", "mnist") if m is not None else "mnist"  # (None once a failed run let it go)
         return name if name in DATASETS else "mnist"
 
 
