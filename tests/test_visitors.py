@@ -203,3 +203,30 @@ def test_names_that_mislead_are_refused(name, message):
 ])
 def test_ordinary_names_are_kept(name, kept):
     assert clean_name(name) == kept and passes_for(kept) is None
+
+
+class Run:
+    def __init__(self, busy=True):
+        self._busy = busy
+
+    def busy(self):
+        return self._busy
+
+    def memory_bytes(self):
+        return 0
+
+
+def test_runs_under_way_are_limited_per_browser_and_per_network():
+    budget = Budget(total=10 * MB, per_client=10 * MB, per_address=10 * MB, runs=(2, 3))
+    mine = [budget.track(Run(), ME), budget.track(Run(busy=False), ME)]  # one finished: it does not count
+    budget.admit_run(ME)
+    mine.append(budget.track(Run(), ME))
+    with pytest.raises(BudgetError, match="you already have 2 runs training or waiting for a slot"):
+        budget.admit_run(ME)
+    yours = budget.track(Run(), YOU)
+    with pytest.raises(BudgetError, match="your network already has 3 runs training or waiting"):
+        budget.admit_run(YOU)
+    budget.admit_run(ELSEWHERE)
+    mine[0]._busy = False  # a run ends: room again
+    budget.admit_run(ME)
+    assert yours

@@ -49,10 +49,12 @@ def array_bytes(value, depth=2):
 
 
 class Budget:
-    """Bytes of models held for visitors, in all (`total`), per client and per address (all in bytes)."""
+    """Bytes of models held for visitors, in all (`total`), per client and per address (all in bytes); and
+    training runs under way (training or waiting for a slot) per client and per address (`runs`: a pair)."""
 
-    def __init__(self, total, per_client, per_address):
+    def __init__(self, total, per_client, per_address, runs=(2, 40)):
         self.limits = Usage(int(total), int(per_client), int(per_address), 0)
+        self.runs = runs
         self._holders = weakref.WeakKeyDictionary()  # holder -> (client token, address)
         self._lock = threading.Lock()
 
@@ -75,6 +77,22 @@ class Budget:
                 mine += cost if token == client.token else 0
                 here += cost if address == client.address else 0
         return Usage(total, mine, here, len(holders))
+
+    def admit_run(self, client):
+        """None if `client` may start one more run (or teaching); else BudgetError. Holders count while their
+        `busy()` says so (a run training or waiting in line)."""
+        with self._lock:
+            holders = list(self._holders.items())
+        busy = [(token, address) for holder, (token, address) in holders
+                if getattr(holder, "busy", None) is not None and holder.busy()]
+        mine = sum(token == client.token for token, _ in busy)
+        here = sum(address == client.address for _, address in busy)
+        if mine >= self.runs[0]:
+            raise BudgetError(f"you already have {mine} runs training or waiting for a slot, the most one browser "
+                              "may have at once: stop one, or wait for one to finish")
+        if here >= self.runs[1]:
+            raise BudgetError(f"your network already has {here} runs training or waiting for a slot, the most one "
+                              "network may have at once; try again when one has finished")
 
     def admit(self, client, cost, what="this model"):
         """None if `cost` more bytes fit for `client`; else BudgetError saying which limit it would pass.

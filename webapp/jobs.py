@@ -255,6 +255,10 @@ class TrainingJob:
         with self._lock:
             return self._epochs.as_dict()
 
+    def busy(self):
+        """True while it trains or waits for a slot (webapp.budget counts a client's runs)."""
+        return not self.done
+
     def memory_bytes(self):
         """Bytes this run holds in the server: its model, the last epoch's snapshot and the kept epochs
         (a run that ended before its first epoch holds none: it lets its model go)."""

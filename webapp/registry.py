@@ -61,6 +61,10 @@ class ModelEntry:
             return self.job.snapshot
         return self.model
 
+    def busy(self):
+        """True while its run trains or waits for a slot (webapp.budget counts a client's runs)."""
+        return self.job is not None and not self.job.done
+
     def memory_bytes(self):
         """Bytes this model holds in the server (webapp.budget): weights, its run's, and cached results."""
         held = self.job.memory_bytes() if self.job is not None else 0
@@ -99,8 +103,11 @@ def client():
     return st.session_state[keys.CLIENT]
 
 
-def admit(cost, what="this model"):
-    """Raise budget.BudgetError if `cost` more bytes would not fit this client, its address or the server."""
+def admit(cost, what="this model", run=False):
+    """Raise budget.BudgetError if `cost` more bytes would not fit this client, its address or the server
+    (and, for a `run`, if the client or its address has as many runs under way as allowed)."""
+    if run:
+        resources.budget().admit_run(client())
     resources.budget().admit(client(), cost, what)
 
 

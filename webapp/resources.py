@@ -196,7 +196,8 @@ def pretrained_evaluation(name):
 def budget():
     """The one memory budget for every visitor's models (webapp.budget.Budget), from the settings."""
     s = settings.current()
-    return Budget(s.bytes("memory_budget_mb"), s.bytes("client_memory_mb"), s.bytes("address_memory_mb"))
+    return Budget(s.bytes("memory_budget_mb"), s.bytes("client_memory_mb"), s.bytes("address_memory_mb"),
+                  runs=(s.client_runs, s.address_runs))
 
 
 @st.cache_resource(show_spinner=False)

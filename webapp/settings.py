@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # -- training runs --
     max_runs: int = Field(2, ge=1, description="training runs that use the CPU at once, across all visitors")
     orphan_seconds: int = Field(30, ge=1, description="a run whose tab has been closed this long stops")
+    client_runs: int = Field(2, ge=1, description="runs (and teachings) one browser may have training or waiting")
+    address_runs: int = Field(40, ge=1, description="runs (and teachings) one address may have training or waiting")
     pretrained: Path = Field(ROOT / "models" / "default.npz", description="the model everyone gets as Pretrained")
 
     # -- models held in the server's memory --

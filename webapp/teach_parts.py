@@ -274,7 +274,7 @@ def _start(entry, model, kept):
                                  "its training images, so it waits for the dataset.")
         return
     try:  # the job holds a copy of the model, and the taught one joins this session's models
-        registry.admit(2 * model_bytes(model), "teaching a copy of this model")
+        registry.admit(2 * model_bytes(model), "teaching a copy of this model", run=True)
     except BudgetError as e:
         ss[keys.TEACH_NOTICE] = (":material/memory:", f"Not taught: {e}.")
         return

@@ -121,7 +121,7 @@ def run_cost(config, n_classes):
 def start(config, ds):
     """Start a new run of `config` on `ds` and follow it; False (said why) if the server has no room for it."""
     try:
-        registry.admit(run_cost(config, len(ds.class_names)), "this run")
+        registry.admit(run_cost(config, len(ds.class_names)), "this run", run=True)
     except BudgetError as e:
         st.session_state[keys.TRAIN_NOTICE] = f"Not started: {e}."
         return False
@@ -239,7 +239,7 @@ def continue_expander(ds):
         elif st.button("Continue", key=keys.CONTINUE, icon=":material/fast_forward:"):
             config = continue_config(source, int(more))
             try:
-                registry.admit(run_cost(config, len(ds.class_names)), "continuing this model")
+                registry.admit(run_cost(config, len(ds.class_names)), "continuing this model", run=True)
             except BudgetError as e:
                 st.error(f"Not continued: {e}.", icon=":material/memory:")
                 return
