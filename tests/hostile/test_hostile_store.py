@@ -14,18 +14,6 @@ def model_file(seed, hidden=128):
     return model_to_bytes(MLP([784, hidden, 10], seed=seed))
 
 
-def publish(visitor, gallery_name, code):
-    """Publish the session's model to class `code` from Gallery, as a visitor does."""
-    page = visitor.go("Gallery")
-    page.get_by_label("Class code", exact=True).fill(code)
-    page.keyboard.press("Enter")
-    settle(page)
-    page.get_by_text("Publish one of your models").click()
-    page.get_by_label("Name in the gallery").fill(gallery_name)
-    page.get_by_role("button", name="Publish").click()
-    visitor.wait_for_text(gallery_name)  # on the class's leaderboard
-
-
 def test_one_visitor_cannot_empty_the_store_for_others(chromium, store_url):
     limits = dict(store_quota_mb=2.6, client_store_mb=0.9, address_store_mb=1.6, shares_per_hour=50,
                   address_shares_per_hour=50, trusted_proxies="127.0.0.1")
@@ -37,7 +25,7 @@ def test_one_visitor_cannot_empty_the_store_for_others(chromium, store_url):
         her.upload("hers.npz", model_file(0))
         assert "link gets" in her.share()
         link = her.page.url
-        publish(her, "Her class model", "room-1")
+        her.publish("Her class model", "room-1")
 
         # The attacker shares model after model, reloading now and then: the same browser is the same client.
         attacker = Visitor(chromium, via("198.51.100.20"))

@@ -1,17 +1,47 @@
 """What the hostile-visitor tests share: a real server per test, browsers as separate visitors, and
 what a page shows or fetches."""
 
+import os
 import re
 import time
 import urllib.parse
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from harness import start_app, stop_app
 from harness.pages import settle
 
 TIMEOUT_MS = 60_000
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "hostile"
+
+
+@contextmanager
+def fresh_store(kind, folder):
+    """An empty store's URL: an SQLite file in `folder`, or a database of its own on the test PostgreSQL
+    (DIGIT_LAB_TEST_POSTGRES_URL; skipped without it, a failure under CI), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder}/store.sqlite"
+        return
+    url = os.environ.get("DIGIT_LAB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide PostgreSQL: DIGIT_LAB_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
+    base = sa.make_url(url)
+    name = f"hostile_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')  # a name of our own making
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def rss_mb(proc):
@@ -55,6 +85,16 @@ class Visitor:
         self.page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
         settle(self.page)
         return self.page
+
+    def publish(self, gallery_name, code):
+        """Publish the session's selected model to class `code` from Gallery's form, as a visitor does."""
+        page = self.go("Gallery")
+        page.get_by_text("Publish one of your models").click()
+        page.get_by_label("Name in the gallery").fill(gallery_name)
+        page.get_by_label("Class code (optional)").fill(code)
+        page.get_by_role("button", name="Publish").click()
+        self.wait_for_text("Published ")
+        return page
 
     def new_tab(self):
         """Another tab of the same browser (same cookies)."""

@@ -64,6 +64,14 @@ def collection(n, seed=0):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n, dtype=np.int64) % 10
 
 
+def snapshot(store):
+    """Every row of the store's tables: what a refused request must leave unchanged."""
+    from webapp.store import COLLECTIONS, MODELS
+
+    with store.engine.connect() as conn:
+        return [[tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id)).all()] for t in (MODELS, COLLECTIONS)]
+
+
 def drop_all(engine):
     with engine.begin() as conn:
         for table in TABLES:

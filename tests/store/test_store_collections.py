@@ -5,11 +5,10 @@ import logging
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from storehelp import GENEROUS, OTHER, OWNER, collection
+from storehelp import GENEROUS, OTHER, OWNER, collection, snapshot
 
 from webapp.store import (
     COLLECTIONS,
-    MODELS,
     Store,
     StoreError,
     StoreUnavailable,
@@ -19,12 +18,6 @@ from webapp.store import (
     valid_id,
 )
 from webapp.teaching import MAX_DRAWINGS
-
-
-def snapshot(store):
-    """Everything a refused request must leave unchanged."""
-    with store.engine.connect() as conn:
-        return [[tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id)).all()] for t in (MODELS, COLLECTIONS)]
 
 
 def test_collection_round_trip_is_exact(store):

@@ -10,11 +10,10 @@ import zipfile
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from storehelp import GENEROUS, GOOD, OTHER, OWNER, collection, make_model_bytes
+from storehelp import GENEROUS, GOOD, OTHER, OWNER, collection, make_model_bytes, snapshot
 
 from mlp import MLP, load_model, model_to_bytes
 from webapp.store import (
-    COLLECTIONS,
     MODELS,
     Store,
     StoreError,
@@ -25,13 +24,6 @@ from webapp.store import (
     new_id,
     valid_id,
 )
-
-
-def snapshot(store):
-    """Everything a refused request must leave unchanged."""
-    with store.engine.connect() as conn:
-        return [[tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id)).all()] for t in (MODELS, COLLECTIONS)]
-
 
 # --- models -----------------------------------------------------------------------------------------
 
