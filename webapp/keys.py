@@ -28,7 +28,7 @@ CLEAR = "clear"  # button
 UPLOAD = "upload"  # file uploader: + "-" + UPLOAD_ROUND
 UPLOAD_ROUND = "upload_round"  # counts refused uploads: each one gets a new, empty uploader
 UPLOADED_ID = "uploaded_id"  # file_id of the upload already read
-UPLOAD_ERROR = "upload_error"  # why the last upload was refused
+UPLOAD_ERROR = "upload_error"  # ("error" or "warning", text): why the last upload was refused, or what it lost
 # Inside the network (webapp.inside_parts)
 INSIDE_TAB = "inside_tab"  # which of its tabs is open (only that one runs)
 UNIT_LAYER, UNIT = "unit_layer", "unit"  # the hidden unit picked on the activation grids

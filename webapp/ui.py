@@ -36,19 +36,20 @@ def upload_model_expander():
             try:
                 uploaded = registry.read_upload(upload.name, upload.getvalue())
             except (ModelFileError, BudgetError) as e:
-                ss[keys.UPLOAD_ERROR] = str(e)
+                ss[keys.UPLOAD_ERROR] = ("error", str(e))
                 ss[keys.UPLOAD_ROUND] = attempt + 1  # an empty uploader: the refused file goes from the list
                 st.rerun()
             else:
                 name = registry.upload_name(upload.name)
-                ss[keys.UPLOAD_ERROR] = None if not uploaded.dropped_meta else (
+                ss[keys.UPLOAD_ERROR] = None if not uploaded.dropped_meta else ("warning", (
                     f"{name} was loaded, but these details in it were not readable and were left out: "
-                    f"{', '.join(uploaded.dropped_meta)}.")
+                    f"{', '.join(uploaded.dropped_meta)}."))
                 registry.add_model(registry.ModelEntry(name, "uploaded", model=uploaded))
                 registry.select(name)
                 st.rerun()
         if ss.get(keys.UPLOAD_ERROR):
-            st.error(text.literal(ss[keys.UPLOAD_ERROR]))
+            kind, message = ss[keys.UPLOAD_ERROR]
+            getattr(st, kind)(text.literal(message))
 
 
 def dataset_notice(name, error):
