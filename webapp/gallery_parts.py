@@ -134,10 +134,18 @@ def card_grid(rows, empty="Nothing published here yet. Train a model, then publi
     st.html(STYLE, width="content")
 
 
+def picture_alt(card):
+    """What a card's picture shows, for screen readers (the card's heading gives the model's name)."""
+    if card.picture is None:
+        return "No picture: this model was shared before pictures of the weights were kept"
+    return (f"The model's first-layer weights: its first {images.THUMBNAIL_UNITS} hidden units as 28×28 tiles, "
+            "red where ink pushes a unit up, blue where it pulls it down")
+
+
 def _card(card):
     # The rank's dot escaped: a heading that starts "1." would be a numbered list.
     st.subheader(f"{card.rank}\\. {text.literal(card.name)}", anchor=False)
-    st.image(card.picture or placeholder(), width="stretch")
+    st.image(card.picture or placeholder(), width="stretch", alt=picture_alt(card))
     st.metric("Test accuracy", card.test_accuracy)
     about = [f"drawn digits {card.drawn_accuracy}", card.details,
              *([f"class {card.class_code}"] if card.class_code else []),

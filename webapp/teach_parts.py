@@ -183,7 +183,8 @@ def _your_drawings(kept):
         newest = list(kept)[::-1]
         for drawing in newest[:SHOWN]:
             cell = grid.container(width="content", gap=None, horizontal_alignment="center")
-            cell.image(images.enlarge(drawing.image / 255, scale=THUMB_SCALE, grid=False), width=28 * THUMB_SCALE)
+            cell.image(images.enlarge(drawing.image / 255, scale=THUMB_SCALE, grid=False), width=28 * THUMB_SCALE,
+                       alt=f"your drawing kept as {display.article(drawing.label)} {drawing.label}")
             row = cell.container(horizontal=True, vertical_alignment="center", gap=None)
             row.markdown(f"**{drawing.label}**", width="content")
             row.button("", key=f"{keys.DELETE_DRAWING}{drawing.id}", icon=":material/close:", type="tertiary",
