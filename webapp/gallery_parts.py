@@ -159,13 +159,15 @@ def _card(card):
 
 # -- a class's leaderboard, for a projector ---------------------------------------------------------
 
+# Ranks in the theme's primary colour, light or dark (.streamlit/config.toml; light-dark() follows the theme
+# Streamlit shows).
 BOARD_STYLE = """<style>
 .dl-board ol{list-style:none;margin:0;padding:0;display:grid;gap:.4rem .8rem;grid-auto-flow:column;
   grid-template-rows:repeat(var(--rows),auto)}
 .dl-board li{display:grid;grid-template-columns:1.6em minmax(0,1fr) auto;align-items:baseline;gap:.6em;
   padding:.2em .5em;border-radius:.4em;background:rgba(128,128,128,.12);
   font-size:clamp(1.35rem,2.4vw,3rem);line-height:1.2}
-.dl-board .rank{font-weight:800;color:#e4572e;text-align:right;font-variant-numeric:tabular-nums}
+.dl-board .rank{font-weight:800;color:light-dark(#be3e19,#e86e4a);text-align:right;font-variant-numeric:tabular-nums}
 .dl-board .name{font-weight:600;overflow-wrap:anywhere}
 .dl-board .acc{font-weight:800;font-variant-numeric:tabular-nums}
 .dl-board .empty{font-size:clamp(1.2rem,1.8vw,2rem)}
