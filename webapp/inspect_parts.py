@@ -103,13 +103,13 @@ def mistake_grid(items, x_test, y_test, probabilities, labels):
 def image_grid(items, x_test, captions, alts, key_prefix="s"):
     """Test images as tiles that wrap (3 in a row on a phone, a dozen on a desktop); a button opens each one.
     `alts` say what each image shows, for screen readers."""
-    grid = st.container(horizontal=True, gap="small")
+    grid = st.container(horizontal=True, gap="small", key=f"{keys.ICON_BUTTONS}_{key_prefix.replace(' ', '_')}")
     for i, caption, alt in zip(items, captions, alts):
         tile = grid.container(width=TILE_WIDTH, gap=None)
         tile.image(images.enlarge(x_test[i] / 255.0, scale=3, grid=False), width="stretch", alt=alt)
         tile.caption(caption)
-        if tile.button(":material/bar_chart:", key=f"{key_prefix}-{i}",
-                       help=f"Show the probabilities of test image #{i}"):
+        if tile.button(f"Probabilities of test image {i}", icon=":material/bar_chart:", key=f"{key_prefix}-{i}",
+                       help=f"Show the probabilities of test image #{i}"):  # the words for screen readers only
             st.session_state[keys.F_SAMPLE] = int(i)
             st.rerun()
 
