@@ -5,7 +5,19 @@ import streamlit as st
 
 from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
-from webapp import canvas, charts, images, inside_parts, keys, registry, resources, share_parts, teach_parts, ui
+from webapp import (
+    canvas,
+    charts,
+    display,
+    images,
+    inside_parts,
+    keys,
+    registry,
+    resources,
+    share_parts,
+    teach_parts,
+    ui,
+)
 
 registry.init_session()
 IMAGE_STYLE = ('<style>[data-testid="stMain"] img{image-rendering:pixelated}'
@@ -67,7 +79,8 @@ def _drawing_and_reading():
                        if image is None and x28 is not None
                        else "Cropped, scaled to 20 px, centred by mass" if x28 is not None else "Nothing drawn yet")
             seen = images.enlarge(x28 if x28 is not None else np.zeros((28, 28)), scale=8)
-            st.image(images.png_data_url(seen), width=224, caption=caption)
+            st.image(images.png_data_url(seen), width=224, caption=caption,
+                     alt=display.drawing_alt(x28 is not None, linked=image is None))
         if entry is not None:
             row = st.container(horizontal=True)
             with row:

@@ -1,5 +1,6 @@
 """Test harness shared by the tests, the benchmarks and the screenshot script: a real app server, the drawing
-canvas, and the pages as a browser reads them (`python -m harness.screenshots` makes docs/images).
+canvas, the pages as a browser reads them, and axe-core run in them (`harness.axe`); `python -m
+harness.screenshots` makes docs/images.
 
     from harness import start_app, stop_app, CHROMIUM
     proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "2"})

@@ -238,6 +238,20 @@ def test_mistakes_filter_with_any_and_classes():
     assert mistakes(probs, labels, true=2, predicted=2).tolist() == []
 
 
+def test_pictures_are_described_for_screen_readers():
+    assert display.test_image_alt(123, "4", "9") == "test image 123: a 4 read as 9"
+    assert display.test_image_alt(7, "8") == "test image 7: an 8"
+    assert display.article("Ankle boot") == "an" and display.article("T-shirt/top") == "a"
+    assert display.compared_image_alt(5, "2", "3", "2") == \
+        "test image 5: a 2, read as 3 by model A and as 2 by model B"
+    assert display.weight_tiles_alt(64).startswith("First-layer weights: 64 hidden units as 28×28 tiles")
+    assert display.weight_tiles_alt(32, epoch=3).startswith("First-layer weights after epoch 3: 32 hidden units")
+    assert "1,024 hidden units" in display.unit_grid_alt(1, 312, 1024) and "312 of them" in \
+        display.unit_grid_alt(1, 312, 1024)
+    assert display.drawing_alt(False) == "An empty 28×28 input: nothing drawn yet"
+    assert "the link's drawing" in display.drawing_alt(True, linked=True)
+
+
 def test_page_of_clamps_the_page():
     items = list(range(50))
     assert page_of(items, 1, 24) == (items[:24], 1, 3)
@@ -284,6 +298,37 @@ def test_confusion_heatmap_zero_cells_are_transparent_and_blank():
     nonzero = [r for r in rows if r["count"] > 0]
     assert all(r["fill"] != "transparent" and r["text"] == str(r["count"]) for r in nonzero)
     assert {r["true_label"] for r in rows} == {"a", "b", "c"}
+
+
+def test_chart_text_on_a_coloured_cell_is_black_or_white_at_aa_contrast():
+    rng = np.random.default_rng(0)
+    for colour in ["#%02x%02x%02x" % tuple(c) for c in rng.integers(0, 256, (2000, 3))]:
+        assert charts.contrast(charts.ink(colour), colour) >= 4.5, colour
+    assert charts.contrast("#ffffff", "#000000") == pytest.approx(21)
+    assert charts.ink("#ffffff") == "#000000" and charts.ink("#000000") == "#ffffff"
+
+
+def test_confusion_heatmap_counts_read_on_their_cells_and_on_faded_ones():
+    cm = np.arange(100).reshape(10, 10) * 7
+    rows = records(charts.confusion_heatmap(cm, selected=(4, 9)))
+    for r in rows:
+        if r["faded"] or r["fill"] == "transparent":
+            assert r["ink"] == charts.PAGE_TEXT  # mostly the page shows through: the theme's text colour
+        else:
+            assert charts.contrast(r["ink"], r["fill"]) >= 4.5, r
+
+
+def test_difference_heatmap_colours_cells_by_who_did_better_and_writes_counts_that_read():
+    diff = np.array([[5, -3, 0], [2, -8, 0], [0, 0, 1]])
+    rows = {(r["true"], r["predicted"]): r for r in records(charts.difference_heatmap(diff))}
+    assert rows[(0, 0)]["fill"] != "transparent" and rows[(0, 2)]["fill"] == "transparent"
+    worse = rows[(1, 1)]["fill"]  # the diagonal lost 8: B did worse, red
+    assert int(worse[1:3], 16) > int(worse[3:5], 16)
+    better = rows[(0, 1)]["fill"]  # 3 fewer mistakes off the diagonal: B did better, green
+    assert int(better[3:5], 16) > int(better[1:3], 16)
+    for r in rows.values():
+        if r["fill"] != "transparent":
+            assert charts.contrast(r["ink"], r["fill"]) >= 4.5, r
 
 
 def test_probability_bars_mark_the_true_class():

@@ -161,7 +161,7 @@ def test_inspect_confusion_click_filters_mistakes(server, page):
     while tiles.count() != matching.count():  # the previous page of tiles fades out after the rerun
         assert time.time() < deadline, f"{tiles.count()} tiles shown, {matching.count()} of them 4 → 9"
         time.sleep(0.2)
-    first = page.get_by_role("button", name=re.compile("bar_chart")).first
+    first = page.get_by_role("button", name=re.compile("^Probabilities of test image")).first
     first.click()
     page.wait_for_url(re.compile(r"sample=\d+"))
     page.locator('[data-testid="stMetric"]').filter(has_text="Predicted").wait_for()

@@ -12,8 +12,12 @@ import pyarrow as pa
 ACCENT = "#e4572e"  # the network's answer
 MUTED = "#8aa4c8"  # the other classes
 TRUE_MARK = "#2a9d8f"  # the true class
+# Text in the page's own colour (SVG's currentColor: the theme's text colour, light or dark). Text in a
+# fixed colour reads on one theme only: no colour is 4.5:1 against both backgrounds. (Axis and legend
+# text, drawn by Streamlit's chart theme, take it from webapp.ui.PAGE_STYLE.)
+PAGE_TEXT = "currentColor"
 SPLITS = {"train": "#1f77b4", "val": "#ff7f0e"}
-NEUTRAL = "#8a8d93"  # secondary text on either theme
+NEUTRAL = "#8a8d93"  # lines and outlines on either theme (not text)
 SPLIT_NAMES = {"train": "blue: training", "val": "orange: validation"}
 DIAGONAL = "#cfe8cf"  # correct readings in the confusion matrix
 
@@ -60,7 +64,7 @@ def _bars_template(labels, height, true_class):
     if true_class is not None:
         truth = alt.Chart(alt.Data(name="truth"))
         bars = (bars
-                + truth.mark_text(dy=-2, baseline="bottom", fontWeight="bold", color=TRUE_MARK).encode(
+                + truth.mark_text(dy=-2, baseline="bottom", fontWeight="bold", color=PAGE_TEXT).encode(
                     x=x, y="probability:Q", text="text:N")
                 + truth.mark_rule(color=TRUE_MARK, strokeDash=[3, 3]).encode(x=x))
     return json.dumps(bars.properties(height=height).to_dict())
@@ -130,9 +134,27 @@ def _history_lines(chart, metric, height, splits, last):
             tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
         )
         .properties(height=height, title=alt.TitleParams(
-            metric.capitalize(), subtitle=" · ".join(SPLIT_NAMES[s] for s in splits),
-            anchor="start", subtitleColor=NEUTRAL))
+            metric.capitalize(), subtitle=" · ".join(SPLIT_NAMES[s] for s in splits), anchor="start"))
     )
+
+
+def luminance(colour):
+    """WCAG's relative luminance of a '#rrggbb' colour, 0 (black) to 1 (white)."""
+    channels = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b):
+    """WCAG's contrast ratio of two '#rrggbb' colours, 1 to 21."""
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def ink(fill):
+    """Black or white, whichever reads better on `fill` ('#rrggbb'): at least 4.58:1 on any colour (WCAG AA
+    asks 4.5:1). Dark grey or a fixed threshold on the count left mid-red cells near 4:1."""
+    return "#000000" if contrast("#000000", fill) >= contrast("#ffffff", fill) else "#ffffff"
 
 
 def _cell_colours(cm):
@@ -171,15 +193,15 @@ def confusion_heatmap(cm, labels=None, selected=None, selection_name="cell"):
     labels = [str(i) for i in range(k)] if labels is None else [str(x) for x in labels]
     true, pred = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     fill = _cell_colours(cm)
-    worst = max(1, int(cm[true != pred].max()) if k > 1 else 1)
+    faded = [selected is not None and (i, j) != tuple(selected) for i, j in zip(true.ravel(), pred.ravel())]
     df = pd.DataFrame({
         "true": true.ravel(), "predicted": pred.ravel(), "count": cm.ravel(),
         "true_label": [labels[i] for i in true.ravel()], "predicted_label": [labels[j] for j in pred.ravel()],
         "fill": fill, "text": [str(c) if c else "" for c in cm.ravel()],
-        # Dark cells (many mistakes) get white text; the rest are light whatever the theme.
-        "ink": ["#ffffff" if f not in ("transparent", DIAGONAL) and c >= 0.4 * worst else "#222222"
-                for f, c in zip(fill, cm.ravel())],
-        "faded": [selected is not None and (i, j) != tuple(selected) for i, j in zip(true.ravel(), pred.ravel())],
+        "faded": faded,
+        # A cell's count in black or white on its colour; on a faded cell (mostly the page showing through)
+        # in the page's text colour.
+        "ink": [PAGE_TEXT if out or f == "transparent" else ink(f) for f, out in zip(fill, faded)],
     })
     pick = alt.selection_point(name=selection_name, fields=["true", "predicted"], on="click")
     base = alt.Chart(df).encode(
@@ -273,8 +295,11 @@ def embedding_base(coords, classes, indices, labels, height=420):
         .mark_point(shape="diamond", size=420, filled=True, color=ACCENT, stroke=NEUTRAL, strokeWidth=2)
         .encode(x="x:Q", y="y:Q", tooltip=[alt.Tooltip("what:N")])
     )
+    # SVG, not the canvas Streamlit picks for this many dots: the legend's text then takes the page's
+    # colours (webapp.ui.PAGE_STYLE), legible on either theme.
+    chart = (dots + star).properties(height=height, usermeta={"embedOptions": {"renderer": "svg"}})
     # The 2,000 dots go as Arrow bytes, converted once (Streamlit sends bytes as they are).
-    return {"template": json.dumps((dots + star).properties(height=height).to_dict()),
+    return {"template": json.dumps(chart.to_dict()),
             "points": dataframe_util.convert_anything_to_arrow_bytes(points)}
 
 
@@ -289,9 +314,12 @@ def difference_heatmap(diff, labels=None):
     true, pred = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     better = np.where(true == pred, diff, -diff).ravel()
     top = max(1, int(np.abs(diff).max()))
+    # Colours made here, not by a Vega scale, so that each count can be written in black or white on its cell.
+    fill = [_red_white_green(b / top) if b else "transparent" for b in better]
     df = pd.DataFrame({
         "true": true.ravel(), "predicted": pred.ravel(), "change": diff.ravel(), "better": better,
-        "text": [f"{d:+d}" if d else "" for d in diff.ravel()],
+        "text": [f"{d:+d}" if d else "" for d in diff.ravel()], "fill": fill,
+        "ink": [ink(f) if f != "transparent" else PAGE_TEXT for f in fill],
     })
     names = _label_expr(labels)
     base = alt.Chart(df).encode(
@@ -299,12 +327,18 @@ def difference_heatmap(diff, labels=None):
         y=alt.Y("true:O", title="true", axis=alt.Axis(labelExpr=names)),
     )
     cells = base.mark_rect(stroke="#88888855", strokeWidth=1).encode(
-        color=alt.condition("datum.better == 0", alt.value("transparent"), alt.Color(
-            "better:Q", scale=alt.Scale(domain=[-top, top], range=["#c0392b", "#f7f7f7", "#1e8449"]), legend=None)),
+        color=alt.Color("fill:N", scale=None),
         tooltip=["true", "predicted", alt.Tooltip("change:Q", title="B − A")],
     )
-    text = base.mark_text(fontSize=12, color="#222222").encode(text="text:N")
+    text = base.mark_text(fontSize=12).encode(text="text:N", color=alt.Color("ink:N", scale=None))
     return (cells + text).properties(width=alt.Step(36), height=alt.Step(30))
+
+
+def _red_white_green(t):
+    """-1 (red: B did worse) through 0 (near white) to 1 (green: B did better), as '#rrggbb'."""
+    white, red, green = np.array([247, 247, 247]), np.array([192, 57, 43]), np.array([30, 132, 73])
+    rgb = white + abs(t) * ((green if t > 0 else red) - white)
+    return "#%02x%02x%02x" % tuple(int(round(c)) for c in rgb)
 
 
 def _label_expr(labels):

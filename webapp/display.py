@@ -109,3 +109,43 @@ def curves_note(meta):
     return ("Why training looks worse than validation: the training curves are measured on the training batches "
             f"as the network learnt from them, made harder on purpose by {'; '.join(reasons)}. Validation uses "
             "clean images, as the test set does: compare models by the validation curves and the test accuracy.")
+
+
+# -- what the pictures show, in words: the alt text a screen reader reads for each st.image -----------
+
+
+def article(label):
+    """'a' or 'an' before a class name read aloud: 'an 8', 'a 4', 'an Ankle boot'."""
+    return "an" if str(label)[:1].lower() in ("a", "e", "i", "o", "8") else "a"
+
+
+def test_image_alt(index, true_label, predicted_label=None):
+    """'test image 123: a 4 read as 9' (or 'test image 123: a 4' without a reading)."""
+    said = f"test image {index}: {article(true_label)} {true_label}"
+    return said if predicted_label is None else f"{said} read as {predicted_label}"
+
+
+def compared_image_alt(index, true_label, label_a, label_b):
+    """A test image in Inspect's comparison: 'test image 123: a 4, read as 9 by model A and as 4 by model B'."""
+    return f"{test_image_alt(index, true_label)}, read as {label_a} by model A and as {label_b} by model B"
+
+
+def weight_tiles_alt(units, epoch=None):
+    """The first-layer weight tiles of `units` hidden units (after `epoch`, for a replay)."""
+    when = f" after epoch {epoch}" if epoch is not None else ""
+    tiles = "one 28×28 tile" if units == 1 else f"{units:,} hidden units as 28×28 tiles"
+    return f"First-layer weights{when}: {tiles}, red where ink pushes a unit up, blue where it pulls it down"
+
+
+def unit_grid_alt(layer, active, units):
+    """One hidden layer's activations as a grid of squares (Draw's Inside the network)."""
+    return (f"Layer {layer}'s {units:,} hidden units as a grid of squares, {active:,} of them lit by the drawing: "
+            "the brighter the square, the more active the unit")
+
+
+def drawing_alt(drawn, linked=False):
+    """The 28×28 input Draw shows beside the reading."""
+    if not drawn:
+        return "An empty 28×28 input: nothing drawn yet"
+    whose = "the link's drawing" if linked else "the drawing"
+    return f"The 28×28 image the network read: {whose} in white on black, cropped, scaled and centred"

@@ -134,10 +134,18 @@ def card_grid(rows, empty="Nothing published here yet. Train a model, then publi
     st.html(STYLE, width="content")
 
 
+def picture_alt(card):
+    """What a card's picture shows, for screen readers (the card's heading gives the model's name)."""
+    if card.picture is None:
+        return "No picture: this model was shared before pictures of the weights were kept"
+    return (f"The model's first-layer weights: its first {images.THUMBNAIL_UNITS} hidden units as 28×28 tiles, "
+            "red where ink pushes a unit up, blue where it pulls it down")
+
+
 def _card(card):
     # The rank's dot escaped: a heading that starts "1." would be a numbered list.
     st.subheader(f"{card.rank}\\. {text.literal(card.name)}", anchor=False)
-    st.image(card.picture or placeholder(), width="stretch")
+    st.image(card.picture or placeholder(), width="stretch", alt=picture_alt(card))
     st.metric("Test accuracy", card.test_accuracy)
     about = [f"drawn digits {card.drawn_accuracy}", card.details,
              *([f"class {card.class_code}"] if card.class_code else []),
@@ -151,13 +159,15 @@ def _card(card):
 
 # -- a class's leaderboard, for a projector ---------------------------------------------------------
 
+# Ranks in the theme's primary colour, light or dark (.streamlit/config.toml; light-dark() follows the theme
+# Streamlit shows).
 BOARD_STYLE = """<style>
 .dl-board ol{list-style:none;margin:0;padding:0;display:grid;gap:.4rem .8rem;grid-auto-flow:column;
   grid-template-rows:repeat(var(--rows),auto)}
 .dl-board li{display:grid;grid-template-columns:1.6em minmax(0,1fr) auto;align-items:baseline;gap:.6em;
   padding:.2em .5em;border-radius:.4em;background:rgba(128,128,128,.12);
   font-size:clamp(1.35rem,2.4vw,3rem);line-height:1.2}
-.dl-board .rank{font-weight:800;color:#e4572e;text-align:right;font-variant-numeric:tabular-nums}
+.dl-board .rank{font-weight:800;color:light-dark(#be3e19,#e86e4a);text-align:right;font-variant-numeric:tabular-nums}
 .dl-board .name{font-weight:600;overflow-wrap:anywhere}
 .dl-board .acc{font-weight:800;font-variant-numeric:tabular-nums}
 .dl-board .empty{font-size:clamp(1.2rem,1.8vw,2rem)}

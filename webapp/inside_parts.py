@@ -13,7 +13,7 @@ import streamlit as st
 from data import DatasetError, DatasetNotFound
 from mlp import explain
 
-from . import charts, images, keys, registry, resources, text
+from . import charts, display, images, keys, registry, resources, text
 
 MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
 TOP_IMAGES = 8
@@ -57,8 +57,10 @@ def activations(entry, model, x, traced, labels):
     # the browser: rows are horizontal containers, not columns, and the grids are one image list.
     grids = [images.png_data_url(images.unit_grid(h[0], width=96, mark=ss[keys.UNIT] if i == layer else None))
              for i, h in enumerate(traced.hidden)]
-    st.image(grids, width=300, caption=[f"Layer {i + 1}: {int((h[0] > 0).sum()):,} of {sizes[i]:,} units active"
-                                        for i, h in enumerate(traced.hidden)])
+    active = [int((h[0] > 0).sum()) for h in traced.hidden]
+    st.image(grids, width=300,
+             caption=[f"Layer {i + 1}: {n:,} of {sizes[i]:,} units active" for i, n in enumerate(active)],
+             alt=[display.unit_grid_alt(i + 1, n, sizes[i]) for i, n in enumerate(active)])
     row = st.container(horizontal=True, vertical_alignment="bottom")
     row.selectbox("Layer", range(len(sizes)), key=keys.UNIT_LAYER, format_func=lambda i: f"Layer {i + 1}")
     row.number_input("Unit", 0, sizes[layer] - 1, key=keys.UNIT)
@@ -69,7 +71,9 @@ def activations(entry, model, x, traced, labels):
     below = st.container(horizontal=True, gap="medium")
     w = explain.input_weights(model, layer, unit, x, traced)
     below.image(images.png_data_url(images.diverging_rgb(w.reshape(28, 28))), width=168,
-                caption="Its incoming weights" if layer == 0 else "Its template for this drawing")
+                caption="Its incoming weights" if layer == 0 else "Its template for this drawing",
+                alt=f"Unit {unit} of layer {layer + 1} as a 28×28 picture: red where ink excites it, blue where "
+                    "ink holds it back")
     if not ss.get(keys.SHOW_FAVOURITES):
         # On request: finding them runs the whole test set through the model (once per model), and
         # a visitor who only draws should not make the server load the dataset.
@@ -80,11 +84,12 @@ def activations(entry, model, x, traced, labels):
     if top is None:
         below.caption("The test images that excite it most need the dataset, which is not on this server yet.")
         return
-    x_test = resources.dataset(entry.dataset).x_test
+    ds = resources.dataset(entry.dataset)
     right = below.container(width="stretch")
-    right.image([images.png_data_url(images.enlarge(x_test[i] / 255.0, scale=2, grid=False)) for i in top[unit]],
+    right.image([images.png_data_url(images.enlarge(ds.x_test[i] / 255.0, scale=2, grid=False)) for i in top[unit]],
                 width=56,
-                caption=[f"#{i}" for i in top[unit]])
+                caption=[f"#{i}" for i in top[unit]],
+                alt=[display.test_image_alt(i, labels[int(ds.y_test[i])]) for i in top[unit]])
     right.caption(f"The {TOP_IMAGES} test images that excite unit {unit} of layer {layer + 1} most. "
                   f"This drawing gives it {traced.hidden[layer][0, unit]:.2f}.")
 
@@ -115,7 +120,9 @@ def why(entry, model, x, traced, labels):
                          format_func=lambda d: f"the reading ({labels[reading]})" if d is None else f"why {labels[d]}?")
     target = reading if picked is None else picked
     s = explain.saliency(model, x, target, traced=traced)[0]
-    a.image(images.png_data_url(images.saliency_overlay(x[0], s)), width=224)
+    a.image(images.png_data_url(images.saliency_overlay(x[0], s)), width=224,
+            alt=f"The drawing in grey, red where its ink made {labels[target]} more likely, blue where it made "
+                f"{labels[target]} less likely")
     b.markdown(f"**Why {labels[target]}?** Red pixels are ink that made the network more sure it is "
                f"**{labels[target]}** rather than another digit; blue pixels are ink that pulled it away. "
                f"It gives {labels[target]} a probability of **{traced.probs[0, target]:.1%}**.")

@@ -5,7 +5,7 @@ import streamlit as st
 from mlp import explain
 
 from . import charts, images, keys, registry, resources, text, urlstate
-from .display import curves_note, settings_rows
+from .display import compared_image_alt, curves_note, settings_rows, test_image_alt, weight_tiles_alt
 from .mistakes import ANY
 
 ORDERS = {"confident": "Most confident first", "unsure": "Least confident first"}
@@ -64,7 +64,7 @@ def weights(model):
     st.markdown("**First-layer weights**: one 28×28 tile per hidden unit; red pixels push the unit up, "
                 "blue pull it down.")
     shown = st.slider("Units to show", 1, n_units, min(64, n_units), key=keys.W_UNITS)
-    st.image(images.weight_grid(w0, range(shown), columns=16), width="stretch")
+    st.image(images.weight_grid(w0, range(shown), columns=16), width="stretch", alt=weight_tiles_alt(shown))
     st.markdown("**Weight distributions** of every layer")
     layers = [d.params["W"] for d in model.dense]
     for start in range(0, len(layers), 3):
@@ -78,9 +78,10 @@ def sample_card(x, true, probs, labels, index):
     """One test image with its probabilities, the true class marked; Close clears the choice."""
     with st.container(border=True):
         a, b, c = st.columns([1, 3, 1])
-        a.image(images.enlarge(x / 255.0, scale=5), caption=f"test image #{index}")
-        b.vega_lite_chart(spec=charts.probability_bars(probs, labels, height=180, true_class=true), width="stretch")
         guess = int(probs.argmax())
+        a.image(images.enlarge(x / 255.0, scale=5), caption=f"test image #{index}",
+                alt=test_image_alt(index, labels[true], labels[guess]))
+        b.vega_lite_chart(spec=charts.probability_bars(probs, labels, height=180, true_class=true), width="stretch")
         c.metric("True", labels[true])
         c.metric("Predicted", labels[guess])
         c.caption(f"{probs[guess]:.1%} sure")
@@ -91,22 +92,24 @@ def sample_card(x, true, probs, labels, index):
 
 def mistake_grid(items, x_test, y_test, probabilities, labels):
     """Misclassified test images as tiles that wrap to the screen's width, each with a probabilities button."""
-    captions = []
+    captions, alts = [], []
     for i in items:
         k = int(probabilities[i].argmax())
         captions.append(f"true **{labels[int(y_test[i])]}** → **{labels[k]}** · {probabilities[i][k]:.0%}")
-    image_grid(items, x_test, captions)
+        alts.append(test_image_alt(i, labels[int(y_test[i])], labels[k]))
+    image_grid(items, x_test, captions, alts)
 
 
-def image_grid(items, x_test, captions, key_prefix="s"):
-    """Test images as tiles that wrap (3 in a row on a phone, a dozen on a desktop); a button opens each one."""
-    grid = st.container(horizontal=True, gap="small")
-    for i, caption in zip(items, captions):
+def image_grid(items, x_test, captions, alts, key_prefix="s"):
+    """Test images as tiles that wrap (3 in a row on a phone, a dozen on a desktop); a button opens each one.
+    `alts` say what each image shows, for screen readers."""
+    grid = st.container(horizontal=True, gap="small", key=f"{keys.ICON_BUTTONS}_{key_prefix.replace(' ', '_')}")
+    for i, caption, alt in zip(items, captions, alts):
         tile = grid.container(width=TILE_WIDTH, gap=None)
-        tile.image(images.enlarge(x_test[i] / 255.0, scale=3, grid=False), width="stretch")
+        tile.image(images.enlarge(x_test[i] / 255.0, scale=3, grid=False), width="stretch", alt=alt)
         tile.caption(caption)
-        if tile.button(":material/bar_chart:", key=f"{key_prefix}-{i}",
-                       help=f"Show the probabilities of test image #{i}"):
+        if tile.button(f"Probabilities of test image {i}", icon=":material/bar_chart:", key=f"{key_prefix}-{i}",
+                       help=f"Show the probabilities of test image #{i}"):  # the words for screen readers only
             st.session_state[keys.F_SAMPLE] = int(i)
             st.rerun()
 
@@ -130,6 +133,7 @@ def compare(entry, ds, ev, labels):
     for title, items in (("B fixed", result.fixed), ("B broke", result.broke)):
         st.markdown(f"**{title}** {len(items):,} test images (B's most confident first)")
         shown = items[:PER_COMPARE]
-        captions = [f"true **{labels[int(ds.y_test[i])]}** · A {labels[int(pa[i].argmax())]} · "
-                    f"B {labels[int(pb[i].argmax())]}" for i in shown]
-        image_grid(shown, ds.x_test, captions, key_prefix=title)
+        read = [(labels[int(ds.y_test[i])], labels[int(pa[i].argmax())], labels[int(pb[i].argmax())]) for i in shown]
+        captions = [f"true **{t}** · A {a} · B {b}" for t, a, b in read]
+        image_grid(shown, ds.x_test, captions, [compared_image_alt(i, *r) for i, r in zip(shown, read)],
+                   key_prefix=title)

@@ -82,3 +82,8 @@ GALLERY_FRESH = "gallery_fresh"  # set by the page run that just read the leader
 PUBLISH_MODEL, PUBLISH_NAME, PUBLISH_CLASS, PUBLISH = "publish_model", "publish_name", "publish_class", "publish"
 PUBLISHED = "published"  # what the last Publish did, shown once
 PUBLISH_FOR = "publish_for"  # the page's class code that Publish's class field was last filled from
+
+# -- every page ---------------------------------------------------------------------------------
+# Prefix of containers whose buttons show only their icon: the words of their labels are for screen
+# readers (webapp.ui.PAGE_STYLE hides them from view).
+ICON_BUTTONS = "icon_buttons"

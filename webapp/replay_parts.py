@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from . import charts, images, keys, replay
+from . import charts, display, images, keys, replay
 
 REPLAY_EPOCH = "replay_epoch"  # the epoch slider
 REPLAY_CM = "replay_cm"  # the confusion matrix at that epoch (no selection; the key keeps it apart from the page's)
@@ -38,7 +38,8 @@ def replay_section(entry, x_test, y_test, labels):
         n_units = w0.shape[1]
         shown = min(int(ss.get(keys.W_UNITS, 64)), n_units)  # as many tiles as the Weights tab shows
         st.image(images.weight_grid(w0, range(shown), columns=16), width="stretch",
-                 caption=f"First-layer weights after epoch {epoch} (units 1–{shown})")
+                 caption=f"First-layer weights after epoch {epoch} (units 1–{shown})",
+                 alt=display.weight_tiles_alt(shown, epoch))
     with right:
         st.markdown(f"**Confusion matrix** after epoch {epoch} (rows: true, columns: predicted)")
         st.altair_chart(charts.confusion_heatmap(result.confusion_matrix, labels), key=REPLAY_CM)

@@ -179,15 +179,17 @@ def _your_drawings(kept):
                        icon=":material/inventory:")
         if not len(kept):
             return
-        grid = st.container(horizontal=True, gap="small")
+        grid = st.container(horizontal=True, gap="small", key=f"{keys.ICON_BUTTONS}_drawings")
         newest = list(kept)[::-1]
         for drawing in newest[:SHOWN]:
             cell = grid.container(width="content", gap=None, horizontal_alignment="center")
-            cell.image(images.enlarge(drawing.image / 255, scale=THUMB_SCALE, grid=False), width=28 * THUMB_SCALE)
+            cell.image(images.enlarge(drawing.image / 255, scale=THUMB_SCALE, grid=False), width=28 * THUMB_SCALE,
+                       alt=f"your drawing kept as {display.article(drawing.label)} {drawing.label}")
             row = cell.container(horizontal=True, vertical_alignment="center", gap=None)
             row.markdown(f"**{drawing.label}**", width="content")
-            row.button("", key=f"{keys.DELETE_DRAWING}{drawing.id}", icon=":material/close:", type="tertiary",
-                       help="Delete this drawing", on_click=kept.delete, args=(drawing.id,))
+            row.button(f"Delete this drawing of {display.article(drawing.label)} {drawing.label}",
+                       key=f"{keys.DELETE_DRAWING}{drawing.id}", icon=":material/close:", type="tertiary",
+                       help="Delete this drawing", on_click=kept.delete, args=(drawing.id,))  # words: screen readers
         counts = " · ".join(f"{digit}: {n}" for digit, n in enumerate(kept.counts()))
         shown = f"The newest {SHOWN} of {len(kept)}. " if len(kept) > SHOWN else ""
         row = st.container(horizontal=True, vertical_alignment="center")

@@ -121,7 +121,32 @@ def _keep_client_cookie():
             % (clients.COOKIE, client.token, age))
 
 
+# A primary button's label. Streamlit draws it white on the primary colour, which on the dark theme is a
+# light orange (.streamlit/config.toml): white on it is 3:1, the dark background's colour 5.8:1. Hovered
+# or focused (and not pressed), the button darkens to #cb441a, where white is 4.8:1 and dark 3.7:1, so the
+# label turns white there. light-dark() follows the color-scheme Streamlit sets on .stApp from the theme
+# in use (the menu's choice too, not only the browser's). A disabled button keeps Streamlit's colours.
+#
+# Buttons that show only an icon (in a container keyed keys.ICON_BUTTONS...): Streamlit names a button
+# without words after its icon ("bar_chart icon"), so they have words, visually hidden as screen readers
+# still read them.
+#
+# Charts: Streamlit's chart theme writes axis and legend text in a fixed grey on the light theme
+# (#808495, 3.6:1 on its background). In the page's text colour at 75% it is 8:1 on either theme and
+# still reads as secondary. CSS beats the fill attribute Vega's SVG sets (charts drawn on a canvas
+# keep their colours: webapp.charts asks for SVG).
+PAGE_STYLE = ('<style>[data-testid="stBaseButton-primary"]:not(:disabled){color:light-dark(#ffffff,#15171c)!important}'
+              '[data-testid="stBaseButton-primary"]:not(:disabled):is(:hover,:focus-visible):not(:active)'
+              '{color:#ffffff!important}'
+              '.vega-embed svg :is(.role-axis-label,.role-axis-title,.role-legend-label,.role-legend-title,'
+              '.role-title-subtitle) text{fill:currentColor;fill-opacity:.75}'
+              '[class*="st-key-%s"] button [data-testid="stMarkdownContainer"]{position:absolute;width:1px;'
+              'height:1px;overflow:hidden;clip-path:inset(50%%);white-space:nowrap}</style>' % keys.ICON_BUTTONS)
+
+
 def page_scripts():
-    """Once per page run, in the sidebar: the client cookie (for a new browser) and the phone navigation fix."""
+    """Once per page run, in the sidebar: the page's style (contrast, icon buttons), the client cookie (for a new
+    browser) and the phone navigation fix."""
     with st.sidebar:
-        st.html(_CLOSE_SIDEBAR_ON_NAV + _keep_client_cookie(), unsafe_allow_javascript=True, width="content")
+        st.html(PAGE_STYLE + _CLOSE_SIDEBAR_ON_NAV + _keep_client_cookie(), unsafe_allow_javascript=True,
+                width="content")
