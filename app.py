@@ -8,6 +8,7 @@ st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", lay
 resources.one_blas_thread()
 resources.give_freed_memory_back()
 resources.close_when_gone()
+resources.cap_uploads()
 
 pages = [
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),

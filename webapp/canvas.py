@@ -25,7 +25,7 @@ import json
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from . import keys, urlstate
+from . import images, keys, urlstate
 
 SIZE = 280  # canvas pixels, whatever size it is shown at
 
@@ -92,7 +92,7 @@ def drawing_canvas():
     ss = st.session_state
     urlstate.keep({keys.BRUSH: 18})
     ss.setdefault(keys.CANVAS_ROUND, 0)
-    canvas = st_canvas(
+    st_canvas(  # its value (the PNG data URL the browser sent) is read from the session, below
         stroke_width=ss[keys.BRUSH], stroke_color="#FFFFFF", background_color="#000000",
         height=SIZE, width=SIZE, drawing_mode="freedraw", return_image_data=True, key=keys.CANVAS,
         initial_drawing={"objects": [], "cleared": ss[keys.CANVAS_ROUND]},
@@ -108,7 +108,12 @@ def drawing_canvas():
     row.button("Clear", key=keys.CLEAR, icon=":material/ink_eraser:", on_click=_clear)
     with row.popover("Brush", icon=":material/brush:"):
         st.slider("Brush width", 6, 40, key=keys.BRUSH, help="Pixels on the 280×280 canvas.")
-    return canvas.image_data if drawing is not None else None
+    if drawing is None:
+        return None
+    try:  # decoded here, checked first: the component would decode whatever the browser sent
+        return images.decode_canvas(drawing)
+    except ValueError:
+        return None  # not a drawing this canvas makes: read as an empty canvas
 
 
 def _sent(value):

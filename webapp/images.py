@@ -6,6 +6,32 @@ import io
 import numpy as np
 from PIL import Image
 
+CANVAS_MAX_SIDE = 1200  # the 280-pixel canvas at up to 4 times (a phone's screen draws it at its pixel ratio)
+CANVAS_MAX_URL = 4 * 1024 * 1024  # characters of the drawing's data URL (a real one is tens of kilobytes)
+
+
+def decode_canvas(data_url):
+    """The canvas's drawing, a PNG data URL, as an (h, w, 4) uint8 array; ValueError for anything else.
+
+    The browser sends this, so it is checked before it is decoded: its length, its kind, and the
+    picture's size from the PNG header (a few hundred bytes of PNG can declare 13000x13000 pixels,
+    which would take 676 MB decoded).
+    """
+    prefix = "data:image/png;base64,"
+    if not isinstance(data_url, str) or not data_url.startswith(prefix) or len(data_url) > CANVAS_MAX_URL:
+        raise ValueError("the drawing is not a PNG data URL of a canvas")
+    try:
+        img = Image.open(io.BytesIO(base64.b64decode(data_url[len(prefix):], validate=True)), formats=["PNG"])
+    except (ValueError, OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"the drawing is not a readable PNG ({e})") from None
+    if max(img.size) > CANVAS_MAX_SIDE or min(img.size) < 1:
+        raise ValueError(f"the drawing is {img.size[0]}x{img.size[1]} pixels; a canvas is at most "
+                         f"{CANVAS_MAX_SIDE} on a side")
+    try:
+        return np.asarray(img.convert("RGBA"))
+    except (ValueError, OSError) as e:
+        raise ValueError(f"the drawing is not a readable PNG ({e})") from None
+
 
 def enlarge(image28, scale=10, grid=True):
     """A (28, 28) float image in [0, 1] -> (28*scale, 28*scale) uint8 with visible pixels.

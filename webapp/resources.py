@@ -86,6 +86,34 @@ def _reaper():
     return Reaper(Runtime.instance(), grace=max(1.0, ttl / 2), every=min(5.0, max(0.5, ttl / 4))).start()
 
 
+@st.cache_resource(show_spinner=False)
+def _uploads():
+    """Streamlit's uploaded-file manager, capped (webapp.uploads), once per process; None outside a real server."""
+    from streamlit.runtime import Runtime
+
+    from . import uploads
+
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
+        return None
+    return uploads.cap(Runtime.instance().uploaded_file_mgr, settings.current().bytes("uploads_mb"))
+
+
+def cap_uploads():
+    """Once per page run (cheap): the upload manager is capped before any visitor can upload."""
+    _uploads()
+
+
+def forget_upload(file_id):
+    """Drop a file the page has read from Streamlit's memory (a real server only)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from . import uploads
+
+    manager, ctx = _uploads(), get_script_run_ctx()
+    if manager is not None and ctx is not None:
+        uploads.forget(manager, ctx.session_id, file_id)
+
+
 def close_when_gone():
     """Once per page run: the reaper closes this session once its browser has been gone a while."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx

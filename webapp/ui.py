@@ -33,8 +33,10 @@ def upload_model_expander():
                                   key=f"{keys.UPLOAD}-{attempt}")
         if upload is not None and ss.get(keys.UPLOADED_ID) != upload.file_id:
             ss[keys.UPLOADED_ID] = upload.file_id
+            data = upload.getvalue()
+            resources.forget_upload(upload.file_id)  # read: Streamlit need not hold the bytes any longer
             try:
-                uploaded = registry.read_upload(upload.name, upload.getvalue())
+                uploaded = registry.read_upload(upload.name, data)
             except (ModelFileError, BudgetError) as e:
                 ss[keys.UPLOAD_ERROR] = ("error", str(e))
                 ss[keys.UPLOAD_ROUND] = attempt + 1  # an empty uploader: the refused file goes from the list

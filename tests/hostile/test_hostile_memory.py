@@ -1,10 +1,16 @@
 """A hostile visitor against the server's memory: small files that would cost gigabytes, runs that cannot fit,
 and one budget that every visitor's models share, given back when a visitor leaves."""
 
+import base64
+import io
+import os
 import time
+import uuid
 
+from PIL import Image
 from visitors import Visitor, rss_mb, server
 
+from harness import draw_stroke
 from harness.hostile import zeros_model_file
 from harness.pages import settle
 from mlp import MLP, model_to_bytes
@@ -82,3 +88,56 @@ def test_every_visitors_models_share_one_budget_given_back_when_they_leave(chrom
             assert time.time() < deadline, "the first visitor's models were never given back"
             time.sleep(3)
         second.close()
+
+
+def test_uploads_streamlit_holds_are_one_per_session_and_capped_in_all(chromium, sqlite_store):
+    """Refused files, and files PUT straight to Streamlit's upload route under new ids, do not pile up."""
+    junk = os.urandom(30 * 1024 * 1024)
+    with server(sqlite_store, uploads_mb=80) as (proc, url):
+        visitor = Visitor(chromium, url)
+        puts = []
+        visitor.page.on("request", lambda r: puts.append((r.url, r.headers)) if r.method == "PUT" else None)
+        visitor.open()
+        before = rss_mb(proc)
+        for i in range(4):
+            visitor.upload(f"junk{i}.npz", junk)
+            visitor.wait_for_text(f"junk{i}.npz was not loaded")
+        assert rss_mb(proc) - before < 60, (before, rss_mb(proc))  # each was read, refused and dropped
+        put_url, headers = puts[-1]
+        session = put_url.rsplit("/", 2)[-2]
+        statuses = []
+        for _ in range(6):
+            r = visitor.page.request.put(
+                f"{url}/_stcore/upload_file/{session}/{uuid.uuid4()}", headers={"X-Xsrftoken": headers["x-xsrftoken"]},
+                multipart={"file": {"name": "a.npz", "mimeType": "application/octet-stream", "buffer": junk}})
+            statuses.append(r.status)
+        assert statuses == [204] * 6  # each replaces the one before: one file per session
+        assert rss_mb(proc) - before < 100, (before, rss_mb(proc))
+        other = Visitor(chromium, url)
+        other.open()
+        other.upload("third.npz", junk)  # 30 + 30 MB held: within 80 MB
+        other.wait_for_text("third.npz was not loaded")
+        visitor.close()
+        other.close()
+
+
+def test_a_canvas_drawing_that_declares_a_huge_picture_is_not_decoded(chromium, sqlite_store):
+    """A page whose canvas sends a 13000x13000 PNG (0.9 MB as a data URL, 676 MB decoded) reads as an empty canvas."""
+    with server(sqlite_store) as (proc, url):
+        visitor = Visitor(chromium, url)
+        page = visitor.open()
+        before = rss_mb(proc)
+        bomb = zeros_png_data_url(13000)
+        page.evaluate("url => { HTMLCanvasElement.prototype.toDataURL = () => url; }", bomb)
+        draw_stroke(page, [(140, 40), (140, 240)], steps=8)
+        settle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        visitor.wait_for_text("Draw a digit on the canvas to see what the network reads")
+        assert rss_mb(proc) - before < 60, (before, rss_mb(proc))
+        visitor.close()
+
+
+def zeros_png_data_url(side):
+    buf = io.BytesIO()
+    Image.new("L", (side, side)).save(buf, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()

@@ -93,7 +93,7 @@ class Visitor:
         page.get_by_label("Name in the gallery").fill(gallery_name)
         page.get_by_label("Class code (optional)").fill(code)
         page.get_by_role("button", name="Publish").click()
-        self.wait_for_text("Published ")
+        self.wait_for_text(f"Published {gallery_name}")  # not "Published models", the heading above
         return page
 
     def new_tab(self):
