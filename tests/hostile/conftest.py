@@ -7,6 +7,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from needs import missing
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -24,9 +26,7 @@ def store_url(request, tmp_path):
         return
     url = os.environ.get("DIGIT_LAB_TEST_POSTGRES_URL")
     if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide PostgreSQL: DIGIT_LAB_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
+        missing("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
     base = sa.make_url(url)
     name = f"hostile_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")

@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 from visitors import Visitor, server
 
-from harness import draw_stroke
+from harness import canvas_ready, draw_stroke
 from harness.hostile import model_file_with_meta
 from harness.pages import settle
+from needs import missing
 from webapp.store import MODELS
 
 NAME = "![p](http://127.0.0.1:9/x.png)"  # Markdown's remote image; 127.0.0.1:9 (discard) is the trap
@@ -21,6 +22,10 @@ TRAP = "127.0.0.1:9"
 META = {"created": "**:red[Session expired — sign in again](http://127.0.0.1:9/login)**",
         "name": "<img src=http://127.0.0.1:9/y.png>", "test_accuracy": 0.5,
         "training": {"optimizer": "adam", "lr": 0.001, "epochs": 1, "hidden": [16]}}
+
+
+# One xdist worker runs the module, so its tests share the two servers (one per store).
+pytestmark = pytest.mark.xdist_group("hostile_text")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -56,9 +61,7 @@ def _store(request, tmp_path_factory):
         return f"sqlite:///{tmp_path_factory.mktemp('store')}/store.sqlite"
     url = os.environ.get("DIGIT_LAB_TEST_POSTGRES_URL")
     if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide PostgreSQL: DIGIT_LAB_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
+        missing("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
     base = sa.make_url(url)
     name = f"hostile_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
@@ -75,7 +78,10 @@ def _drop(admin, name):
 
 
 def assert_text_only(visitor, *expected):
-    """Nothing leaves the app, nothing was fetched from the trap, and each expected text shows as typed."""
+    """Each expected text shows as typed (waited for: the page may still be answering), nothing leaves the app,
+    and nothing was fetched from the trap."""
+    for text in expected:
+        visitor.wait_for_text(text)
     assert visitor.markup_in_main() == []
     assert [u for u in visitor.fetched if TRAP in u] == []
     shown = visitor.main_text()
@@ -100,6 +106,7 @@ def test_on_draw_the_selector_and_the_share_notice(visitor, published):
 
 def test_on_draw_two_models_side_by_side(visitor, published):
     page = visitor.open(f"?model={published[1]}")
+    canvas_ready(page)
     draw_stroke(page, [(140, 40), (140, 240)], steps=8)
     settle(page)
     page.get_by_role("tab", name="Two models").click()
@@ -107,8 +114,9 @@ def test_on_draw_two_models_side_by_side(visitor, published):
     assert_text_only(visitor, f"{NAME} (shared)")
 
 
-def test_on_draw_teaching_a_copy(visitor, published):
+def test_on_draw_teaching_a_copy(visitor, published, mnist):  # teaching replays MNIST
     page = visitor.open(f"?model={published[1]}")
+    canvas_ready(page)
     for i, stroke in enumerate(([(140, 40), (140, 240)], [(60, 60), (200, 60), (120, 240)], [(80, 40), (90, 250)])):
         if i:
             page.get_by_role("button", name="Clear").click()
@@ -119,12 +127,12 @@ def test_on_draw_teaching_a_copy(visitor, published):
         settle(page)
     visitor.wait_for_text(f"Fine-tunes a copy of {NAME} (shared)")
     page.get_by_role("button", name="Teach the model").click()
-    visitor.wait_for_text("learnt your 3 drawings", timeout=180)
+    visitor.wait_for_text("learnt your 3 drawings")
     settle(page)
     assert_text_only(visitor, f"Fine-tunes a copy of {NAME} (shared)", f"{NAME} (shared) + yours learnt your")
 
 
-def test_on_inspect_the_summary_and_compare(visitor, published):
+def test_on_inspect_the_summary_and_compare(visitor, published, mnist):  # Inspect scores on the test set
     page = visitor.open(f"inspect?model={published[1]}")
     assert visitor.selected_model().startswith(f"{NAME} (shared)")
     assert "Session expired" not in visitor.main_text()  # the file's `created` was no time: dropped on load

@@ -7,11 +7,10 @@ import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness import start_app, stop_app
+from harness import PATIENCE, start_app, stop_app
 from harness.pages import settle
 
-TIMEOUT_MS = 60_000
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "hostile"
+TIMEOUT_MS = PATIENCE * 1000
 
 
 def rss_mb(proc):
@@ -88,11 +87,11 @@ class Visitor:
         """The model the page's first model selector shows."""
         return self.page.get_by_role("combobox", name="Model", exact=True).first.input_value()
 
-    def wait_for_text(self, text, timeout=60):
+    def wait_for_text(self, text, timeout=PATIENCE):
         """Wait until the main area reads `text` (the invisible joiners webapp.text.literal adds left out)."""
-        deadline = time.time() + timeout
+        deadline = time.monotonic() + timeout
         while text not in self.main_text():
-            assert time.time() < deadline, f"{text!r} never showed in: {self.main_text()[-1500:]!r}"
+            assert time.monotonic() < deadline, f"{text!r} never showed in: {self.main_text()[-1500:]!r}"
             time.sleep(0.25)
 
     def main_text(self):
