@@ -30,8 +30,10 @@ server's CPU and the peak RSS of the server plus its training workers (sampled f
 with its stroke-to-reading times measured in the page (benchmarks.browser_latency); chromium
 runs on this machine too and takes CPU from the server, which a visitor's own browser would not.
 --run-cost N replaces the load by one session: the server's CPU per stroke run and per Clear.
-Bounded: at most 200 sessions, every wait has a timeout, the run ends at --duration (plus at most
-30 s for readings under way), loopback only.
+Every session does at least one round (a drawing read and cleared; a trainer sees its run's first
+epoch under way), however busy the machine: a short run still measures every session.
+Bounded: at most 200 sessions, every wait has a timeout, the run ends at --duration or after that
+first round (plus at most 30 s for readings under way), loopback only.
 """
 
 import argparse
@@ -319,7 +321,8 @@ async def drawer(url, until, drawings, rng, think, stats):
         await s.rerun()
         await s.wait_run()
         n = rng.randrange(len(drawings))
-        while time.time() < until:
+        rounds = 0
+        while rounds == 0 or time.time() < until:  # at least one round, however long it takes
             steps = drawings[n % len(drawings)]
             n += 1
             for k, (value, expected) in enumerate(steps):
@@ -343,7 +346,7 @@ async def drawer(url, until, drawings, rng, think, stats):
                 await asyncio.to_thread(s.fetch_media)
             pause = think * rng.uniform(0.8, 1.2)
             await asyncio.sleep(pause / 2)  # a person looks at the reading, then presses Clear
-            if time.time() >= until:
+            if rounds and time.time() >= until:
                 break
             # Clear: the page's script turns the click into the canvas's own reset in the browser
             # (webapp.canvas), so chromium sends one rerun, the canvas's empty drawing.
@@ -352,6 +355,7 @@ async def drawer(url, until, drawings, rng, think, stats):
             if s.prediction is not None:
                 stats["errors"].append("a reading after Clear")
             stats["clears"] += 1
+            rounds += 1
             await asyncio.sleep(pause / 2)
     except Exception as e:  # noqa: BLE001 - counted and reported
         stats["errors"].append(f"{type(e).__name__}: {str(e)[:160]}")
@@ -374,7 +378,7 @@ async def trainer(url, until, stats):
         await s.rerun(widgets + [("start", ("trigger_value", True))], page_name="train")
         await s.wait_run()
         next_due = {}
-        while time.time() < until:
+        while not epochs or time.time() < until:  # until the run is seen training, however long that takes
             now = time.monotonic()
             for fid, interval in list(s.fragments.items()):
                 if now >= next_due.get(fid, 0):

@@ -6,7 +6,11 @@ Starts the app on 127.0.0.1 (or uses --url), opens one Chromium context per simu
 (Debian's chromium, driven by Playwright; traffic stays on loopback), and reports errors,
 the time from the end of a stroke to the prediction on screen (p50/p95), the server's peak
 memory (VmHWM of the streamlit process) and whether any session saw another's models.
-Bounded: every user stops after --duration seconds; the whole run is capped at 4x that.
+Every user does at least one round (a drawer one reading and Clear, a trainer sees its run
+train), however busy the machine; screenshots of what went wrong and of each trainer's page go
+to --shots (default artifacts/screenshots).
+Bounded: every user stops after --duration seconds or that first round; the whole run is capped
+at 4x --duration plus 2 minutes.
 """
 
 import argparse
@@ -69,7 +73,7 @@ async def has_ink(page):
     return await page.locator(DRAWING_LAYER).last.evaluate(HAS_INK_JS)
 
 
-async def drawer(browser, url, until, report, index, think):
+async def drawer(browser, url, until, report, index, think, shots):
     """One user drawing, waiting for the prediction, clearing, again, until the deadline."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -80,7 +84,7 @@ async def drawer(browser, url, until, report, index, think):
         await page.locator("canvas.upper-canvas").wait_for()
         metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
         n = 0
-        while time.time() < until:
+        while n == 0 or time.time() < until:  # at least one round, however long it takes
             for _ in range(60):
                 await draw(page, STROKES[(n + index) % len(STROKES)])
                 if await has_ink(page):
@@ -96,8 +100,8 @@ async def drawer(browser, url, until, report, index, think):
                 await asyncio.sleep(think)  # a person looks at the answer before clearing
             except Exception as e:  # noqa: BLE001 - counted and reported
                 errors.append(f"no prediction: {type(e).__name__}")
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(SHOTS / f"load-no-prediction-{index}-{n}.png"))
+                shots.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(shots / f"load-no-prediction-{index}-{n}.png"))
             for _ in range(6):  # a click during a rerun can be dropped; a person clicks again
                 await page.get_by_role("button", name="Clear").click()
                 try:
@@ -128,7 +132,7 @@ async def drawer(browser, url, until, report, index, think):
                               "redraws": redraws})
 
 
-async def trainer(browser, url, until, report, index, epochs):
+async def trainer(browser, url, until, report, index, epochs, shots):
     """One user training a network on a subset and watching it until the deadline."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -141,15 +145,15 @@ async def trainer(browser, url, until, report, index, epochs):
         await start.click()
         caption = page.get_by_text(re.compile(r"^\d+ epochs? · last train loss"))
         progress = page.get_by_text(re.compile(r"^Epoch \d+ of \d+"))
-        while time.time() < until:
+        while not (running_seen or epochs_seen) or time.time() < until:  # until it is seen training
             await asyncio.sleep(1.0)
             running_seen = running_seen or await progress.count() > 0
             if await caption.count():
                 epochs_seen = int((await caption.inner_text()).split()[0])
         if await page.locator('[data-testid="stException"]').count():
             errors.append("exception shown on the page")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SHOTS / f"load-trainer-{index}.png"))
+        shots.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(shots / f"load-trainer-{index}.png"))
         rows = await page.get_by_text(re.compile(r"^My model \d")).all_inner_texts()
         models_seen = {r.split(" (")[0] for r in rows}
     except Exception as e:  # noqa: BLE001
@@ -160,22 +164,22 @@ async def trainer(browser, url, until, report, index, epochs):
                                "running_seen": running_seen})
 
 
-async def run_users(url, drawers, trainers, duration, epochs, think):
+async def run_users(url, drawers, trainers, duration, epochs, think, shots):
     from playwright.async_api import async_playwright
 
     report = {"drawers": [], "trainers": []}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         until = time.time() + duration
-        tasks = [trainer(browser, url, until, report, i, epochs) for i in range(trainers)]
-        tasks += [drawer(browser, url, until, report, i, think) for i in range(drawers)]
+        tasks = [trainer(browser, url, until, report, i, epochs, shots) for i in range(trainers)]
+        tasks += [drawer(browser, url, until, report, i, think, shots) for i in range(drawers)]
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=4 * duration + 120)
         await browser.close()
     return report
 
 
-def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=3, think=1.0):
-    """Run the load test; returns a summary dict (see the module docstring)."""
+def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=3, think=1.0, shots=SHOTS):
+    """Run the load test; returns a summary dict (see the module docstring). Screenshots go to `shots`."""
     proc = None
     if url is None:
         proc, url = start_app({"DIGIT_LAB_MAX_RUNS": str(max_runs)})
@@ -193,7 +197,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
         nonlocal stop
         sampler = asyncio.create_task(sample_memory())
         try:
-            return await run_users(url, drawers, trainers, duration, epochs, think)
+            return await run_users(url, drawers, trainers, duration, epochs, think, Path(shots))
         finally:
             stop = True
             await sampler
@@ -233,9 +237,11 @@ def main(argv=None):
     p.add_argument("--max-runs", type=int, default=3, help="the server's concurrent training limit")
     p.add_argument("--think", type=float, default=1.0, help="seconds a drawer looks at each answer")
     p.add_argument("--url", help="use a running app instead of starting one (no memory figures then)")
+    p.add_argument("--shots", type=Path, default=SHOTS, help="folder for screenshots (default artifacts/screenshots)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    result = run_load(args.drawers, args.trainers, args.duration, args.epochs, args.url, args.max_runs, args.think)
+    result = run_load(args.drawers, args.trainers, args.duration, args.epochs, args.url, args.max_runs, args.think,
+                      args.shots)
     if args.json:
         print(json.dumps(result))
     else:

@@ -6,11 +6,38 @@ import io
 import numpy as np
 from PIL import Image
 
+from .pages import settle
+
 # The canvas component's drawing layer (inside its shadow root; Playwright locators reach in),
 # and a test of whether it shows any stroke: white ink, red channel above 128.
 DRAWING_LAYER = "canvas.lower-canvas:not(.dc-background-canvas)"
 HAS_INK_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                       for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
+
+
+# The page's script (webapp.canvas.SCRIPT, sent at the end of Draw's page run) has styled the canvas:
+# its hidden toolbar no longer lies over the top-right corner, and on a phone the canvas takes the width.
+CANVAS_STYLED_JS = """() => [...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')].some(
+    h => h.shadowRoot && h.shadowRoot.querySelector("canvas.upper-canvas")
+         && h.shadowRoot.querySelector("style[data-digit-lab]"))"""
+# The toolbar's fade-in under the pointer is over (its buttons are where they will stay).
+TOOLBAR_SHOWN_JS = 'bar => getComputedStyle(bar).opacity === "1" && bar.getAnimations().length === 0'
+
+
+def canvas_ready(page):
+    """Wait until Draw's canvas is on the page, styled by the page's script, and the app idle: a stroke
+    drawn then lands where it is drawn, however long the page took on a busy machine."""
+    page.locator("canvas.upper-canvas").wait_for()
+    page.wait_for_function(CANVAS_STYLED_JS)
+    settle(page)
+
+
+def show_toolbar(page):
+    """Hover the canvas and wait until its Undo/Redo toolbar has faded in; the toolbar's locator."""
+    page.locator("canvas.upper-canvas").hover()
+    bar = page.locator(".dc-toolbar")
+    page.wait_for_function(TOOLBAR_SHOWN_JS, arg=bar.element_handle())
+    return bar
 
 
 def canvas_data_url(digit28, offset=(60, 40), scale=7):

@@ -19,13 +19,12 @@ import contextlib
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
-from .canvas import draw_stroke
-from .pages import prediction, settle
+from .canvas import canvas_ready, draw_stroke
+from .pages import ANIMATIONS_DONE_JS, PATIENCE, prediction, settle
 from .server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
 
 OUT = ROOT / "docs" / "images"
@@ -64,7 +63,7 @@ def shoot(page, path):
     # Away from the canvas (its Undo/Redo bar shows under the pointer) and the sidebar (its fold button).
     page.mouse.move(page.viewport_size["width"] - 10, page.viewport_size["height"] // 2)
     settle(page)
-    time.sleep(1.0)  # charts fade in after the script run
+    page.evaluate(ANIMATIONS_DONE_JS)  # charts fade in after the script run
     page.screenshot(path=str(path))
     return path
 
@@ -93,7 +92,7 @@ def train(page, url, out, epochs, subset):
     start.wait_for()
     settle(page)
     start.click()
-    page.get_by_text(f"Finished {epochs} epoch").wait_for(timeout=120_000)
+    page.get_by_text(f"Finished {epochs} epoch").wait_for(timeout=PATIENCE * 1000)
     return [shoot(page, out / "train.png")]
 
 
@@ -109,8 +108,7 @@ def draw(page, out):
     layers)."""
     open_page(page, "Draw", "Draw a digit")
     pick_model(page, "Pretrained")
-    page.locator("canvas.upper-canvas").wait_for()
-    time.sleep(1)  # the canvas's styling script runs every 0.3 s
+    canvas_ready(page)
     draw_stroke(page, SEVEN)
     assert prediction(page) == "7"
     shots = [shoot(page, out / "draw.png")]
@@ -156,10 +154,9 @@ def phone(browser, url, out):
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, color_scheme="light")
     try:
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(PATIENCE * 1000)
         page.goto(url)
-        page.locator("canvas.upper-canvas").wait_for()
-        time.sleep(1)
+        canvas_ready(page)
         draw_stroke(page, SEVEN)
         assert prediction(page) == "7"
         return [shoot(page, out / "draw-phone.png")]
@@ -173,7 +170,7 @@ def visit_pages(browser, url, out, epochs=8, subset=10000):
     context = browser.new_context(viewport=WIDE, color_scheme="light")
     try:
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(PATIENCE * 1000)
         shots = train(page, url, out, epochs, subset)  # then the other pages in the same session
         shots += draw(page, out)
         shots += inspect(page, out)

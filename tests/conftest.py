@@ -1,10 +1,59 @@
-"""Shared fixtures. Real MNIST comes from $MLP_DATA_DIR (CI sets it to ../shared)."""
+"""Shared fixtures. Real MNIST comes from $MLP_DATA_DIR (CI sets it to ../shared).
 
-import os
+A test run leaves the checkout as it found it: the run's store is an SQLite file in a temporary
+folder (DIGIT_LAB_STORE_URL, which in-process pages and the servers tests start inherit), the
+browser tests' screenshots go to pytest's temporary folder (or `--screenshots DIR`), and at the end
+the run fails if it left files in the checkout (`checkout_files`, compared before and after).
+"""
+
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from needs import chromium_path, missing
+
+ROOT = Path(__file__).resolve().parent.parent
+# Scratch that tools keep in a checkout (all in .gitignore): pytest's cache, Python's bytecode,
+# an editable install's metadata, ruff's cache.
+SCRATCH = (".pytest_cache/", "__pycache__/", ".egg-info/", ".ruff_cache/")
+_BEFORE = pytest.StashKey[dict]()
+_LEFT = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", metavar="DIR",
+                     help="keep the browser tests' screenshots in DIR (default: in pytest's temporary folder)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def throwaway_store(tmp_path_factory):
+    """The run's store: an SQLite file in a temporary folder, never data/digit_lab.sqlite nor a developer's own.
+
+    Set in this process's environment, so the pages under AppTest and every server a test starts
+    (harness.start_app passes the environment on) use it; a test that needs a store of its own
+    sets DIGIT_LAB_STORE_URL itself (monkeypatch, or start_app's env). One file per xdist worker.
+    """
+    from webapp import settings
+    from webapp.store import default_url
+
+    patch = pytest.MonkeyPatch()
+    url = default_url(tmp_path_factory.mktemp("store"))
+    patch.setenv("DIGIT_LAB_STORE_URL", url)
+    settings.current.cache_clear()
+    yield url
+    patch.undo()
+    settings.current.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def screenshots(request, tmp_path_factory):
+    """The folder for screenshots a person may look at: --screenshots DIR, else this run's temporary folder."""
+    chosen = request.config.getoption("screenshots")
+    folder = request.config.invocation_params.dir / chosen if chosen else tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -15,9 +64,7 @@ def mnist():
     try:
         return load_dataset("mnist")
     except DatasetNotFound as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide MNIST: {e}")
-        pytest.skip(f"MNIST not available: {e}")
+        missing(f"MNIST not available: {e}")
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +89,69 @@ def mnist_small(mnist):
 @pytest.fixture(scope="module")
 def chromium():
     """Debian's chromium driven by Playwright, one per test module; skipped where it is absent, a failure under CI."""
-    from harness import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
 
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
-        pytest.skip("chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    from harness import CHROMIUM_ARGS
+
+    path = chromium_path()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# -- the checkout as the run found it -------------------------------------------------------------
+
+
+def checkout_files():
+    """{path: modification time} of the checkout's untracked and ignored files (tools' scratch left out);
+    None outside a git checkout."""
+    try:
+        listing = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all"],
+                                 cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    files = {}
+    for entry in listing.decode(errors="surrogateescape").split("\0"):
+        status, path = entry[:2], entry[3:]
+        if status not in ("??", "!!") or any(part in f"/{path}" for part in SCRATCH):
+            continue
+        try:
+            files[path] = (ROOT / path).stat().st_mtime_ns
+        except OSError:
+            files[path] = None
+    return files
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the main process, not an xdist worker
+        before = checkout_files()
+        if before is not None:
+            session.config.stash[_BEFORE] = before
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    before = config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    allowed = config.getoption("screenshots")
+    allowed = (config.invocation_params.dir / allowed).resolve() if allowed else None
+    left = sorted(path for path, mtime in (checkout_files() or {}).items()
+                  if before.get(path, 0) != mtime and not (allowed and (ROOT / path).resolve().is_relative_to(allowed)))
+    if left:
+        config.stash[_LEFT] = left
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left = config.stash.get(_LEFT, None)
+    if left:
+        terminalreporter.section("the run left files in the checkout", sep="=", red=True, bold=True)
+        terminalreporter.line("Tests must write into their tmp_path (or the session's throwaway store); these were "
+                              "made or changed in the checkout during the run:")
+        for path in left[:50]:
+            terminalreporter.line(f"  {path}")
+        if len(left) > 50:
+            terminalreporter.line(f"  ... and {len(left) - 50} more")

@@ -6,9 +6,11 @@ import pyarrow as pa
 import pytest
 
 from drawn import score
+from harness import PATIENCE
 from harness.apptest import clear_caches, metrics, open_app
 from mlp import MLP, load_model, to_inputs
 from mlp.calibration import reliability
+from needs import missing
 from webapp import calibration_parts, registry, settings
 from webapp.registry import ModelEntry
 
@@ -117,7 +119,7 @@ def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_cac
     try:
         fashion = load_dataset("fashion-mnist")
     except DatasetNotFound as e:
-        pytest.skip(f"Fashion-MNIST not available: {e}")
+        missing(f"Fashion-MNIST not available: {e}")  # .ci/run installs Debian's dataset-fashion-mnist
     at = open_app("inspect")
     model = MLP([784, 16, 10], seed=5)
     model.meta["dataset"] = "fashion-mnist"
@@ -162,20 +164,20 @@ def luminance(css_colour):
 
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.xdist_group("test_calibration_views_browser")  # one worker, so one server for both schemes
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_diagram_reads_in_the_browser_in_light_and_dark(served, scheme, mnist, shipped):
+def test_the_diagram_reads_in_the_browser_in_light_and_dark(served, scheme, mnist, shipped, screenshots):
     """The diagram's bars carry their counts, its axis text contrasts with the page, and the drawn tab
     shows a spinner while 2,000 drawings are made (in the light run; the dark one finds them cached)."""
     import re
 
-    from harness import ROOT
 
     url, browser = served
     expected = reliability(shipped.predict_proba(to_inputs(mnist.x_test)), mnist.y_test.astype(np.int64))
     context = browser.new_context(viewport={"width": 1400, "height": 1100}, color_scheme=scheme)
     try:
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(PATIENCE * 1000)
         page.goto(f"{url}/inspect")
         page.get_by_role("heading", name="Inspect a model").wait_for()
         page.get_by_role("tab", name="Calibration").click()
@@ -197,14 +199,13 @@ def test_the_diagram_reads_in_the_browser_in_light_and_dark(served, scheme, mnis
         ink = label.first.evaluate("e => getComputedStyle(e).fill")
         assert abs(luminance(ink) - luminance(background)) > 0.4, (ink, background)
         label.first.scroll_into_view_if_needed()
-        shots = ROOT / "artifacts" / "screenshots"
-        shots.mkdir(parents=True, exist_ok=True)
+        shots = screenshots
         page.screenshot(path=str(shots / f"inspect-calibration-{scheme}.png"), full_page=True)
         page.get_by_role("tab", name="Drawn digits").click()
         if scheme == "light":
             page.get_by_text(re.compile(r"^Drawing 2,000 digits")).wait_for()
         drawn = page.locator('[data-testid="stMetric"]').filter(has_text="ECE on drawn digits")
-        drawn.wait_for(timeout=120_000)
+        drawn.wait_for(timeout=PATIENCE * 1000)
         assert re.fullmatch(r"\d+\.\d\d%", drawn.locator('[data-testid="stMetricValue"]').inner_text().strip())
         caption = page.get_by_text(re.compile(r"^2,000 digits drawn with a pen"))
         caption.wait_for()

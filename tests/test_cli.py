@@ -200,7 +200,7 @@ def test_drawn_digit_score_is_reported_and_stored(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_handwriting_flags_train_calibrate_and_report(tmp_path):
+def test_handwriting_flags_train_calibrate_and_report(tmp_path, mnist):  # trains on MNIST
     out = tmp_path / "hw.npz"
     result = json.loads(run("train", "--hidden", 32, "--epochs", 1, "--subset", 3000, "--styles", 60, "--writers", 20,
                             "--negatives", 60, "--calibration", 200, "--pen", 50, "--letters", 60, "--out", out,

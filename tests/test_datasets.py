@@ -19,6 +19,7 @@ from data import (
     load_dataset,
     search_dirs,
 )
+from needs import missing
 
 MNIST_FILES = DATASETS["mnist"].filenames()
 # Read once at import: the `isolated` fixture clears the variable during tests.
@@ -249,7 +250,7 @@ def test_corrupt_file_names_the_file(isolated, monkeypatch):
 def test_fashion_mnist_from_system_dir(monkeypatch, tmp_path):
     system = Path("/usr/share/datasets/fashion-mnist")
     if not all((system / f).is_file() for f in DATASETS["fashion-mnist"].filenames()):
-        pytest.skip(f"Fashion-MNIST not installed under {system}")
+        missing(f"Fashion-MNIST not installed under {system}")  # .ci/run installs dataset-fashion-mnist
     monkeypatch.delenv("MLP_DATA_DIR", raising=False)
     monkeypatch.setattr(catalog, "PROJECT_DATA_DIR", tmp_path)
     ds = load_dataset("fashion-mnist")

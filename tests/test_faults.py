@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import PATIENCE, canvas_ready, draw_stroke, prediction, start_app, stop_app
 from mlp import MLP, load_model, save_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,19 +37,22 @@ def test_save_killed_between_write_and_rename_keeps_the_previous_file(tmp_path):
     assert all(name.startswith(".model.npz.") and name.endswith(".tmp") for name in leftovers)
 
 
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    """Serves one MNIST file slowly, so a download can be killed half-way."""
+class HalfwayHandler(http.server.BaseHTTPRequestHandler):
+    """Serves the first half of `body`, then nothing more until `killed` is set: the download is half-way
+    for as long as the test needs, however busy the machine. (The client writes 1 MB chunks: a body of
+    2 MB and more puts bytes on disk.)"""
 
     body = b""
+    killed = threading.Event()
 
     def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
         try:
-            for i in range(0, len(self.body), 64 * 1024):
-                self.wfile.write(self.body[i:i + 64 * 1024])
-                time.sleep(0.05)
+            self.wfile.write(self.body[:len(self.body) // 2])
+            self.wfile.flush()
+            self.killed.wait(60)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -57,8 +61,9 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
 
 
 def test_download_killed_half_way_leaves_no_file_under_the_final_name(tmp_path, mnist):
-    SlowHandler.body = (Path(mnist.source) / "train-labels-idx1-ubyte.gz").read_bytes() * 20
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    HalfwayHandler.body = (Path(mnist.source) / "train-labels-idx1-ubyte.gz").read_bytes() * 160  # 4.6 MB
+    HalfwayHandler.killed.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HalfwayHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     dest = tmp_path / "mnist"
     code = (
@@ -69,14 +74,15 @@ def test_download_killed_half_way_leaves_no_file_under_the_final_name(tmp_path, 
     proc = subprocess.Popen([sys.executable, "-c", code, str(dest), f"http://127.0.0.1:{server.server_port}/"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 30
-        while not (dest.exists() and any(dest.iterdir())):  # wait until bytes are being written
-            assert time.time() < deadline and proc.poll() is None
+        # Until bytes are on disk, in the partial file (hidden: .<name>.<random>.part); no more will come.
+        deadline = time.monotonic() + PATIENCE
+        while not any(p.stat().st_size for p in dest.glob(".*.part")):
+            assert time.monotonic() < deadline and proc.poll() is None, "the download never started"
             time.sleep(0.05)
-        time.sleep(0.3)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(PATIENCE)
     finally:
+        HalfwayHandler.killed.set()
         server.shutdown()
     names = [p.name for p in dest.iterdir()]
     assert not any(n.endswith("-ubyte.gz") for n in names), names  # only hidden partial files may remain
@@ -85,66 +91,60 @@ def test_download_killed_half_way_leaves_no_file_under_the_final_name(tmp_path, 
 
 # -- the server: closed tabs and restarts -----------------------------------------------------------
 
-pw = pytest.importorskip("playwright.sync_api")
-from harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
-from test_browser import draw_stroke, prediction  # noqa: E402
-
-
 @pytest.fixture
-def browser(mnist):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(mnist, chromium):
+    """Chromium, for tests that start servers of their own (and need MNIST to train)."""
+    return chromium
 
 
-def start_training(page, url, epochs=200):
-    page.goto(f"{url}/train?hidden=256&epochs={epochs}")
+def start_training(page, url, epochs=200, images=20_000):
+    """Start a run of `epochs` on a subset of the training images (a busy machine gets through an epoch)."""
+    page.goto(f"{url}/train?hidden=256&epochs={epochs}&use_subset=true&subset={images}")
     page.get_by_role("button", name="Start", exact=True).click()
 
 
+@pytest.mark.browser
 def test_closing_the_tab_stops_the_run_and_frees_its_slot(browser):
     proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "1", "DIGIT_LAB_ORPHAN_SECONDS": "2"})
     try:
         first = browser.new_context()
         page = first.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(PATIENCE * 1000)
         start_training(page, url)
         page.get_by_text(re.compile(r"^\d+ epochs? · last train loss")).wait_for()
         second = browser.new_context()
         other = second.new_page()
-        other.set_default_timeout(30_000)
-        start_training(other, url, epochs=2)
+        other.set_default_timeout(PATIENCE * 1000)
+        start_training(other, url, epochs=2, images=2_000)
         other.get_by_text("Waiting for a free training slot: number 1 in line.").wait_for()
         first.close()  # the first user closes the tab without pressing Stop
         # Within the grace period plus an epoch, the orphaned run ends and the second one trains.
-        other.get_by_text(re.compile(r"^Finished 2 epochs")).wait_for(timeout=60_000)
+        other.get_by_text(re.compile(r"^Finished 2 epochs")).wait_for()
         second.close()
     finally:
         stop_app(proc)
 
 
+@pytest.mark.browser
 def test_killed_server_loses_no_committed_model_file(browser):
     shipped = ROOT / "models" / "default.npz"
     digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
     proc, url = start_app({})
     context = browser.new_context()
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PATIENCE * 1000)
     start_training(page, url)
     page.get_by_text(re.compile(r"^\d+ epochs? · last train loss")).wait_for()
     proc.send_signal(signal.SIGKILL)  # a crash mid-training
-    proc.wait(10)
+    proc.wait(PATIENCE)
     context.close()
     assert hashlib.sha256(shipped.read_bytes()).hexdigest() == digest
     proc, url = start_app({})
     try:
         page = browser.new_page()
         page.goto(url)
-        page.set_default_timeout(30_000)
-        page.locator("canvas.upper-canvas").wait_for()
+        page.set_default_timeout(PATIENCE * 1000)
+        canvas_ready(page)
         draw_stroke(page, [(140, 40), (140, 120), (140, 240)])
         assert prediction(page) == "1"  # the restarted app reads digits with the shipped model
         page.close()

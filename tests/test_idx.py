@@ -12,6 +12,7 @@ import pytest
 from data import IdxError, read_idx, read_idx_bytes
 from data.errors import DatasetError
 from data.idx import IDX_DTYPES
+from needs import missing
 
 
 def idx_bytes(array: np.ndarray, code: int | None = None) -> bytes:
@@ -206,10 +207,10 @@ def test_zero_length_dimension():
 def mnist_dir():
     root = os.environ.get("MLP_DATA_DIR")
     if not root:
-        pytest.skip("MLP_DATA_DIR is not set; real MNIST files unavailable")
+        missing("MLP_DATA_DIR is not set; real MNIST files unavailable")
     directory = Path(root) / "mnist"
     if not (directory / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"no real MNIST under {directory}")
+        missing(f"no real MNIST under {directory}")
     return directory
 
 

@@ -284,20 +284,18 @@ def test_a_taught_model_offers_share_model_and_its_link_opens_it(mnist, store_ur
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_path, chromium):
+def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_path, chromium, screenshots):
     """Keep a correction, open the address bar's link in a fresh browser context (its own session): the
     drawing is there; a third context without the link has none."""
-    from harness import ROOT, start_app, stop_app
+    from harness import PATIENCE, canvas_ready, start_app, stop_app
 
-    shots = ROOT / "artifacts" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots
     proc, url = start_app(env={"DIGIT_LAB_STORE_URL": f"sqlite:///{tmp_path}/browser-store.sqlite"})
     try:
         page = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(PATIENCE * 1000)
         page.goto(url)
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for()
+        canvas_ready(page)
         draw_stroke(page, [(140, 40), (140, 240)], steps=8)  # a "1"
         page.locator(".st-key-correction").get_by_role("radio", name="7", exact=True).click()
         page.get_by_text("(kept as a 7)").wait_for()
@@ -310,7 +308,7 @@ def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_pat
         page.screenshot(path=str(shots / "draw-keep-my-drawings.png"), full_page=True)
 
         fresh = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
-        fresh.set_default_timeout(30_000)
+        fresh.set_default_timeout(PATIENCE * 1000)
         fresh.goto(f"{url}/?mine={mine}")
         fresh.get_by_text("Loaded 1 drawing from the link into Your drawings.").wait_for()
         fresh.locator(".st-key-drawings_open img").first.wait_for()
@@ -319,7 +317,7 @@ def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_pat
         fresh.screenshot(path=str(shots / "draw-kept-drawings-opened.png"), full_page=True)
 
         stranger = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
-        stranger.set_default_timeout(30_000)
+        stranger.set_default_timeout(PATIENCE * 1000)
         stranger.goto(url)
         stranger.locator("canvas.upper-canvas").wait_for()
         stranger.get_by_text("Draw a digit on the canvas").wait_for()

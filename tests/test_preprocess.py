@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,6 @@ from mlp.preprocess import (
     to_model_input,
 )
 
-MNIST_TEST_IMAGES = Path("/work/shared/mnist/t10k-images-idx3-ubyte.gz")
 SIZE = 280
 WHITE = (255, 255, 255, 255)
 BLACK = (0, 0, 0, 255)
@@ -394,10 +393,8 @@ def test_load_image_refuses_oversized_files(tmp_path):
 # digit must come back as itself. This pins the centring convention.
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
-def mnist_digits():
-    if not MNIST_TEST_IMAGES.exists():
-        pytest.skip(f"{MNIST_TEST_IMAGES} not available")
-    return read_mnist(MNIST_TEST_IMAGES, 200)
+def mnist_digits(mnist_dir):
+    return read_mnist(mnist_dir / "t10k-images-idx3-ubyte.gz", 200)
 
 
 def test_mnist_digit_upscaled_comes_back_unchanged(mnist_digits):
@@ -428,15 +425,26 @@ def test_mnist_digit_smoothly_upscaled_stays_close(mnist_digits):
 
 
 # --------------------------------------------------------------------------- #
-# Speed: a 280x280 canvas must take well under 5 ms (it runs on every stroke).
-# The bound here is loose so a busy CI machine does not fail it.
+# Speed: preprocessing runs on every stroke, so it works on whole arrays, never
+# pixel by pixel. Its time is measured by benchmarks/draw_speed.py (the
+# `preprocess` step, against the stroke's 50 ms target), not by a clock here:
+# a timed test fails on a busy machine. Counting the Python lines it runs
+# needs no clock (a loop over a 280x280 canvas's pixels runs 78,400 or more).
 # --------------------------------------------------------------------------- #
-def test_canvas_is_fast():
+def test_a_canvas_is_preprocessed_on_whole_arrays():
     arr = np.asarray(canvas())
-    preprocess(arr)
-    times = []
-    for _ in range(50):
-        start = time.perf_counter()
+    preprocess(arr)  # imports done, caches warm
+    lines = 0
+
+    def count(frame, event, arg):
+        nonlocal lines
+        lines += event == "line"
+        return count
+
+    before = sys.gettrace()
+    sys.settrace(lambda frame, event, arg: count)
+    try:
         preprocess(arr)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.005
+    finally:
+        sys.settrace(before)
+    assert lines < 5000, f"{lines} Python lines for one 280x280 canvas: a loop over its pixels?"

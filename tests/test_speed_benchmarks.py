@@ -1,12 +1,9 @@
 """The Draw page's speed benchmarks (benchmarks/draw_speed.py, benchmarks/browser_latency.py), run briefly."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from benchmarks import draw_speed
-from harness import CHROMIUM
+from needs import chromium_path
 
 
 def check_summary(s):
@@ -44,15 +41,12 @@ def test_charts_and_images_are_marshalled_as_streamlit_sends_them():
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_latency_measures_stroke_to_reading(mnist):
-    pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide chromium at {CHROMIUM}")
-        pytest.skip("chromium is not installed")
+    chromium_path()  # skipped without chromium (a failure under CI)
     from benchmarks import browser_latency
 
     r = browser_latency.run(strokes=2)
     assert r["strokes"] == 2 and len(r["rows"]) == 2 and r["target_ms"] == 350
-    assert 0 < r["median_ms"] <= r["p95_ms"] <= r["max_ms"] < 30_000
+    # (A stroke slower than 30 s is a TimeoutError in the benchmark itself: no clock is asserted here.)
+    assert 0 < r["median_ms"] <= r["p95_ms"] <= r["max_ms"]
     assert [row["drawn"] for row in r["rows"]] == ["1", "7"]
     assert all(row["reading"] for row in r["rows"])

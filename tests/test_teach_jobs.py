@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from harness import PATIENCE
 from mlp import MLP, TrainConfig, build_model
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
 from webapp.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
@@ -38,9 +39,10 @@ def model():
     return MLP([784, 32, 10], seed=5)
 
 
-def wait(predicate, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
+def wait(predicate, seconds=PATIENCE):
+    """True once predicate() holds; False after `seconds` (a hang guard: a busy machine gives the worker CPU late)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if predicate():
             return True
         time.sleep(0.05)
@@ -54,7 +56,7 @@ def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
     before = [w.copy() for w in base.get_weights()]
     images, labels = drawings()
     job = start_teaching("teach", base, images, labels, DATA, TrainingSlots(1), config=FAST, seed=3)
-    assert job.task is Task.TEACH and job.join(60), job.view()
+    assert job.task is Task.TEACH and job.join(PATIENCE), job.view()
     assert job.state == JobState.COMPLETED, job.error
     assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights()))  # the base is untouched
     taught = job.snapshot
@@ -80,9 +82,9 @@ def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
 def test_a_taught_model_can_be_taught_again_from_itself():
     images, labels = drawings()
     first = start_teaching("a", model(), images, labels, DATA, TrainingSlots(1), config=FAST)
-    assert first.join(60) and first.state == JobState.COMPLETED
+    assert first.join(PATIENCE) and first.state == JobState.COMPLETED
     second = start_teaching("b", first.snapshot, images, labels, DATA, TrainingSlots(1), config=FAST, seed=1)
-    assert second.join(60) and second.state == JobState.COMPLETED, second.error
+    assert second.join(PATIENCE) and second.state == JobState.COMPLETED, second.error
     assert second.snapshot.meta["name"] == first.snapshot.meta["name"]  # "... + yours" once, not twice
     assert not np.array_equal(second.snapshot.get_weights()[0], first.snapshot.get_weights()[0])
 
@@ -95,12 +97,12 @@ def test_teaching_waits_behind_a_training_run_on_a_one_slot_server():
     assert wait(lambda: run.state == JobState.RUNNING)
     images, labels = drawings()
     job = start_teaching("teach", model(), images, labels, DATA, slots, config=FAST)
-    time.sleep(1.0)
+    assert wait(lambda: job.view().queue_position == 1), job.view()  # in line behind the run ...
     view = job.view()
-    assert view.state == JobState.QUEUED and view.queue_position == 1 and view.progress == 0
+    assert view.state == JobState.QUEUED and view.progress == 0 and run.state == JobState.RUNNING  # ... for its slot
     run.stop()
-    assert run.join(10)
-    assert job.join(60) and job.state == JobState.COMPLETED, job.error
+    assert run.join(PATIENCE)
+    assert job.join(PATIENCE) and job.state == JobState.COMPLETED, job.error
     assert slots.running == 0
 
 
@@ -110,7 +112,7 @@ def test_stop_ends_a_teach_job_without_a_model():
                          config=AdaptConfig(steps=100_000, batch_size=16))
     assert wait(lambda: job.view().progress > 0), job.view()
     job.stop()
-    assert job.join(10) and job.state == JobState.STOPPED
+    assert job.join(PATIENCE) and job.state == JobState.STOPPED
     assert job.snapshot is None and job.error is None
 
 
@@ -128,5 +130,5 @@ def test_a_failure_in_the_worker_is_reported():
     images, labels = drawings()
     job = start_teaching("teach", model(), images, labels, ("test_teach_jobs:no_such_loader", ()),
                          TrainingSlots(1), config=FAST)
-    assert job.join(60) and job.state == JobState.FAILED
+    assert job.join(PATIENCE) and job.state == JobState.FAILED
     assert "no_such_loader" in job.error and job.snapshot is None

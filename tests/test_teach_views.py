@@ -165,22 +165,30 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
 # -- in a real browser ----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def server(mnist, chromium):
+    """The app on 127.0.0.1 for this module's browser tests (each its own browser page: its own session)."""
+    from harness import start_app, stop_app
+
+    proc, url = start_app()
+    yield url
+    stop_app(proc)
+
+
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.xdist_group("test_teach_views_browser")  # one worker, so one server for both widths
 @pytest.mark.parametrize("width", [1280, 390])
-def test_in_a_browser_a_correction_lands_in_your_drawings_and_is_deleted(mnist, width, chromium):
+def test_in_a_browser_a_correction_lands_in_your_drawings_and_is_deleted(server, width, chromium, screenshots):
     """The pills, the toast and the lazy expander as a visitor meets them, on a desktop and a phone-wide screen."""
-    from harness import ROOT, start_app, stop_app
+    from harness import PATIENCE, canvas_ready
 
-    shots = ROOT / "artifacts" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    proc, url = start_app()
+    url, shots = server, screenshots
+    page = chromium.new_page(viewport={"width": width, "height": 1400})
     try:
-        page = chromium.new_page(viewport={"width": width, "height": 1400})
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(PATIENCE * 1000)
         page.goto(url)
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for()
+        canvas_ready(page)
         assert page.locator(".st-key-correction").count() == 0  # nothing drawn, nothing offered
         draw_stroke(page, [(140, 40), (140, 240)], steps=8)  # a "1"
         pills = page.locator(".st-key-correction")
@@ -196,6 +204,5 @@ def test_in_a_browser_a_correction_lands_in_your_drawings_and_is_deleted(mnist, 
         page.locator(".st-key-delete_drawing_1 button:visible").click()  # the session's first drawing
         page.locator(".st-key-drawings_open").wait_for(state="detached")  # none left: the section folds away
         page.get_by_text("Wrong? It's a …", exact=True).wait_for()  # the drawing is still offered
-        page.close()
     finally:
-        stop_app(proc)
+        page.close()

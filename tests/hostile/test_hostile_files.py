@@ -34,9 +34,10 @@ def test_a_shared_model_with_metadata_of_the_wrong_types_opens_everywhere(chromi
             victim.page.goto(link.replace("/?", f"/{path}?"))
             settle(victim.page)
             no_exception(victim)
+        # Inspect's tabs all run with the page (st.tabs): one visit, each tab opened and looked at.
+        victim.page.goto(link.replace("/?", "/inspect?"))
+        settle(victim.page)
         for tab in ("Weights", "Compare with another model", "Watch it learn", "Calibration"):
-            victim.page.goto(link.replace("/?", "/inspect?"))
-            settle(victim.page)
             victim.page.get_by_role("tab", name=tab).click()
             settle(victim.page)
             no_exception(victim)
@@ -73,9 +74,10 @@ def test_a_damaged_store_says_sharing_is_unavailable_and_the_app_keeps_working(c
         text = reader.main_text()
         assert "Sharing is unavailable on this server right now" in text and "never shared" not in text
         assert reader.selected_model().startswith("Pretrained")
-        from harness import draw_stroke
+        from harness import canvas_ready, draw_stroke
         from harness.pages import prediction
 
+        canvas_ready(reader.page)
         draw_stroke(reader.page, [(140, 40), (140, 240)], steps=8)
         assert prediction(reader.page)  # Draw still reads
         reader.go("Gallery")

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from visitors import Visitor, fresh_store, server
 
-from harness import draw_stroke
+from harness import canvas_ready, draw_stroke
 from harness.hostile import model_file_with_meta
 from harness.pages import settle
 from webapp.store import MODELS
@@ -21,6 +21,10 @@ TRAP = "127.0.0.1:9"
 META = {"created": "**:red[Session expired — sign in again](http://127.0.0.1:9/login)**",
         "name": "<img src=http://127.0.0.1:9/y.png>", "test_accuracy": 0.5,
         "training": {"optimizer": "adam", "lr": 0.001, "epochs": 1, "hidden": [16]}}
+
+
+# One xdist worker runs the module, so its tests share the two servers (one per store).
+pytestmark = pytest.mark.xdist_group("hostile_text")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -41,7 +45,8 @@ def published(request, tmp_path_factory, chromium):
 
 
 def assert_text_only(visitor, *expected):
-    """Each expected text shows as typed, nothing leaves the app, and nothing was fetched from the trap."""
+    """Each expected text shows as typed (waited for: the page may still be answering), nothing leaves the app,
+    and nothing was fetched from the trap."""
     for text in expected:
         visitor.wait_for_text(text)
     assert visitor.markup_in_main() == []
@@ -65,6 +70,7 @@ def test_on_draw_the_selector_and_the_share_notice(visitor, published):
 
 def test_on_draw_two_models_side_by_side(visitor, published):
     page = visitor.open(f"?model={published[1]}")
+    canvas_ready(page)
     draw_stroke(page, [(140, 40), (140, 240)], steps=8)
     settle(page)
     page.get_by_role("tab", name="Two models").click()
@@ -72,8 +78,9 @@ def test_on_draw_two_models_side_by_side(visitor, published):
     assert_text_only(visitor, f"{NAME} (shared)")
 
 
-def test_on_draw_teaching_a_copy(visitor, published):
+def test_on_draw_teaching_a_copy(visitor, published, mnist):  # teaching replays MNIST
     page = visitor.open(f"?model={published[1]}")
+    canvas_ready(page)
     for i, stroke in enumerate(([(140, 40), (140, 240)], [(60, 60), (200, 60), (120, 240)], [(80, 40), (90, 250)])):
         if i:
             page.get_by_role("button", name="Clear").click()
@@ -84,12 +91,12 @@ def test_on_draw_teaching_a_copy(visitor, published):
         settle(page)
     visitor.wait_for_text(f"Fine-tunes a copy of {NAME} (shared)")
     page.get_by_role("button", name="Teach the model").click()
-    visitor.wait_for_text("learnt your 3 drawings", timeout=180)
+    visitor.wait_for_text("learnt your 3 drawings")
     settle(page)
     assert_text_only(visitor, f"Fine-tunes a copy of {NAME} (shared)", f"{NAME} (shared) + yours learnt your")
 
 
-def test_on_inspect_the_summary_and_compare(visitor, published):
+def test_on_inspect_the_summary_and_compare(visitor, published, mnist):  # Inspect scores on the test set
     page = visitor.open(f"inspect?model={published[1]}")
     assert visitor.selected_model().startswith(f"{NAME} (shared)")
     assert "Session expired" not in visitor.main_text()  # the file's `created` was no time: dropped on load
