@@ -6,7 +6,8 @@ before, during, paused and stopped), draws on Draw (an unsure reading, then a 7 
 the network, Your drawings, sharing and the upload), opens each tab of Inspect, and visits the
 Gallery's cards, Publish, a class's leaderboard and its projector view. axe-core (node_modules/,
 from `npm ci`: package.json pins it) checks each view; no violation may be critical or serious.
-Every view's findings, whatever their impact, go to artifacts/accessibility/<scheme>.json.
+Every view's findings, whatever their impact, go to accessibility/<scheme>.json beside the screenshots
+(pytest's temporary folder, or --screenshots DIR).
 
 The keyboard test tabs through each page to its controls and works them with Enter, Space and the
 arrow keys. Only drawing needs a pointer: the canvas takes strokes, nothing else.
@@ -15,21 +16,20 @@ Skipped where axe-core is not installed, a failure under CI.
 """
 
 import json
-import os
 import re
 import time
 
 import pytest
 
-from harness import ROOT, axe, draw_stroke, epochs_shown, prediction, start_app, stop_app
+from harness import PATIENCE, axe, draw_stroke, epochs_shown, prediction, start_app, stop_app
 from harness.pages import settle
 from harness.screenshots import SEVEN, pick_model
 from mlp import MLP, model_to_bytes
+from needs import missing
 from webapp.store import Store, create_engine
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-REPORTS = ROOT / "artifacts" / "accessibility"  # every view's violations, as JSON, for a person to read
 CLASS = "x"
 WIDE = {"width": 1280, "height": 900}
 EPOCHS, SUBSET = 200, 10000  # Train's run: paused after two epochs or so, then stopped
@@ -43,9 +43,7 @@ ALLOWED = ()
 def axe_core():
     """harness.axe, with axe-core installed; skipped where it is not, a failure under CI."""
     if axe.AXE is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide axe-core at {axe.AXE_FILE} (npm ci)")
-        pytest.skip("axe-core is not installed (npm ci installs it)")
+        missing(f"axe-core is not installed at {axe.AXE_FILE} (npm ci installs it)")
     return axe
 
 
@@ -96,13 +94,22 @@ class Views:
         self.found[view] = axe.check(self.page, ALLOWED)
         print(f"{view}: {axe.counts(self.found[view])}")
 
-    def save(self, name):
-        REPORTS.mkdir(parents=True, exist_ok=True)
-        (REPORTS / f"{name}.json").write_text(json.dumps(self.found, indent=1, ensure_ascii=False))
+    def save(self, folder, name):
+        """Every view's violations, as JSON, for a person to read."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(self.found, indent=1, ensure_ascii=False))
 
     def failures(self):
         bad = {view: [v for v in found if v["impact"] in axe.BLOCKING] for view, found in self.found.items()}
         return "\n\n".join(f"== {view}\n{axe.report(found)}" for view, found in bad.items() if found)
+
+
+def wait_until(condition, what):
+    """Poll `condition` until it holds; fails after harness.PATIENCE (a guard against a hang, not a speed target)."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} in {PATIENCE} s"
+        time.sleep(0.2)
 
 
 def visit_train(page, url, views):
@@ -112,8 +119,7 @@ def visit_train(page, url, views):
     settle(page)
     views.check("Train, before a run")
     start.click()
-    while epochs_shown(page) < 2:  # charts with two points, Pause and Stop usable
-        time.sleep(0.2)
+    wait_until(lambda: epochs_shown(page) >= 2, "two epochs on the charts")  # Pause and Stop usable
     views.check("Train, a run under way")
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_text("Paused after").wait_for()
@@ -192,7 +198,7 @@ def visit_gallery(page, url, views):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_no_page_has_a_critical_or_serious_accessibility_violation(axe_core, server, chromium, scheme):
+def test_no_page_has_a_critical_or_serious_accessibility_violation(axe_core, server, chromium, scheme, screenshots):
     context, page = new_page(chromium, scheme)
     views = Views(page)
     try:
@@ -202,7 +208,7 @@ def test_no_page_has_a_critical_or_serious_accessibility_violation(axe_core, ser
         visit_gallery(page, server, views)
     finally:
         context.close()
-        views.save(scheme)
+        views.save(screenshots / "accessibility", scheme)
     assert not views.failures(), f"axe-core, {scheme} theme:\n{views.failures()}"
 
 
@@ -245,8 +251,7 @@ def test_every_control_is_reachable_and_usable_by_keyboard(server, chromium):
         reached["Train: Start"] = tab_to(page, page.get_by_role("button", name="Start", exact=True))
         page.keyboard.press("Enter")
         pause = page.get_by_role("button", name="Pause", exact=True)
-        while not pause.is_enabled() or epochs_shown(page) < 2:
-            time.sleep(0.2)
+        wait_until(lambda: pause.is_enabled() and epochs_shown(page) >= 2, "Pause usable after two epochs")
         reached["Train: Pause"] = tab_to(page, pause)
         page.keyboard.press("Enter")
         page.get_by_text("Paused after").wait_for()
