@@ -10,9 +10,13 @@ import io
 import json
 import math
 import os
+import reprlib
+import struct
 import tempfile
 import threading
 import zipfile
+import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,7 +31,13 @@ FORMAT_VERSION = 1
 MAX_METADATA_BYTES = 4 * 1024 * 1024
 MAX_LAYER_SIZE = 65536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32: far beyond any sensible MLP here
+MAX_MEMBERS = 1025  # metadata and a weight and a bias for each of 512 layers
+MAX_DIRECTORY_BYTES = 1 << 20  # the zip's central directory: a model's is under a kilobyte
 REQUIRED_META = ("format", "format_version", "layer_sizes", "activation", "dtype")
+#: How the file's own values appear in messages: a few characters and items, never a whole string.
+_SHOW = reprlib.Repr()
+_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxlevel = 40, 40, 8, 2
+_show = _SHOW.repr
 #: NumPy parses a .npy header with ast.literal_eval, and CPython 3.11's AST constructor keeps its
 #: recursion depth in state all threads share: two threads parsing at once can fail with a spurious
 #: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen once in
@@ -36,8 +46,45 @@ REQUIRED_META = ("format", "format_version", "layer_sizes", "activation", "dtype
 _HEADER_LOCK = threading.Lock()
 
 
+def architecture(layer_sizes, most=10):
+    """'784-256-128-10'; a long list is cut in the middle: '784-1-1-1-1-...-1-10 (5,000 layers)'."""
+    sizes = list(map(str, layer_sizes))
+    if len(sizes) <= most:
+        return "-".join(sizes)
+    return f"{'-'.join(sizes[: most - 2])}-...-{sizes[-1]} ({len(sizes):,} layers)"
+
+
 class ModelFileError(ValueError):
     """A model file is unreadable or inconsistent; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The networks a reader takes, beyond what the format allows (None: no limit of that kind).
+
+    inputs and outputs: the first and last layer sizes (the reader's images and classes);
+    max_width: units in a hidden layer; max_hidden: hidden layers.
+    """
+
+    inputs: int | None = None
+    outputs: int | None = None
+    max_width: int | None = None
+    max_hidden: int | None = None
+
+    def problem(self, layer_sizes):
+        """What makes `layer_sizes` a network this reader does not take, or None."""
+        shown = architecture(layer_sizes)
+        if self.inputs is not None and layer_sizes[0] != self.inputs:
+            return f"it is a {shown} network: it takes {layer_sizes[0]} inputs, not the {self.inputs} pixels expected"
+        if self.outputs is not None and layer_sizes[-1] != self.outputs:
+            return (f"it is a {shown} network: it gives {layer_sizes[-1]} outputs, "
+                    f"not the {self.outputs} classes expected")
+        hidden = layer_sizes[1:-1]
+        if self.max_hidden is not None and len(hidden) > self.max_hidden:
+            return f"it has {len(hidden)} hidden layers; at most {self.max_hidden} are taken here"
+        if self.max_width is not None and hidden and max(hidden) > self.max_width:
+            return f"it has a hidden layer of {max(hidden)} units; at most {self.max_width} are taken here"
+        return None
 
 
 def _array_names(n_dense):
@@ -96,11 +143,12 @@ def save_model(model, path):
     return path
 
 
-def load_model(source, *, max_bytes=None, max_loaded_bytes=None):
+def load_model(source, *, max_bytes=None, max_loaded_bytes=None, shape=None):
     """Read a model from a path, bytes or binary file object; raise ModelFileError if it is bad.
 
-    max_bytes caps the file's size; max_loaded_bytes what its weights would take in memory, checked
-    from the metadata before any array is read (a small compressed file can declare a huge model).
+    max_bytes caps the file's size; max_loaded_bytes what its weights would take in memory, and
+    `shape` (a Shape) the networks taken: both checked from the metadata before any array is read
+    (a small compressed file can declare a huge model).
     """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "uploaded file"
     try:
@@ -109,16 +157,48 @@ def load_model(source, *, max_bytes=None, max_loaded_bytes=None):
         size = os.path.getsize(source) if isinstance(source, (str, os.PathLike)) else _stream_size(source)
         if max_bytes is not None and size > max_bytes:
             raise ModelFileError(f"{size:,} bytes is over the {max_bytes:,}-byte limit")
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as f:
+                _check_directory(f)
+        else:
+            _check_directory(source)
         with zipfile.ZipFile(source) as zf:
-            return _load_from_zip(zf, max_loaded_bytes)
+            return _load_from_zip(zf, max_loaded_bytes, shape)
     except ModelFileError as e:
         raise ModelFileError(f"{name}: {e}") from None
     except zipfile.BadZipFile:
         raise ModelFileError(f"{name}: not a model file (.npz): not a zip archive") from None
     except FileNotFoundError:
         raise ModelFileError(f"{name}: no such file") from None
+    except RuntimeError:  # zipfile's word for a member that needs a password
+        raise ModelFileError(f"{name}: cannot read the file: a member is encrypted") from None
+    except zlib.error:
+        raise ModelFileError(f"{name}: cannot read the file: a member's compressed data is damaged") from None
     except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
-        raise ModelFileError(f"{name}: cannot read the file: {e}") from None
+        raise ModelFileError(f"{name}: cannot read the file: {_show(str(e))[1:-1]}") from None
+
+
+def _check_directory(f):
+    """Refuse a zip whose central directory is too big to read, from its end record (before zipfile reads it all).
+
+    zipfile builds an object for every member listed: a file of a few MB listing half a million
+    empty members takes hundreds of MB before any check of ours could run.
+    """
+    here = f.tell()
+    size = f.seek(0, os.SEEK_END)
+    tail_start = max(0, size - (22 + 0xFFFF))  # the end record (22 bytes) and its comment
+    f.seek(tail_start)
+    tail = f.read()
+    f.seek(here)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise zipfile.BadZipFile("no end of central directory")
+    entries, directory_bytes = struct.unpack("<HI", tail[at + 10 : at + 16])
+    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
+        raise ModelFileError("a zip64 archive: a model file is far smaller")
+    if entries > MAX_MEMBERS or directory_bytes > MAX_DIRECTORY_BYTES:
+        raise ModelFileError(f"the archive lists {entries:,} members in {directory_bytes:,} bytes; "
+                             f"a model file has at most {MAX_MEMBERS:,}")
 
 
 def _stream_size(f):
@@ -128,17 +208,19 @@ def _stream_size(f):
     return size
 
 
-def _load_from_zip(zf, max_loaded_bytes=None):
+def _load_from_zip(zf, max_loaded_bytes=None, shape=None):
     members = {info.filename: info for info in zf.infolist()}
     if "metadata.npy" not in members:
-        raise ModelFileError(f"no metadata record (found {sorted(members)[:8]})")
+        raise ModelFileError(f"no metadata record (found {_show(sorted(members))})")
     raw = _read_member(zf, members["metadata.npy"], "metadata", np.dtype(np.uint8), None)
     meta = _parse_metadata(raw.tobytes())
     cost = loaded_bytes(meta["layer_sizes"], meta["dtype"])
     if max_loaded_bytes is not None and cost > max_loaded_bytes:
-        raise ModelFileError(f"its {'-'.join(map(str, meta['layer_sizes']))} {meta['dtype']} weights would take "
+        raise ModelFileError(f"its {architecture(meta['layer_sizes'])} {meta['dtype']} weights would take "
                              f"{cost / 2**20:,.1f} MB of memory, over this server's limit of "
                              f"{max_loaded_bytes / 2**20:,.1f} MB per model")
+    if shape is not None and (problem := shape.problem(meta["layer_sizes"])):
+        raise ModelFileError(problem)
     model = MLP(meta["layer_sizes"], meta["activation"], dropout=meta.get("dropout", 0.0), dtype=meta["dtype"])
     names = _array_names(len(model.dense))
     expected = {f"{n}.npy" for n in names} | {"metadata.npy"}
@@ -146,8 +228,8 @@ def _load_from_zip(zf, max_loaded_bytes=None):
         missing = sorted(n[:-4] for n in expected - set(members))
         extra = sorted(n for n in set(members) - expected)
         raise ModelFileError(
-            f"arrays do not match layer_sizes {meta['layer_sizes']}: missing {missing or 'none'}, "
-            f"unexpected {extra or 'none'}"
+            f"arrays do not match layer_sizes {_show(meta['layer_sizes'])}: missing "
+            f"{_show(missing) if missing else 'none'}, unexpected {_show(extra) if extra else 'none'}"
         )
     arrays = []
     for name, (param, _, _) in zip(names, model.parameters()):
@@ -175,14 +257,16 @@ def _read_member(zf, info, name, dtype, shape):
             else:
                 raise ModelFileError(f"array {name}: unsupported .npy version {version}")
         except ValueError as e:
-            raise ModelFileError(f"array {name}: not a valid .npy array ({e})") from None
+            raise ModelFileError(f"array {name}: not a valid .npy array ({_show(str(e))[1:-1]})") from None
         if got_dtype.hasobject or got_dtype != dtype:
-            raise ModelFileError(f"array {name} has dtype {got_dtype}, expected {dtype}")
+            raise ModelFileError(f"array {name} has dtype {_show(str(got_dtype))[1:-1]}, expected {dtype}")
         if shape is None:  # the metadata blob: 1-D, bounded
             if len(got_shape) != 1 or got_shape[0] > MAX_METADATA_BYTES:
-                raise ModelFileError(f"metadata record has shape {got_shape}: not a bounded 1-D byte string")
+                raise ModelFileError(
+                    f"metadata record has shape {_show(tuple(got_shape))}: not a bounded 1-D byte string")
         elif tuple(got_shape) != tuple(shape):
-            raise ModelFileError(f"array {name} has shape {tuple(got_shape)}, but the metadata implies {tuple(shape)}")
+            raise ModelFileError(
+                f"array {name} has shape {_show(tuple(got_shape))}, but the metadata implies {tuple(shape)}")
         count = math.prod(got_shape)
         data = f.read(count * dtype.itemsize)
         if len(data) != count * dtype.itemsize:
@@ -202,10 +286,11 @@ def _parse_metadata(raw):
     if missing:
         raise ModelFileError(f"metadata lacks {', '.join(missing)}")
     if meta["format"] != FORMAT:
-        raise ModelFileError(f"metadata format is {meta['format']!r}, expected {FORMAT!r}")
+        raise ModelFileError(f"metadata format is {_show(meta['format'])}, expected {FORMAT!r}")
     if meta["format_version"] != FORMAT_VERSION:
         raise ModelFileError(
-            f"format_version {meta['format_version']!r} is not supported (this program reads version {FORMAT_VERSION})"
+            f"format_version {_show(meta['format_version'])} is not supported "
+            f"(this program reads version {FORMAT_VERSION})"
         )
     sizes = meta["layer_sizes"]
     if not (
@@ -213,17 +298,20 @@ def _parse_metadata(raw):
         and len(sizes) >= 2
         and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_LAYER_SIZE for s in sizes)
     ):
-        raise ModelFileError(f"layer_sizes must be a list of 2+ integers in 1..{MAX_LAYER_SIZE}, got {sizes!r}")
+        raise ModelFileError(
+            f"layer_sizes must be a list of 2+ integers in 1..{MAX_LAYER_SIZE}, got {_show(sizes)}")
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     if n_params > MAX_PARAMETERS:
-        raise ModelFileError(f"layer_sizes {sizes} imply {n_params:,} parameters, over the {MAX_PARAMETERS:,} limit")
+        raise ModelFileError(
+            f"layer_sizes {_show(sizes)} imply {n_params:,} parameters, over the {MAX_PARAMETERS:,} limit")
     if meta["activation"] not in ACTIVATIONS:
-        raise ModelFileError(f"unknown activation {meta['activation']!r}; expected one of {sorted(ACTIVATIONS)}")
+        raise ModelFileError(
+            f"unknown activation {_show(meta['activation'])}; expected one of {sorted(ACTIVATIONS)}")
     if meta["dtype"] not in DTYPES:
-        raise ModelFileError(f"dtype {meta['dtype']!r} is not one of {sorted(DTYPES)}")
+        raise ModelFileError(f"dtype {_show(meta['dtype'])} is not one of {sorted(DTYPES)}")
     dropout = meta.get("dropout", 0.0)
     if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-        raise ModelFileError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        raise ModelFileError(f"dropout must be a number in [0, 1), got {_show(dropout)}")
     return meta
 
 

@@ -25,6 +25,9 @@ def check_architecture(layer_sizes, activation, dropout=0.0):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 
 
+INFERENCE_BYTES = 64 * 1024 * 1024  # what predict_proba's batches may take at once
+
+
 class MLP:
     """A fully connected network: layer_sizes = [n_in, *hidden, n_out].
 
@@ -167,9 +170,16 @@ class MLP:
             )
         return x.astype(self.dtype, copy=False)
 
-    def predict_proba(self, x, batch_size=8192):
-        """(n, n_in) -> (n, n_out) class probabilities, computed in batches."""
+    def predict_proba(self, x, batch_size=None):
+        """(n, n_in) -> (n, n_out) class probabilities, computed in batches.
+
+        The batch (default: as many rows as keep a pass's arrays within INFERENCE_BYTES, at most
+        8192) bounds the memory a wide network takes while it reads a whole test set.
+        """
         x = np.asarray(x)
+        if batch_size is None:
+            row = 3 * max(self.layer_sizes) * self.dtype.itemsize  # a layer's input, output and activation
+            batch_size = int(min(8192, max(1, INFERENCE_BYTES // row)))
         out = np.empty((len(x), self.layer_sizes[-1]), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
             chunk = self.cast(x[start:start + batch_size])

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from mlp import MLP, ConfigError, ModelFileError, TrainConfig, load_model, model
 from mlp.cli import predict_file
 from webapp import settings
 from webapp.registry import read_upload
+from webapp.store import Store, StoreError, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +90,27 @@ def good_file():
     return model_to_bytes(model())
 
 
+def many_members(n=20_000):
+    """A zip listing `n` empty members: 1.7 MB that zipfile would turn into n objects before any check."""
+    return zip_of(**{f"m{i}": b"" for i in range(n)})
+
+
+def damaged_deflate():
+    """A compressed model file whose W0 data is garbled (zlib, not the zip structure, finds it)."""
+    data = bytearray(model_to_bytes(model(), compress=True))
+    at = data.find(b"W0.npy") + 200
+    data[at:at + 400] = bytes(b ^ 0x55 for b in data[at:at + 400])
+    return bytes(data)
+
+
+def encrypted():
+    """A model file whose metadata member says it is encrypted (zipfile then wants a password)."""
+    data = bytearray(good_file())
+    entry = data.find(b"PK\x01\x02")  # the first central directory entry
+    data[entry + 8] |= 1  # general purpose flag: encrypted
+    return bytes(data)
+
+
 MODEL_FILES = [
     ("not a zip", lambda: b"hello, I am not a model", "not a zip archive"),
     ("empty file", lambda: b"", "not a zip archive"),
@@ -112,6 +135,10 @@ MODEL_FILES = [
     ("unknown activation", lambda: npz(arrays(activation="swish")), "unknown activation 'swish'"),
     ("missing activation", lambda: npz(arrays(activation=None)), "metadata lacks activation"),
     ("truncated file", lambda: good_file()[: len(good_file()) // 2], "not a zip archive|truncated|cannot read"),
+    ("half a million members", many_members, "the archive lists 20,000 members in 1,028,890 bytes; a model file "
+                                             "has at most 1,025"),
+    ("damaged deflate data", damaged_deflate, "cannot read the file: a member's compressed data is damaged"),
+    ("encrypted member", encrypted, "cannot read the file: a member is encrypted"),
 ]
 
 
@@ -140,6 +167,32 @@ def test_metadata_nested_too_deep_is_refused_with_a_message():
     with pytest.raises(ModelFileError, match="deep.npz was not loaded: metadata nests 100,001 levels deep; "
                                              "at most 16 are read"):
         read_upload("deep.npz", deep_metadata_file(100_000))
+
+
+def test_the_files_own_values_are_shortened_in_messages():
+    """A file's text comes back in a message only in part: a few characters, a few items."""
+    cases = [arrays(activation="x" * 100_000), arrays(format="y" * 100_000), arrays(dtype="z" * 100_000),
+             arrays(layer_sizes=[784, *["big"] * 100_000, 10]), arrays(format_version="v" * 100_000)]
+    for case in cases:
+        with pytest.raises(ModelFileError) as caught:
+            load_model(npz(case))
+        assert len(str(caught.value)) < 200, str(caught.value)[:300]
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ([100, 16, 10], "it is a 100-16-10 network: it takes 100 inputs, not the 784 pixels expected"),
+    ([784, 16, 26], "it is a 784-16-26 network: it gives 26 outputs, not the 10 classes expected"),
+    ([784, 5000, 10], "it has a hidden layer of 5000 units; at most 4096 are taken here"),
+    ([784, *[2] * 7, 10], "it has 7 hidden layers; at most 6 are taken here"),
+])
+def test_an_upload_or_a_share_is_a_network_the_app_could_have_made(sizes, message):
+    """784 inputs, 10 outputs, and no wider or deeper than Train builds; before any array is read."""
+    data = zeros_model_file(sizes, "float32")
+    with pytest.raises(ModelFileError, match=f"odd.npz was not loaded: {re.escape(message)}"):
+        read_upload("odd.npz", data)
+    with pytest.raises(StoreError, match=re.escape(message)):
+        Store(create_engine("sqlite://")).put_model(data, name="odd", owner="o" * 32)
+    assert load_model(data).layer_sizes == sizes  # the format itself takes them (the command line does)
 
 
 def test_an_upload_is_limited_by_what_it_costs_once_loaded_not_by_its_size(monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from harness import PATIENCE
 from mlp import TrainConfig, Trainer, build_model
 from webapp.job_view import controls, status
-from webapp.jobs import JobState, TrainingJob, TrainingSlots
+from webapp.jobs import JobState, TrainingJob, TrainingSlots, model_bytes, process_bytes
 from webapp.worker import WORKER_NICENESS
 
 
@@ -226,6 +226,20 @@ def test_pause_holds_after_an_epoch_frees_the_slot_and_resume_goes_on():
     assert j.eta_seconds() is not None
     j.stop()
     assert j.join(PATIENCE) and j.state == "stopped"
+
+
+def test_a_runs_worker_counts_in_its_memory_while_it_lives_paused_too():
+    """webapp.budget reads memory_bytes(): a live worker (training or paused) adds its resident memory, measured."""
+    j = job(TrainingSlots(1), epochs=300, n=2000).start()
+    wait(lambda: len(j.records) >= 1)
+    weights = model_bytes(j.model) + model_bytes(j.snapshot)
+    assert j.memory_bytes() > weights + 20 * 2**20  # Python and NumPy in the worker: tens of MB
+    j.pause()
+    wait(lambda: j.state == "paused")
+    assert process_bytes(j._worker_pid) > 20 * 2**20 and j.memory_bytes() > weights + 20 * 2**20
+    j.stop()
+    assert j.join(PATIENCE) and j.state == "stopped"
+    assert j.memory_bytes() < weights + 2**20  # the worker has gone: its model and snapshot (and kept epochs)
 
 
 def test_a_paused_run_waits_for_a_slot_to_resume():

@@ -1,11 +1,13 @@
 """The training loop: records, determinism, stopping, early stopping, divergence, validation."""
 
 import threading
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from mlp import ConfigError, DivergedError, TrainConfig, Trainer, build_model
+from mlp import MLP, ConfigError, DivergedError, TrainConfig, Trainer, build_model
+from mlp.network import INFERENCE_BYTES
 from mlp.training import split_validation
 
 
@@ -70,6 +72,22 @@ def test_float32_throughout():
     model, _, _ = train_all(toy_config(), x, y)
     assert all(p.dtype == np.float32 for p in model.get_weights())
     assert model.predict_proba(x).dtype == np.float32
+
+
+def test_a_wide_network_reads_a_test_set_in_batches_that_bound_its_memory():
+    """predict_proba's batches keep a pass within INFERENCE_BYTES (NumPy reports its arrays to tracemalloc),
+    and give the probabilities one pass over all rows gives."""
+    model = MLP([784, 2048, 10], seed=0, dtype="float64")
+    x = np.random.default_rng(0).random((3000, 784))
+    whole = model.predict_proba(x, batch_size=len(x))
+    tracemalloc.start()
+    try:
+        batched = model.predict_proba(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < INFERENCE_BYTES + 2**20 < 3000 * 2048 * 8 * 2  # one pass over all rows: 98 MB per layer output
+    np.testing.assert_allclose(batched, whole, rtol=1e-10, atol=1e-12)
 
 
 def test_validation_split_is_disjoint_and_seeded():

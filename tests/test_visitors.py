@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.apptest import plain
+from mlp import MLP
 from webapp.budget import Budget, BudgetError, array_bytes
 from webapp.clients import COOKIE, Client, address_key, client_address, identify, valid_token
 from webapp.reaper import Reaper
@@ -114,6 +115,9 @@ def test_garbage_in_a_cycle_is_collected_before_a_refusal():
 def test_array_bytes_counts_what_results_hold():
     a = np.zeros(100, np.float32)
     assert array_bytes({"x": a, "y": (a, a), "z": "text"}) == 1200 and array_bytes(None) == 0
+    evaluation = MLP([784, 8, 10], seed=0).evaluate(np.zeros((500, 784), np.float32), np.zeros(500, int))
+    arrays = (evaluation.probabilities, evaluation.per_class_accuracy, evaluation.confusion_matrix)
+    assert array_bytes({"test": evaluation}) == sum(a.nbytes for a in arrays) >= 500 * 10 * 4
 
 
 # -- closing sessions whose browser has gone -----------------------------------------------------------

@@ -11,6 +11,7 @@ budget, the client's share and the address's share; a refusal says which, in wor
 can act on.
 """
 
+import dataclasses
 import gc
 import threading
 import weakref
@@ -35,13 +36,16 @@ class Usage(NamedTuple):
 
 
 def array_bytes(value, depth=2):
-    """Bytes of the NumPy arrays in `value`: an array, or a list, tuple, dict or NamedTuple of them (`depth` deep)."""
+    """Bytes of the NumPy arrays in `value`: an array, or a list, tuple, dict, NamedTuple or dataclass of them
+    (`depth` deep)."""
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):
         return nbytes
     if depth <= 0:
         return 0
-    if isinstance(value, dict):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. mlp's Evaluation
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (list, tuple)):
         return sum(array_bytes(v, depth - 1) for v in value)

@@ -38,7 +38,9 @@ def summary(entry, model):
     c[3].metric("Epochs trained", len(history))
     drawn = meta.get("drawn_digits")
     if isinstance(drawn, dict) and isinstance(drawn.get("accuracy"), float):
-        st.caption(f"On {drawn.get('n', '?'):,} digits drawn with a pen on the canvas (not MNIST): "
+        n = drawn.get("n")
+        count = f"{n:,}" if isinstance(n, int) else "some"
+        st.caption(f"On {count} digits drawn with a pen on the canvas (not MNIST): "
                    f"**{drawn['accuracy']:.2%}** read correctly, through the same preprocessing as the Draw page.")
     st.caption(f"Layers {' → '.join(map(str, model.layer_sizes))}, activation **{model.activation}**, "
                f"dropout {model.dropout:g}, trained on **{resources.dataset_label(entry.dataset)}**"

@@ -178,7 +178,7 @@ def read_upload(filename, data):
     BudgetError('<filename> was not loaded: <why>') if it is bad or does not fit."""
     limit = settings.current().bytes("max_model_mb")
     try:
-        model = load_model(data, max_loaded_bytes=limit)
+        model = load_model(data, max_loaded_bytes=limit, shape=settings.MODEL_SHAPE)
         admit(model_bytes(model), "this model")
     except (ModelFileError, BudgetError) as e:
         raise type(e)(f"{filename} was not loaded: {str(e).removeprefix('uploaded file: ')}") from None

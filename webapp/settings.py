@@ -22,10 +22,20 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["MB", "Settings", "current"]
+from data import DATASETS
+from mlp.hyperparams import MAX_HIDDEN_LAYERS, MAX_HIDDEN_UNITS
+from mlp.io import Shape
+
+__all__ = ["MB", "MODEL_SHAPE", "Settings", "current"]
 
 MB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The networks the app takes from a file or the store: its datasets' 28x28 images and ten classes,
+#: and no more hidden layers, or wider ones, than Train builds (a wider one would cost every page
+#: that reads it, e.g. Inspect's pass over the test set, far more than its weights).
+MODEL_SHAPE = Shape(inputs=28 * 28, outputs=10, max_width=MAX_HIDDEN_UNITS, max_hidden=MAX_HIDDEN_LAYERS)
+assert {len(d.class_names) for d in DATASETS.values()} == {MODEL_SHAPE.outputs}, "a dataset of another size"
 
 
 class Settings(BaseSettings):
@@ -46,9 +56,10 @@ class Settings(BaseSettings):
                               "links and Train's settings over it are refused")
     max_session_models: int = Field(8, ge=1, description="models one session keeps (oldest finished dropped first)")
     memory_budget_mb: float = Field(
-        2048, gt=0, description="all visitors' models together (weights, snapshots, replays, files): past it new "
-                                "uploads, links and runs are refused until sessions end")
-    client_memory_mb: float = Field(256, gt=0, description="the part of memory_budget_mb one client may hold")
+        2048, gt=0, description="all visitors' models together (weights, snapshots, replays, files) and the "
+                                "training workers alive (running or paused): past it new uploads, links and runs "
+                                "are refused until sessions end")
+    client_memory_mb: float = Field(512, gt=0, description="the part of memory_budget_mb one client may hold")
     address_memory_mb: float = Field(1536, gt=0, description="the part of memory_budget_mb one address may hold")
     uploads_mb: float = Field(256, gt=0, description="files being uploaded, all visitors together, as Streamlit "
                                                      "holds them until a page reads them (one per session)")

@@ -23,7 +23,7 @@ from . import display, images, keys, registry, resources, settings, share_parts,
 from .budget import BudgetError
 from .job_protocol import JobState
 from .job_view import plural
-from .jobs import model_bytes, replay_source, start_teaching
+from .jobs import model_bytes, replay_source, start_teaching, worker_bytes
 from .store import StoreError, StoreUnavailable
 from .teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
 
@@ -275,8 +275,9 @@ def _start(entry, model, kept):
         ss[keys.TEACH_NOTICE] = (":material/cloud_off:", "MNIST is not available on this server: teaching replays "
                                  "its training images, so it waits for the dataset.")
         return
-    try:  # the job holds a copy of the model, and the taught one joins this session's models
-        registry.admit(2 * model_bytes(model), "teaching a copy of this model", run=True)
+    try:  # the job holds a copy of the model, the taught one joins this session's models, and a worker teaches
+        cost = 2 * model_bytes(model) + worker_bytes(model.layer_sizes, model.dtype.name)
+        registry.admit(cost, "teaching a copy of this model", run=True)
     except BudgetError as e:
         ss[keys.TEACH_NOTICE] = (":material/memory:", f"Not taught: {e}.")
         return

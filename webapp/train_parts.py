@@ -20,6 +20,7 @@ from . import (
 )
 from .budget import BudgetError
 from .job_view import plural
+from .jobs import worker_bytes
 from .replay import EPOCH_WEIGHTS_BUDGET
 from .training import continue_config, start_job
 
@@ -98,11 +99,12 @@ def link_notice():
 
 def show_problems(problems, slots):
     """Each problem under its widget, and all of them above the buttons."""
-    for field, message in problems.items():
+    for field, message in problems.items():  # a message may quote what a link typed: plain text
         if field in slots:
-            slots[field].error(message, icon=":material/warning:")
+            slots[field].error(text.literal(message), icon=":material/warning:")
     if problems:
-        st.warning("Fix the settings marked in the sidebar to start: " + "; ".join(problems.values()))
+        listed = "; ".join(map(text.literal, problems.values()))
+        st.warning(f"Fix the settings marked in the sidebar to start: {listed}")
 
 
 def active_job():
@@ -112,10 +114,12 @@ def active_job():
 
 
 def run_cost(config, n_classes):
-    """Bytes a run of `config` will hold in the server at most: its model and the last epoch's snapshot
-    (each with its gradient arrays), and its kept epochs (float16, within their budget)."""
-    weights = loaded_bytes([784, *config.hidden, n_classes], config.dtype)
-    return 4 * weights + min(EPOCH_WEIGHTS_BUDGET, config.epochs * weights // 2)
+    """Bytes a run of `config` will hold at most: in the server its model and the last epoch's snapshot
+    (each with its gradient arrays) and its kept epochs (float16, within their budget); and its worker."""
+    sizes = [784, *config.hidden, n_classes]
+    weights = loaded_bytes(sizes, config.dtype)
+    return (4 * weights + min(EPOCH_WEIGHTS_BUDGET, config.epochs * weights // 2)
+            + worker_bytes(sizes, config.dtype, config.batch_size))
 
 
 def start(config, ds):
@@ -190,8 +194,9 @@ def _live(job, view):
     left.vega_lite_chart(spec=charts.arrow_datasets(charts.history_spec(history, "loss")), width="stretch")
     right.vega_lite_chart(spec=charts.arrow_datasets(charts.history_spec(history, "accuracy")), width="stretch")
     last = history[-1]
+    loss = f" · last train loss {last['train_loss']:.4f}" if last.get("train_loss") is not None else ""
     val = f" · validation accuracy {last['val_accuracy']:.2%}" if last.get("val_accuracy") is not None else ""
-    st.caption(f"{plural(len(history), 'epoch')} · last train loss {last['train_loss']:.4f}{val}")
+    st.caption(f"{plural(len(history), 'epoch')}{loss}{val}")
 
 
 def _model_list(active_view):

@@ -7,6 +7,8 @@ no image or link leaves the app, nothing is fetched from the trap's address, and
 """
 
 
+import urllib.parse
+
 import pytest
 import sqlalchemy as sa
 from visitors import Visitor, fresh_store, server
@@ -108,6 +110,18 @@ def test_on_inspect_the_summary_and_compare(visitor, published, mnist):  # Inspe
 def test_on_train_the_model_list(visitor, published):
     visitor.open(f"train?model={published[1]}")
     assert_text_only(visitor, f"{NAME} (shared)")
+
+
+def test_on_train_a_links_settings(visitor, published):
+    """A Train link's settings are text a visitor typed: a problem that quotes one shows it as typed, in the
+    sidebar under its widget and above Start."""
+    visitor.open(f"train?lr={urllib.parse.quote(NAME)}&hidden=5000")
+    quoted = f"learning rate must be a number such as 0.001, got '{NAME}'"
+    assert_text_only(visitor, f"Fix the settings marked in the sidebar to start: hidden layers of more than 4096 "
+                              f"units are too slow here, got 5000; {quoted}")
+    sidebar = visitor.page.locator('[data-testid="stSidebar"]')
+    assert quoted in sidebar.inner_text().replace("\u2060", "")
+    assert sidebar.locator("img").count() == 0 and sidebar.locator(f'a[href*="{TRAP}"]').count() == 0
 
 
 def test_in_the_gallery_and_on_the_projected_leaderboard(visitor, published):

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from mlp import ModelFileError, load_model
 
-from ..settings import MB, current
+from ..settings import MB, MODEL_SHAPE, current
 from ..teaching import MAX_DRAWINGS
 from . import migrate
 from .checks import (
@@ -202,7 +202,8 @@ class Store:
             raise StoreError("a model is shared as the bytes of its .npz file")
         model_bytes, limit = bytes(model_bytes), self.settings.bytes("max_model_mb")
         try:
-            model = load_model(model_bytes, max_bytes=limit + MAX_FILE_OVERHEAD, max_loaded_bytes=limit)
+            model = load_model(model_bytes, max_bytes=limit + MAX_FILE_OVERHEAD, max_loaded_bytes=limit,
+                               shape=MODEL_SHAPE)
         except ModelFileError as e:
             raise StoreError(f"not a Digit Lab model file: {str(e).removeprefix('uploaded file: ')}") from None
         scores = summarize(model)
@@ -233,7 +234,7 @@ class Store:
             return None
         data = bytes(row.npz)
         try:
-            model = load_model(data, max_loaded_bytes=self.settings.bytes("max_model_mb"))
+            model = load_model(data, max_loaded_bytes=self.settings.bytes("max_model_mb"), shape=MODEL_SHAPE)
             summary = self._row_summary(row)
         except Exception:  # noqa: BLE001 - a damaged row is the operator's problem, not the visitor's
             log.exception("store: model %s is damaged; not opened", model_id)
