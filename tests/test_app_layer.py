@@ -617,6 +617,16 @@ def test_continued_names_keep_one_continued_and_fit_the_stores_limit():
     assert len(registry.continued_name("x" * text.NAME_MAX)) + len(" 99") <= text.NAME_MAX
 
 
+def test_taught_and_shared_names_fit_the_stores_limit_too():
+    from webapp import registry, text
+
+    assert registry.taught_name("Pretrained + yours 2") == "Pretrained + yours"
+    longest = "x" * text.NAME_MAX
+    for name in (registry.taught_name(longest), registry.with_suffix(longest, " (shared)")):
+        assert len(name) + len(" 99") <= text.NAME_MAX and name.startswith("xxx")
+        text.clean_name(name + " 99")  # a name the store takes, so it can be shared on
+
+
 def test_shorten_cuts_with_an_ellipsis():
     assert display.shorten("abc", 5) == "abc"
     assert display.shorten("a" * 50, 10) == "a" * 9 + "…"

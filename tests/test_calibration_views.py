@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from drawn import score
+from drawn.score import drawn_inputs as make_drawn  # bound before any test counts the makings
 from harness import PATIENCE
 from harness.apptest import clear_caches, metrics, open_app
 from mlp import MLP, load_model, to_inputs
@@ -22,14 +23,14 @@ def fresh_caches(monkeypatch):
     """An empty process-wide cache per test, as a fresh server has; a small drawn set, its makings counted."""
     clear_caches()
     registry._SHARED.clear()
-    made = []
+    made, make = [], score.drawn_inputs
 
     def counted(n, seed, **kwargs):
         made.append((n, seed))
-        return score.drawn_inputs(n, seed, **kwargs)
+        return make(n, seed, **kwargs)
 
     monkeypatch.setattr(calibration_parts, "DRAWN_N", SMALL_N)
-    monkeypatch.setattr(calibration_parts, "drawn_inputs", counted)
+    monkeypatch.setattr(score, "drawn_inputs", counted)  # resources.drawn_set makes the set through it
     yield made
     clear_caches()
     registry._SHARED.clear()
@@ -86,7 +87,7 @@ def test_pretrained_shows_its_mnist_test_ece_and_leaves_the_drawn_set_alone(mnis
 
 def test_drawn_tab_scores_the_drawn_set_once_per_server(mnist, shipped, fresh_caches):
     at = open_drawn(open_app("inspect"))
-    inputs = score.drawn_inputs(SMALL_N, 0, dataset=mnist)
+    inputs = make_drawn(SMALL_N, 0, dataset=mnist)
     expected = reliability(shipped.predict_proba(inputs.x), inputs.labels)
     shown = metrics(at)
     assert shown["ECE on drawn digits"] == f"{expected.ece:.2%}"
@@ -109,7 +110,7 @@ def test_a_session_model_gets_its_own_figures(mnist, fresh_caches):
     expected = reliability(model.predict_proba(to_inputs(mnist.x_test)), mnist.y_test.astype(np.int64))
     assert metrics(at)["ECE on MNIST test"] == f"{expected.ece:.2%}"
     open_drawn(at)
-    inputs = score.drawn_inputs(SMALL_N, 0, dataset=mnist)
+    inputs = make_drawn(SMALL_N, 0, dataset=mnist)
     assert metrics(at)["ECE on drawn digits"] == f"{reliability(model.predict_proba(inputs.x), inputs.labels).ece:.2%}"
 
 

@@ -45,3 +45,20 @@ def test_current_reads_the_environment_once(monkeypatch):
         assert current().max_runs == 5
     finally:
         current.cache_clear()
+
+
+def test_every_setting_is_in_hostings_table_with_its_default():
+    """docs/hosting.md's table lists each DIGIT_LAB_ variable with the default the settings object has."""
+    import re
+    from pathlib import Path
+
+    from webapp.settings import Settings
+
+    table = Path(__file__).resolve().parent.parent.joinpath("docs", "hosting.md").read_text()
+    rows = dict(re.findall(r"^\| `(DIGIT_LAB_[A-Z0-9_]+)` \| ([^|]+) \|", table, re.M))
+    for name, field in Settings.model_fields.items():
+        variable = f"DIGIT_LAB_{name.upper()}"
+        assert variable in rows, f"{variable} is not in docs/hosting.md's table"
+        default = field.default
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            assert rows[variable].strip() == f"{default:g}", (variable, rows[variable], default)

@@ -18,10 +18,11 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
+from drawn.score import drawn_inputs, score_drawn
 from harness import canvas_data_url, canvas_value
 from harness.apptest import APP, TIMEOUT, clear_caches, metrics, plain
-from mlp import MLP
-from webapp import gallery_parts, text
+from mlp import MLP, to_inputs
+from webapp import gallery_parts, registry, resources, text
 from webapp.links import MAX_LINK_CHARS, encode_drawing
 from webapp.registry import ModelEntry
 from webapp.store import MODELS, Store, create_engine, new_id, valid_id
@@ -327,9 +328,15 @@ def publish(at, name, code=""):
                                                                                         texts(at.error))
 
 
+def claimed_scores(entry):
+    """What a model's file claims: these tests' models are untrained stand-ins for ones of 91%, 95% and 99%."""
+    return {"test_accuracy": entry.model.meta.get("test_accuracy"), "drawn_accuracy": None}
+
+
 @pytest.fixture
-def gallery():
+def gallery(monkeypatch):
     """Three published models: Alpha (91%) and Beta (95%) in class 7b, Gamma (99%) in none."""
+    monkeypatch.setattr(registry, "measured_scores", claimed_scores)
     at = open_at("gallery")
     assert any("Nothing published" in i for i in texts(at.info))
     for name, acc, seed in [("Alpha", 0.91, 1), ("Beta", 0.95, 2), ("Gamma", 0.99, 3)]:
@@ -438,6 +445,21 @@ def test_a_published_models_draw_link_opens_it(gallery):
     assert at.selectbox(key="draw_model").value == "Alpha (shared)"
     at = open_at("inspect", model=card["inspect"]["model"][0])
     assert at.selectbox(key="inspect_model").value == "Alpha (shared)"
+
+
+def test_a_published_model_is_ranked_by_what_the_server_measures_not_by_what_its_file_claims(mnist, monkeypatch,
+                                                                                              store_url):
+    monkeypatch.setattr(resources, "DRAWN_N", 200)  # a smaller drawn set than the server's 2,000, for speed
+    at = open_at("gallery")
+    entry = add_model(at, "Boastful", accuracy=0.999)
+    entry.model.meta["drawn_digits"] = {"n": 2000, "accuracy": 0.998, "per_class_accuracy": [0.998] * 10}
+    publish(at, "Boastful", "7b")
+    test = entry.model.evaluate(to_inputs(mnist.x_test), mnist.y_test.astype(np.int64)).accuracy
+    drawn = score_drawn(entry.model, drawn_inputs(200, 0, dataset=mnist))["accuracy"]
+    assert test < 0.5 and drawn < 0.5  # untrained
+    row = Store(create_engine(store_url)).list_published()[0]
+    assert (row["test_accuracy"], row["drawn_accuracy"]) == (pytest.approx(test), pytest.approx(drawn))
+    assert [c["test"] for c in cards(ok(at.run()))] == [f"{test:.2%}"]
 
 
 def test_publish_follows_the_class_typed_on_the_page_and_takes_names_as_long_as_the_store(gallery):

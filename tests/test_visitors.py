@@ -45,15 +45,32 @@ def test_a_cookie_that_is_no_token_of_ours_makes_a_new_client(cookie):
     (None, ["198.51.100.1, garbage"], PROXY, "127.0.0.1"),  # a header we cannot read is not believed
     (None, [], PROXY, "127.0.0.1"),
     ("not an address", [], (), "127.0.0.1"),
+    (None, ["198.51.100.1:54321"], PROXY, "198.51.100.1"),  # proxies that add the port
+    (None, ["[2001:db8::7]:443"], PROXY, "2001:db8::7"),
+    (None, ["[2001:db8::7]"], PROXY, "2001:db8::7"),
+    (None, ["198.51.100.1, unknown"], PROXY, "127.0.0.1"),  # RFC 7239's "unknown": not believed, nor what is left
 ])
 def test_the_address_comes_from_a_trusted_proxys_header_only(peer, forwarded, trusted, expected):
     assert client_address(peer, forwarded, trusted) == expected
 
 
-def test_addresses_count_ipv6_by_its_64_and_mapped_ipv4_as_ipv4():
-    assert address_key("2001:db8:1:2:3:4:5:6") == address_key("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
+def test_addresses_count_ipv6_by_its_network_and_mapped_ipv4_as_ipv4():
+    assert address_key("2001:db8:1:2:3:4:5:6") == address_key("2001:db8:1:ff:ffff::1") == "2001:db8:1::/56"
+    assert address_key("2001:db8:1:2:3:4:5:6", 64) == "2001:db8:1:2::/64" != address_key("2001:db8:1:3::1", 64)
     assert address_key("::ffff:203.0.113.9") == "203.0.113.9"
     assert address_key("203.0.113.9") == "203.0.113.9"
+    assert address_key("2001:db8:1:2::/64") == "2001:db8:1::/56"  # a key already made (moderation takes either)
+    assert identify({}, [], "2001:db8:1:2::9", (), ipv6_prefix=48).address == "2001:db8:1::/48"
+
+
+def test_a_forwarded_header_from_a_peer_not_trusted_is_logged_once(caplog, monkeypatch):
+    from webapp import clients
+
+    monkeypatch.setattr(clients, "_warned", [])
+    for _ in range(3):
+        assert client_address("203.0.113.9", ["198.51.100.1"], ()) == "203.0.113.9"
+    warned = [r.message for r in caplog.records if "X-Forwarded-For" in r.message]
+    assert len(warned) == 1 and "203.0.113.9" in warned[0] and "DIGIT_LAB_TRUSTED_PROXIES" in warned[0]
 
 
 # -- the memory budget ---------------------------------------------------------------------------------

@@ -9,13 +9,12 @@ tab is opened, and each model's figures on it are kept per model (registry.deriv
 import numpy as np
 import streamlit as st
 
-from drawn.score import drawn_inputs
 from mlp.calibration import describe, reliability
 
 from . import charts, keys, registry, resources
 
 N_BINS = 15
-DRAWN_N, DRAWN_SEED = 2000, 0  # the drawn set of docs/real-handwriting.md and the model's metadata
+DRAWN_N, DRAWN_SEED = resources.DRAWN_N, resources.DRAWN_SEED  # (a test makes DRAWN_N smaller here)
 TABS = ("MNIST test", "Drawn digits")
 
 EXPLAIN = (
@@ -26,12 +25,6 @@ EXPLAIN = (
     "(hover a bar for its count). The **expected calibration error** (ECE) is the gap between bars and "
     "diagonal, averaged over images: 0 is perfect."
 )
-
-
-@st.cache_resource(show_spinner=False)
-def drawn_set(n, seed):
-    """n pen-drawn digits (drawn.score.DrawnInputs, seeded), preprocessed as on Draw; made once per server."""
-    return drawn_inputs(n, seed, dataset=resources.dataset("mnist"))
 
 
 def test_reliability(entry, ev, y_test):
@@ -46,7 +39,7 @@ def drawn_reliability(entry, n=None, seed=None):
     model = entry.current()
     # Made before registry.derived: the pretrained model's results are computed under one lock that
     # every session shares, and the drawings take seconds (st.cache_resource has a lock per key).
-    inputs = drawn_set(n, seed)
+    inputs = resources.drawn_set(n, seed)
     return registry.derived(entry, ("calibration-drawn", n, seed, N_BINS),
                             lambda: reliability(model.predict_proba(inputs.x), inputs.labels, N_BINS))
 

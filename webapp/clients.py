@@ -8,10 +8,12 @@ why limits hold per address too, looser: a whole class often shares one public a
 The address is the connection's peer, except behind a trusted reverse proxy (DIGIT_LAB_TRUSTED_PROXIES),
 where it is the right-most address in X-Forwarded-For that is not itself a trusted proxy: each proxy
 appends the address it saw, so entries left of the last untrusted one may be forged by the visitor.
-An IPv6 address counts as its /64 network, which one household or phone usually holds whole.
+An IPv6 address counts as its network (DIGIT_LAB_IPV6_PREFIX, /56 by default: what one household or
+phone contract is usually given whole, so it cannot pose as many clients by changing addresses).
 """
 
 import ipaddress
+import logging
 import re
 import secrets
 from typing import NamedTuple
@@ -22,6 +24,9 @@ COOKIE = "digit_lab_client"
 COOKIE_DAYS = 400  # browsers cap a cookie's life at 400 days
 LOOPBACK = "127.0.0.1"  # Streamlit reports no address for a loopback connection
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_WITH_PORT = re.compile(r"\[(?P<v6>[^\]]+)\](:\d+)?|(?P<v4>[0-9.]+):\d+")  # [2001:db8::1]:443, 192.0.2.1:5678
+log = logging.getLogger("digit_lab")
+_warned = []  # once per process: X-Forwarded-For arrived from a peer that is not a trusted proxy
 
 
 class Client(NamedTuple):
@@ -37,19 +42,31 @@ def valid_token(value):
     return isinstance(value, str) and _TOKEN_RE.fullmatch(value) is not None
 
 
-def address_key(ip):
-    """The address limits count by: an IPv4 address as it is, an IPv6 one as its /64 (IPv4-mapped ones as IPv4)."""
+def address_key(ip, ipv6_prefix=56):
+    """The address limits count by: an IPv4 address as it is, an IPv6 one as its network of `ipv6_prefix` bits
+    (IPv4-mapped ones as IPv4). Takes an address, or a key already made (moderation types either)."""
+    if isinstance(ip, str) and "/" in ip:
+        network = ipaddress.ip_network(ip, strict=False)
+        if network.version == 4:
+            return str(network.network_address)
+        return str(network.supernet(new_prefix=min(ipv6_prefix, network.prefixlen)))
     ip = ipaddress.ip_address(ip)
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.version == 4:
         return str(ip)
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
 def _parse(text):
+    """An address from a forwarding header's entry, with or without a port; None for anything else
+    ("unknown", an obfuscated name, garbage)."""
+    text = text.strip()
+    match = _WITH_PORT.fullmatch(text)
+    if match:
+        text = match.group("v6") or match.group("v4")
     try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 
@@ -61,6 +78,11 @@ def client_address(peer, forwarded_for, trusted):
     if here is None:
         return LOOPBACK
     chain = [a for value in forwarded_for for a in value.split(",") if a.strip()]
+    if chain and not any(here in network for network in trusted) and not _warned:
+        _warned.append(here)
+        log.warning("X-Forwarded-For came from %s, which is not in DIGIT_LAB_TRUSTED_PROXIES, so it is ignored: "
+                    "behind a reverse proxy, list the proxy there, or every visitor counts as the proxy's "
+                    "address (logged once)", here)
     while chain and any(here in network for network in trusted):
         hop = _parse(chain.pop())
         if hop is None:  # garbage in the header: stop believing it, keep the last address known
@@ -69,10 +91,10 @@ def client_address(peer, forwarded_for, trusted):
     return str(here)
 
 
-def identify(cookies, forwarded_for, peer, trusted):
+def identify(cookies, forwarded_for, peer, trusted, ipv6_prefix=56):
     """The Client a connection comes from: its cookie's token, or a new one; its address key."""
     token = cookies.get(COOKIE)
     new = not valid_token(token)
     if new:
         token = secrets.token_urlsafe(24)
-    return Client(token, address_key(client_address(peer, forwarded_for, trusted)), new)
+    return Client(token, address_key(client_address(peer, forwarded_for, trusted), ipv6_prefix), new)

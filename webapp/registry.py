@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from data import DATASETS
+from data import DATASETS, DatasetError, DatasetNotFound
 from mlp import ModelFileError, load_model, model_to_bytes
 
 from . import clients, job_view, keys, resources, settings, text
@@ -93,8 +93,9 @@ def init_session():
 def _identify():
     """This connection's webapp.clients.Client, from its cookie and address (st.context)."""
     ctx = st.context
+    s = settings.current()
     return clients.identify(ctx.cookies, ctx.headers.get_all("x-forwarded-for"), ctx.ip_address,
-                            settings.current().proxy_networks())
+                            s.proxy_networks(), s.ipv6_prefix)
 
 
 def client():
@@ -153,18 +154,20 @@ def add_taught(model, base):
     return entry
 
 
+def with_suffix(base, suffix):
+    """`base` + `suffix`, the base cut so that the name, with free_name's number, stays within text.NAME_MAX
+    (the store's limit, should it be shared)."""
+    return base[: text.NAME_MAX - len(suffix) - 3].rstrip() + suffix
+
+
 def taught_name(base):
     """'Pretrained' -> 'Pretrained + yours'; a taught model taught again keeps one ' + yours' ('... + yours 2' too)."""
-    return re.sub(r" \+ yours( \d+)?$", "", base) + " + yours"
+    return with_suffix(re.sub(r" \+ yours( \d+)?$", "", base), " + yours")
 
 
 def continued_name(base):
-    """'My model 1' -> 'My model 1 (continued)'; a continued model continued again keeps one '(continued)'.
-
-    Short enough for free_name's number and text.NAME_MAX (the store's limit, should it be shared).
-    """
-    suffix = " (continued)"
-    return re.sub(r" \(continued\)( \d+)?$", "", base)[: text.NAME_MAX - len(suffix) - 3].rstrip() + suffix
+    """'My model 1' -> 'My model 1 (continued)'; a continued model continued again keeps one '(continued)'."""
+    return with_suffix(re.sub(r" \(continued\)( \d+)?$", "", base), " (continued)")
 
 
 def free_name(base):
@@ -275,7 +278,7 @@ def _from_store(model_id):
     if shared is None:
         raise StoreUnavailable(NO_STORE)
     try:
-        got = shared.get_model(model_id)
+        got = shared.get_model(model_id, opener=client().token)
     except StoreUnavailable:
         raise StoreUnavailable(NO_STORE) from None
     except StoreError as e:
@@ -288,7 +291,7 @@ def _from_store(model_id):
         admit(model_bytes(model), "the link's model")
     except BudgetError as e:
         raise StoreError(f"The model this link names cannot be opened right now: {e}.") from None
-    name = free_name(f"{summary.get('name') or 'Model'} (shared)")
+    name = free_name(with_suffix(str(summary.get("name") or "Model"), " (shared)"))
     return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
 
 
@@ -375,6 +378,24 @@ def derived(entry, what, compute):
         entry.derived = {k: v for k, v in entry.derived.items() if k[1] == id(model)}
         entry.derived[key] = compute()
     return entry.derived[key]
+
+
+def measured_scores(entry):
+    """What a published model is ranked by, measured here, never taken from its file: test accuracy on its
+    dataset's test set, and for a digit model accuracy on the server's pen-drawn digits (None where the data
+    is not on this server)."""
+    from drawn.score import score_drawn
+
+    try:
+        test = evaluation(entry).accuracy
+    except (DatasetNotFound, DatasetError):
+        return {"test_accuracy": None, "drawn_accuracy": None}
+    drawn = None
+    if entry.dataset == "mnist":
+        inputs = resources.drawn_set(resources.DRAWN_N, resources.DRAWN_SEED)
+        model = entry.current()
+        drawn = derived(entry, ("drawn score", inputs.n, inputs.seed), lambda: score_drawn(model, inputs)["accuracy"])
+    return {"test_accuracy": test, "drawn_accuracy": drawn}
 
 
 def evaluation(entry, name=None):

@@ -213,6 +213,17 @@ def test_inputs(name):
     return to_inputs(ds.x_test), ds.y_test.astype("int64")
 
 
+DRAWN_N, DRAWN_SEED = 2000, 0  # the drawn set of docs/real-handwriting.md and the model's metadata
+
+
+@st.cache_resource(show_spinner=False)
+def drawn_set(n, seed):
+    """n pen-drawn digits (drawn.score.DrawnInputs, seeded), preprocessed as on Draw; made once per server."""
+    from drawn.score import drawn_inputs
+
+    return drawn_inputs(n, seed, dataset=dataset("mnist"))
+
+
 @st.cache_resource(show_spinner="Evaluating the pretrained model on the test set…")
 def pretrained_evaluation(name):
     """The pretrained model's Evaluation on a dataset's test set."""

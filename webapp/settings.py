@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     store_url: str = Field("", description="SQLAlchemy URL of the store; empty: data/digit_lab.sqlite")
     store_quota_mb: float = Field(500, gt=0, description="all shared models together, as stored")
     client_store_mb: float = Field(50, gt=0, description="shared models of one client, as stored")
-    address_store_mb: float = Field(250, gt=0, description="shared models of one address, as stored")
+    address_store_mb: float = Field(100, gt=0, description="shared models of one address, as stored (a fifth of the "
+                                                           "store: five networks together cannot fill it)")
     store_keep_days: float = Field(
         30, gt=0, description="an unpublished model unopened this long may be removed to make room; published "
                               "models and links opened more recently never are")
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     # -- who a visitor is --
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed")
+    ipv6_prefix: int = Field(56, ge=32, le=128, description="an IPv6 visitor counts as this network (bits) for the "
+                                                            "per-address limits: what one customer is usually given")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -151,3 +151,34 @@ def test_collections_per_hour_per_client_and_per_address(engine, clock):
         s.put_collection(*collection(1), owner="third", address=HERE)
     clock.tick(3601)
     s.put_collection(*collection(1), owner=OWNER, address=HERE)
+
+
+def test_the_owners_own_opens_do_not_keep_a_model_from_going_stale(engine, clock, caplog):
+    s = make(engine, clock)
+    s.put_model(GOOD, name="m", owner="probe")
+    one = row_size(s)
+    s.remove(list(ids_of(s)))
+    s = make(engine, clock, store_quota_mb=2.5 * one / MB, store_keep_days=30)
+    kept_alive = s.put_model(GOOD, name="m", owner=OTHER)
+    opened = s.put_model(GOOD, name="m", owner=OTHER)
+    clock.tick(31 * 24 * 3600)
+    assert s.get_model(kept_alive, opener=OTHER) is not None  # its owner, opening it again and again ...
+    assert s.get_model(opened, opener=OWNER) is not None  # ... and somebody else
+    with caplog.at_level("WARNING", logger="digit_lab"):
+        new = s.put_model(GOOD, name="m", owner=OWNER)
+    assert ids_of(s) == {opened, new}  # only what others opened counts as in use
+    with caplog.at_level("WARNING", logger="digit_lab"), pytest.raises(StoreError, match="store is full"):
+        s.put_model(GOOD, name="m", owner=OWNER)
+    assert [r.message for r in caplog.records if "is full" in r.message]  # the operator reads it in the log
+
+
+def test_addresses_are_forgotten_after_the_keeping_time(engine, clock):
+    s = make(engine, clock, store_keep_days=30)
+    old = s.put_model(GOOD, name="m", owner=OTHER, address=THERE)
+    drawings = s.put_collection(*collection(3), owner=OTHER, address=THERE)
+    clock.tick(31 * 24 * 3600)
+    recent = s.put_model(GOOD, name="m", owner=OWNER, address=HERE)  # any share tidies up first
+    with s.engine.connect() as conn:
+        models = dict(conn.execute(sa.select(MODELS.c.id, MODELS.c.address)).all())
+        collections = dict(conn.execute(sa.select(COLLECTIONS.c.id, COLLECTIONS.c.address)).all())
+    assert models == {old: None, recent: HERE} and collections == {drawings: None}

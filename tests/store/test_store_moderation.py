@@ -68,6 +68,20 @@ def test_remove_everything_of_one_client_needs_yes(shared):
     assert run("remove", "--address", THERE, "--yes") == (0, "1 removed\n")
 
 
+def test_listing_shows_whole_tokens_and_an_address_may_be_typed_as_the_visitor_had_it(shared, monkeypatch):
+    store, ids = shared
+    v6 = store.put_model(GOOD, name="From a phone", owner=OTHER, address="2001:db8:1:aa00::/56")
+    assert f"owner {OWNER}  " in run("list", "--owner", OWNER)[1]  # whole: it can be pasted into --owner
+    listed = run("list", "--address", "2001:db8:1:aa42::17")[1]  # one address of the phone's network
+    assert v6 in listed and ids["hers"] not in listed
+    assert run("list", "--address", "not-an-address")[0] == 2
+
+
+def test_removing_nothing_says_so(shared):
+    code, text = run("remove", "A" * 43)
+    assert (code, text) == (1, "0 removed\n")
+
+
 def test_names_are_printed_with_anything_unprintable_escaped():
     assert printable("evil\u202etxt\x1b[31m") == "evil\\u202etxt\\x1b[31m"
 

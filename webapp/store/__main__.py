@@ -17,6 +17,8 @@ import argparse
 import json
 import sys
 
+from ..clients import address_key
+from ..settings import current
 from .checks import StoreError
 from .core import Store
 from .engine import create_engine, store_url
@@ -39,7 +41,8 @@ def _parser():
     shown.add_argument("--unpublished", action="store_true", help="only models shared by link alone")
     listing.add_argument("--class", dest="class_code", help="only this class's models")
     listing.add_argument("--owner", help="only what this client token shared")
-    listing.add_argument("--address", help="only what came from this address (an IPv6 one as its /64)")
+    listing.add_argument("--address", help="only what came from this address (an IPv6 one counts as its network, "
+                                           "DIGIT_LAB_IPV6_PREFIX bits: any address in it, or the network, will do)")
     listing.add_argument("--limit", type=int, default=200)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     for name, text in (("hide", "take models out of the gallery"), ("show", "put models back in the gallery")):
@@ -55,6 +58,12 @@ def _parser():
 
 def main(argv=None, out=sys.stdout):
     args = _parser().parse_args(argv)
+    if getattr(args, "address", None) is not None:  # as the store keeps it: an IPv6 address as its network
+        try:
+            args.address = address_key(args.address.strip(), current().ipv6_prefix)
+        except ValueError:
+            print(f"error: --address {printable(args.address)!r} is not an IP address or network", file=sys.stderr)
+            return 2
     store = Store(create_engine(store_url()))
     try:
         if args.command == "migrate":
@@ -86,7 +95,7 @@ def _run(store, args, out):
                     f"{' class ' + row['class_code'] if row['class_code'] else ''}  {printable(row['name'])!s}"
                     if row["kind"] == "model" else f"drawings  {row['count']}")
             print(f"{row['id']}  {row['created_at']:%Y-%m-%d %H:%M}  {row['size'] / 1024:8.1f} KB  "
-                  f"owner {row['owner'][:12]}…  address {row['address'] or '-'}  {what}", file=out)
+                  f"owner {printable(row['owner'])}  address {row['address'] or '-'}  {what}", file=out)
         return 0
     if args.command in ("hide", "show"):
         missing = [i for i in args.ids if not store.set_published(i, args.command == "show")]
@@ -104,6 +113,9 @@ def _run(store, args, out):
         while batch := [r["id"] for r in store.items(**{column: value})]:
             removed += store.remove(batch)
     print(f"{removed} removed", file=out)
+    if removed == 0:
+        print("warning: nothing matched: check the ids, token or address (`list` shows them in full)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -160,6 +160,14 @@ class Store:
                 raise StoreError(f"what this network keeps on the server would come to {_megabytes(held + size)}, "
                                  f"over the {_megabytes(s.bytes('address_store_mb'))} one network may keep")
 
+    def _forget_addresses(self, conn):
+        """Rows older than store_keep_days forget the address they were shared from (kept only for the limits;
+        such rows then count for their browser's limit alone)."""
+        cutoff = self.clock() - timedelta(days=self.settings.store_keep_days)
+        for table in (MODELS, COLLECTIONS):
+            conn.execute(sa.update(table).where(table.c.created_at < cutoff, table.c.address.is_not(None))
+                         .values(address=None))
+
     def _make_room(self, conn, table, size, quota, keep=None):
         """Make `size` more bytes fit in `table`'s quota by removing stale rows, or StoreError ("full").
 
@@ -183,6 +191,8 @@ class Store:
             removed.append(row.id)
             excess -= row.size
         if excess > 0:
+            log.warning("store: %s is full (%d bytes held of %d); a share of %d bytes was refused: nothing was "
+                        "stale enough to remove (python -m webapp.store usage)", table.name, total, quota, size)
             days = f"{self.settings.store_keep_days:g}"
             raise StoreError(f"this server's store is full: it keeps everything published and everything opened in "
                              f"the last {days} days, so nothing could make room. Download instead, or ask whoever "
@@ -194,8 +204,12 @@ class Store:
 
     # -- models --
 
-    def put_model(self, model_bytes, *, name, owner, address=None, published=False, class_code=None):
-        """Store a checked Digit Lab model file's exact bytes; its new id. StoreError if refused."""
+    def put_model(self, model_bytes, *, name, owner, address=None, published=False, class_code=None, scores=None):
+        """Store a checked Digit Lab model file's exact bytes; its new id. StoreError if refused.
+
+        `scores` ({"test_accuracy": ..., "drawn_accuracy": ...}, fractions or None), measured by the
+        caller, replace the file's own claims in the summary a gallery ranks by.
+        """
         name, owner = clean_name(name), check_owner(owner)
         address, class_code = check_address(address), clean_class_code(class_code)
         if not isinstance(model_bytes, (bytes, bytearray)):
@@ -206,11 +220,12 @@ class Store:
                                shape=MODEL_SHAPE)
         except ModelFileError as e:
             raise StoreError(f"not a Digit Lab model file: {str(e).removeprefix('uploaded file: ')}") from None
-        scores = summarize(model)
+        scores = summarize(model, measured=scores)
         summary = json.dumps(scores)
         del model
         size, now = len(model_bytes) + len(summary.encode()) + len(name.encode()), self.clock()
         with self._unavailable("sharing a model"), self._write() as conn:
+            self._forget_addresses(conn)
             self._check_rate(conn, MODELS, owner, address, "shared a model")
             self._check_held(conn, owner, address, size)
             self._make_room(conn, MODELS, size, self.settings.bytes("store_quota_mb"))
@@ -223,11 +238,12 @@ class Store:
         log.info("store: model %s shared (%d bytes)", model_id, size)
         return model_id
 
-    def get_model(self, model_id):
+    def get_model(self, model_id, opener=None):
         """(MLP, summary row, the .npz bytes) for a stored id, or None for a malformed or unknown id.
 
         StoreUnavailable when the database cannot be read; StoreError when the row is damaged (logged).
-        A hit marks the model used.
+        A hit marks the model used, unless `opener` (a client token) is its owner: a model is kept for
+        being opened by others, not by whoever shared it.
         """
         row = self._read_row(MODELS, model_id, "model")
         if row is None:
@@ -239,7 +255,8 @@ class Store:
         except Exception:  # noqa: BLE001 - a damaged row is the operator's problem, not the visitor's
             log.exception("store: model %s is damaged; not opened", model_id)
             raise StoreError("the model behind this link is damaged on the server and cannot be opened") from None
-        self._mark_used(MODELS, model_id, "model")
+        if opener is None or opener != row.owner:
+            self._mark_used(MODELS, model_id, "model")
         return model, summary, data
 
     def _read_row(self, table, row_id, what):
@@ -345,6 +362,7 @@ class Store:
                         count=count, images=image_bytes, labels=label_bytes, size=size, updated_at=now,
                         last_used_at=now))
                     return replace
+            self._forget_addresses(conn)
             self._check_rate(conn, COLLECTIONS, owner, address, "kept a set of drawings")
             self._check_held(conn, owner, address, size)
             self._make_room(conn, COLLECTIONS, size, quota)
@@ -355,11 +373,11 @@ class Store:
         log.info("store: %d drawings kept as collection %s", count, collection_id)
         return collection_id
 
-    def get_collection(self, collection_id):
+    def get_collection(self, collection_id, opener=None):
         """(images (n, 28, 28) uint8, labels int64 (n,), created ISO time) of a kept collection, or None.
 
         None for a malformed or unknown id; StoreUnavailable when the database cannot be read;
-        StoreError for a damaged row (logged). A hit marks the collection used.
+        StoreError for a damaged row (logged). A hit marks the collection used, unless `opener` is its owner.
         """
         row = self._read_row(COLLECTIONS, collection_id, "collection")
         if row is None:
@@ -371,7 +389,8 @@ class Store:
             log.error("store: collection %s is damaged (%r drawings, %d image bytes, %d labels); not opened",
                       collection_id, count, len(images), len(labels))
             raise StoreError("the drawings behind this link are damaged on the server and cannot be opened")
-        self._mark_used(COLLECTIONS, collection_id, "collection")
+        if opener is None or opener != row.owner:
+            self._mark_used(COLLECTIONS, collection_id, "collection")
         return (np.frombuffer(images, np.uint8).reshape(count, *DRAWING_SHAPE).copy(),
                 np.frombuffer(labels, np.uint8).astype(np.int64), row.created_at.isoformat(timespec="seconds"))
 

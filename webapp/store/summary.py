@@ -29,8 +29,9 @@ def _iso_time(value):
         return None
 
 
-def summarize(model):
-    """The summary a gallery shows of a loaded model, from its metadata (which may be hostile: checked)."""
+def summarize(model, measured=None):
+    """The summary a gallery shows of a loaded model, from its metadata (which may be hostile: checked); its
+    scores from `measured` instead, where given (what the server measured, not what the file claims)."""
     meta = model.meta
     history = meta.get("history") if isinstance(meta.get("history"), list) else []
     seconds = [r.get("seconds") for r in history if isinstance(r, dict)]
@@ -39,6 +40,10 @@ def summarize(model):
     if training is not None and len(json.dumps(training, default=str)) > MAX_TRAINING_JSON:
         training = None
     drawn, dataset = meta.get("drawn_digits"), meta.get("dataset")
+    test = meta.get("test_accuracy")
+    drawn = drawn.get("accuracy") if isinstance(drawn, dict) else None
+    if measured is not None:
+        test, drawn = measured.get("test_accuracy"), measured.get("drawn_accuracy")
     return {
         "architecture": "-".join(str(n) for n in model.layer_sizes) + f" {model.activation}",
         "layer_sizes": list(model.layer_sizes),
@@ -49,8 +54,9 @@ def summarize(model):
         "training": training,
         "epochs": len(history),
         "training_seconds": round(float(sum(s for s in seconds if s > 0)), 3),
-        "test_accuracy": _finite_fraction(meta.get("test_accuracy")),
-        "drawn_accuracy": _finite_fraction(drawn.get("accuracy")) if isinstance(drawn, dict) else None,
+        "test_accuracy": _finite_fraction(test),
+        "drawn_accuracy": _finite_fraction(drawn),
+        "measured": measured is not None,  # scores measured by the server (a publish), not the file's claims
         "created": _iso_time(meta.get("created")),
         # The gallery's picture of the model (webapp.images), made now so that listing never loads a model file.
         "thumbnail": weight_thumbnail(model.dense[0].params["W"]),
