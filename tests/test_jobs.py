@@ -242,6 +242,31 @@ def test_a_runs_worker_counts_in_its_memory_while_it_lives_paused_too():
     assert j.memory_bytes() < weights + 2**20  # the worker has gone: its model and snapshot (and kept epochs)
 
 
+def test_a_run_starts_its_worker_only_when_the_worker_fits_in_memory():
+    """A paused run keeps its worker: the next run's worker waits, in line, until memory is given back."""
+    room = threading.Event()
+    slots = TrainingSlots(2, room=lambda need: room.is_set() or need == 0)
+    first = job(slots, epochs=300, n=2000, name="first").start()
+    wait(lambda: first.state == "queued" and slots.short_of_memory)
+    assert first.memory_bytes() < first.worker_estimate  # not counted while it waits
+    assert status(first.view()).text.startswith("Next in line: waiting for memory on the server")
+    room.set()
+    wait(lambda: len(first.records) >= 1)
+    assert first.memory_bytes() >= first.worker_estimate  # its worker counts from its slot on
+    first.pause()
+    wait(lambda: first.state == "paused")
+    room.clear()
+    second = job(slots, epochs=3, n=2000, name="second").start()
+    time.sleep(1.0)  # a slot is free, memory is not: nothing starts meanwhile
+    assert second.state == "queued" and second.view().short_of_memory and slots.running == 0
+    first.resume()  # its worker is already counted: it needs no more room to go on
+    wait(lambda: first.state == "running")
+    first.stop()
+    assert first.join(PATIENCE) and first.memory_bytes() < first.worker_estimate  # its worker has gone
+    room.set()
+    assert second.join(PATIENCE) and second.state == "completed"
+
+
 def test_a_paused_run_waits_for_a_slot_to_resume():
     slots = TrainingSlots(1)
     first = job(slots, epochs=300, n=2000, name="a").start()

@@ -98,6 +98,11 @@ class Budget:
             raise BudgetError(f"your network already has {here} runs training or waiting for a slot, the most one "
                               "network may have at once; try again when one has finished")
 
+    def fits(self, cost):
+        """True if `cost` more bytes fit in the whole budget now (a run's worker, about to start; asked often,
+        so without admit's garbage collection: the reaper collects as it closes sessions)."""
+        return self.usage().total + cost <= self.limits.total
+
     def admit(self, client, cost, what="this model"):
         """None if `cost` more bytes fit for `client`; else BudgetError saying which limit it would pass.
 

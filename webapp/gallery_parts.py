@@ -259,15 +259,31 @@ def publish_form(store, code):
         if problem:
             st.error(problem)
         if st.button("Publish", key=keys.PUBLISH, icon=":material/publish:", disabled=bool(problem)):
-            client = registry.client()
-            with st.spinner("Measuring it on this server's test set and drawn digits…"):
-                scores = registry.measured_scores(mine[pick])  # the gallery ranks by these, not the file's claims
-            try:
-                store.put_model(mine[pick].file_bytes(), name=name, owner=client.token, address=client.address,
-                                published=True, class_code=target or None, scores=scores)
-            except StoreError as e:
-                st.error(f"Not published: {text.literal(e)}")
-            else:
-                where = f" in class {text.literal(target.lower())}." if target else "."
-                ss[keys.PUBLISHED] = f"Published **{text.literal(name)}**{where}"
-                st.rerun()
+            # Kept until stored: measuring takes seconds, and a rerun meanwhile must not lose the press.
+            ss[keys.PUBLISH_PENDING] = (pick, name, target)
+        pending = ss.get(keys.PUBLISH_PENDING)
+        if pending is not None:
+            _publish(store, mine, *pending)
+
+
+def _publish(store, mine, pick, name, target):
+    """Measure `pick` on this server's data and store it published (what Publish pressed asked for)."""
+    ss = st.session_state
+    entry = mine.get(pick)
+    if entry is None:  # gone from the session meanwhile
+        ss.pop(keys.PUBLISH_PENDING, None)
+        return
+    client = registry.client()
+    with st.spinner("Measuring it on this server's test set and drawn digits…"):
+        scores = registry.measured_scores(entry)  # the gallery ranks by these, not the file's claims
+    try:
+        store.put_model(entry.file_bytes(), name=name, owner=client.token, address=client.address,
+                        published=True, class_code=target or None, scores=scores)
+    except StoreError as e:
+        ss.pop(keys.PUBLISH_PENDING, None)
+        st.error(f"Not published: {text.literal(e)}")
+    else:
+        ss.pop(keys.PUBLISH_PENDING, None)  # right after the write: no rerun can come in between
+        where = f" in class {text.literal(target.lower())}." if target else "."
+        ss[keys.PUBLISHED] = f"Published **{text.literal(name)}**{where}"
+        st.rerun()

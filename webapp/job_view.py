@@ -77,6 +77,10 @@ def status(job):
     in_all = f", {before + n} in all" if before else ""
     match view.state:
         case JobState.QUEUED:
+            if view.short_of_memory:
+                return Status("info", "Next in line: waiting for memory on the server, which the runs and models "
+                              "of others hold now. It starts as soon as some is given back (a run ends, a visitor "
+                              "leaves).")
             return Status("info", f"Waiting for a free training slot: number {view.queue_position or 1} in line.")
         case JobState.PAUSED:
             return Status("info", f"Paused after {n} of {total} {more}epochs{in_all}. **Resume** goes on from "

@@ -69,30 +69,57 @@ def process_bytes(pid):
 
 
 class TrainingSlots:
-    """At most `limit` runs train at once; the others wait in first-come order."""
+    """At most `limit` runs train at once; the others wait in first-come order.
 
-    def __init__(self, limit=2):
+    With `room` (a callable: do this many more bytes fit in the server's memory budget?), the run at
+    the head of the line also waits until the worker it is about to start fits (its `worker_need()`):
+    a paused run keeps its worker, so workers could otherwise pile up past the budget, one epoch at a
+    time. The line moves on as memory is given back (a run ends, a session closes).
+    """
+
+    def __init__(self, limit=2, room=None):
         if limit < 1:
             raise ValueError(f"the training limit must be at least 1, got {limit}")
         self.limit = limit
+        self.room = room
+        self.short_of_memory = False  # the head of the line has a slot but its worker does not fit yet
         self._running = set()
         self._waiting = deque()
         self._cond = threading.Condition()
+
+    def _next(self):
+        """The run a free slot goes to: the head of the line if its worker fits; else a paused run resuming,
+        whose worker is already counted (it must not wait behind a run that waits for its memory)."""
+        head = self._waiting[0]
+        self.short_of_memory = not self._fits(head)
+        if not self.short_of_memory:
+            return head
+        return next((w for w in self._waiting if getattr(w, "worker_need", lambda: None)() == 0), None)
+
+    def _fits(self, job):
+        need = getattr(job, "worker_need", None)
+        return self.room is None or need is None or self.room(need())
 
     def acquire(self, job, cancelled):
         """Block until `job` may train; False if `cancelled` (an Event) was set while waiting."""
         with self._cond:
             self._waiting.append(job)
             try:
-                while not (len(self._running) < self.limit and self._waiting[0] is job):
+                while True:
+                    if len(self._running) < self.limit and self._next() is job:
+                        break
                     if cancelled.is_set():
                         return False
                     self._cond.wait(timeout=0.2)
                 self._running.add(job)
+                reserve = getattr(job, "reserve_worker", None)
+                if reserve is not None:
+                    reserve()  # counted from now, before the next in line asks whether its worker fits
                 return True
             finally:
                 if job in self._waiting:
                     self._waiting.remove(job)
+                self.short_of_memory = False  # the next at the head finds out for itself
                 self._cond.notify_all()
 
     def release(self, job):
@@ -172,6 +199,7 @@ class JobView(NamedTuple):
     test_accuracy: float | None  # of the model so far (after EVALUATING: of this run's model)
     orphaned: bool
     epochs_before: int = 0  # a continued model's epochs from earlier runs (epochs_done does not count them)
+    short_of_memory: bool = False  # QUEUED with a slot free: its worker waits for the memory budget
 
     @property
     def done(self):
@@ -219,6 +247,9 @@ class TrainingJob:
         self.paused_seconds = 0.0  # time spent paused (and queued to resume), left out of the ETA
         self._paused_at = None
         self._worker_pid = None  # while its worker process lives (webapp.budget counts that memory too)
+        self._worker_reserved = False  # from taking a slot until its worker has gone
+        sizes, dtype = model.layer_sizes, model.dtype.name
+        self.worker_estimate = worker_bytes(sizes, dtype, getattr(config, "batch_size", 128))
         self._stop = _StopSignal(alive, grace)
         self._pause = threading.Event()  # set by pause(), cleared by resume()
         self._thread = threading.Thread(target=self._run, name=f"train:{name}", daemon=True)
@@ -265,6 +296,7 @@ class TrainingJob:
             return JobView(
                 name=self.name, state=state, epochs_done=len(self.records), epochs_total=self.epochs_total,
                 pause_requested=self._pause.is_set(), queue_position=position, progress=self._progress(),
+                short_of_memory=state is JobState.QUEUED and self.slots.short_of_memory,
                 eta_seconds=self._eta_seconds(),
                 samples_per_second=self.records[-1].samples_per_second if self.records else None,
                 error=self.error, test_accuracy=acc if isinstance(acc, float) else None,
@@ -287,13 +319,25 @@ class TrainingJob:
 
     def memory_bytes(self):
         """Bytes this run holds: in the server its model, the last epoch's snapshot and the kept epochs (a
-        run that ended before its first epoch holds none: it lets its model go); and its worker process's
-        resident memory while it lives, training or paused (a paused run keeps its worker)."""
+        run that ended before its first epoch holds none: it lets its model go); and its worker from the
+        moment it has a slot until the worker has gone, training or paused (a paused run keeps its
+        worker): the worker's resident memory, or the estimate while that is larger (a worker starting)."""
         with self._lock:
             models = {id(m): m for m in (self.model, self.snapshot) if m is not None}
             held = sum(model_bytes(m) for m in models.values()) + self._epochs.nbytes
-            pid = self._worker_pid
-        return held + (process_bytes(pid) if pid is not None else 0)
+            pid, reserved = self._worker_pid, self._worker_reserved
+        if not reserved:
+            return held
+        return held + max(self.worker_estimate, process_bytes(pid) if pid is not None else 0)
+
+    def reserve_worker(self):
+        """Count its worker from now (TrainingSlots calls this as it hands the run a slot)."""
+        self._set(_worker_reserved=True)
+
+    def worker_need(self):
+        """Bytes its worker will add when it starts (0 while it has one: a paused run resuming)."""
+        with self._lock:
+            return 0 if self._worker_reserved else self.worker_estimate
 
     @property
     def orphaned(self):
@@ -353,6 +397,7 @@ class TrainingJob:
             outcome = JobState.FAILED
         finally:
             self.slots.release(self)
+            self._set(_worker_pid=None, _worker_reserved=False)  # (also when the worker never started)
         if self.records and self._finish is not None:
             # Pages see EVALUATING until the test score is in the model, then the outcome.
             self._set(state=JobState.EVALUATING)
@@ -426,7 +471,7 @@ class TrainingJob:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
-            self._set(_worker_pid=None)
+            self._set(_worker_pid=None, _worker_reserved=False)
         return outcome
 
     def _take_slot_back(self):

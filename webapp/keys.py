@@ -81,6 +81,7 @@ GALLERY_SHOWN = "gallery_shown"  # what the class leaderboard shows (gallery_par
 GALLERY_FRESH = "gallery_fresh"  # set by the page run that just read the leaderboard: its watcher skips a read
 PUBLISH_MODEL, PUBLISH_NAME, PUBLISH_CLASS, PUBLISH = "publish_model", "publish_name", "publish_class", "publish"
 PUBLISHED = "published"  # what the last Publish did, shown once
+PUBLISH_PENDING = "publish_pending"  # (model, name, class) pressed but not yet stored: a rerun finishes it
 PUBLISH_FOR = "publish_for"  # the page's class code that Publish's class field was last filled from
 
 # -- every page ---------------------------------------------------------------------------------

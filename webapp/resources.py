@@ -241,8 +241,9 @@ def budget():
 
 @st.cache_resource(show_spinner=False)
 def training_slots():
-    """The one limiter shared by every session's training runs."""
-    return TrainingSlots(settings.current().max_runs)
+    """The one limiter shared by every session's training runs: a run starts its worker only when the worker
+    fits in the memory budget too (a paused run keeps its worker)."""
+    return TrainingSlots(settings.current().max_runs, room=budget().fits)
 
 
 def session_alive():
