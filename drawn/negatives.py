@@ -31,15 +31,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mlp.preprocess import FIELD_SIZE, preprocess
 
-from .generate import (
-    _check_sources,
-    _enlarge,
-    _hand_events,
-    render_pen_strokes,
-    skeleton_strokes,
-    skeletonize,
-    trace_paths,
-)
+from .generate import _check_sources
+from .hand import _hand_events
+from .render import render_pen_strokes
+from .skeleton import _enlarge, skeleton_strokes, skeletonize, trace_paths
 from .styles import _arc, _poly, to_uint8
 
 __all__ = [

@@ -33,21 +33,10 @@ import numpy as np
 
 from mlp.preprocess import FIELD_SIZE, PREPROCESS_VERSION, preprocess
 
-from .generate import (
-    _MAX_SOURCE_WIDTH,
-    BRUSH_RANGE,
-    DRAWN_VERSION,
-    HEIGHT_RANGE,
-    Hand,
-    _check_sources,
-    _enlarge,
-    _hand_events,
-    render_pen_strokes,
-    skeleton_strokes,
-    skeletonize,
-    stroke_width,
-    trace_paths,
-)
+from .generate import DRAWN_VERSION, _check_sources
+from .hand import BRUSH_RANGE, HEIGHT_RANGE, Hand, _hand_events
+from .render import render_pen_strokes
+from .skeleton import _MAX_SOURCE_WIDTH, _enlarge, skeleton_strokes, skeletonize, stroke_width, trace_paths
 
 __all__ = [
     "PEN_MIX",
