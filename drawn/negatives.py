@@ -33,9 +33,10 @@ from mlp.preprocess import FIELD_SIZE, preprocess
 
 from .generate import _check_sources
 from .hand import _hand_events
+from .polylines import _arc, _poly
 from .render import render_pen_strokes
 from .skeleton import _enlarge, skeleton_strokes, skeletonize, trace_paths
-from .styles import _arc, _poly, to_uint8
+from .styles import to_uint8
 
 __all__ = [
     "DIGIT_LIKE_LETTERS",
