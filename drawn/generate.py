@@ -126,7 +126,8 @@ def iter_pen_strokes(
             yield events, int(source_labels[i]), brush, height, int(i)
 
 
-def _check_sources(n, seed, images, labels):
+def _check_sources(n: int, seed: int, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The arguments every generator here takes, checked: images and labels as arrays, or ValueError."""
     if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0):
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):

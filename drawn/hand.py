@@ -36,7 +36,10 @@ class Hand(NamedTuple):
     aspect: float
 
 
-def _hand_events(strokes, rng, *, brush=None, target_height=None, hand=None, wobble=None):
+def _hand_events(
+    strokes: list[np.ndarray], rng: np.random.Generator, *, brush: int | None = None,
+    target_height: float | None = None, hand: Hand | None = None, wobble: float | None = None,
+) -> tuple[list[np.ndarray], int, int]:
     """(x, y) strokes in any unit -> (mouse events per stroke, brush, height), drawn by a random hand.
 
     ``brush``, ``target_height`` (canvas px), ``hand`` (a Hand) and ``wobble`` (offset as a

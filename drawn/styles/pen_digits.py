@@ -7,6 +7,7 @@ accuracy on it overall, per class, per style and per writer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +16,10 @@ from mlp.preprocess import FIELD_SIZE, PREPROCESS_VERSION, preprocess
 from ..generate import DRAWN_VERSION
 from .table import STYLES, STYLES_VERSION
 from .writers import iter_writer_digits, make_writer
+
+if TYPE_CHECKING:
+    from data import Dataset
+    from mlp.network import MLP
 
 __all__ = ["PEN_PER_DIGIT", "StyledInputs", "pen_digit_inputs", "score_styles"]
 
@@ -33,7 +38,7 @@ class StyledInputs:
     n: int
     seed: int
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"StyledInputs(n={self.n}, seed={self.seed}, writers={len(np.unique(self.writers))})"
 
 
@@ -41,7 +46,7 @@ class StyledInputs:
 PEN_PER_DIGIT = 5
 
 
-def pen_digit_inputs(n: int = 5000, seed: int = 0, *, dataset=None) -> StyledInputs:
+def pen_digit_inputs(n: int = 5000, seed: int = 0, *, dataset: Dataset | None = None) -> StyledInputs:
     """The held-out "real pen digits": n drawings by ceil(n / 50) simulated writers (5 of each digit).
 
     Sources are MNIST *test* digits; styles follow PEN_MIX through each writer's choices. The
@@ -74,7 +79,7 @@ def pen_digit_inputs(n: int = 5000, seed: int = 0, *, dataset=None) -> StyledInp
     return StyledInputs(x, labels, styles.astype(str), writers, brush, height, n, int(seed))
 
 
-def score_styles(model, inputs: StyledInputs, *, worst: int = 5) -> dict:
+def score_styles(model: MLP, inputs: StyledInputs, *, worst: int = 5) -> dict[str, Any]:
     """Accuracy of ``model`` on pen digits: overall, per class, per style and per writer (the worst ones)."""
     predicted = model.predict_proba(inputs.x).argmax(axis=1)
     correct = predicted == inputs.labels
