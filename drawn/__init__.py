@@ -4,7 +4,9 @@
 the app's canvas draws them; ``drawn.score`` sends those canvases through the Draw page's
 preprocessing and a model. ``drawn.styles`` adds the handwriting styles MNIST lacks, simulated
 writers and the held-out pen-digit set; ``drawn.negatives`` draws what is no digit (letters
-from fonts, scribbles, shapes) through the same pen.
+from fonts, scribbles, shapes) through the same pen. The pen's stages are ``drawn.skeleton``
+(source digit to strokes), ``drawn.hand`` (strokes to mouse events) and ``drawn.render``
+(mouse events to the canvas).
 
     from drawn import evaluate_drawn
     evaluate_drawn(model, n=2000, seed=0)["accuracy"]

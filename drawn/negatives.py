@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import string
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,16 +31,12 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mlp.preprocess import FIELD_SIZE, preprocess
 
-from .generate import (
-    _check_sources,
-    _enlarge,
-    _hand_events,
-    render_pen_strokes,
-    skeleton_strokes,
-    skeletonize,
-    trace_paths,
-)
-from .styles import _arc, _poly, to_uint8
+from .generate import _check_sources
+from .hand import _hand_events
+from .polylines import _arc, _poly
+from .render import render_pen_strokes
+from .skeleton import _enlarge, skeleton_strokes, skeletonize, trace_paths
+from .styles import to_uint8
 
 __all__ = [
     "DIGIT_LIKE_LETTERS",
@@ -113,7 +109,7 @@ class Negative(NamedTuple):
 # Public API
 # --------------------------------------------------------------------------- #
 def negative_images(
-    n: int, seed: int, *, split: str = "train", kinds=KINDS, letters: str | None = None,
+    n: int, seed: int, *, split: str = "train", kinds: str | Iterable[str] = KINDS, letters: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n negatives preprocessed as on Draw -> (images (n, 28, 28) uint8, kinds (n,) str, chars (n,) str).
 
@@ -129,7 +125,7 @@ def negative_images(
 
 
 def iter_negatives(
-    n: int, seed: int, *, split: str = "train", kinds=KINDS, letters: str | None = None,
+    n: int, seed: int, *, split: str = "train", kinds: str | Iterable[str] = KINDS, letters: str | None = None,
 ) -> Iterator[Negative]:
     """Yield n pen drawings that are no digit, shuffled, split evenly over ``kinds``.
 

@@ -11,12 +11,17 @@ the Draw page does, then through the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlp.preprocess import FIELD_SIZE, PREPROCESS_VERSION, preprocess
 
 from .generate import BRUSH_RANGE, DRAWN_VERSION, HEIGHT_RANGE, iter_drawn_digits
+
+if TYPE_CHECKING:
+    from data import Dataset
+    from mlp.network import MLP
 
 __all__ = ["BRUSH_BUCKETS", "HEIGHT_BUCKETS", "DrawnInputs", "drawn_inputs", "evaluate_drawn", "score_drawn"]
 
@@ -41,11 +46,13 @@ class DrawnInputs:
     seed: int
     preprocess_options: dict = field(default_factory=dict)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"DrawnInputs(n={self.n}, seed={self.seed}, preprocess_options={self.preprocess_options})"
 
 
-def drawn_inputs(n=2000, seed=0, *, dataset=None, **preprocess_options) -> DrawnInputs:
+def drawn_inputs(
+    n: int = 2000, seed: int = 0, *, dataset: Dataset | None = None, **preprocess_options: Any,
+) -> DrawnInputs:
     """Generate n drawings from MNIST's test digits and preprocess each one.
 
     ``dataset`` is a loaded ``data.Dataset`` (MNIST); by default it is loaded
@@ -67,7 +74,7 @@ def drawn_inputs(n=2000, seed=0, *, dataset=None, **preprocess_options) -> Drawn
     return DrawnInputs(x, labels, brush, height, n, seed, preprocess_options)
 
 
-def score_drawn(model, inputs: DrawnInputs) -> dict:
+def score_drawn(model: MLP, inputs: DrawnInputs) -> dict[str, Any]:
     """Accuracy of ``model`` on preprocessed drawings: overall, per class, by brush and by height."""
     predicted = model.predict_proba(inputs.x).argmax(axis=1)
     correct = predicted == inputs.labels
@@ -83,7 +90,7 @@ def score_drawn(model, inputs: DrawnInputs) -> dict:
     }
 
 
-def evaluate_drawn(model, n=2000, seed=0, *, dataset=None) -> dict:
+def evaluate_drawn(model: MLP, n: int = 2000, seed: int = 0, *, dataset: Dataset | None = None) -> dict[str, Any]:
     """Generate, preprocess and score n drawings (seeded); see score_drawn for the keys.
 
     Takes ~15 s for 2,000 drawings. To score several models on the same
