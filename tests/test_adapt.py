@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlp import MLP, TrainConfig, Trainer, cli, load_model, save_model, to_inputs
+import cli
+from mlp import MLP, TrainConfig, Trainer, load_model, save_model, to_inputs
 from mlp import adapt as adapt_module
 from mlp.adapt import (
     BACK_OFF,
