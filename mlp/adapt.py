@@ -33,10 +33,14 @@ touches files; the command line (`python -m mlp adapt`) and the app's worker do 
 """
 
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .adapt_input import (
     MAX_DRAWINGS,
@@ -49,8 +53,11 @@ from .adapt_input import (
     read_drawings,
     read_labels,
 )
+from .arrays import Floats, Ints, Pixels
 from .augment import AugmentConfig, augment_batch
 from .meta import STALE_KEYS, stamp_test_scores
+from .metrics import Evaluation
+from .network import MLP
 from .optimizers import Adam, cosine_lr
 from .training import DivergedError, to_inputs
 
@@ -74,6 +81,8 @@ __all__ = [
 BACK_OFF = (1.0, 0.85, 0.7, 0.55, 0.4)
 #: At most this many check digits (each share tried reads them all once).
 MAX_CHECK = 6000
+#: Images and their labels: (x, y).
+Pair = tuple[ArrayLike, ArrayLike]
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ class AdaptConfig:
     blend: float = 1.0
     forget_tolerance: float = 0.001
 
-    def validate(self):
+    def validate(self) -> "AdaptConfig":
         """Raise AdaptError naming the first setting that makes no sense; returns self."""
         if not (isinstance(self.steps, int) and self.steps >= 2):
             raise AdaptError(f"steps must be an integer >= 2, got {self.steps!r}")
@@ -123,7 +132,7 @@ class AdaptConfig:
         self.augment.validate()
         return self
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every setting."""
         return asdict(self)
 
@@ -143,25 +152,25 @@ class AdaptResult:
     skipped: indices (into the caller's arrays) of empty drawings that were left out.
     """
 
-    model: object
+    model: MLP | None
     outcome: str  # "completed" or "stopped"
     seconds: float
     steps: int
     n_drawings: int
-    per_digit: list
+    per_digit: list[int]
     n_holdout: int
     holdout_before: float | None
     holdout_after: float | None
     mnist_before: float | None
     mnist_after: float | None
-    skipped: list
+    skipped: list[int]
     seed: int
     blend: float = 1.0
     n_check: int = 0
     check_before: float | None = None
     check_after: float | None = None
 
-    def figures(self):
+    def figures(self) -> dict[str, Any]:
         """The measured figures as a JSON-ready dict (what the model's meta["adapted"] records)."""
         return {
             "n_drawings": self.n_drawings,
@@ -180,19 +189,19 @@ class AdaptResult:
 # --------------------------------------------------------------------------- #
 # Teaching
 # --------------------------------------------------------------------------- #
-def holdout_split(labels, fraction, rng):
+def holdout_split(labels: Ints, fraction: float, rng: np.random.Generator) -> tuple[Ints, NDArray[np.intp]]:
     """(train_idx, held_idx): per digit with 2+ drawings, max(1, round(fraction * count)) held out.
 
     A digit drawn once is never held out (the model must see every digit it is taught).
     """
-    held = []
+    rows: list[int] = []
     if fraction > 0:
         for digit in np.unique(labels):
             idx = np.flatnonzero(labels == digit)
             if len(idx) >= 2:
                 k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
-                held.extend(rng.choice(idx, k, replace=False).tolist())
-    held = np.array(sorted(held), dtype=np.intp)
+                rows.extend(rng.choice(idx, k, replace=False).tolist())
+    held = np.array(sorted(rows), dtype=np.intp)
     train = np.setdiff1d(np.arange(len(labels)), held)
     return train, held
 
@@ -204,7 +213,9 @@ def holdout_split(labels, fraction, rng):
 BLAS_THREADS = 1
 
 
-def adapt(model, images, labels, *, replay, test=None, check=None, config=None, seed=0, progress=None, stop=None):
+def adapt(model: MLP, images: ArrayLike, labels: ArrayLike, *, replay: Pair, test: Pair | None = None,
+          check: Pair | None = None, config: AdaptConfig | None = None, seed: int = 0,
+          progress: Callable[[int, int], object] | None = None, stop: threading.Event | None = None) -> AdaptResult:
     """Fine-tune a copy of `model` on labelled drawings; returns an AdaptResult (see the module docstring).
 
     images (n, 28, 28) preprocessed drawings (uint8, or floats in [0, 1]); labels (n,) 0-9;
@@ -223,7 +234,8 @@ def adapt(model, images, labels, *, replay, test=None, check=None, config=None, 
         return _adapt(model, images, labels, replay, test, check, config, seed, progress, stop)
 
 
-def replay_and_check(model, x_train, y_train):
+def replay_and_check(model: MLP, x_train: Pixels,
+                     y_train: Ints) -> tuple[tuple[Pixels, Ints], tuple[Pixels, Ints] | None]:
     """((x, y) to replay, (x, y) to check or None): the rows of a training set `model` trained on, and
     (up to MAX_CHECK of) those it held out for validation, from its metadata's training settings.
 
@@ -246,13 +258,15 @@ def replay_and_check(model, x_train, y_train):
     return (x_train[train_idx], y_train[train_idx]), (x_train[val_idx], y_train[val_idx])
 
 
-def _adapt(model, images, labels, replay, test, check, config, seed, progress, stop):
+def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test: Pair | None, check: Pair | None,
+           config: AdaptConfig | None, seed: int, progress: Callable[[int, int], object] | None,
+           stop: threading.Event | None) -> AdaptResult:
     started = time.perf_counter()
     config = (config or AdaptConfig()).validate()
     check_model(model)
     pixels, targets, skipped = check_drawings(images, labels)
     x_replay, y_replay = check_replay(replay)
-    check = None if check is None else check_replay(check, "check")
+    checked = None if check is None else check_replay(check, "check")
     split_rng, pick_rng, augment_rng = np.random.default_rng(seed).spawn(3)
     train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
 
@@ -264,7 +278,7 @@ def _adapt(model, images, labels, replay, test, check, config, seed, progress, s
     optimizer = Adam(student.flat_parameters())
     n_user = max(1, round(config.user_share * config.batch_size))
     n_replay = config.batch_size - n_user
-    phases = [(config.steps, np.arange(len(targets)))]
+    phases: list[tuple[int, Ints]] = [(config.steps, np.arange(len(targets)))]
     if len(held_idx):
         phases.insert(0, (config.probe_steps, train_idx))
     total = sum(n for n, _ in phases)
@@ -292,7 +306,7 @@ def _adapt(model, images, labels, replay, test, check, config, seed, progress, s
                 progress(step, total)
     if not student.weights_finite():
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
-    blend, check_before, check_after = _keep_what_it_knew(model, student, check, config)
+    blend, check_before, check_after = _keep_what_it_knew(model, student, checked, config)
     # Read by the probe kept as the taught model is kept (the same share of what it changed).
     holdout_after = None if probe is None else _accuracy(_blended(model, probe, blend), held_x, targets[held_idx])
 
@@ -305,13 +319,14 @@ def _adapt(model, images, labels, replay, test, check, config, seed, progress, s
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=len(held_idx),
         holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
         mnist_after=mnist_after, skipped=skipped, seed=seed, blend=blend,
-        n_check=0 if check is None else len(check[1]), check_before=check_before, check_after=check_after,
+        n_check=0 if checked is None else len(checked[1]), check_before=check_before, check_after=check_after,
     )
     _stamp(student, model, result, config, evaluation if test is not None else None)
     return result
 
 
-def _keep_what_it_knew(base, student, check, config):
+def _keep_what_it_knew(base: MLP, student: MLP, check: tuple[Pixels, NDArray[np.int64]] | None,
+                       config: AdaptConfig) -> tuple[float, float | None, float | None]:
     """Blend student toward base (in place) as the module docstring says; (blend, check before, after).
 
     Compared as counts of check digits read right, so a fall of exactly the tolerance passes.
@@ -332,7 +347,7 @@ def _keep_what_it_knew(base, student, check, config):
     return blend, right_before / len(y), right_after / len(y)
 
 
-def _blended(base, taught, blend):
+def _blended(base: MLP, taught: MLP, blend: float) -> MLP:
     """taught's weights moved to base + blend * (taught - base), in place; returns taught."""
     if blend < 1:
         for (b, _, _), (t, _, _) in zip(base.flat_parameters(), taught.flat_parameters()):
@@ -342,18 +357,20 @@ def _blended(base, taught, blend):
     return taught
 
 
-def _accuracy(model, x, y):
+def _accuracy(model: MLP, x: Floats, y: ArrayLike) -> float | None:
     """Share of rows of x read as y, or None for no rows."""
     if len(x) == 0:
         return None
     return float((model.predict(x) == np.asarray(y)).mean())
 
 
-def _per_digit(targets):
-    return np.bincount(targets, minlength=N_CLASSES).tolist()
+def _per_digit(targets: Ints) -> list[int]:
+    counts: list[int] = np.bincount(targets, minlength=N_CLASSES).tolist()
+    return counts
 
 
-def _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before, n_holdout):
+def _stopped(model: MLP, started: float, step: int, pixels: Pixels, targets: Ints, skipped: list[int], seed: int,
+             holdout_before: float | None, mnist_before: float | None, n_holdout: int) -> AdaptResult:
     return AdaptResult(
         model=None, outcome="stopped", seconds=time.perf_counter() - started, steps=step,
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=n_holdout,
@@ -362,7 +379,8 @@ def _stopped(model, started, step, pixels, targets, skipped, seed, holdout_befor
     )
 
 
-def _stamp(student, base, result, config, evaluation):
+def _stamp(student: MLP, base: MLP, result: AdaptResult, config: AdaptConfig,
+           evaluation: Evaluation | None) -> None:
     """Name the taught model after its base, drop the base's scores, record what teaching did."""
     for key in STALE_KEYS:
         student.meta.pop(key, None)

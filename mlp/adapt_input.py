@@ -7,10 +7,16 @@ Nothing here prints; reading files is all it does besides checking.
 
 import json
 import math
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from .arrays import Pixels
+from .network import MLP
 from .preprocess import load_image, preprocess
 
 #: At most this many drawings per call: more would not fit the time budget of a click.
@@ -23,7 +29,7 @@ class AdaptError(ValueError):
     """Drawings, labels or replay data that cannot be learnt from; the message says which and why."""
 
 
-def check_drawings(images, labels):
+def check_drawings(images: ArrayLike, labels: ArrayLike) -> tuple[Pixels, NDArray[np.int64], list[int]]:
     """Validate drawings and labels; returns (uint8 (m, 28, 28), int64 (m,), skipped indices).
 
     images: (n, 28, 28) uint8, or floats in [0, 1] as mlp.preprocess gives them; labels: (n,)
@@ -54,7 +60,7 @@ def check_drawings(images, labels):
     return pixels[keep], labels[keep].astype(np.int64), skipped
 
 
-def _as_uint8(images):
+def _as_uint8(images: NDArray[Any]) -> Pixels:
     """uint8 as is; floats in [0, 1] rounded to 0..255; anything else refused."""
     if images.dtype == np.uint8:
         return images
@@ -63,10 +69,11 @@ def _as_uint8(images):
     lo, hi = float(images.min()), float(images.max())
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi > 1:
         raise AdaptError(f"float drawings must hold finite values in [0, 1], got [{lo:g}, {hi:g}]")
-    return np.rint(images * 255).astype(np.uint8)
+    pixels: Pixels = np.rint(images * 255).astype(np.uint8)
+    return pixels
 
 
-def check_replay(replay, name="replay"):
+def check_replay(replay: tuple[ArrayLike, ArrayLike], name: str = "replay") -> tuple[Pixels, NDArray[np.int64]]:
     """(x uint8 (m, 28, 28), y int64 (m,)) or AdaptError naming `name`."""
     try:
         x, y = replay
@@ -80,13 +87,13 @@ def check_replay(replay, name="replay"):
     return x, y.astype(np.int64)
 
 
-def check_model(model):
+def check_model(model: MLP) -> None:
     """AdaptError unless the model maps 784 inputs to 10 digits."""
     if model.layer_sizes[0] != SIDE * SIDE or model.layer_sizes[-1] != N_CLASSES:
         raise AdaptError(f"the model must map 784 inputs to 10 digits, got layer sizes {model.layer_sizes}")
 
 
-def read_labels(path):
+def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
     """{file name: digit} from a JSON object file; raises AdaptError naming what is wrong."""
     path = Path(path)
     try:
@@ -109,19 +116,20 @@ def read_labels(path):
     return mapping
 
 
-def read_drawings(paths, labels):
+def read_drawings(paths: Iterable[str | os.PathLike[str]],
+                  labels: Mapping[str, int]) -> tuple[Pixels, NDArray[np.int64], list[str]]:
     """Canvas images preprocessed as on Draw, with their labels from `labels` ({file name: digit}).
 
     Returns (images uint8 (n, 28, 28), labels int64 (n,), empty file names). Raises AdaptError for
     a name given twice, an image without a label, a label without an image, an unreadable image,
     more than MAX_DRAWINGS images, or images that are all empty.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files = [Path(p) for p in paths]
+    if not files:
         raise AdaptError("no drawings to learn from")
-    if len(paths) > MAX_DRAWINGS:
-        raise AdaptError(f"{len(paths)} drawings is more than the limit of {MAX_DRAWINGS}")
-    names = [p.name for p in paths]
+    if len(files) > MAX_DRAWINGS:
+        raise AdaptError(f"{len(files)} drawings is more than the limit of {MAX_DRAWINGS}")
+    names = [p.name for p in files]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise AdaptError(f"file name {twice[0]!r} is given twice (labels are keyed by file name)")
@@ -132,7 +140,7 @@ def read_drawings(paths, labels):
     if orphans:
         raise AdaptError(f"the labels file names {len(orphans)} image(s) not given, e.g. {orphans[0]!r}")
     images, digits, empty = [], [], []
-    for path in paths:
+    for path in files:
         try:
             x = preprocess(load_image(path))
         except (ValueError, OSError) as e:
@@ -143,5 +151,5 @@ def read_drawings(paths, labels):
         images.append(np.rint(x * 255).astype(np.uint8))
         digits.append(labels[path.name])
     if not images:
-        raise AdaptError(f"all {len(paths)} drawings are empty (no ink)")
+        raise AdaptError(f"all {len(files)} drawings are empty (no ink)")
     return np.stack(images), np.array(digits, dtype=np.int64), empty
