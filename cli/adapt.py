@@ -1,15 +1,16 @@
 """`adapt`: teach a copy of a model someone's handwriting from labelled canvas files (mlp.adapt)."""
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 from mlp.io import load_model, save_model
 
-from .args import DEFAULT_MODEL, program_name
+from .args import DEFAULT_MODEL, Parser, program_name
 
 
-def add_adapt_parser(sub):
+def add_adapt_parser(sub: "argparse._SubParsersAction[Parser]") -> None:
     """The adapt subcommand: teach a model someone's handwriting (mlp.adapt)."""
     a = sub.add_parser("adapt", help="fine-tune a copy of a model on labelled drawings (your handwriting)")
     a.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -22,7 +23,7 @@ def add_adapt_parser(sub):
                    help="canvas drawings, preprocessed as on Draw")
 
 
-def cmd_adapt(args):
+def cmd_adapt(args: argparse.Namespace) -> int:
     """Teach a copy of --model the labelled drawings, replaying MNIST; save it to --out. Errors: status 2."""
     from data import load_dataset
     from mlp import adapt
@@ -35,6 +36,7 @@ def cmd_adapt(args):
         replay, check = adapt.replay_and_check(model, ds.x_train, ds.y_train)
         result = adapt.adapt(model, images, digits, replay=replay, check=check, test=(ds.x_test, ds.y_test),
                              seed=args.seed)
+        assert result.model is not None  # no stop event: teaching runs to the end
         result.model.meta["adapted"]["skipped"] = empty  # file names, not indices: these never reached adapt
         save_model(result.model, args.out)
     except (ValueError, OSError) as e:  # AdaptError, ModelFileError, DatasetNotFound, DivergedError
@@ -52,7 +54,7 @@ def cmd_adapt(args):
     for name in empty:
         print(f"{name}: empty drawing, skipped", file=sys.stderr)
 
-    def pct(value, places=1):
+    def pct(value: float | None, places: int = 1) -> str:
         return "n/a" if value is None else f"{value:.{places}%}"
 
     print(f"taught {result.n_drawings} drawings in {result.seconds:.1f} s; held-out drawings ({result.n_holdout}): "

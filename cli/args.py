@@ -4,8 +4,9 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import Any, NoReturn, cast
 
-from mlp.hyperparams import requirement
+from mlp.hyperparams import Param, requirement
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
 
@@ -13,11 +14,11 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line, not usage plus a line."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     """argparse type: an integer > 0."""
     try:
         value = int(text)
@@ -28,7 +29,7 @@ def positive_int(text):
     return value
 
 
-def finite_float(text):
+def finite_float(text: str) -> float:
     """argparse type: a finite number (rejects nan and inf)."""
     try:
         value = float(text)
@@ -39,9 +40,14 @@ def finite_float(text):
     return value
 
 
-def add_flag(parser, param, default):
-    """The command-line flag of one hyperparameter (a mlp.hyperparams.Param): type, choices and help from the table."""
-    kwargs = {"dest": param.name, "default": default}
+def add_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, param: Param, default: Any) -> None:
+    """The command-line flag of one hyperparameter (a mlp.hyperparams.Param): type, choices and help from the table.
+
+    default: the flag's default, of the hyperparameter's own type (None: not given).
+    """
+    flag = param.cli
+    assert flag is not None, f"{param.name} has no command-line flag"
+    kwargs: dict[str, Any] = {"dest": param.name, "default": default}
     about = param.help
     if param.kind == "choice":
         kwargs["choices"] = param.choices
@@ -54,14 +60,15 @@ def add_flag(parser, param, default):
         # Ints that may be None are checked by the config, whose message says so.
         positive = param.kind == "int" and param.low == 1 and not param.optional
         kwargs.update(type=positive_int if positive else int if param.kind == "int" else finite_float,
-                      metavar=param.metavar or param.cli.lstrip("-").upper().replace("-", "_"))
+                      metavar=param.metavar or flag.lstrip("-").upper().replace("-", "_"))
         about += f" Valid: {requirement(param)}."
     if param.kind != "bool" and param.default is not None:
-        about += f" Default: {param.default if param.kind != 'sizes' else ' '.join(map(str, param.default))}."
-    parser.add_argument(param.cli, *param.cli_aliases, help=about.replace("%", "%%"), **kwargs)
+        shown = " ".join(map(str, cast(tuple[int, ...], param.default))) if param.kind == "sizes" else param.default
+        about += f" Default: {shown}."
+    parser.add_argument(flag, *param.cli_aliases, help=about.replace("%", "%%"), **kwargs)
 
 
-def program_name():
+def program_name() -> str:
     """How the user called us, for messages: "digit-lab" (the installed command) or "python -m mlp"."""
     return "digit-lab" if Path(sys.argv[0]).name == "digit-lab" else "python -m mlp"
 

@@ -1,11 +1,13 @@
 """`download`: a dataset, verified, unless it is already present."""
 
+import argparse
+
 from mlp.hyperparams import DATASET
 
 from .progress import DownloadBar
 
 
-def cmd_download(args):
+def cmd_download(args: argparse.Namespace) -> int:
     """Download (and verify) a dataset unless it is already present."""
     from data import download_dataset, find_dataset
 

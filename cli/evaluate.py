@@ -1,13 +1,15 @@
 """`evaluate`: a model's test-set scores, and on pen-drawn digits."""
 
+import argparse
 import json
+from typing import Any
 
 from mlp.hyperparams import DATASET
 from mlp.io import load_model
 from mlp.training import ConfigError, to_inputs
 
 
-def cmd_evaluate(args):
+def cmd_evaluate(args: argparse.Namespace) -> int:
     """Print test accuracy, per-class accuracy and the confusion matrix."""
     from data import load_dataset
 
@@ -49,7 +51,7 @@ def cmd_evaluate(args):
     return 0
 
 
-def pen_summary(pen):
+def pen_summary(pen: dict[str, Any]) -> str:
     """Lines for drawn.extras.handwriting_report: overall, per digit, per style, the unsure rates."""
     doubt = pen["unsure"]
     lines = [f"pen digits in people's styles: {pen['accuracy']:.2%} of {pen['n']}; unsure on "

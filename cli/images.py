@@ -1,17 +1,26 @@
 """`predict` and `explain`: image files read like drawings, one record per file."""
 
+import argparse
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from mlp.arrays import Floats
 from mlp.explain import saliency, trace
 from mlp.io import load_model
+from mlp.network import MLP
 from mlp.preprocess import load_image, preprocess, to_model_input
 from mlp.unsure import judge, threshold_of
 
+#: What one image file gave, as printed with --json.
+Record = dict[str, Any]
 
-def cmd_predict(args):
+
+def cmd_predict(args: argparse.Namespace) -> int:
     """Preprocess each image like a drawing and print the digit and probabilities."""
 
-    def summary(path, record):
+    def summary(path: Path, record: Record) -> str:
         probs = " ".join(f"{p:.3f}" for p in record["probabilities"])
         doubt = f"  {record['doubt']}" if record["doubt"] else ""
         return f"{path}: {record['digit']} ({max(record['probabilities']):.1%})  [{probs}]{doubt}"
@@ -19,7 +28,8 @@ def cmd_predict(args):
     return for_each_image(args, predict_file, summary)
 
 
-def for_each_image(args, record_of, summary):
+def for_each_image(args: argparse.Namespace, record_of: Callable[[MLP, Path], Record],
+                   summary: Callable[[Path, Record], str]) -> int:
     """Print record_of(model, path) for every image (a JSON line with --json, else summary(path, record)).
 
     A file that cannot be read gets an error line and the others still run; the exit status is then 1.
@@ -40,7 +50,7 @@ def for_each_image(args, record_of, summary):
     return 1 if failures else 0
 
 
-def predict_file(model, path):
+def predict_file(model: MLP, path: Path) -> Record:
     """{'file', 'digit', 'probabilities'} for one image file, or {'file', 'error'}."""
     try:
         x = preprocess(load_image(path))
@@ -54,22 +64,22 @@ def predict_file(model, path):
             "unsure": verdict.unsure, "doubt": verdict.message(class_names(model), noun_of(model))}
 
 
-def class_names(model):
+def class_names(model: MLP) -> list[str]:
     """The model's class names (its dataset's), or the digits."""
     return model.meta.get("class_names") or [str(d) for d in range(model.layer_sizes[-1])]
 
 
-def noun_of(model):
+def noun_of(model: MLP) -> str:
     """What one class is called in messages: "digit" for MNIST models, else "class"."""
     return "digit" if model.meta.get("dataset", "mnist") == "mnist" else "class"
 
 
-def cmd_explain(args):
+def cmd_explain(args: argparse.Namespace) -> int:
     """For each image: the digit, the input the network saw, its hidden activations and the saliency map."""
     return for_each_image(args, explain_file, explain_summary)
 
 
-def explain_file(model, path):
+def explain_file(model: MLP, path: Path) -> Record:
     """{'file', 'digit', 'probabilities', 'input', 'activations', 'saliency'} for one image, or {'file', 'error'}.
 
     input and saliency are 28x28 nested lists (input exactly as fed to the network; saliency is
@@ -98,12 +108,12 @@ def explain_file(model, path):
     }
 
 
-def significant(values, digits=6):
+def significant(values: Floats, digits: int = 6) -> list[float]:
     """A 1-D array as a list of floats rounded to `digits` significant digits (saliency can be 1e-9 small)."""
     return [float(f"{v:.{digits}g}") for v in values.tolist()]
 
 
-def explain_summary(path, record):
+def explain_summary(path: Path, record: Record) -> str:
     """Two short lines about one explained image: digit, each hidden layer's strongest unit, where the evidence is."""
     sal = record["saliency"]
     flat = [(v, r, c) for r, line in enumerate(sal) for c, v in enumerate(line)]

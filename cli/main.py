@@ -1,6 +1,8 @@
 """The parser of every subcommand, and the entry point of `python -m mlp` and `digit-lab`."""
 
+import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlp.hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS
@@ -15,7 +17,7 @@ from .images import cmd_explain, cmd_predict
 from .train import cmd_train
 
 
-def build_parser():
+def build_parser() -> Parser:
     """The argument parser for all subcommands."""
     p = Parser(prog=program_name(), description="Train, evaluate and use Digit Lab's NumPy MLP.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -27,7 +29,9 @@ def build_parser():
             add_flag(t, param, default=param.default)
     aug = t.add_argument_group("augmentation",
                                "random distortions of each training batch (any --aug-* flag turns it on)")
-    aug.add_argument(TRAIN_PARAMS["augment"].cli, action="store_true",
+    augment = TRAIN_PARAMS["augment"].cli
+    assert augment is not None
+    aug.add_argument(augment, action="store_true",
                      help="turn augmentation on with the defaults below")
     for param in AUGMENT_PARAMS.values():
         if param.cli:
@@ -89,7 +93,7 @@ def build_parser():
     return p
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
@@ -99,5 +103,6 @@ def main(argv=None):
         return 1
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
-            "adapt": cmd_adapt, "download": cmd_download}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain, "adapt": cmd_adapt,
+    "download": cmd_download}

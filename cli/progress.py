@@ -2,18 +2,21 @@
 
 import sys
 import time
+from typing import TextIO
+
+from mlp.training import EpochRecord
 
 
 class ProgressBar:
     """A one-line progress bar on stderr: epoch, batch bar, last metrics, ETA."""
 
-    def __init__(self, epochs, stream=sys.stderr, width=30):
+    def __init__(self, epochs: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
         self.epochs, self.stream, self.width = epochs, stream, width
         self.done_epochs, self.started = 0, time.perf_counter()
         self.last = ""
         self.tty = stream.isatty()
 
-    def batch(self, done, total):
+    def batch(self, done: int, total: int) -> None:
         """Called by the trainer a few times per epoch."""
         if not self.tty:
             return
@@ -26,7 +29,7 @@ class ProgressBar:
         self.stream.write(line.ljust(100)[:120])
         self.stream.flush()
 
-    def epoch(self, record):
+    def epoch(self, record: EpochRecord) -> None:
         """Called after each epoch with its EpochRecord."""
         self.done_epochs += 1
         val = f"  val_acc {record.val_accuracy:.4f}" if record.val_accuracy is not None else ""
@@ -35,7 +38,7 @@ class ProgressBar:
             self.stream.write(f"epoch {record.epoch}/{self.epochs}  {self.last}  {record.seconds:.2f}s\n")
             self.stream.flush()
 
-    def close(self):
+    def close(self) -> None:
         """End the bar's line."""
         if self.tty:
             self.stream.write("\n")
@@ -44,7 +47,7 @@ class ProgressBar:
 class DownloadBar:
     """A progress callback for dataset downloads, writing to stderr."""
 
-    def __call__(self, filename, done, total):
+    def __call__(self, filename: str, done: int, total: int | None) -> None:
         if total:
             sys.stderr.write(f"\r{filename}: {done / 1e6:6.1f} / {total / 1e6:.1f} MB")
         else:

@@ -1,5 +1,6 @@
 """`train`: a network from the hyperparameter flags (or continued from a file), scored and saved."""
 
+import argparse
 import json
 import signal
 import sys
@@ -15,7 +16,7 @@ from .args import program_name
 from .progress import DownloadBar, ProgressBar
 
 
-def augment_from_args(args):
+def augment_from_args(args: argparse.Namespace) -> AugmentConfig | None:
     """AugmentConfig from the --aug-* flags, or None when augmentation is off."""
     given = {name: getattr(args, name) for name, param in AUGMENT_PARAMS.items() if param.cli}
     if args.aug_scale is not None:
@@ -26,14 +27,14 @@ def augment_from_args(args):
     return AugmentConfig(**given)
 
 
-def config_from_args(args):
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from parsed train flags (validated)."""
     values = {name: getattr(args, name) for name, param in TRAIN_PARAMS.items() if param.cli and name != "augment"}
     values["hidden"] = tuple(values["hidden"])
     return TrainConfig(**values, augment=augment_from_args(args)).validate()
 
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test set, save; print a summary or one JSON object."""
     from data import load_dataset
 
@@ -112,11 +113,11 @@ def cmd_train(args):
         }))
     else:
         drawn = model.meta.get("drawn_digits")
-        extra = f", drawn digits {drawn['accuracy']:.2%} of {drawn['n']}" if drawn else ""
+        scores = f", drawn digits {drawn['accuracy']:.2%} of {drawn['n']}" if drawn else ""
         if args.pen:
             pen, doubt = model.meta["pen_digits"], model.meta["unsure"]["measured"]
-            extra += (f", pen digits {pen['accuracy']:.2%} (zeros {pen['per_class_accuracy'][0]:.2%}), unsure on "
+            scores += (f", pen digits {pen['accuracy']:.2%} (zeros {pen['per_class_accuracy'][0]:.2%}), unsure on "
                       f"{doubt['digits_flagged']:.2%} of digits and {doubt['letters_flagged']:.2%} of letters")
         print(f"{trainer.outcome}: {len(trainer.history)} epochs, test accuracy {ev.accuracy:.2%} "
-              f"(loss {ev.loss:.4f}){extra}; saved {args.out}")
+              f"(loss {ev.loss:.4f}){scores}; saved {args.out}")
     return 0

@@ -13,14 +13,21 @@ are no digit are drawn from the training fonts and get the NOT_A_CLASS label (ml
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from mlp.losses import NOT_A_CLASS
+from mlp.network import MLP
 from mlp.training import to_inputs
 from mlp.unsure import calibrate, flagged, stamp_unsure, threshold_of
 
 from .negatives import DIGIT_LIKE_LETTERS, negative_images
 from .styles import make_writer, pen_digit_inputs, score_styles, styled_images, writer_images
+
+if TYPE_CHECKING:
+    from data import Dataset
 
 __all__ = ["CALIBRATION_DRAWINGS", "FLAG_RATE", "PER_WRITER", "TRAINING_WRITERS_FROM", "calibrate_unsure",
            "handwriting_report", "training_extras"]
@@ -36,7 +43,8 @@ TRAINING_WRITERS_FROM = 2**40
 PER_WRITER = 2
 
 
-def training_extras(dataset, train_rows, *, styles, negatives, seed, writers=0):
+def training_extras(dataset: Dataset, train_rows: NDArray[Any], *, styles: int, negatives: int, seed: int,
+                    writers: int = 0) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     """(x (m, 28, 28) uint8, y (m,) int64): `styles` styled pen digits, `writers` pen digits by simulated
     writers (wider habits of slant, rotation, size and pen than one drawing's random hand, each keeping
     them), and `negatives` inputs of no class."""
@@ -59,7 +67,8 @@ def training_extras(dataset, train_rows, *, styles, negatives, seed, writers=0):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def calibrate_unsure(model, dataset, val_rows, *, seed, n=CALIBRATION_DRAWINGS, flag_rate=FLAG_RATE):
+def calibrate_unsure(model: MLP, dataset: Dataset, val_rows: NDArray[Any], *, seed: int, n: int = CALIBRATION_DRAWINGS,
+                     flag_rate: float = FLAG_RATE) -> float:
     """Set the model's unsure threshold so it flags `flag_rate` of pen drawings of validation digits."""
     if not len(val_rows):
         raise ValueError("calibrating the unsure threshold needs validation rows (--val-fraction > 0)")
@@ -71,7 +80,8 @@ def calibrate_unsure(model, dataset, val_rows, *, seed, n=CALIBRATION_DRAWINGS, 
     return threshold
 
 
-def handwriting_report(model, *, dataset=None, n_digits=5000, n_letters=2000, seed=0):
+def handwriting_report(model: MLP, *, dataset: Dataset | None = None, n_digits: int = 5000, n_letters: int = 2000,
+                       seed: int = 0) -> dict[str, Any]:
     """How the model reads held-out pen digits (per style, digit and writer) and how often it doubts.
 
     unsure: the share of those digits flagged unsure, and of held-out capital letters that look
