@@ -64,7 +64,8 @@ def url_parser(param):
                 raise ValueError(str(e).split(", got ")[0]) from None
         if isinstance(allowed, list) and value not in allowed:
             raise ValueError(f"{what} must be one of {', '.join(hp.to_text(param, a) for a in allowed)}")
-        if isinstance(allowed, tuple) and not allowed[0] <= value <= allowed[1]:
+        # A range is numbers only: an optional field's None ("none" in a link) is out of it too.
+        if isinstance(allowed, tuple) and not (isinstance(value, (int, float)) and allowed[0] <= value <= allowed[1]):
             low, high = (hp.to_text(param, a) for a in allowed)
             raise ValueError(f"{what} must be from {low} to {high} on this page")
         return value
