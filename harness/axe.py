@@ -52,7 +52,7 @@ def blocking(violations):
 
 def counts(violations):
     """{impact: number of nodes} of `violations`."""
-    found = {}
+    found: dict[str, int] = {}
     for v in violations:
         for n in v["nodes"]:
             found[n["impact"]] = found.get(n["impact"], 0) + 1

@@ -15,7 +15,7 @@ import dataclasses
 import gc
 import threading
 import weakref
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Budget", "BudgetError", "Usage", "array_bytes"]
 
@@ -59,7 +59,8 @@ class Budget:
     def __init__(self, total, per_client, per_address, runs=(2, 40)):
         self.limits = Usage(int(total), int(per_client), int(per_address), 0)
         self.runs = runs
-        self._holders = weakref.WeakKeyDictionary()  # holder -> (client token, address)
+        # holder (anything with memory_bytes(), maybe busy()) -> (client token, address)
+        self._holders: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def track(self, holder, client):

@@ -26,7 +26,7 @@ LOOPBACK = "127.0.0.1"  # Streamlit reports no address for a loopback connection
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _WITH_PORT = re.compile(r"\[(?P<v6>[^\]]+)\](:\d+)?|(?P<v4>[0-9.]+):\d+")  # [2001:db8::1]:443, 192.0.2.1:5678
 log = logging.getLogger("digit_lab")
-_warned = []  # once per process: X-Forwarded-For arrived from a peer that is not a trusted proxy
+_warned: list[object] = []  # once per process: X-Forwarded-For arrived from a peer that is not a trusted proxy
 
 
 class Client(NamedTuple):

@@ -5,7 +5,7 @@ new activation, optimizer or setting shows up in the sidebar and in shared links
 A widget's key is "t_" + the setting's URL name.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mlp import TrainConfig
 from mlp import hyperparams as hp
@@ -110,7 +110,8 @@ def visible(param, values):
 def build(values, n_samples=None, max_weight_bytes=None):
     """Settings from the widgets' values ({key: value}); n_samples checks sizes against the dataset, and
     max_weight_bytes the network's weights against the server's limit per model."""
-    problems, fields = {}, {"train": {}, "augment": {}}
+    problems: dict[str, str] = {}
+    fields: dict[str, dict[str, Any]] = {"train": {}, "augment": {}}
     for p in widget_params():
         if p is hp.DATASET or p.name == "augment":
             continue
