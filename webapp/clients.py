@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 __all__ = ["COOKIE", "COOKIE_DAYS", "Client", "address_key", "client_address", "identify", "valid_token"]
@@ -37,12 +38,12 @@ class Client(NamedTuple):
     new: bool  # the token was made now: the browser has to be told to keep it
 
 
-def valid_token(value):
+def valid_token(value: object) -> bool:
     """True if `value` has the shape of a client token (what `identify` makes)."""
     return isinstance(value, str) and _TOKEN_RE.fullmatch(value) is not None
 
 
-def address_key(ip, ipv6_prefix=56):
+def address_key(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address, ipv6_prefix: int = 56) -> str:
     """The address limits count by: an IPv4 address as it is, an IPv6 one as its network of `ipv6_prefix` bits
     (IPv4-mapped ones as IPv4). Takes an address, or a key already made (moderation types either)."""
     if isinstance(ip, str) and "/" in ip:
@@ -71,7 +72,8 @@ def _parse(text):
         return None
 
 
-def client_address(peer, forwarded_for, trusted):
+def client_address(peer: str | None, forwarded_for: Iterable[str],
+                   trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
     """The visitor's address: `peer` (the connection's, None for loopback), or, when the peer is one of the
     `trusted` networks, the right-most untrusted address of the X-Forwarded-For values `forwarded_for`."""
     here = _parse(peer) if peer else ipaddress.ip_address(LOOPBACK)
@@ -91,10 +93,10 @@ def client_address(peer, forwarded_for, trusted):
     return str(here)
 
 
-def identify(cookies, forwarded_for, peer, trusted, ipv6_prefix=56):
+def identify(cookies: Mapping[str, str], forwarded_for: Iterable[str], peer: str | None,
+             trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network], ipv6_prefix: int = 56) -> Client:
     """The Client a connection comes from: its cookie's token, or a new one; its address key."""
-    token = cookies.get(COOKIE)
-    new = not valid_token(token)
-    if new:
-        token = secrets.token_urlsafe(24)
+    found = cookies.get(COOKIE)
+    new = not valid_token(found)
+    token = secrets.token_urlsafe(24) if new else str(found)
     return Client(token, address_key(client_address(peer, forwarded_for, trusted), ipv6_prefix), new)
