@@ -130,8 +130,8 @@ def _check_ranges(path: Path, block: np.ndarray, first_line_index: int) -> None:
         )
     bad_pixel = (pixels < 0) | (pixels > 255)
     if bad_pixel.any():
-        i, j = np.unravel_index(int(np.argmax(bad_pixel)), bad_pixel.shape)
+        row, col = np.unravel_index(int(np.argmax(bad_pixel)), bad_pixel.shape)
         raise DatasetError(
-            f"{path}: line {first_line_index + i + 1}, column {j + 2}: "
-            f"pixel value {int(pixels[i, j])} outside 0..255"
+            f"{path}: line {first_line_index + row + 1}, column {col + 2}: "
+            f"pixel value {int(pixels[row, col])} outside 0..255"
         )

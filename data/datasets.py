@@ -86,6 +86,7 @@ def load_dataset(
         _check_split(source, spec, split, arrays[f"{split}_images"], arrays[f"{split}_labels"])
     if verify:
         for role, digest in digests.items():
+            assert digest is not None  # one per file when verifying
             file = spec.files[role]
             catalog.check_sha256(digest.hexdigest(), file, str(source / file.filename))
     return Dataset(

@@ -40,7 +40,7 @@ _MAX_DIMS = 4
 
 
 class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 class _Gunzip:

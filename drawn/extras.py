@@ -16,8 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mlp.losses import NOT_A_CLASS
+from mlp.network import MLP
 from mlp.training import to_inputs
 from mlp.unsure import calibrate, flagged, stamp_unsure, threshold_of
 
@@ -42,9 +44,8 @@ TRAINING_WRITERS_FROM = 2**40
 PER_WRITER = 2
 
 
-def training_extras(
-    dataset: Dataset, train_rows: np.ndarray, *, styles: int, negatives: int, seed: int, writers: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
+def training_extras(dataset: Dataset, train_rows: NDArray[Any], *, styles: int, negatives: int, seed: int,
+                    writers: int = 0) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     """(x (m, 28, 28) uint8, y (m,) int64): `styles` styled pen digits, `writers` pen digits by simulated
     writers (wider habits of slant, rotation, size and pen than one drawing's random hand, each keeping
     them), and `negatives` inputs of no class."""
@@ -67,10 +68,8 @@ def training_extras(
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def calibrate_unsure(
-    model: MLP, dataset: Dataset, val_rows: np.ndarray, *, seed: int, n: int = CALIBRATION_DRAWINGS,
-    flag_rate: float = FLAG_RATE,
-) -> float:
+def calibrate_unsure(model: MLP, dataset: Dataset, val_rows: NDArray[Any], *, seed: int, n: int = CALIBRATION_DRAWINGS,
+                     flag_rate: float = FLAG_RATE) -> float:
     """Set the model's unsure threshold so it flags `flag_rate` of pen drawings of validation digits."""
     if not len(val_rows):
         raise ValueError("calibrating the unsure threshold needs validation rows (--val-fraction > 0)")
@@ -82,9 +81,8 @@ def calibrate_unsure(
     return threshold
 
 
-def handwriting_report(
-    model: MLP, *, dataset: Dataset | None = None, n_digits: int = 5000, n_letters: int = 2000, seed: int = 0,
-) -> dict[str, Any]:
+def handwriting_report(model: MLP, *, dataset: Dataset | None = None, n_digits: int = 5000, n_letters: int = 2000,
+                       seed: int = 0) -> dict[str, Any]:
     """How the model reads held-out pen digits (per style, digit and writer) and how often it doubts.
 
     unsure: the share of those digits flagged unsure, and of held-out capital letters that look

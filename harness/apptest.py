@@ -2,6 +2,7 @@
 
 import re
 import time
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -12,7 +13,7 @@ APP = str(ROOT / "app.py")
 TIMEOUT = 60
 
 
-def clear_caches():
+def clear_caches() -> None:
     """Empty the process-wide caches and read the settings again, as a fresh server has them."""
     from webapp import settings
 
@@ -20,7 +21,7 @@ def clear_caches():
     settings.current.cache_clear()
 
 
-def open_app(page=None, **query):
+def open_app(page: str | None = None, **query: str) -> AppTest:
     """Run the app (with URL query parameters), optionally switched to app_pages/<page>.py."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for k, v in query.items():
@@ -32,17 +33,17 @@ def open_app(page=None, **query):
     return at
 
 
-def plain(markdown):
+def plain(markdown: str) -> str:
     """What a person reads of a Markdown string in which webapp.text.literal escaped a visitor's text."""
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
-def metrics(at):
+def metrics(at: AppTest) -> dict[str, str]:
     """label -> value of every st.metric on the page."""
     return {m.label: m.value for m in at.metric}
 
 
-def wait_for(at, predicate, seconds=60):
+def wait_for(at: AppTest, predicate: Callable[[AppTest], object], seconds: float = 60) -> AppTest:
     """Rerun the app until predicate(at) holds (a background run progresses meanwhile); the app."""
     deadline = time.time() + seconds
     while time.time() < deadline:

@@ -6,7 +6,15 @@ and every frame and runs the WCAG 2.1 A and AA rules on the whole document, shad
 included; it returns the violations found, each node that a rule of `ALLOWED` lets pass left out.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from .server import ROOT
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 AXE_FILE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE = AXE_FILE if AXE_FILE.exists() else None
@@ -27,14 +35,14 @@ _RUN_JS = """async ([tags, allowed]) => {
 }"""
 
 
-def inject(page):
+def inject(page: Page) -> None:
     """Load axe-core into the page's main frame and every frame in it (axe checks a frame from inside it)."""
     for frame in page.frames:
         if not frame.is_detached() and not frame.evaluate("typeof window.axe === 'object'"):
             frame.add_script_tag(path=AXE_FILE)
 
 
-def check(page, allowed=()):
+def check(page: Page, allowed: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
     """Run axe-core's WCAG 2.1 A and AA rules on what `page` shows now; the violations as dicts
     (id, impact, help, helpUrl, nodes: target, impact, html, summary).
 
@@ -45,21 +53,21 @@ def check(page, allowed=()):
     return page.evaluate(_RUN_JS, [list(WCAG21_AA), [list(a) for a in allowed]])
 
 
-def blocking(violations):
+def blocking(violations: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The nodes of `violations` whose impact is critical or serious, as (violation, node) pairs."""
     return [(v, n) for v in violations for n in v["nodes"] if n["impact"] in BLOCKING]
 
 
-def counts(violations):
+def counts(violations: list[dict[str, Any]]) -> dict[str, int]:
     """{impact: number of nodes} of `violations`."""
-    found = {}
+    found: dict[str, int] = {}
     for v in violations:
         for n in v["nodes"]:
             found[n["impact"]] = found.get(n["impact"], 0) + 1
     return found
 
 
-def report(violations, targets=3):
+def report(violations: list[dict[str, Any]], targets: int = 3) -> str:
     """The violations as lines a person reads: rule, impact, nodes, help, and the first few targets."""
     lines = []
     for v in violations:

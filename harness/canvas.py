@@ -1,12 +1,20 @@
 """The drawing canvas as tests see it: images as the component sends them, and its layer in the browser."""
 
+from __future__ import annotations
+
 import base64
 import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from .pages import settle
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from playwright.sync_api import Locator, Page
 
 # The canvas component's drawing layer (inside its shadow root; Playwright locators reach in),
 # and a test of whether it shows any stroke: white ink, red channel above 128.
@@ -24,7 +32,7 @@ CANVAS_STYLED_JS = """() => [...document.querySelectorAll('[data-testid="stBidiC
 TOOLBAR_SHOWN_JS = 'bar => getComputedStyle(bar).opacity === "1" && bar.getAnimations().length === 0'
 
 
-def canvas_ready(page):
+def canvas_ready(page: Page) -> None:
     """Wait until Draw's canvas is on the page, styled by the page's script, and the app idle: a stroke
     drawn then lands where it is drawn, however long the page took on a busy machine."""
     page.locator("canvas.upper-canvas").wait_for()
@@ -32,7 +40,7 @@ def canvas_ready(page):
     settle(page)
 
 
-def show_toolbar(page):
+def show_toolbar(page: Page) -> Locator:
     """Hover the canvas and wait until its Undo/Redo toolbar has faded in; the toolbar's locator."""
     page.locator("canvas.upper-canvas").hover()
     bar = page.locator(".dc-toolbar")
@@ -40,7 +48,7 @@ def show_toolbar(page):
     return bar
 
 
-def canvas_data_url(digit28, offset=(60, 40), scale=7):
+def canvas_data_url(digit28: ArrayLike, offset: tuple[int, int] = (60, 40), scale: int = 7) -> str:
     """A 280x280 RGBA canvas PNG (data URL) with an MNIST digit enlarged onto a black background."""
     canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
     big = Image.fromarray(np.asarray(digit28, dtype=np.uint8))
@@ -51,16 +59,17 @@ def canvas_data_url(digit28, offset=(60, 40), scale=7):
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def canvas_value(data_url):
+def canvas_value(data_url: str) -> dict[str, Any]:
     """The session-state value streamlit-drawable-canvas stores for a drawing."""
     return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": data_url},
             "backgroundFit": None}
 
 
-def draw_stroke(page, points, steps=4):
+def draw_stroke(page: Page, points: Sequence[tuple[float, float]], steps: int = 4) -> None:
     """Drag the mouse through `points` given in canvas pixels (0-280), whatever size the canvas is
     shown at, moving in `steps` small moves between points as a hand does (a Playwright page)."""
     box = page.locator("canvas.upper-canvas").bounding_box()
+    assert box is not None, "the canvas is not shown"
     scale = box["width"] / 280
     page.mouse.move(box["x"] + points[0][0] * scale, box["y"] + points[0][1] * scale)
     page.mouse.down()

@@ -3,6 +3,8 @@
 import io
 import json
 import zipfile
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +41,7 @@ def _metadata(meta):
     return _npy_header((len(raw),), np.uint8) + raw
 
 
-def zeros_model_file(layer_sizes, dtype="float64", meta=None):
+def zeros_model_file(layer_sizes: Sequence[int], dtype: str = "float64", meta: dict[str, Any] | None = None) -> bytes:
     """A deflated .npz of a model whose weights are all zeros: tiny on disk, `layer_sizes` large once loaded.
 
     Written a megabyte at a time, so making it costs no memory (the attack: a 0.4 MB upload that
@@ -57,12 +59,12 @@ def zeros_model_file(layer_sizes, dtype="float64", meta=None):
     return buf.getvalue()
 
 
-def model_file_with_meta(meta, layer_sizes=(784, 8, 10)):
+def model_file_with_meta(meta: dict[str, Any], layer_sizes: Sequence[int] = (784, 8, 10)) -> bytes:
     """A small valid model file whose metadata record also holds `meta` (any JSON-ready dict)."""
     return zeros_model_file(layer_sizes, "float32", meta)
 
 
-def deep_metadata_file(depth=100_000):
+def deep_metadata_file(depth: int = 100_000) -> bytes:
     """A model file whose metadata JSON nests `depth` lists deep (json.loads would recurse until it failed)."""
     record = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "layer_sizes": [784, 8, 10],
                          "activation": "relu", "dtype": "float32"})

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import threading
 import urllib.parse
+from collections.abc import Iterator
 
 from .server import free_port
 
@@ -66,7 +67,7 @@ async def _serve(target_port, forwarded_for, client_reader, client_writer):
 
 
 @contextlib.contextmanager
-def forwarding_proxy(app_url, forwarded_for):
+def forwarding_proxy(app_url: str, forwarded_for: str) -> Iterator[str]:
     """Serve the app at `app_url` through a proxy adding `forwarded_for`; yields the proxy's URL."""
     target = urllib.parse.urlsplit(app_url).port
     port, loop, ready = free_port(), asyncio.new_event_loop(), threading.Event()

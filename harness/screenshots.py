@@ -14,12 +14,16 @@ JPEG, with no visible loss. Needs MNIST (MLP_DATA_DIR).
 tests/test_screenshots.py runs the same visits with a smaller run, so this keeps working.
 """
 
+from __future__ import annotations
+
 import argparse
 import contextlib
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -27,9 +31,12 @@ from .canvas import canvas_ready, draw_stroke
 from .pages import ANIMATIONS_DONE_JS, PATIENCE, prediction, settle
 from .server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page, ViewportSize
+
 OUT = ROOT / "docs" / "images"
-WIDE = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 CLASS_CODE = "7b"
 PUBLISHED_NAME = "Katherine: 128 units"  # the Train page's run, published to the class
 SEVEN = [(90, 60), (130, 45), (185, 60), (170, 110), (140, 150), (120, 200), (110, 235)]  # canvas pixels
@@ -41,7 +48,8 @@ GALLERY_MODELS = (
 )
 
 
-def seed_gallery(store_url, models=GALLERY_MODELS, epochs=3, workdir=None):
+def seed_gallery(store_url: str, models: Sequence[tuple[str, list[str]]] = GALLERY_MODELS, epochs: int = 3,
+                 workdir: str | None = None) -> None:
     """Train each (name, CLI flags) model with `python -m mlp train` and publish it to CLASS_CODE in the store."""
     from webapp.store import Store, create_engine
 
@@ -58,17 +66,19 @@ def seed_gallery(store_url, models=GALLERY_MODELS, epochs=3, workdir=None):
             store.put_model(path.read_bytes(), name=name, owner="screenshots", published=True, class_code=CLASS_CODE)
 
 
-def shoot(page, path):
+def shoot(page: Page, path: Path) -> Path:
     """A screenshot of what the page shows now, once the app is idle and no pointer hovers the canvas."""
     # Away from the canvas (its Undo/Redo bar shows under the pointer) and the sidebar (its fold button).
-    page.mouse.move(page.viewport_size["width"] - 10, page.viewport_size["height"] // 2)
+    size = page.viewport_size
+    assert size is not None  # set by the context (WIDE, PHONE)
+    page.mouse.move(size["width"] - 10, size["height"] // 2)
     settle(page)
     page.evaluate(ANIMATIONS_DONE_JS)  # charts fade in after the script run
     page.screenshot(path=str(path))
     return path
 
 
-def scroll_to(locator, further=0):
+def scroll_to(locator: Locator, further: int = 0) -> None:
     """Scroll the page so that `locator` is at the top of the screen, then `further` pixels on."""
     locator.evaluate("""(e, further) => {
         e.scrollIntoView({block: 'start'});
@@ -79,13 +89,13 @@ def scroll_to(locator, further=0):
     }""", further)
 
 
-def open_page(page, name, heading):
+def open_page(page: Page, name: str, heading: str) -> None:
     """Go to another page through the sidebar, as a visitor does (a new address would start a new session)."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
     page.get_by_role("heading", name=heading).wait_for()
 
 
-def train(page, url, out, epochs, subset):
+def train(page: Page, url: str, out: Path, epochs: int, subset: int) -> list[Path]:
     """Train: a run on a subset, set up through the address bar (as a shared link does), to its end."""
     page.goto(f"{url}/train?hidden=128&epochs={epochs}&use_subset=true&subset={subset}")
     start = page.get_by_role("button", name="Start", exact=True)
@@ -96,14 +106,14 @@ def train(page, url, out, epochs, subset):
     return [shoot(page, out / "train.png")]
 
 
-def pick_model(page, name):
+def pick_model(page: Page, name: str) -> None:
     """Choose `name` in the page's Model selector (the run trained first is the session's selection)."""
     page.get_by_role("combobox", name="Model", exact=True).click()
     page.get_by_role("option", name=name).first.click()
     settle(page)
 
 
-def draw(page, out):
+def draw(page: Page, out: Path) -> list[Path]:
     """Draw: a 7 and its reading with the shipped model; then Inside the network (activations of both hidden
     layers)."""
     open_page(page, "Draw", "Draw a digit")
@@ -118,7 +128,7 @@ def draw(page, out):
     return shots
 
 
-def inspect(page, out):
+def inspect(page: Page, out: Path) -> list[Path]:
     """Inspect: the shipped model's confusion matrix, per-class accuracy and the first mistakes."""
     open_page(page, "Inspect", "Inspect a model")
     pick_model(page, "Pretrained")  # Draw chose it, but say so: Inspect shows the session's selection
@@ -128,7 +138,7 @@ def inspect(page, out):
     return [shoot(page, out / "inspect.png")]
 
 
-def gallery(page, out):
+def gallery(page: Page, out: Path) -> list[Path]:
     """Gallery: the class's leaderboard, with the run trained above published to it, and the first cards."""
     open_page(page, "Gallery", "Gallery")
     code = page.get_by_role("textbox", name="Class code", exact=True)
@@ -149,7 +159,7 @@ def gallery(page, out):
     return [shoot(page, out / "gallery.png")]
 
 
-def phone(browser, url, out):
+def phone(browser: Browser, url: str, out: Path) -> list[Path]:
     """Draw on a phone-sized touch screen: the canvas takes the width, the reading shows below it."""
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, color_scheme="light")
     try:
@@ -164,7 +174,7 @@ def phone(browser, url, out):
         context.close()
 
 
-def visit_pages(browser, url, out, epochs=8, subset=10000):
+def visit_pages(browser: Browser, url: str, out: Path, epochs: int = 8, subset: int = 10000) -> list[Path]:
     """Every page's screenshots into `out` (a Playwright browser, the app's URL); the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport=WIDE, color_scheme="light")
@@ -180,7 +190,7 @@ def visit_pages(browser, url, out, epochs=8, subset=10000):
     return shots + phone(browser, url, out)
 
 
-def shrink(path):
+def shrink(path: Path) -> None:
     """Rewrite a PNG with a 256-colour palette (these pages have few colours), as small as zlib makes it."""
     with Image.open(path) as im:
         small = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
@@ -188,7 +198,7 @@ def shrink(path):
 
 
 @contextlib.contextmanager
-def app_with_gallery(models=GALLERY_MODELS, epochs=3):
+def app_with_gallery(models: Sequence[tuple[str, list[str]]] = GALLERY_MODELS, epochs: int = 3) -> Iterator[str]:
     """A fresh server on loopback whose throwaway store holds `models` published to CLASS_CODE; yields its URL."""
     with tempfile.TemporaryDirectory() as tmp:
         store_url = f"sqlite:///{tmp}/store.sqlite"
@@ -200,7 +210,7 @@ def app_with_gallery(models=GALLERY_MODELS, epochs=3):
             stop_app(proc)
 
 
-def run(out=OUT, epochs=8, subset=10000):
+def run(out: Path | str = OUT, epochs: int = 8, subset: int = 10000) -> list[Path]:
     """Every screenshot, from a fresh server with a seeded gallery, shrunk; the paths written."""
     from playwright.sync_api import sync_playwright
 
@@ -215,7 +225,7 @@ def run(out=OUT, epochs=8, subset=10000):
     return shots
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=OUT, help="folder for the PNGs (default: docs/images)")
     p.add_argument("--epochs", type=int, default=8, help="epochs of the Train page's run (default 8)")

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,14 +22,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 
-def free_port():
+def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_app(env=None, timeout=60):
+def start_app(env: Mapping[str, str] | None = None, timeout: float = 60) -> tuple[subprocess.Popen[bytes], str]:
     """Start the app on a free loopback port and wait for its health check; returns (process, url).
 
     `env` adds to (or overrides) this process's environment, e.g. {"DIGIT_LAB_MAX_RUNS": "2"}.
@@ -61,7 +62,7 @@ def start_app(env=None, timeout=60):
         time.sleep(0.3)
 
 
-def stop_app(proc, timeout=10):
+def stop_app(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """Terminate the server (and wait); kill it if it does not stop in time."""
     if proc.poll() is None:
         proc.terminate()

@@ -27,22 +27,38 @@ falls by at most `forget_tolerance`, so a writer whose digits look like other di
 else cannot cost the model much of what it knew in one teaching. (Each teaching is checked
 against the model it starts from: teaching a taught model again can cost as much again.)
 
-Nothing here prints or touches files; the command line (`python -m mlp adapt`) and the app's
-worker do that.
+What it learns from is checked by mlp.adapt_input, whose names are importable from here too
+(`read_labels` and `read_drawings` read canvas files for the command line). Nothing here prints or
+touches files; the command line (`python -m mlp adapt`) and the app's worker do that.
 """
 
-import json
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from .adapt_input import (
+    MAX_DRAWINGS,
+    N_CLASSES,
+    SIDE,
+    AdaptError,
+    check_drawings,
+    check_model,
+    check_replay,
+    read_drawings,
+    read_labels,
+)
+from .arrays import Floats, Ints, Pixels
 from .augment import AugmentConfig, augment_batch
 from .meta import STALE_KEYS, stamp_test_scores
+from .metrics import Evaluation
+from .network import MLP
 from .optimizers import Adam, cosine_lr
-from .preprocess import load_image, preprocess
 from .training import DivergedError, to_inputs
 
 __all__ = [
@@ -59,20 +75,14 @@ __all__ = [
     "replay_and_check",
 ]
 
-#: At most this many drawings per call: more would not fit the time budget of a click.
-MAX_DRAWINGS = 500
-SIDE = 28
-N_CLASSES = 10
 #: The shares of what teaching changed tried in turn (times config.blend) while the taught model
 #: reads the check digits worse than the original by more than config.forget_tolerance; the last
 #: is kept if none passes.
 BACK_OFF = (1.0, 0.85, 0.7, 0.55, 0.4)
 #: At most this many check digits (each share tried reads them all once).
 MAX_CHECK = 6000
-
-
-class AdaptError(ValueError):
-    """Drawings, labels or replay data that cannot be learnt from; the message says which and why."""
+#: Images and their labels: (x, y).
+Pair = tuple[ArrayLike, ArrayLike]
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,7 @@ class AdaptConfig:
     blend: float = 1.0
     forget_tolerance: float = 0.001
 
-    def validate(self):
+    def validate(self) -> "AdaptConfig":
         """Raise AdaptError naming the first setting that makes no sense; returns self."""
         if not (isinstance(self.steps, int) and self.steps >= 2):
             raise AdaptError(f"steps must be an integer >= 2, got {self.steps!r}")
@@ -122,7 +132,7 @@ class AdaptConfig:
         self.augment.validate()
         return self
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every setting."""
         return asdict(self)
 
@@ -142,25 +152,25 @@ class AdaptResult:
     skipped: indices (into the caller's arrays) of empty drawings that were left out.
     """
 
-    model: object
+    model: MLP | None
     outcome: str  # "completed" or "stopped"
     seconds: float
     steps: int
     n_drawings: int
-    per_digit: list
+    per_digit: list[int]
     n_holdout: int
     holdout_before: float | None
     holdout_after: float | None
     mnist_before: float | None
     mnist_after: float | None
-    skipped: list
+    skipped: list[int]
     seed: int
     blend: float = 1.0
     n_check: int = 0
     check_before: float | None = None
     check_after: float | None = None
 
-    def figures(self):
+    def figures(self) -> dict[str, Any]:
         """The measured figures as a JSON-ready dict (what the model's meta["adapted"] records)."""
         return {
             "n_drawings": self.n_drawings,
@@ -177,86 +187,21 @@ class AdaptResult:
 
 
 # --------------------------------------------------------------------------- #
-# Checking the input
-# --------------------------------------------------------------------------- #
-def check_drawings(images, labels):
-    """Validate drawings and labels; returns (uint8 (m, 28, 28), int64 (m,), skipped indices).
-
-    images: (n, 28, 28) uint8, or floats in [0, 1] as mlp.preprocess gives them; labels: (n,)
-    integers 0-9. All-zero drawings are dropped and their indices returned. Raises AdaptError.
-    """
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
-        raise AdaptError(f"drawings must be an array shaped (n, 28, 28), got shape {images.shape}")
-    n = len(images)
-    if n == 0:
-        raise AdaptError("no drawings to learn from")
-    if labels.ndim != 1 or len(labels) != n:
-        raise AdaptError(f"{n} drawings but labels shaped {labels.shape} (expected ({n},))")
-    if n > MAX_DRAWINGS:
-        raise AdaptError(f"{n} drawings is more than the limit of {MAX_DRAWINGS}")
-    pixels = _as_uint8(images)
-    if labels.dtype.kind not in "ui" or labels.dtype == np.bool_:
-        raise AdaptError(f"labels must be integers 0-9, got dtype {labels.dtype}")
-    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
-    if len(bad):
-        raise AdaptError(f"label {int(labels[bad[0]])} of drawing {int(bad[0])} is outside 0-9")
-    empty = ~pixels.reshape(n, -1).any(axis=1)
-    skipped = np.flatnonzero(empty).tolist()
-    if len(skipped) == n:
-        raise AdaptError(f"all {n} drawings are empty (no ink)")
-    keep = ~empty
-    return pixels[keep], labels[keep].astype(np.int64), skipped
-
-
-def _as_uint8(images):
-    """uint8 as is; floats in [0, 1] rounded to 0..255; anything else refused."""
-    if images.dtype == np.uint8:
-        return images
-    if images.dtype.kind != "f":
-        raise AdaptError(f"drawings must be uint8 or floats in [0, 1], got dtype {images.dtype}")
-    lo, hi = float(images.min()), float(images.max())
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi > 1:
-        raise AdaptError(f"float drawings must hold finite values in [0, 1], got [{lo:g}, {hi:g}]")
-    return np.rint(images * 255).astype(np.uint8)
-
-
-def _check_replay(replay, name="replay"):
-    """(x uint8 (m, 28, 28), y int64 (m,)) or AdaptError naming `name`."""
-    try:
-        x, y = replay
-    except (TypeError, ValueError):
-        raise AdaptError(f"{name} must be a pair (images, labels)") from None
-    x, y = np.asarray(x), np.asarray(y)
-    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or len(x) == 0:
-        raise AdaptError(f"{name} images must be uint8 shaped (m, 28, 28) with m > 0, got {x.dtype} {x.shape}")
-    if y.shape != (len(x),):
-        raise AdaptError(f"{len(x)} {name} images but labels shaped {y.shape}")
-    return x, y.astype(np.int64)
-
-
-def _check_model(model):
-    if model.layer_sizes[0] != SIDE * SIDE or model.layer_sizes[-1] != N_CLASSES:
-        raise AdaptError(f"the model must map 784 inputs to 10 digits, got layer sizes {model.layer_sizes}")
-
-
-# --------------------------------------------------------------------------- #
 # Teaching
 # --------------------------------------------------------------------------- #
-def holdout_split(labels, fraction, rng):
+def holdout_split(labels: Ints, fraction: float, rng: np.random.Generator) -> tuple[Ints, NDArray[np.intp]]:
     """(train_idx, held_idx): per digit with 2+ drawings, max(1, round(fraction * count)) held out.
 
     A digit drawn once is never held out (the model must see every digit it is taught).
     """
-    held = []
+    rows: list[int] = []
     if fraction > 0:
         for digit in np.unique(labels):
             idx = np.flatnonzero(labels == digit)
             if len(idx) >= 2:
                 k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
-                held.extend(rng.choice(idx, k, replace=False).tolist())
-    held = np.array(sorted(held), dtype=np.intp)
+                rows.extend(rng.choice(idx, k, replace=False).tolist())
+    held = np.array(sorted(rows), dtype=np.intp)
     train = np.setdiff1d(np.arange(len(labels)), held)
     return train, held
 
@@ -268,7 +213,9 @@ def holdout_split(labels, fraction, rng):
 BLAS_THREADS = 1
 
 
-def adapt(model, images, labels, *, replay, test=None, check=None, config=None, seed=0, progress=None, stop=None):
+def adapt(model: MLP, images: ArrayLike, labels: ArrayLike, *, replay: Pair, test: Pair | None = None,
+          check: Pair | None = None, config: AdaptConfig | None = None, seed: int = 0,
+          progress: Callable[[int, int], object] | None = None, stop: threading.Event | None = None) -> AdaptResult:
     """Fine-tune a copy of `model` on labelled drawings; returns an AdaptResult (see the module docstring).
 
     images (n, 28, 28) preprocessed drawings (uint8, or floats in [0, 1]); labels (n,) 0-9;
@@ -287,7 +234,8 @@ def adapt(model, images, labels, *, replay, test=None, check=None, config=None, 
         return _adapt(model, images, labels, replay, test, check, config, seed, progress, stop)
 
 
-def replay_and_check(model, x_train, y_train):
+def replay_and_check(model: MLP, x_train: Pixels,
+                     y_train: Ints) -> tuple[tuple[Pixels, Ints], tuple[Pixels, Ints] | None]:
     """((x, y) to replay, (x, y) to check or None): the rows of a training set `model` trained on, and
     (up to MAX_CHECK of) those it held out for validation, from its metadata's training settings.
 
@@ -310,13 +258,15 @@ def replay_and_check(model, x_train, y_train):
     return (x_train[train_idx], y_train[train_idx]), (x_train[val_idx], y_train[val_idx])
 
 
-def _adapt(model, images, labels, replay, test, check, config, seed, progress, stop):
+def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test: Pair | None, check: Pair | None,
+           config: AdaptConfig | None, seed: int, progress: Callable[[int, int], object] | None,
+           stop: threading.Event | None) -> AdaptResult:
     started = time.perf_counter()
     config = (config or AdaptConfig()).validate()
-    _check_model(model)
+    check_model(model)
     pixels, targets, skipped = check_drawings(images, labels)
-    x_replay, y_replay = _check_replay(replay)
-    check = None if check is None else _check_replay(check, "check")
+    x_replay, y_replay = check_replay(replay)
+    checked = None if check is None else check_replay(check, "check")
     split_rng, pick_rng, augment_rng = np.random.default_rng(seed).spawn(3)
     train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
 
@@ -328,7 +278,7 @@ def _adapt(model, images, labels, replay, test, check, config, seed, progress, s
     optimizer = Adam(student.flat_parameters())
     n_user = max(1, round(config.user_share * config.batch_size))
     n_replay = config.batch_size - n_user
-    phases = [(config.steps, np.arange(len(targets)))]
+    phases: list[tuple[int, Ints]] = [(config.steps, np.arange(len(targets)))]
     if len(held_idx):
         phases.insert(0, (config.probe_steps, train_idx))
     total = sum(n for n, _ in phases)
@@ -356,7 +306,7 @@ def _adapt(model, images, labels, replay, test, check, config, seed, progress, s
                 progress(step, total)
     if not student.weights_finite():
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
-    blend, check_before, check_after = _keep_what_it_knew(model, student, check, config)
+    blend, check_before, check_after = _keep_what_it_knew(model, student, checked, config)
     # Read by the probe kept as the taught model is kept (the same share of what it changed).
     holdout_after = None if probe is None else _accuracy(_blended(model, probe, blend), held_x, targets[held_idx])
 
@@ -369,13 +319,14 @@ def _adapt(model, images, labels, replay, test, check, config, seed, progress, s
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=len(held_idx),
         holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
         mnist_after=mnist_after, skipped=skipped, seed=seed, blend=blend,
-        n_check=0 if check is None else len(check[1]), check_before=check_before, check_after=check_after,
+        n_check=0 if checked is None else len(checked[1]), check_before=check_before, check_after=check_after,
     )
     _stamp(student, model, result, config, evaluation if test is not None else None)
     return result
 
 
-def _keep_what_it_knew(base, student, check, config):
+def _keep_what_it_knew(base: MLP, student: MLP, check: tuple[Pixels, NDArray[np.int64]] | None,
+                       config: AdaptConfig) -> tuple[float, float | None, float | None]:
     """Blend student toward base (in place) as the module docstring says; (blend, check before, after).
 
     Compared as counts of check digits read right, so a fall of exactly the tolerance passes.
@@ -396,7 +347,7 @@ def _keep_what_it_knew(base, student, check, config):
     return blend, right_before / len(y), right_after / len(y)
 
 
-def _blended(base, taught, blend):
+def _blended(base: MLP, taught: MLP, blend: float) -> MLP:
     """taught's weights moved to base + blend * (taught - base), in place; returns taught."""
     if blend < 1:
         for (b, _, _), (t, _, _) in zip(base.flat_parameters(), taught.flat_parameters()):
@@ -406,18 +357,20 @@ def _blended(base, taught, blend):
     return taught
 
 
-def _accuracy(model, x, y):
+def _accuracy(model: MLP, x: Floats, y: ArrayLike) -> float | None:
     """Share of rows of x read as y, or None for no rows."""
     if len(x) == 0:
         return None
     return float((model.predict(x) == np.asarray(y)).mean())
 
 
-def _per_digit(targets):
-    return np.bincount(targets, minlength=N_CLASSES).tolist()
+def _per_digit(targets: Ints) -> list[int]:
+    counts: list[int] = np.bincount(targets, minlength=N_CLASSES).tolist()
+    return counts
 
 
-def _stopped(model, started, step, pixels, targets, skipped, seed, holdout_before, mnist_before, n_holdout):
+def _stopped(model: MLP, started: float, step: int, pixels: Pixels, targets: Ints, skipped: list[int], seed: int,
+             holdout_before: float | None, mnist_before: float | None, n_holdout: int) -> AdaptResult:
     return AdaptResult(
         model=None, outcome="stopped", seconds=time.perf_counter() - started, steps=step,
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=n_holdout,
@@ -426,7 +379,8 @@ def _stopped(model, started, step, pixels, targets, skipped, seed, holdout_befor
     )
 
 
-def _stamp(student, base, result, config, evaluation):
+def _stamp(student: MLP, base: MLP, result: AdaptResult, config: AdaptConfig,
+           evaluation: Evaluation | None) -> None:
     """Name the taught model after its base, drop the base's scores, record what teaching did."""
     for key in STALE_KEYS:
         student.meta.pop(key, None)
@@ -435,67 +389,3 @@ def _stamp(student, base, result, config, evaluation):
     student.meta["adapted"] = {**result.figures(), "config": config.to_dict()}
     if evaluation is not None:
         stamp_test_scores(student, evaluation)
-
-
-# --------------------------------------------------------------------------- #
-# Files, for the command line
-# --------------------------------------------------------------------------- #
-def read_labels(path):
-    """{file name: digit} from a JSON object file; raises AdaptError naming what is wrong."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AdaptError(f"labels file {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise AdaptError(f"labels file {path}: cannot read it: {e}") from None
-    try:
-        mapping = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AdaptError(f"labels file {path}: not valid JSON ({e})") from None
-    if not isinstance(mapping, dict):
-        raise AdaptError(f"labels file {path}: expected a JSON object mapping file names to digits")
-    for name, digit in mapping.items():
-        if not isinstance(digit, int) or isinstance(digit, bool):
-            raise AdaptError(f"labels file {path}: the label of {name!r} must be an integer 0-9, got {digit!r}")
-        if not 0 <= digit < N_CLASSES:
-            raise AdaptError(f"labels file {path}: the label of {name!r} is {digit}, outside 0-9")
-    return mapping
-
-
-def read_drawings(paths, labels):
-    """Canvas images preprocessed as on Draw, with their labels from `labels` ({file name: digit}).
-
-    Returns (images uint8 (n, 28, 28), labels int64 (n,), empty file names). Raises AdaptError for
-    a name given twice, an image without a label, a label without an image, an unreadable image,
-    more than MAX_DRAWINGS images, or images that are all empty.
-    """
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise AdaptError("no drawings to learn from")
-    if len(paths) > MAX_DRAWINGS:
-        raise AdaptError(f"{len(paths)} drawings is more than the limit of {MAX_DRAWINGS}")
-    names = [p.name for p in paths]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise AdaptError(f"file name {twice[0]!r} is given twice (labels are keyed by file name)")
-    unlabelled = [n for n in names if n not in labels]
-    if unlabelled:
-        raise AdaptError(f"{len(unlabelled)} image(s) missing from the labels file, e.g. {unlabelled[0]!r}")
-    orphans = sorted(set(labels) - set(names))
-    if orphans:
-        raise AdaptError(f"the labels file names {len(orphans)} image(s) not given, e.g. {orphans[0]!r}")
-    images, digits, empty = [], [], []
-    for path in paths:
-        try:
-            x = preprocess(load_image(path))
-        except (ValueError, OSError) as e:
-            raise AdaptError(str(e)) from None  # load_image's message names the path
-        if x is None:
-            empty.append(path.name)
-            continue
-        images.append(np.rint(x * 255).astype(np.uint8))
-        digits.append(labels[path.name])
-    if not images:
-        raise AdaptError(f"all {len(paths)} drawings are empty (no ink)")
-    return np.stack(images), np.array(digits, dtype=np.int64), empty

@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from .arrays import Floats, Inputs
 from .hyperparams import AUGMENT_PARAMS, DEFAULTS, check
 
 __all__ = [
@@ -68,44 +72,44 @@ class AugmentConfig:
     thickness_prob: float = DEFAULTS["thickness_prob"]
 
     @classmethod
-    def none(cls):
+    def none(cls) -> AugmentConfig:
         """A config that changes nothing: augment_batch then only converts to floats."""
         return cls(max_shift=0.0, max_rotation=0.0, min_scale=1.0, max_scale=1.0,
                    max_shear=0.0, elastic_alpha=0.0, thickness_prob=0.0)
 
     @property
-    def is_geometric(self):
+    def is_geometric(self) -> bool:
         """True if pixels move (affine or elastic)."""
         return (self.max_shift > 0 or self.max_rotation > 0 or self.min_scale != 1
                 or self.max_scale != 1 or self.max_shear > 0 or self.elastic_alpha > 0)
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         """True if augment_batch changes images at all."""
         return self.is_geometric or self.thickness_prob > 0
 
-    def problems(self):
+    def problems(self) -> dict[str, str]:
         """{field: message} for every setting that makes no sense (empty if all is well)."""
-        found = {}
+        found: dict[str, str] = {}
         for name, param in AUGMENT_PARAMS.items():
             message = check(param, getattr(self, name))
             if message:
                 found[name] = message
         return found
 
-    def validate(self):
+    def validate(self) -> AugmentConfig:
         """Raise ValueError naming the first bad setting; returns self."""
         found = self.problems()
         if found:
             raise ValueError(next(iter(found.values())))
         return self
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every setting."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: Mapping[str, Any]) -> AugmentConfig:
         """Build from a dict, ignoring unknown keys (older or newer model files)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
@@ -114,7 +118,7 @@ class AugmentConfig:
 # --------------------------------------------------------------------------- #
 # The whole pipeline
 # --------------------------------------------------------------------------- #
-def augment_batch(images, rng, config):
+def augment_batch(images: Inputs, rng: np.random.Generator, config: AugmentConfig) -> NDArray[np.float32]:
     """Randomly distorted copies of a batch, as (n, 784) float32 inputs in [0, 1].
 
     images: (n, 28, 28) or (n, 784), uint8 0..255 or floats in [0, 1].
@@ -133,7 +137,7 @@ def augment_batch(images, rng, config):
     return x.reshape(n, SIDE * SIDE)
 
 
-def _as_unit_images(images):
+def _as_unit_images(images: ArrayLike) -> NDArray[np.float32]:
     """Any accepted batch -> a new (n, 28, 28) float32 array in [0, 1]."""
     images = np.asarray(images)
     if images.ndim not in (2, 3) or images.shape[1:] not in ((SIDE * SIDE,), (SIDE, SIDE)):
@@ -141,7 +145,8 @@ def _as_unit_images(images):
     flat = images.reshape(len(images), SIDE, SIDE)
     if images.dtype == np.uint8:
         # The same arithmetic as training.to_inputs, so an inactive config is exact.
-        return np.multiply(flat, np.float32(1 / 255), dtype=np.float32)
+        scaled: NDArray[np.float32] = np.multiply(flat, np.float32(1 / 255), dtype=np.float32)
+        return scaled
     if images.dtype.kind != "f":
         raise ValueError(f"expected uint8 or float images, got {images.dtype}")
     return np.array(flat, dtype=np.float32)  # a copy: the caller's data is never modified
@@ -150,7 +155,8 @@ def _as_unit_images(images):
 # --------------------------------------------------------------------------- #
 # Random parameters
 # --------------------------------------------------------------------------- #
-def random_affine(n, rng, config):
+def random_affine(n: int, rng: np.random.Generator,
+                  config: AugmentConfig) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Random forward affine maps for n samples: matrices (n, 2, 2), offsets (n, 2) float32."""
     angles = rng.uniform(-config.max_rotation, config.max_rotation, n)
     scales = rng.uniform(config.min_scale, config.max_scale, n)
@@ -159,7 +165,7 @@ def random_affine(n, rng, config):
     return affine_matrices(angles, scales, shears), offsets.astype(np.float32)
 
 
-def affine_matrices(angles, scales, shears):
+def affine_matrices(angles: ArrayLike, scales: ArrayLike, shears: ArrayLike) -> NDArray[np.float32]:
     """(n, 2, 2) float32 maps rotation @ shear * scale, acting on (row, col) about the centre.
 
     angles: degrees, counter-clockwise as displayed (rows grow downwards);
@@ -175,10 +181,11 @@ def affine_matrices(angles, scales, shears):
     shearing = np.zeros_like(rotation)
     shearing[:, 0, 0] = shearing[:, 1, 1] = 1.0
     shearing[:, 1, 0] = shear
-    return (rotation @ shearing * scale[:, None, None]).astype(np.float32)
+    matrices: NDArray[np.float32] = (rotation @ shearing * scale[:, None, None]).astype(np.float32)
+    return matrices
 
 
-def random_thickness(n, rng, prob):
+def random_thickness(n: int, rng: np.random.Generator, prob: float) -> NDArray[np.float32]:
     """(n,) float32 stroke changes: 0 (unchanged) with probability 1 - prob, else in [-1, 1].
 
     Positive thickens, negative thins; the magnitude is uniform in [0, 1].
@@ -188,7 +195,7 @@ def random_thickness(n, rng, prob):
     return np.where(chosen, amounts, np.float32(0))
 
 
-def elastic_field(n, rng, alpha, sigma):
+def elastic_field(n: int, rng: np.random.Generator, alpha: float, sigma: float) -> NDArray[np.float32]:
     """Smooth random displacements (n, 2, 28, 28) float32, RMS ``alpha`` pixels per axis.
 
     Random values on a coarse grid of control points (spacing sigma, reaching
@@ -206,11 +213,11 @@ def elastic_field(n, rng, alpha, sigma):
     # One small product per sample: a single large GEMM would be split across
     # BLAS threads, which crawl when other processes share the cores.
     field = spread @ noise @ spread.T  # (n*2, 28, 28)
-    return field.reshape(n, 2, SIDE, SIDE)
+    return cast(NDArray[np.float32], field.reshape(n, 2, SIDE, SIDE))  # float32 @ float32: numpy's stubs say float64
 
 
 @functools.lru_cache(maxsize=None)
-def _spread_matrix(sigma):
+def _spread_matrix(sigma: float) -> NDArray[np.float32]:
     """(28, g) Gaussian weights from g control points to the 28 pixel positions (shared: do not modify)."""
     g = math.ceil((SIDE - 1 + 2 * sigma) / sigma) + 1
     points = np.linspace(-sigma, SIDE - 1 + sigma, g)
@@ -231,7 +238,8 @@ _BASE_GRID = np.stack([_rows.ravel(), _cols.ravel()]) - np.float32(_CENTRE)
 _PADDED = SIDE + 3
 
 
-def warp(images, matrices, offsets, displacement=None):
+def warp(images: NDArray[np.float32], matrices: Floats, offsets: Floats,
+         displacement: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
     """Apply forward affine maps (and an optional elastic field) with bilinear sampling.
 
     images: (n, 28, 28) float32; matrices (n, 2, 2), offsets (n, 2) as from
@@ -250,7 +258,7 @@ def warp(images, matrices, offsets, displacement=None):
     return _bilinear(images, src).reshape(n, SIDE, SIDE)
 
 
-def _bilinear(images, src):
+def _bilinear(images: NDArray[np.float32], src: NDArray[np.float32]) -> NDArray[np.float32]:
     """Sample (n, 28, 28) at padded-image positions src (n, 2, m); zero outside. -> (n, m)."""
     n = len(images)
     padded = np.zeros((n, _PADDED, _PADDED), dtype=np.float32)
@@ -260,10 +268,10 @@ def _bilinear(images, src):
     corner = np.floor(src)  # (n, 2, m) top-left neighbour
     frac = np.subtract(src, corner, out=src)  # weights towards the next row / column
     # Flat index of the top-left neighbour within its image (at most 29 * 31 + 29).
-    index = corner[:, 0] * np.float32(_PADDED)
-    index += corner[:, 1]
+    position = corner[:, 0] * np.float32(_PADDED)
+    position += corner[:, 1]
     # intp indices: np.take would convert any other type on every call.
-    index = index.astype(np.intp)
+    index = position.astype(np.intp)
     index += (np.arange(n, dtype=np.intp) * _PADDED**2)[:, None]
     flat = padded.ravel()
     # The other three neighbours through shifted views of the same buffer, so
@@ -286,7 +294,7 @@ def _bilinear(images, src):
     return top
 
 
-def change_thickness(images, amounts):
+def change_thickness(images: ArrayLike, amounts: ArrayLike) -> NDArray[np.float32]:
     """Thicker (amount > 0) or thinner (amount < 0) strokes; |amount| <= 1 is the strength.
 
     images (n, 28, 28) float32. A thickened image is blended towards its 3x3
@@ -309,14 +317,14 @@ def change_thickness(images, amounts):
     return out
 
 
-def _padded(images):
+def _padded(images: NDArray[np.float32]) -> NDArray[np.float32]:
     """(n, 28, 28) -> (n, 30, 30) with a zero border."""
     padded = np.zeros((len(images), SIDE + 2, SIDE + 2), dtype=np.float32)
     padded[:, 1:-1, 1:-1] = images
     return padded
 
 
-def _dilate(images):
+def _dilate(images: NDArray[np.float32]) -> NDArray[np.float32]:
     """3x3 grey dilation (max over the square), computed separably."""
     p = _padded(images)
     rows = np.maximum(p[:, :, :-2], p[:, :, 1:-1])  # (n, 30, 28)
@@ -325,7 +333,7 @@ def _dilate(images):
     return np.maximum(out, rows[:, 2:], out=out)
 
 
-def _erode(images):
+def _erode(images: NDArray[np.float32]) -> NDArray[np.float32]:
     """Grey erosion by a plus (the pixel and its four edge neighbours)."""
     p = _padded(images)
     out = np.minimum(p[:, 1:-1, 1:-1], p[:, :-2, 1:-1])

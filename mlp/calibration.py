@@ -10,8 +10,12 @@ the fraction read correctly. The expected calibration error (Guo et al., 2017) i
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .arrays import Floats
 
 __all__ = ["Reliability", "describe", "reliability"]
 
@@ -22,10 +26,10 @@ WELL_CALIBRATED = 0.005  # |mean confidence - accuracy| under half a point reads
 class Reliability:
     """Per-bin and overall calibration of n predictions. Empty bins have NaN confidence and accuracy."""
 
-    edges: np.ndarray  # (n_bins + 1,) bin edges, 0 to 1
-    count: np.ndarray  # (n_bins,) int64 samples per bin
-    confidence: np.ndarray  # (n_bins,) mean top probability per bin
-    accuracy: np.ndarray  # (n_bins,) fraction read correctly per bin
+    edges: Floats  # (n_bins + 1,) bin edges, 0 to 1
+    count: NDArray[np.int64]  # (n_bins,) int64 samples per bin
+    confidence: Floats  # (n_bins,) mean top probability per bin
+    accuracy: Floats  # (n_bins,) fraction read correctly per bin
     ece: float  # sum over bins of |accuracy - confidence| * count / n
     mce: float  # max over non-empty bins of |accuracy - confidence|
     mean_confidence: float  # mean top probability over all samples
@@ -33,15 +37,15 @@ class Reliability:
     n: int
 
     @property
-    def n_bins(self):
+    def n_bins(self) -> int:
         return len(self.count)
 
     @property
-    def gap(self):
+    def gap(self) -> float:
         """mean_confidence - overall_accuracy: positive when over-confident, negative when under-confident."""
         return self.mean_confidence - self.overall_accuracy
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the figures and, per non-empty bin, its range, count, confidence and accuracy."""
         bins = [{"low": float(self.edges[i]), "high": float(self.edges[i + 1]), "count": int(self.count[i]),
                  "confidence": float(self.confidence[i]), "accuracy": float(self.accuracy[i])}
@@ -50,7 +54,7 @@ class Reliability:
                 "accuracy": self.overall_accuracy, "bins": bins}
 
 
-def reliability(probs, labels, n_bins=15) -> Reliability:
+def reliability(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> Reliability:
     """Reliability of (n, k) class probabilities against (n,) integer labels in n_bins equal-width bins.
 
     Raises ValueError naming the problem: shapes that do not match, probabilities outside [0, 1] or
@@ -89,7 +93,7 @@ def describe(rel: Reliability) -> str:
             f"{how} (expected calibration error {rel.ece:.2%}).")
 
 
-def _check(probs, labels, n_bins):
+def _check(probs: ArrayLike, labels: ArrayLike, n_bins: int) -> tuple[Floats, NDArray[np.int64]]:
     """Validated (probs float (n, k), labels int64 (n,)); ValueError naming the first problem."""
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")

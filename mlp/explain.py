@@ -9,13 +9,16 @@ Shapes: n inputs, d = 784 input pixels, h_i units in hidden layer i, k classes.
 """
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .activations import ACTIVATIONS, DERIVATIVES
+from .arrays import Floats, Ints
 from .losses import softmax
 from .metrics import confusion_matrix
+from .network import MLP
 
 __all__ = [
     "Trace",
@@ -35,12 +38,12 @@ __all__ = [
 class Trace(NamedTuple):
     """One inference pass: every hidden layer's output, the logits and the probabilities."""
 
-    hidden: list  # one (n, h_i) array per hidden layer, after the activation
-    logits: np.ndarray  # (n, k)
-    probs: np.ndarray  # (n, k)
+    hidden: list[Floats]  # one (n, h_i) array per hidden layer, after the activation
+    logits: Floats  # (n, k)
+    probs: Floats  # (n, k)
 
 
-def trace(model, x):
+def trace(model: MLP, x: ArrayLike) -> Trace:
     """Run x (n, d), as fed to the model (`to_model_input`, `to_inputs`), through it once.
 
     Returns a `Trace`: hidden (list of (n, h_i), post-activation), logits (n, k), probs (n, k),
@@ -48,7 +51,7 @@ def trace(model, x):
     """
     h = model.cast(x)  # (n, d)
     act = ACTIVATIONS[model.activation]
-    hidden = []
+    hidden: list[Floats] = []
     for layer in model.dense[:-1]:
         h = layer.forward(h, training=False)  # a fresh (n, h_i) array...
         act(h, out=h)  # ...so the activation may overwrite it
@@ -57,10 +60,11 @@ def trace(model, x):
     return Trace(hidden, logits, softmax(logits))
 
 
-def _targets(target, n, k, probs):
+def _targets(target: ArrayLike | None, n: int, k: int, probs: Floats) -> Ints:
     """target (None = each row's most probable class, an int, or (n,) ints) as an (n,) int64 array."""
     if target is None:
-        return probs.argmax(axis=1)
+        predicted: Ints = probs.argmax(axis=1)
+        return predicted
     t = np.asarray(target)
     if not np.issubdtype(t.dtype, np.integer):
         raise ValueError(f"target must be an integer class or an array of them, got {target!r}")
@@ -72,7 +76,8 @@ def _targets(target, n, k, probs):
     return t
 
 
-def saliency(model, x, target=None, *, of="log_prob", traced=None):
+def saliency(model: MLP, x: ArrayLike, target: ArrayLike | None = None, *, of: str = "log_prob",
+             traced: Trace | None = None) -> Floats:
     """Gradient x input of the target class's log-probability (default) or logit: (n, d).
 
     x: (n, d) as fed to the model; target: an int, (n,) ints, or None for each row's
@@ -117,7 +122,8 @@ def saliency(model, x, target=None, *, of="log_prob", traced=None):
     return grad
 
 
-def input_weights(model, layer, unit, x=None, traced=None):
+def input_weights(model: MLP, layer: int, unit: int, x: ArrayLike | None = None,
+                  traced: Trace | None = None) -> Floats:
     """What hidden `unit` of `layer` (0-based) weighs each input pixel by: (d,).
 
     For the first layer, the unit's incoming weights. A deeper unit has no weights on the pixels
@@ -141,19 +147,21 @@ def input_weights(model, layer, unit, x=None, traced=None):
         backward(t.hidden[i][:1], delta)
         delta = delta @ dense[i].params["W"].T
     backward(t.hidden[0][:1], delta)
-    return (delta @ dense[0].params["W"].T)[0]
+    weights: Floats = (delta @ dense[0].params["W"].T)[0]
+    return weights
 
 
 class Deletion(NamedTuple):
     """Probability drops of the target class when ink pixels are blanked (see `deletion_drop`)."""
 
-    salient: np.ndarray  # (n,) p_target(x) - p_target(x with the most salient ink blanked)
-    random: np.ndarray  # (n,) the same with as many ink pixels chosen at random
-    blanked: np.ndarray  # (n,) int, pixels blanked in each image
-    targets: np.ndarray  # (n,) int, the class whose probability was measured
+    salient: NDArray[np.float64]  # (n,) p_target(x) - p_target(x with the most salient ink blanked)
+    random: NDArray[np.float64]  # (n,) the same with as many ink pixels chosen at random
+    blanked: NDArray[np.int64]  # (n,) int, pixels blanked in each image
+    targets: Ints  # (n,) int, the class whose probability was measured
 
 
-def deletion_drop(model, x, target=None, fraction=0.1, rng=None, *, of="log_prob", batch_size=1000):
+def deletion_drop(model: MLP, x: ArrayLike, target: ArrayLike | None = None, fraction: float = 0.1,
+                  rng: np.random.Generator | None = None, *, of: str = "log_prob", batch_size: int = 1000) -> Deletion:
     """The deletion test of a saliency map's faithfulness, vectorised over n images.
 
     x: (n, d) as fed to the model; ink = pixels > 0. In each image, round(fraction x ink) pixels
@@ -166,13 +174,14 @@ def deletion_drop(model, x, target=None, fraction=0.1, rng=None, *, of="log_prob
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     rng = np.random.default_rng(0) if rng is None else rng
     x = model.cast(x)
-    parts = [_deletion_batch(model, x[s:s + batch_size], target if np.ndim(target) == 0 else
+    parts = [_deletion_batch(model, x[s:s + batch_size], target if target is None or np.ndim(target) == 0 else
                              np.asarray(target)[s:s + batch_size], fraction, rng, of)
              for s in range(0, len(x), batch_size)]
     return Deletion(*(np.concatenate(a) for a in zip(*parts)))
 
 
-def _deletion_batch(model, x, target, fraction, rng, of):
+def _deletion_batch(model: MLP, x: Floats, target: ArrayLike | None, fraction: float, rng: np.random.Generator,
+                    of: str) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], Ints]:
     t = trace(model, x)
     n, d = x.shape
     targets = _targets(target, n, t.probs.shape[1], t.probs)
@@ -185,7 +194,7 @@ def _deletion_batch(model, x, target, fraction, rng, of):
     salient_key = np.where(ink, -sal, np.inf)
     random_key = np.where(ink, rng.random((n, d)), np.inf)
     before = t.probs[rows, targets]
-    drops = []
+    drops: list[NDArray[np.float64]] = []
     for key in (salient_key, random_key):
         order = np.argsort(key, axis=1, kind="stable")  # (n, d)
         chosen = np.zeros((n, d), dtype=bool)
@@ -199,17 +208,18 @@ def _deletion_batch(model, x, target, fraction, rng, of):
 class Embedding:
     """A 2-D PCA map of the last hidden layer: coords[i] is the i-th input it was fitted on."""
 
-    mean: np.ndarray  # (h,) mean activation
-    components: np.ndarray  # (h, 2) unit principal directions, largest variance first
-    coords: np.ndarray  # (n, 2) the fitted inputs on the map
-    explained_variance_ratio: np.ndarray  # (2,) share of the total variance each axis holds
+    mean: Floats  # (h,) mean activation
+    components: Floats  # (h, 2) unit principal directions, largest variance first
+    coords: Floats  # (n, 2) the fitted inputs on the map
+    explained_variance_ratio: Floats  # (2,) share of the total variance each axis holds
 
-    def project(self, hidden_last):
+    def project(self, hidden_last: ArrayLike) -> Floats:
         """(m, h) last-hidden-layer activations (`trace(...).hidden[-1]`) -> (m, 2) map coordinates."""
         return (np.asarray(hidden_last, dtype=self.mean.dtype) - self.mean) @ self.components
 
 
-def fit_embedding(model, x_test, max_points=None, batch_size=2000):
+def fit_embedding(model: MLP, x_test: NDArray[Any], max_points: int | None = None,
+                  batch_size: int = 2000) -> Embedding:
     """PCA (by SVD) of the last hidden layer's activations over x_test (n, d) -> `Embedding`.
 
     The first max_points inputs are used (all if None), so coords[i] belongs to x_test[i].
@@ -237,7 +247,7 @@ def fit_embedding(model, x_test, max_points=None, batch_size=2000):
     return Embedding(mean, components, h @ components, ratio)
 
 
-def top_exciting(activations, unit, k=8):
+def top_exciting(activations: ArrayLike, unit: int, k: int = 8) -> Ints:
     """Indices of the k rows of activations (n, units) where `unit` is largest, largest first.
 
     Ties keep the lower index first (a stable order).
@@ -252,14 +262,14 @@ def top_exciting(activations, unit, k=8):
 class Comparison:
     """Model B against model A on one labelled set (see `compare`)."""
 
-    diff_confusion: np.ndarray  # (k, k) int, B's confusion matrix minus A's (rows: true)
-    fixed: np.ndarray  # indices A got wrong and B right, B's most confident first
-    broke: np.ndarray  # indices A got right and B wrong, B's most confident (wrong) answer first
+    diff_confusion: Ints  # (k, k) int, B's confusion matrix minus A's (rows: true)
+    fixed: Ints  # indices A got wrong and B right, B's most confident first
+    broke: Ints  # indices A got right and B wrong, B's most confident (wrong) answer first
     accuracy_a: float
     accuracy_b: float
 
 
-def compare(probs_a, probs_b, y):
+def compare(probs_a: ArrayLike, probs_b: ArrayLike, y: ArrayLike) -> Comparison:
     """Compare two models' (n, k) probabilities on the same (n,) labels -> `Comparison`."""
     probs_a, probs_b = np.asarray(probs_a), np.asarray(probs_b)
     y = np.asarray(y, dtype=np.int64)
@@ -270,7 +280,7 @@ def compare(probs_a, probs_b, y):
     right_a, right_b = pred_a == y, pred_b == y
     confidence_b = probs_b.max(axis=1)
 
-    def most_confident_first(mask):
+    def most_confident_first(mask: NDArray[np.bool_]) -> Ints:
         idx = np.flatnonzero(mask)
         return idx[np.argsort(-confidence_b[idx], kind="stable")]
 

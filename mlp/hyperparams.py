@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -59,6 +60,9 @@ __all__ = [
     "ui_allowed",
     "ui_default",
 ]
+
+#: What a hyperparameter holds: a number, a choice's name, a switch, hidden sizes, or None (optional ones).
+Value = int | float | str | bool | tuple[int, ...] | None
 
 KINDS = ("int", "float", "choice", "bool", "sizes")
 #: What the app accepts for hidden layers (bigger networks are too slow on a shared server).
@@ -89,7 +93,7 @@ class Param:
     label: str
     help: str = ""
     section: str = "Training"
-    choices: tuple = ()
+    choices: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -98,7 +102,7 @@ class Param:
     unit: str = ""
     note: str = ""
     cli: str | None = None
-    cli_aliases: tuple = ()
+    cli_aliases: tuple[str, ...] = ()
     metavar: str | None = None
     url: str | None = None
     ui_low: float | None = None
@@ -107,9 +111,9 @@ class Param:
     ui_default: object = None
     widget: str | None = None
     ui_format: str | None = None
-    only_with: tuple | None = None
+    only_with: tuple[str, tuple[str, ...]] | None = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Param({self.name!r}, {self.kind!r}, default={self.default!r})"
 
 
@@ -203,10 +207,11 @@ AUGMENT_PARAMS: dict[str, Param] = {p.name: p for p in [
 #: Every config field's Param, TrainConfig's first.
 PARAMS: dict[str, Param] = {**TRAIN_PARAMS, **AUGMENT_PARAMS}
 #: Field name -> default, for the configs' dataclass fields.
-DEFAULTS: dict[str, object] = {name: p.default for name, p in PARAMS.items()}
+#: Any: each field's own type (TrainConfig's and AugmentConfig's annotations say which).
+DEFAULTS: dict[str, Any] = {name: p.default for name, p in PARAMS.items()}
 
 
-def by_url(url):
+def by_url(url: str) -> Param | None:
     """The Param (DATASET included) whose URL name is `url`, or None."""
     return next((p for p in (DATASET, *PARAMS.values()) if p.url == url), None)
 
@@ -214,21 +219,21 @@ def by_url(url):
 # -- checking -----------------------------------------------------------------------------------
 
 
-def _is_int(v):
+def _is_int(v: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def _is_num(v):
+def _is_num(v: object) -> TypeGuard[float | np.integer[Any] | np.floating[Any]]:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _in_range(p, v):
+def _in_range(p: Param, v: float | np.integer[Any] | np.floating[Any]) -> bool | np.bool_:
     if p.low is not None and (v <= p.low if p.low_open else v < p.low):
         return False
     return p.high is None or (v < p.high if p.high_open else v <= p.high)
 
 
-def _ok(p, value):
+def _ok(p: Param, value: object) -> bool | np.bool_:
     if p.optional and value is None:
         return True
     if p.kind == "choice":
@@ -242,7 +247,7 @@ def _ok(p, value):
     return _is_num(value) and math.isfinite(value) and _in_range(p, value)
 
 
-def requirement(param, words=False):
+def requirement(param: Param, words: bool = False) -> str:
     """What a valid value is, e.g. 'in [0, 1)' or 'a finite number > 0' ('greater than 0' with words)."""
     p = param
     if p.kind == "choice":
@@ -264,7 +269,7 @@ def requirement(param, words=False):
     return f"{text} ({p.note})" if p.note else text
 
 
-def check(param, value):
+def check(param: Param, value: object) -> str | None:
     """None if `value` is valid for `param`, else the message naming the field and the value."""
     if _ok(param, value):
         return None
@@ -279,7 +284,7 @@ def check(param, value):
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-def parse(param, text):
+def parse(param: Param, text: object) -> Value:
     """The value `text` stands for (from a URL or a text box); raises ValueError naming the label.
 
     "sizes" reads "256, 128" or "256 128" (empty: no hidden layer); an optional field reads ""
@@ -309,9 +314,9 @@ def parse(param, text):
     return value
 
 
-def _parse_sizes(text):
+def _parse_sizes(text: str) -> tuple[int, ...]:
     """'256, 128' -> (256, 128); raises ValueError naming the bad part. Empty text: no hidden layer."""
-    sizes = []
+    sizes: list[int] = []
     for part in text.replace(",", " ").split():
         try:
             n = int(part)
@@ -327,7 +332,7 @@ def _parse_sizes(text):
     return tuple(sizes)
 
 
-def to_text(param, value):
+def to_text(param: Param, value: Any) -> str:
     """`value` as text that `parse` reads back: '256, 128', 'true', '0.001', '' for None."""
     if value is None:
         return ""
@@ -341,7 +346,7 @@ def to_text(param, value):
 # -- the app's widgets ----------------------------------------------------------------------------
 
 
-def ui_allowed(param):
+def ui_allowed(param: Param) -> list[str] | list[bool] | tuple[float, float] | None:
     """What a shared URL may set `param` to: a list of choices, a (low, high) range, or None.
 
     None: free text the page parses (hidden sizes, learning rate), or a field the app does not expose.
@@ -357,6 +362,6 @@ def ui_allowed(param):
     return None
 
 
-def ui_default(param):
+def ui_default(param: Param) -> object:
     """The widget's starting value: ui_default where the app starts elsewhere than the config."""
     return param.default if param.ui_default is None else param.ui_default

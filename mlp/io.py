@@ -16,11 +16,14 @@ import tempfile
 import threading
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from . import schema
 from .activations import ACTIVATIONS
@@ -46,7 +49,7 @@ _show = _SHOW.repr
 _HEADER_LOCK = threading.Lock()
 
 
-def architecture(layer_sizes, most=10):
+def architecture(layer_sizes: Sequence[object], most: int = 10) -> str:
     """'784-256-128-10'; a long list is cut in the middle: '784-1-1-1-1-...-1-10 (5,000 layers)'."""
     sizes = list(map(str, layer_sizes))
     if len(sizes) <= most:
@@ -71,7 +74,7 @@ class Shape:
     max_width: int | None = None
     max_hidden: int | None = None
 
-    def problem(self, layer_sizes):
+    def problem(self, layer_sizes: Sequence[int]) -> str | None:
         """What makes `layer_sizes` a network this reader does not take, or None."""
         shown = architecture(layer_sizes)
         if self.inputs is not None and layer_sizes[0] != self.inputs:
@@ -87,11 +90,11 @@ class Shape:
         return None
 
 
-def _array_names(n_dense):
+def _array_names(n_dense: int) -> list[str]:
     return [f"{k}{i}" for i in range(n_dense) for k in ("W", "b")]
 
 
-def model_metadata(model):
+def model_metadata(model: MLP) -> dict[str, Any]:
     """The metadata record saved with `model`: its architecture plus model.meta."""
     meta = dict(model.meta)
     meta.update(
@@ -106,26 +109,28 @@ def model_metadata(model):
     return meta
 
 
-def dump_model(model, fileobj, *, compress=False):
+def dump_model(model: MLP, fileobj: IO[bytes], *, compress: bool = False) -> None:
     """Write `model` as .npz to a binary file object (deflated with `compress`: smaller, slower to write)."""
     meta = json.dumps(model_metadata(model), allow_nan=False, default=_json_default).encode("utf-8")
     arrays = dict(zip(_array_names(len(model.dense)), model.get_weights()))
-    (np.savez_compressed if compress else np.savez)(fileobj, metadata=np.frombuffer(meta, dtype=np.uint8), **arrays)
+    save = np.savez_compressed if compress else np.savez
+    # numpy's stubs take **arrays for its allow_pickle flag; every key here is an array's name.
+    save(fileobj, metadata=np.frombuffer(meta, dtype=np.uint8), **arrays)  # type: ignore[arg-type]
 
 
-def model_to_bytes(model, *, compress=False):
+def model_to_bytes(model: MLP, *, compress: bool = False) -> bytes:
     """The .npz file content for `model`, e.g. for a download button."""
     buf = io.BytesIO()
     dump_model(model, buf, compress=compress)
     return buf.getvalue()
 
 
-def loaded_bytes(layer_sizes, dtype="float32"):
+def loaded_bytes(layer_sizes: Sequence[int], dtype: DTypeLike = "float32") -> int:
     """The bytes a model's weights and biases take in memory."""
     return sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])) * np.dtype(dtype).itemsize
 
 
-def save_model(model, path):
+def save_model(model: MLP, path: str | os.PathLike[str]) -> Path:
     """Write `model` to `path` atomically: a temp file in the same directory, fsync, rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +148,8 @@ def save_model(model, path):
     return path
 
 
-def load_model(source, *, max_bytes=None, max_loaded_bytes=None, shape=None):
+def load_model(source: str | os.PathLike[str] | bytes | bytearray | IO[bytes], *, max_bytes: int | None = None,
+               max_loaded_bytes: int | None = None, shape: Shape | None = None) -> MLP:
     """Read a model from a path, bytes or binary file object; raise ModelFileError if it is bad.
 
     max_bytes caps the file's size; max_loaded_bytes what its weights would take in memory, and
@@ -178,7 +184,7 @@ def load_model(source, *, max_bytes=None, max_loaded_bytes=None, shape=None):
         raise ModelFileError(f"{name}: cannot read the file: {_show(str(e))[1:-1]}") from None
 
 
-def _check_directory(f):
+def _check_directory(f: IO[bytes]) -> None:
     """Refuse a zip whose central directory is too big to read, from its end record (before zipfile reads it all).
 
     zipfile builds an object for every member listed: a file of a few MB listing half a million
@@ -201,14 +207,14 @@ def _check_directory(f):
                              f"a model file has at most {MAX_MEMBERS:,}")
 
 
-def _stream_size(f):
+def _stream_size(f: IO[bytes]) -> int:
     here = f.tell()
     size = f.seek(0, os.SEEK_END)
     f.seek(here)
     return size
 
 
-def _load_from_zip(zf, max_loaded_bytes=None, shape=None):
+def _load_from_zip(zf: zipfile.ZipFile, max_loaded_bytes: int | None = None, shape: Shape | None = None) -> MLP:
     members = {info.filename: info for info in zf.infolist()}
     if "metadata.npy" not in members:
         raise ModelFileError(f"no metadata record (found {_show(sorted(members))})")
@@ -231,7 +237,7 @@ def _load_from_zip(zf, max_loaded_bytes=None, shape=None):
             f"arrays do not match layer_sizes {_show(meta['layer_sizes'])}: missing "
             f"{_show(missing) if missing else 'none'}, unexpected {_show(extra) if extra else 'none'}"
         )
-    arrays = []
+    arrays: list[NDArray[Any]] = []
     for name, (param, _, _) in zip(names, model.parameters()):
         a = _read_member(zf, members[f"{name}.npy"], name, param.dtype, param.shape)
         if not np.isfinite(a).all():
@@ -243,7 +249,8 @@ def _load_from_zip(zf, max_loaded_bytes=None, shape=None):
     return model
 
 
-def _read_member(zf, info, name, dtype, shape):
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, dtype: np.dtype[Any],
+                 shape: tuple[int, ...] | None) -> NDArray[Any]:
     """Read one .npy member after checking its header (dtype, shape, size) against expectations."""
     with zf.open(info) as f:
         try:
@@ -275,7 +282,7 @@ def _read_member(zf, info, name, dtype, shape):
     return a.copy()
 
 
-def _parse_metadata(raw):
+def _parse_metadata(raw: bytes) -> dict[str, Any]:
     try:
         meta = schema.parse(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -315,7 +322,7 @@ def _parse_metadata(raw):
     return meta
 
 
-def _json_default(obj):
+def _json_default(obj: object) -> object:
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -10,12 +10,16 @@ nothing and writes only into fresh arrays, so one network can serve many threads
 at once. Scratch arrays are dropped when a layer is copied.
 """
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from .activations import ACTIVATIONS, DERIVATIVES, INIT
+from .arrays import Floats
 
 
-def init_weights(n_in, n_out, scheme, rng, dtype):
+def init_weights(n_in: int, n_out: int, scheme: str, rng: np.random.Generator, dtype: DTypeLike) -> Floats:
     """A (n_in, n_out) weight matrix: He-normal or Glorot-uniform."""
     if scheme == "he":
         w = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
@@ -24,7 +28,8 @@ def init_weights(n_in, n_out, scheme, rng, dtype):
         w = rng.uniform(-limit, limit, size=(n_in, n_out))
     else:
         raise ValueError(f"unknown weight init {scheme!r}; expected 'he' or 'glorot'")
-    return w.astype(dtype)
+    weights: Floats = w.astype(dtype)
+    return weights
 
 
 class Scratch:
@@ -35,10 +40,10 @@ class Scratch:
     an epoch costs no allocation either. A new width or dtype reallocates.
     """
 
-    def __init__(self):
-        self._arrays = {}
+    def __init__(self) -> None:
+        self._arrays: dict[str, NDArray[Any]] = {}
 
-    def get(self, name, n, d, dtype):
+    def get(self, name: str, n: int, d: int, dtype: DTypeLike) -> NDArray[Any]:
         a = self._arrays.get(name)
         if a is None or a.shape[0] < n or a.shape[1] != d or a.dtype != dtype:
             a = self._arrays[name] = np.empty((n, d), dtype=dtype)
@@ -48,11 +53,14 @@ class Scratch:
 class Layer:
     """What every layer shares: the training-only state that copies leave behind."""
 
-    params = grads = {}
-    _transient = ("_scratch",)  # attributes a copy starts without (cheap to rebuild)
+    params: dict[str, Floats] = {}
+    grads: dict[str, Floats] = {}
+    _transient: tuple[str, ...] = ("_scratch",)  # attributes a copy starts without (cheap to rebuild)
+
+    _scratch: Scratch
 
     @property
-    def scratch(self):
+    def scratch(self) -> Scratch:
         """This layer's reusable training arrays (created on first use)."""
         try:
             return self._scratch
@@ -60,12 +68,20 @@ class Layer:
             self._scratch = Scratch()
             return self._scratch
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # copy.deepcopy (model snapshots) should copy weights, not batch-sized scratch.
         state = self.__dict__.copy()
         for name in self._transient:
             state.pop(name, None)
         return state
+
+    def forward(self, x: Floats, training: bool = False) -> Floats:
+        """(n, d_in) -> (n, d_out). When training, keeps what backward needs."""
+        raise NotImplementedError
+
+    def backward(self, grad: Floats) -> Floats | None:
+        """dL/dy -> dL/dx (None where nobody needs it), filling grads."""
+        raise NotImplementedError
 
 
 class Dense(Layer):
@@ -73,7 +89,8 @@ class Dense(Layer):
 
     _transient = ("_scratch", "_x")
 
-    def __init__(self, n_in, n_out, *, init="he", rng=None, dtype=np.float32):
+    def __init__(self, n_in: int, n_out: int, *, init: str = "he", rng: np.random.Generator | None = None,
+                 dtype: DTypeLike = np.float32) -> None:
         rng = np.random.default_rng(0) if rng is None else rng
         self.params = {
             "W": init_weights(n_in, n_out, init, rng, dtype),
@@ -83,7 +100,7 @@ class Dense(Layer):
         # The first layer's input is the data: nobody needs its gradient.
         self.needs_input_grad = True
 
-    def forward(self, x, training=False):
+    def forward(self, x: Floats, training: bool = False) -> Floats:
         """(n, n_in) -> (n, n_out). When training, keeps x for backward."""
         W, b = self.params["W"], self.params["b"]
         if not training:
@@ -95,7 +112,7 @@ class Dense(Layer):
         y += b
         return y
 
-    def backward(self, grad):
+    def backward(self, grad: Floats) -> Floats | None:
         """grad: (n, n_out) dL/dy. Fills grads, returns (n, n_in) dL/dx (or None)."""
         W, x = self.params["W"], self._x
         np.matmul(x.T, grad, out=self.grads["W"])
@@ -104,7 +121,7 @@ class Dense(Layer):
             return None
         return np.matmul(grad, W.T, out=self.scratch.get("dx", len(grad), W.shape[0], W.dtype))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         n_in, n_out = self.params["W"].shape
         return f"Dense({n_in}, {n_out})"
 
@@ -114,23 +131,24 @@ class Activation(Layer):
 
     _transient = ("_scratch", "_y")
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         if name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
         self.name = name
 
-    def forward(self, x, training=False):
+    def forward(self, x: Floats, training: bool = False) -> Floats:
         """(n, d) -> (n, d). When training, keeps the output for backward."""
         if not training:
             return ACTIVATIONS[self.name](x)
-        self._y = ACTIVATIONS[self.name](x, out=self.scratch.get("y", *x.shape, x.dtype))
+        n, d = x.shape
+        self._y = ACTIVATIONS[self.name](x, out=self.scratch.get("y", n, d, x.dtype))
         return self._y
 
-    def backward(self, grad):
+    def backward(self, grad: Floats) -> Floats:
         """Returns dL/dx; the incoming grad is modified in place and returned."""
         return DERIVATIVES[self.name](self._y, grad)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Activation({self.name!r})"
 
 
@@ -142,14 +160,14 @@ class Dropout(Layer):
 
     _transient = ("_scratch", "_mask")
 
-    def __init__(self, rate, rng=None):
+    def __init__(self, rate: float, rng: np.random.Generator | None = None) -> None:
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
         self.rng = np.random.default_rng(0) if rng is None else rng
-        self._mask = None
+        self._mask: Floats | None = None
 
-    def forward(self, x, training=False):
+    def forward(self, x: Floats, training: bool = False) -> Floats:
         """(n, d) -> (n, d); draws a fresh mask from self.rng when training."""
         if not training or self.rate == 0.0:
             return x
@@ -159,23 +177,26 @@ class Dropout(Layer):
         # kept units are scaled by its exact inverse, so the layer stays unbiased.
         threshold = min(max(round((1.0 - self.rate) * 2**16), 1), 2**16 - 1)
         bits = self.rng.bit_generator.random_raw(-(-x.size // 4)).view(np.uint16)[: x.size].reshape(x.shape)
-        kept = np.less(bits, np.uint16(threshold), out=self.scratch.get("kept", *x.shape, np.bool_))
+        n, d = x.shape
+        kept = np.less(bits, np.uint16(threshold), out=self.scratch.get("kept", n, d, np.bool_))
         # mask: 0 for a dropped unit, 1/keep for a kept one (inverted dropout).
         scale = x.dtype.type(2**16 / threshold)
-        self._mask = np.multiply(kept, scale, out=self.scratch.get("mask", *x.shape, x.dtype))
-        return np.multiply(x, self._mask, out=self.scratch.get("y", *x.shape, x.dtype))
+        self._mask = np.multiply(kept, scale, out=self.scratch.get("mask", n, d, x.dtype))
+        y: Floats = np.multiply(x, self._mask, out=self.scratch.get("y", n, d, x.dtype))
+        return y
 
-    def backward(self, grad):
+    def backward(self, grad: Floats) -> Floats:
         """Routes the gradient through the units kept in the last training forward pass."""
         if self.rate == 0.0:
             return grad
+        assert self._mask is not None, "backward before a training forward pass"
         grad *= self._mask
         return grad
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dropout({self.rate})"
 
 
-def init_scheme(activation):
+def init_scheme(activation: str) -> str:
     """The weight init that suits a hidden activation ('he' or 'glorot')."""
     return INIT[activation]

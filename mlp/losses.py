@@ -7,21 +7,25 @@ Hendrycks et al. 2019). The top probability then says how sure the network is.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .arrays import Floats, Ints
 
 #: The label of a training input that is none of the classes.
 NOT_A_CLASS = -1
 
 
-def row_max(a):
+def row_max(a: Floats) -> Floats:
     """(n, k) -> (n,) maximum of each row.
 
     NumPy reduces along short rows slowly; reducing a transposed copy along its
     first axis gives the same numbers about five times faster for k = 10.
     """
-    return np.ascontiguousarray(a.T).max(axis=0)
+    maxima: Floats = np.ascontiguousarray(a.T).max(axis=0)
+    return maxima
 
 
-def softmax(logits):
+def softmax(logits: Floats) -> Floats:
     """Row-wise softmax of (n, k) logits into a new array; subtracts the row max so exp never overflows."""
     z = np.subtract(logits, row_max(logits)[:, None])
     np.exp(z, out=z)
@@ -29,7 +33,7 @@ def softmax(logits):
     return z
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits: Floats, labels: ArrayLike) -> tuple[float, Floats, Floats]:
     """Mean cross-entropy of softmax(logits) against integer labels.
 
     logits: (n, k) float; labels: (n,) int in [0, k), or NOT_A_CLASS for a row whose target is
@@ -57,7 +61,7 @@ def softmax_cross_entropy(logits, labels):
     return loss / n, probs, grad
 
 
-def cross_entropy(probs, labels):
+def cross_entropy(probs: Floats, labels: Ints) -> float:
     """Mean cross-entropy of already-softmaxed (n, k) probabilities against integer labels."""
     eps = np.finfo(probs.dtype).eps
     return float(-np.log(np.maximum(probs[np.arange(len(labels)), labels], eps)).mean())

@@ -40,9 +40,17 @@ Written by ``mlp.adapt`` on a taught copy (the command line's ``adapt``, the Dra
 """
 
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
+from numpy.typing import ArrayLike
+
+from .metrics import Evaluation
+from .network import MLP
 from .preprocess import PREPROCESS_VERSION
 from .training import TrainConfig, to_inputs
+
+if TYPE_CHECKING:
+    from data import Dataset
 
 __all__ = ["STALE_KEYS", "continue_config", "score_on_test_set", "stamp_outcome", "stamp_test_scores", "stamp_training"]
 
@@ -52,7 +60,7 @@ STALE_KEYS = ("test_accuracy", "test_loss", "per_class_accuracy", "drawn_digits"
               "pen_digits")
 
 
-def stamp_training(model, config, dataset, *, name=None):
+def stamp_training(model: MLP, config: TrainConfig, dataset: "Dataset", *, name: str | None = None) -> MLP:
     """Record what a run trains on (`dataset`: a data.Dataset) and with (`config`); drops stale scores."""
     for key in STALE_KEYS:
         model.meta.pop(key, None)
@@ -67,13 +75,13 @@ def stamp_training(model, config, dataset, *, name=None):
     return model
 
 
-def stamp_outcome(model, outcome):
+def stamp_outcome(model: MLP, outcome: object) -> MLP:
     """Record how the latest run ended (a Trainer's outcome)."""
     model.meta["outcome"] = str(getattr(outcome, "value", outcome))
     return model
 
 
-def stamp_test_scores(model, evaluation, *, drawn=None):
+def stamp_test_scores(model: MLP, evaluation: Evaluation, *, drawn: dict[str, Any] | None = None) -> MLP:
     """Record a test-set Evaluation (and a drawn-digit score, if given) for the model's current weights."""
     model.meta.update(
         test_accuracy=evaluation.accuracy,
@@ -85,14 +93,14 @@ def stamp_test_scores(model, evaluation, *, drawn=None):
     return model
 
 
-def score_on_test_set(model, x_test, y_test):
+def score_on_test_set(model: MLP, x_test: ArrayLike, y_test: ArrayLike) -> Evaluation:
     """Evaluate on the test split (uint8 images) and stamp the scores; returns the Evaluation."""
     evaluation = model.evaluate(to_inputs(x_test, model.dtype), y_test)
     stamp_test_scores(model, evaluation)
     return evaluation
 
 
-def continue_config(model, epochs=None, settings=None):
+def continue_config(model: MLP, epochs: int | None = None, settings: TrainConfig | None = None) -> TrainConfig:
     """The TrainConfig that trains `model` further.
 
     `settings` (default: the settings the model was last trained with) with the model's own

@@ -1,13 +1,16 @@
 """Accuracy, per-class accuracy and confusion matrices."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from .arrays import Floats, Ints
 from .losses import cross_entropy
 
 
-def confusion_matrix(y_true, y_pred, n_classes):
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> NDArray[np.int64]:
     """(n_classes, n_classes) int64 counts; rows are true labels, columns predictions."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
@@ -21,11 +24,11 @@ class Evaluation:
 
     accuracy: float
     loss: float
-    per_class_accuracy: np.ndarray  # (k,)
-    confusion_matrix: np.ndarray  # (k, k), rows = true
-    probabilities: np.ndarray  # (n, k)
+    per_class_accuracy: Floats  # (k,)
+    confusion_matrix: Ints  # (k, k), rows = true
+    probabilities: Floats  # (n, k)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready: accuracy, loss, per_class_accuracy (None for empty classes), confusion_matrix."""
         return {
             "accuracy": self.accuracy,
@@ -35,7 +38,7 @@ class Evaluation:
         }
 
 
-def evaluate_predictions(probs, labels, n_classes):
+def evaluate_predictions(probs: Floats, labels: ArrayLike, n_classes: int) -> Evaluation:
     """Build an Evaluation from (n, k) probabilities and (n,) integer labels."""
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(probs):

@@ -1,18 +1,22 @@
 """The multi-layer perceptron: Dense layers with a hidden activation, softmax output."""
 
 import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .activations import ACTIVATIONS
-from .layers import Activation, Dense, Dropout, init_scheme
+from .arrays import Floats, Ints, Parameter
+from .layers import Activation, Dense, Dropout, Layer, init_scheme
 from .losses import softmax, softmax_cross_entropy
 from .metrics import Evaluation, evaluate_predictions
 
-DTYPES = {"float32": np.float32, "float64": np.float64}
+DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
 
-def check_architecture(layer_sizes, activation, dropout=0.0):
+def check_architecture(layer_sizes: Iterable[int], activation: str, dropout: float = 0.0) -> None:
     """Raise ValueError naming the bad value if the architecture makes no sense."""
     sizes = list(layer_sizes)
     if len(sizes) < 2:
@@ -35,7 +39,11 @@ class MLP:
     logits that softmax turns into class probabilities.
     """
 
-    def __init__(self, layer_sizes, activation="relu", *, dropout=0.0, seed=0, dtype="float32"):
+    #: Only on a model mlp.io.load_model read: the metadata fields the file had wrong, which were dropped.
+    dropped_meta: list[str]
+
+    def __init__(self, layer_sizes: Iterable[int], activation: str = "relu", *, dropout: float = 0.0, seed: int = 0,
+                 dtype: str = "float32") -> None:
         check_architecture(layer_sizes, activation, dropout)
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -46,8 +54,8 @@ class MLP:
         # Weights and dropout masks draw from separate streams so that changing
         # the dropout rate does not change the initial weights.
         init_rng, self.dropout_rng = np.random.default_rng(seed).spawn(2)
-        self.layers = []
-        self.dense = []
+        self.layers: list[Layer] = []
+        self.dense: list[Dense] = []
         pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         for i, (n_in, n_out) in enumerate(pairs):
             last = i == len(pairs) - 1
@@ -61,10 +69,10 @@ class MLP:
                 if self.dropout > 0:
                     self.layers.append(Dropout(self.dropout, self.dropout_rng))
         self.dense[0].needs_input_grad = False
-        self.meta = {}
+        self.meta: dict[str, Any] = {}  # JSON: see mlp.meta and mlp.schema
         self._pack_parameters()
 
-    def with_seed(self, seed):
+    def with_seed(self, seed: int) -> "MLP":
         """A copy (same weights and meta) whose dropout masks draw from `seed`, as MLP(..., seed=seed)'s would."""
         twin = MLP(self.layer_sizes, self.activation, dropout=self.dropout, seed=seed, dtype=self.dtype.name)
         twin.set_weights(self.get_weights())
@@ -73,18 +81,20 @@ class MLP:
 
     # -- forward and backward -------------------------------------------------
 
-    def forward(self, x, training=False):
+    def forward(self, x: Floats, training: bool = False) -> Floats:
         """(n, n_in) -> (n, n_out) logits."""
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, grad):
+    def backward(self, grad: Floats) -> None:
         """Back-propagate dL/dlogits (n, n_out), filling every layer's grads."""
+        delta: Floats | None = grad
         for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+            assert delta is not None  # only the first layer, the last to run, returns None
+            delta = layer.backward(delta)
 
-    def loss_and_grads(self, x, labels, training=True):
+    def loss_and_grads(self, x: ArrayLike, labels: ArrayLike, training: bool = True) -> tuple[float, Floats]:
         """One forward and backward pass; returns (loss, probs). Grads are left in the layers."""
         logits = self.forward(self.cast(x), training)
         loss, probs, grad = softmax_cross_entropy(logits, labels)
@@ -93,11 +103,11 @@ class MLP:
 
     # -- parameters -----------------------------------------------------------
 
-    def parameters(self):
+    def parameters(self) -> list[Parameter]:
         """[(param, grad, is_weight)] for every trainable array, in layer order."""
         return [(d.params[k], d.grads[k], k == "W") for d in self.dense for k in ("W", "b")]
 
-    def flat_parameters(self):
+    def flat_parameters(self) -> list[Parameter]:
         """[(weights, weight_grads, True), (biases, bias_grads, False)] as 1-D vectors.
 
         Every layer's W (and b) is a view into one of these, so an optimizer given
@@ -107,9 +117,9 @@ class MLP:
         """
         return [(*self._flat["W"], True), (*self._flat["b"], False)]
 
-    def _pack_parameters(self):
+    def _pack_parameters(self) -> None:
         """Move all weights into one contiguous vector, all biases into another; layers keep views."""
-        self._flat = {}
+        self._flat: dict[str, tuple[Floats, Floats]] = {}
         for key in ("W", "b"):
             arrays = [d.params[key] for d in self.dense]
             flat = np.concatenate([a.ravel() for a in arrays]).astype(self.dtype, copy=False)
@@ -122,30 +132,30 @@ class MLP:
                 start = stop
             self._flat[key] = (flat, grads)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # copy.deepcopy copies each layer's arrays on their own; __setstate__ packs them again.
         state = self.__dict__.copy()
         del state["_flat"]
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._pack_parameters()
 
-    def __copy__(self):
+    def __copy__(self) -> "MLP":
         # A shallow copy would share the layers but not the flat vectors they are views of.
         return copy.deepcopy(self)
 
     @property
-    def n_parameters(self):
+    def n_parameters(self) -> int:
         """Total count of trainable numbers."""
         return sum(p.size for p, _, _ in self.parameters())
 
-    def get_weights(self):
+    def get_weights(self) -> list[Floats]:
         """Copies of all weights and biases: [W0, b0, W1, b1, ...]."""
         return [p.copy() for p, _, _ in self.parameters()]
 
-    def set_weights(self, arrays):
+    def set_weights(self, arrays: Sequence[NDArray[Any]]) -> None:
         """Copy arrays (as from get_weights) into the network; shapes must match."""
         params = self.parameters()
         if len(arrays) != len(params):
@@ -155,13 +165,13 @@ class MLP:
                 raise ValueError(f"shape mismatch: expected {p.shape}, got {a.shape}")
             p[...] = a
 
-    def weights_finite(self):
+    def weights_finite(self) -> bool:
         """True if no weight or bias is NaN or infinite."""
         return all(np.isfinite(p).all() for p, _, _ in self.parameters())
 
     # -- inference --------------------------------------------------------------
 
-    def cast(self, x):
+    def cast(self, x: ArrayLike) -> Floats:
         """x as a 2-D array of this network's dtype (no copy if it already is)."""
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.layer_sizes[0]:
@@ -170,7 +180,7 @@ class MLP:
             )
         return x.astype(self.dtype, copy=False)
 
-    def predict_proba(self, x, batch_size=None):
+    def predict_proba(self, x: ArrayLike, batch_size: int | None = None) -> Floats:
         """(n, n_in) -> (n, n_out) class probabilities, computed in batches.
 
         The batch (default: as many rows as keep a pass's arrays within INFERENCE_BYTES, at most
@@ -186,15 +196,16 @@ class MLP:
             out[start:start + len(chunk)] = softmax(self.forward(chunk))
         return out
 
-    def predict(self, x):
+    def predict(self, x: ArrayLike) -> Ints:
         """(n, n_in) -> (n,) most probable class."""
-        return self.predict_proba(x).argmax(axis=1)
+        classes: Ints = self.predict_proba(x).argmax(axis=1)
+        return classes
 
-    def evaluate(self, x, labels) -> Evaluation:
+    def evaluate(self, x: ArrayLike, labels: ArrayLike) -> Evaluation:
         """Accuracy, per-class accuracy, confusion matrix and loss on (x, labels)."""
         probs = self.predict_proba(x)
         return evaluate_predictions(probs, labels, self.layer_sizes[-1])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"MLP({self.layer_sizes}, activation={self.activation!r}, dropout={self.dropout})[{inner}]"

@@ -6,8 +6,13 @@ weights only, never to biases, and is added to the gradient (classic L2).
 """
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+from .arrays import Floats, Parameter
 
 # Speed: values that decay geometrically towards zero pass through the subnormal floats, where
 # every arithmetic operation is about a hundred times slower on x86, and NumPy cannot switch
@@ -23,22 +28,24 @@ import numpy as np
 FLUSH_EVERY = 64
 
 
-def moment_limit(dtype):
+def moment_limit(dtype: DTypeLike) -> np.floating[Any]:
     """Moments smaller than this are zeroed: 2**30 times the dtype's smallest normal number."""
-    return np.finfo(dtype).tiny * 2.0**30
+    limit: np.floating[Any] = np.finfo(dtype).tiny * 2.0**30
+    return limit
 
 
-def decayed_weight_limit(dtype, weight_decay):
+def decayed_weight_limit(dtype: DTypeLike, weight_decay: float) -> np.floating[Any]:
     """Weights smaller than this are zeroed: their decay gradient squared stays 2**20 times normal."""
-    return np.sqrt(np.finfo(dtype).tiny) * 2.0**10 / weight_decay
+    limit: np.floating[Any] = np.sqrt(np.finfo(dtype).tiny) * 2.0**10 / weight_decay
+    return limit
 
 
-def flush_tiny(a, limit):
+def flush_tiny(a: Floats, limit: float | np.floating[Any]) -> None:
     """Zero, in place, the entries of `a` smaller in magnitude than `limit`."""
     np.multiply(a, np.abs(a) >= a.dtype.type(limit), out=a)
 
 
-def flush(moments, chunks, weight_decay, t):
+def flush(moments: Sequence[Floats], chunks: Sequence[Parameter], weight_decay: float, t: int) -> None:
     """Every FLUSH_EVERY-th step t: zero tiny moments, and tiny weights when weight decay is on."""
     if t % FLUSH_EVERY:
         return
@@ -57,9 +64,9 @@ def flush(moments, chunks, weight_decay, t):
 CHUNK = 2**16
 
 
-def in_chunks(parameters):
+def in_chunks(parameters: Sequence[Parameter]) -> list[Parameter]:
     """[(param, grad, is_weight)] with each array cut into flat views of at most CHUNK elements."""
-    chunks = []
+    chunks: list[Parameter] = []
     for p, g, is_weight in parameters:
         if p.size <= CHUNK or not (p.flags.c_contiguous and g.flags.c_contiguous):
             chunks.append((p, g, is_weight))
@@ -76,7 +83,8 @@ class SGD:
     Same convention as PyTorch: v = mu*v + g; p -= lr*v, or p -= lr*(g + mu*v) with Nesterov.
     """
 
-    def __init__(self, parameters, *, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, parameters: Sequence[Parameter], *, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
         if nesterov and momentum <= 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
         self.parameters = parameters
@@ -88,7 +96,7 @@ class SGD:
         self._tmp = [np.empty_like(p) for p, _, _ in self._chunks]
         self.t = 0
 
-    def step(self, lr):
+    def step(self, lr: float) -> None:
         """Apply one update with learning rate lr (every array updated in place)."""
         for i, (p, g, is_weight) in enumerate(self._chunks):
             tmp = self._tmp[i]
@@ -115,7 +123,8 @@ class Adam:
     over the parameters per step. The update is the textbook one.
     """
 
-    def __init__(self, parameters, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(self, parameters: Sequence[Parameter], *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         self.parameters = parameters
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.weight_decay = float(weight_decay)
@@ -125,7 +134,7 @@ class Adam:
         self._tmp = [np.empty_like(p) for p, _, _ in self._chunks]
         self.t = 0
 
-    def step(self, lr):
+    def step(self, lr: float) -> None:
         """Apply one update with learning rate lr (every array updated in place)."""
         self.t += 1
         b1, b2 = self.beta1, self.beta2
@@ -149,10 +158,13 @@ class Adam:
         flush(self.m + self.v, self._chunks, self.weight_decay, self.t)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "adam": Adam}
+Optimizer = SGD | Adam
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "adam": Adam}
 
 
-def make_optimizer(name, parameters, *, momentum=0.9, weight_decay=0.0):
+def make_optimizer(name: str, parameters: Sequence[Parameter], *, momentum: float = 0.9,
+                   weight_decay: float = 0.0) -> Optimizer:
     """Build an optimizer by name: 'sgd', 'momentum', 'nesterov' or 'adam'."""
     if name == "sgd":
         return SGD(parameters, weight_decay=weight_decay)
@@ -165,21 +177,23 @@ def make_optimizer(name, parameters, *, momentum=0.9, weight_decay=0.0):
     raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
 
 
-def constant_lr(base_lr, epoch, total_epochs, **_):
+def constant_lr(base_lr: float, epoch: int, total_epochs: int, **_: float) -> float:
     """The same rate every epoch."""
     return base_lr
 
 
-def step_lr(base_lr, epoch, total_epochs, *, step_size=10, gamma=0.1, **_):
+def step_lr(base_lr: float, epoch: int, total_epochs: int, *, step_size: int = 10, gamma: float = 0.1,
+            **_: float) -> float:
     """Multiply the rate by gamma every step_size epochs."""
     return base_lr * gamma ** (epoch // step_size)
 
 
-def cosine_lr(base_lr, epoch, total_epochs, *, min_lr_fraction=0.0, **_):
+def cosine_lr(base_lr: float, epoch: int, total_epochs: int, *, min_lr_fraction: float = 0.0, **_: float) -> float:
     """Half a cosine from base_lr (first epoch) down towards min_lr_fraction * base_lr."""
     progress = epoch / max(total_epochs, 1)
     low = base_lr * min_lr_fraction
     return low + (base_lr - low) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-SCHEDULES = {"constant": constant_lr, "step": step_lr, "cosine": cosine_lr}
+#: A schedule: the rate of an epoch from the base rate, the epoch, the run's epochs and its own settings.
+SCHEDULES: dict[str, Callable[..., float]] = {"constant": constant_lr, "step": step_lr, "cosine": cosine_lr}

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Union
+from typing import Any, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
@@ -73,7 +74,9 @@ CORE_FRACTION = 0.05
 # ITU-R 601 luma, the weights Pillow uses for convert("L").
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
-ImageLike = Union[np.ndarray, Image.Image]
+#: An image of any dtype preprocess accepts (see its docstring), or a PIL image.
+ImageLike = Union[NDArray[Any], Image.Image]
+Float32s = NDArray[np.float32]
 
 
 # --------------------------------------------------------------------------- #
@@ -84,7 +87,7 @@ def preprocess(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     invert: bool | None = None,
-) -> np.ndarray | None:
+) -> Float32s | None:
     """Return the MNIST-style (28, 28) float32 image of a digit, or None if blank.
 
     ``image`` is a PIL image of any mode, or a numpy array shaped (H, W),
@@ -108,7 +111,7 @@ def preprocess(
     return _centre_in_field(digit)  # (28, 28)
 
 
-def to_model_input(x28: np.ndarray) -> np.ndarray:
+def to_model_input(x28: ArrayLike) -> Float32s:
     """Flatten one (28, 28) image into the (1, 784) float32 row the network takes."""
     x28 = np.asarray(x28)
     if x28.shape != (FIELD_SIZE, FIELD_SIZE):
@@ -119,7 +122,7 @@ def to_model_input(x28: np.ndarray) -> np.ndarray:
     return x28.astype(np.float32, copy=False).reshape(1, FIELD_SIZE * FIELD_SIZE)
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(path: str | os.PathLike[str]) -> NDArray[Any]:
     """Read an image file into an array that ``preprocess`` accepts.
 
     EXIF rotation is applied when present. 8-bit images come back as uint8
@@ -166,7 +169,7 @@ def _shrink_factor(width: int, height: int) -> int:
     return max(1, math.ceil(max(width, height) / WORK_SIDE))
 
 
-def _grey_and_alpha(image: ImageLike) -> tuple[np.ndarray, np.ndarray | None]:
+def _grey_and_alpha(image: ImageLike) -> tuple[Float32s, Float32s | None]:
     """Validate any accepted input; return grey (H, W) and alpha (H, W) or None."""
     if isinstance(image, Image.Image):
         _check_pixel_count(image.width, image.height)
@@ -183,7 +186,7 @@ def _grey_and_alpha(image: ImageLike) -> tuple[np.ndarray, np.ndarray | None]:
     return _split_channels(_to_unit_float(arr))
 
 
-def _validated_array(arr: np.ndarray) -> np.ndarray:
+def _validated_array(arr: NDArray[Any]) -> NDArray[Any]:
     """Check shape, size, dtype and value range; return (H, W, C) view."""
     if arr.ndim not in (2, 3):
         raise ValueError(
@@ -224,10 +227,11 @@ def _validated_array(arr: np.ndarray) -> np.ndarray:
     )
 
 
-def _to_unit_float(arr: np.ndarray) -> np.ndarray:
+def _to_unit_float(arr: NDArray[Any]) -> Float32s:
     """(H, W, C) array of a validated dtype -> float32 in [0, 1]."""
     if arr.dtype.kind == "f":
-        return np.clip(arr, 0.0, 1.0, dtype=np.float32)
+        clipped: Float32s = np.clip(arr, 0.0, 1.0, dtype=np.float32)
+        return clipped
     if arr.dtype == np.uint16:
         return arr.astype(np.float32) * np.float32(1 / 65535)
     if arr.dtype == np.bool_:
@@ -235,7 +239,7 @@ def _to_unit_float(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32) * np.float32(1 / 255)
 
 
-def _split_channels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _split_channels(x: Float32s) -> tuple[Float32s, Float32s | None]:
     """(H, W, C) float32 -> grey (H, W) and alpha (H, W) or None if opaque."""
     channels = x.shape[2]
     grey = x[:, :, :3] @ _LUMA if channels >= 3 else x[:, :, 0]
@@ -245,7 +249,7 @@ def _split_channels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return grey, alpha
 
 
-def _shrink_array(arr: np.ndarray) -> np.ndarray:
+def _shrink_array(arr: NDArray[Any]) -> NDArray[np.uint8]:
     """Box-filter a validated (H, W, C) array that is too big to work on in float."""
     factor = _shrink_factor(arr.shape[1], arr.shape[0])
     small = _array_to_pil(_as_uint8(arr)).reduce(factor)
@@ -253,7 +257,7 @@ def _shrink_array(arr: np.ndarray) -> np.ndarray:
     return out[:, :, None] if out.ndim == 2 else out
 
 
-def _as_uint8(arr: np.ndarray, rows: int = 256) -> np.ndarray:
+def _as_uint8(arr: NDArray[Any], rows: int = 256) -> NDArray[np.uint8]:
     """Quantise to uint8 a band of rows at a time, so no full float copy exists."""
     if arr.dtype == np.uint8:
         return arr
@@ -264,14 +268,14 @@ def _as_uint8(arr: np.ndarray, rows: int = 256) -> np.ndarray:
     return out
 
 
-def _array_to_pil(arr: np.ndarray) -> Image.Image:
+def _array_to_pil(arr: NDArray[np.uint8]) -> Image.Image:
     """(H, W, C) uint8 -> PIL image in L, LA, RGB or RGBA mode."""
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
     data = arr[:, :, 0] if arr.shape[2] == 1 else arr
     return Image.fromarray(np.ascontiguousarray(data), mode=mode)
 
 
-def _pil_to_array(img: Image.Image, *, shrink: bool) -> np.ndarray:
+def _pil_to_array(img: Image.Image, *, shrink: bool) -> NDArray[Any]:
     """PIL image of any mode -> uint8 (8-bit modes) or float32 in [0, 1] array.
 
     With ``shrink``, images wider or taller than ``WORK_SIDE`` are reduced
@@ -301,7 +305,7 @@ def _normalise_mode(img: Image.Image) -> tuple[Image.Image, float | None]:
         # Neither mode says its range. 16-bit PNG/TIFF data opens as "I" or
         # "I;16"; convert("I"/"F") from an 8-bit image keeps 0..255; F data
         # made by hand is usually 0..1. Pick the smallest range that fits.
-        lo, hi = img.getextrema()
+        lo, hi = cast(tuple[float, float], img.getextrema())  # one band: (min, max)
         if lo < 0 or hi > 65535:
             raise ValueError(
                 f"mode {mode} image values must lie in [0, 65535], got [{lo}, {hi}]"
@@ -315,7 +319,7 @@ def _normalise_mode(img: Image.Image) -> tuple[Image.Image, float | None]:
 # --------------------------------------------------------------------------- #
 # Ink map, bounding box, size normalisation, centring
 # --------------------------------------------------------------------------- #
-def _ink_map(grey: np.ndarray, alpha: np.ndarray | None, invert: bool | None) -> np.ndarray:
+def _ink_map(grey: Float32s, alpha: Float32s | None, invert: bool | None) -> Float32s:
     """Return ink intensity (H, W) float32: background 0, strokes up to 1."""
     if alpha is not None:
         grey = _composite(grey, alpha)
@@ -332,7 +336,7 @@ def _ink_map(grey: np.ndarray, alpha: np.ndarray | None, invert: bool | None) ->
     return ink
 
 
-def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def _composite(grey: Float32s, alpha: Float32s) -> Float32s:
     """Flatten grey + alpha over a background contrasting with what is visible.
 
     Transparent pixels are background. Light strokes on a transparent canvas
@@ -344,13 +348,13 @@ def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return grey * alpha + background * (1.0 - alpha)
 
 
-def _border_level(grey: np.ndarray) -> float:
+def _border_level(grey: Float32s) -> float:
     """Median of the outer 1-pixel frame: the background unless ink covers most of it."""
     frame = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
     return float(np.median(frame))
 
 
-def _ink_bounding_box(ink: np.ndarray, threshold: float) -> tuple[slice, slice] | None:
+def _ink_bounding_box(ink: Float32s, threshold: float) -> tuple[slice, slice] | None:
     """Slices of the box around ink >= threshold * max, or None if the image is blank."""
     peak = float(ink.max())
     if peak < EMPTY_LEVEL:
@@ -361,7 +365,7 @@ def _ink_bounding_box(ink: np.ndarray, threshold: float) -> tuple[slice, slice] 
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _fit_to_box(crop: np.ndarray) -> np.ndarray:
+def _fit_to_box(crop: Float32s) -> Float32s:
     """Scale (h, w) so the longer side is BOX_SIZE, keep aspect, peak 1.0."""
     h, w = crop.shape
     scale = BOX_SIZE / max(h, w)
@@ -374,7 +378,7 @@ def _fit_to_box(crop: np.ndarray) -> np.ndarray:
     return _saturate(np.clip(digit, 0.0, None))
 
 
-def _saturate(digit: np.ndarray) -> np.ndarray:
+def _saturate(digit: Float32s) -> Float32s:
     """Scale so the stroke core is 1.0, as in MNIST, where it is 255.
 
     The core is the brightest ``CORE_FRACTION`` of the stroke pixels, not the
@@ -385,10 +389,11 @@ def _saturate(digit: np.ndarray) -> np.ndarray:
     peak = float(digit.max())
     strokes = digit[digit >= EMPTY_LEVEL * peak]
     core = float(np.quantile(strokes, 1.0 - CORE_FRACTION))
-    return np.minimum(digit / core, 1.0)
+    saturated: Float32s = np.minimum(digit / core, 1.0)
+    return saturated
 
 
-def _centre_in_field(digit: np.ndarray) -> np.ndarray:
+def _centre_in_field(digit: Float32s) -> Float32s:
     """Place (h, w) in a 28x28 field with its centre of mass in [13.5, 14.5)."""
     h, w = digit.shape
     total = float(digit.sum())

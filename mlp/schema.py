@@ -11,7 +11,7 @@ MAX_DEPTH deep, within the file's metadata size limit).
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import Required, TypedDict
@@ -29,7 +29,11 @@ class MetadataError(ValueError):
     """Metadata that cannot be read at all (not JSON, nested too deep); the message says why."""
 
 
-_STRICT = {"strict": True}
+class _Strict(TypedDict):
+    strict: bool
+
+
+_STRICT: _Strict = {"strict": True}
 Finite = Annotated[float, Field(allow_inf_nan=False, **_STRICT)]
 Fraction = Annotated[float, Field(ge=0, le=1, **_STRICT)]
 Count = Annotated[int, Field(ge=0, **_STRICT)]
@@ -88,7 +92,7 @@ class Adapted(TypedDict):
     mnist_test_accuracy: BeforeAfter
 
 
-def _iso_time(value):
+def _iso_time(value: object) -> str:
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError("not a time")
     datetime.fromisoformat(value)
@@ -96,7 +100,7 @@ def _iso_time(value):
 
 
 #: Each field the code reads, and what it must be.
-FIELDS = {name: TypeAdapter(kind) for name, kind in {
+FIELDS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(kind) for name, kind in {
     "name": Text,
     "dataset": Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$", **_STRICT)],
     "class_names": Annotated[list[Annotated[str, Field(max_length=40, **_STRICT)]], Field(max_length=1000)],
@@ -114,7 +118,7 @@ FIELDS = {name: TypeAdapter(kind) for name, kind in {
 _CREATED = "created"
 
 
-def json_depth(raw):
+def json_depth(raw: str) -> int:
     """How deep the JSON text `raw` nests ({ and [), counted without parsing it (strings skipped)."""
     depth = deepest = 0
     for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', raw):
@@ -127,12 +131,12 @@ def json_depth(raw):
     return deepest
 
 
-def _clean_training(value, dropped):
+def _clean_training(value: object, dropped: list[str]) -> dict[str, Any] | None:
     """The training settings whose values the hyperparameter table accepts (the others named in `dropped`)."""
     if not isinstance(value, dict):
         dropped.append("training")
         return None
-    clean = {}
+    clean: dict[str, Any] = {}
     for key, setting in value.items():
         param = hyperparams.TRAIN_PARAMS.get(key)
         if key == "augment":
@@ -157,9 +161,10 @@ def _clean_training(value, dropped):
     return clean
 
 
-def clean_metadata(meta):
+def clean_metadata(meta: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """(metadata with every field the code reads valid, names of the fields dropped), for a parsed record."""
-    clean, dropped = {}, []
+    clean: dict[str, Any] = {}
+    dropped: list[str] = []
     for key, value in meta.items():
         if key == "training":
             training = _clean_training(value, dropped)
@@ -185,7 +190,7 @@ def clean_metadata(meta):
     return clean, dropped
 
 
-def parse(raw):
+def parse(raw: str) -> dict[str, Any]:
     """The metadata record's JSON text as a dict; MetadataError if it is not JSON or nests too deeply."""
     depth = json_depth(raw)
     if depth > MAX_DEPTH:
@@ -199,6 +204,6 @@ def parse(raw):
     return meta
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 

@@ -12,11 +12,16 @@ last finished epoch in place.
 """
 
 import math
+import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any, NoReturn
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from .arrays import Floats, Inputs, Ints, Labels
 from .augment import AugmentConfig, augment_batch
 from .hyperparams import DEFAULTS, TRAIN_PARAMS, check
 from .io import loaded_bytes
@@ -42,7 +47,7 @@ class TrainConfig:
     Defaults, valid ranges and what each field means live in mlp.hyperparams.TRAIN_PARAMS.
     """
 
-    hidden: tuple = DEFAULTS["hidden"]
+    hidden: tuple[int, ...] = DEFAULTS["hidden"]
     activation: str = DEFAULTS["activation"]
     optimizer: str = DEFAULTS["optimizer"]
     lr: float = DEFAULTS["lr"]
@@ -62,14 +67,15 @@ class TrainConfig:
     dtype: str = DEFAULTS["dtype"]
     augment: AugmentConfig | None = None  # random distortions of each training batch; None = off
 
-    def problems(self, n_samples=None, max_weight_bytes=None, n_in=784, n_out=10):
+    def problems(self, n_samples: int | None = None, max_weight_bytes: int | None = None, n_in: int = 784,
+                 n_out: int = 10) -> dict[str, str]:
         """{field: message} for every hyperparameter that makes no sense (empty if all is well).
 
         With n_samples, also checks the settings against a training set of that size; with
         max_weight_bytes, that the network's weights (n_in inputs, n_out classes) stay within it,
         as a model file must.
         """
-        found = {}
+        found: dict[str, str] = {}
         for name, param in TRAIN_PARAMS.items():
             message = None if name == "augment" else check(param, getattr(self, name))
             if message:
@@ -89,7 +95,7 @@ class TrainConfig:
                                    f"{max_weight_bytes / 2**20:,.1f} MB per model: use fewer or smaller layers")
         return found
 
-    def _data_problems(self, n_samples):
+    def _data_problems(self, n_samples: int) -> dict[str, str]:
         n = min(n_samples, self.train_subset) if self.train_subset else n_samples
         n_val = int(round(n * self.val_fraction))
         if n - n_val < 1:
@@ -100,14 +106,14 @@ class TrainConfig:
             return {"batch_size": f"batch_size {self.batch_size} is larger than the {n - n_val} training samples"}
         return {}
 
-    def validate(self, n_samples=None):
+    def validate(self, n_samples: int | None = None) -> "TrainConfig":
         """Raise ConfigError naming the first hyperparameter that makes no sense; returns self."""
         found = self.problems(n_samples)
         if found:
             raise ConfigError(next(iter(found.values())))
         return self
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every setting."""
         d = asdict(self)
         d["hidden"] = list(self.hidden)
@@ -115,7 +121,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
         """Build from a dict, ignoring unknown keys (older or newer model files)."""
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
@@ -140,31 +146,32 @@ class EpochRecord:
     val_seconds: float
     samples_per_second: float
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return asdict(self)
 
 
-def to_inputs(images, dtype=np.float32, out=None):
+def to_inputs(images: ArrayLike, dtype: DTypeLike = np.float32, out: Floats | None = None) -> Floats:
     """uint8 images (n, 28, 28) or (n, 784) -> (n, 784) floats in [0, 1] (written into `out` if given)."""
     images = np.asarray(images)
     flat = images.reshape(len(images), -1)
     if images.dtype == np.uint8:
-        return np.multiply(flat, np.float32(1 / 255), dtype=dtype, out=out)
+        scaled: Floats = np.multiply(flat, np.float32(1 / 255), dtype=dtype, out=out)
+        return scaled
     if out is None:
         return flat.astype(dtype, copy=False)
     np.copyto(out, flat)
     return out
 
 
-def split_validation(n, fraction, rng):
+def split_validation(n: int, fraction: float, rng: np.random.Generator) -> tuple[Ints, Ints]:
     """Shuffled (train_idx, val_idx) index arrays; val gets round(n * fraction) samples."""
     order = rng.permutation(n)
     n_val = int(round(n * fraction))
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _streams(seed):
+def _streams(seed: int) -> list[np.random.Generator]:
     """The run's random streams: split, subset, shuffle, augment.
 
     Separate streams: turning augmentation on leaves the split and the shuffling unchanged.
@@ -172,7 +179,7 @@ def _streams(seed):
     return np.random.default_rng(seed).spawn(4)
 
 
-def rows_used(config, n, carve_validation=True):
+def rows_used(config: TrainConfig, n: int, carve_validation: bool = True) -> tuple[Ints, Ints]:
     """(train_idx, val_idx): the rows of an n-row dataset a Trainer with this config trains and validates on.
 
     Known before training, so data made from the training rows (e.g. pen drawings of them) can
@@ -202,14 +209,17 @@ class Trainer:
     counts, for progress bars.
     """
 
-    def __init__(self, model, config, x, y, *, validation=None, progress=None, extra=None):
+    def __init__(self, model: MLP, config: TrainConfig, x: Inputs, y: Labels, *,
+                 validation: tuple[Inputs, Labels] | None = None,
+                 progress: Callable[[int, int], object] | None = None,
+                 extra: tuple[Inputs, Labels] | None = None) -> None:
         if len(x) != len(y):
             raise ConfigError(f"{len(x)} inputs but {len(y)} labels")
         config.validate(len(x))
         self.model, self.config, self.progress = model, config, progress
         _, _, self.shuffle_rng, self.augment_rng = _streams(config.seed)
-        self.x = np.asarray(x).reshape(len(x), -1)  # a view, not a copy
-        self.y = np.asarray(y, dtype=np.int64)
+        self.x: Inputs = np.asarray(x).reshape(len(x), -1)  # a view, not a copy
+        self.y: Ints = np.asarray(y, dtype=np.int64)
         idx, self.val_idx = rows_used(config, len(x), carve_validation=validation is None)
         if len(self.val_idx):
             validation = (self.x[self.val_idx], self.y[self.val_idx])
@@ -217,7 +227,7 @@ class Trainer:
             idx = np.concatenate([idx, len(self.x) + np.arange(len(extra[0]))])
             self.x, self.y = self._append(extra)
         self.train_idx = idx
-        self.validation = None
+        self.validation: tuple[Floats, Ints] | None = None
         if validation is not None:
             x_val = np.asarray(validation[0])
             self.validation = (self._inputs(x_val.reshape(len(x_val), -1)), np.asarray(validation[1], dtype=np.int64))
@@ -225,17 +235,19 @@ class Trainer:
         self.optimizer = make_optimizer(
             config.optimizer, model.flat_parameters(), momentum=config.momentum, weight_decay=config.weight_decay
         )
-        self._batch_arrays = None  # (raw rows, model inputs), reused by every batch: see _gather
-        self.outcome = None
+        # (raw rows, model inputs), reused by every batch: see _gather
+        self._batch_arrays: tuple[Inputs, Floats] | None = None
+        self.outcome: str | None = None
         # A batch loss several times above both chance (guessing uniformly costs ln k) and where
         # this run started only happens when the steps overshoot: such runs collapse to chance
         # accuracy without ever producing a NaN. Set from the first batch in _watch_divergence.
-        self.loss_ceiling = None
-        self._smoothed, self._spiked = None, False
-        self.history = model.meta.setdefault("history", [])
+        self.loss_ceiling: float | None = None
+        self._smoothed: float | None = None
+        self._spiked = False
+        self.history: list[dict[str, Any]] = model.meta.setdefault("history", [])
         self._good = model.get_weights()  # weights after the last finished epoch
 
-    def _append(self, extra):
+    def _append(self, extra: tuple[Inputs, Labels]) -> tuple[Inputs, Ints]:
         """(x, y) with the extra inputs and labels after the dataset's (a copy of both)."""
         x_extra, y_extra = np.asarray(extra[0]), np.asarray(extra[1], dtype=np.int64)
         if len(x_extra) != len(y_extra):
@@ -249,18 +261,18 @@ class Trainer:
             raise ConfigError(f"extra labels must be in 0..{k - 1} or {NOT_A_CLASS} (no class)")
         return np.concatenate([self.x, x_extra]), np.concatenate([self.y, y_extra])
 
-    def _inputs(self, rows):
+    def _inputs(self, rows: Inputs) -> Floats:
         """Raw rows (uint8 pixels or floats) as the model's float inputs."""
         return self.model.cast(to_inputs(rows, self.model.dtype))
 
-    def learning_rate(self, epoch):
+    def learning_rate(self, epoch: int) -> float:
         """The scheduled learning rate for a 0-based epoch of this run."""
         c = self.config
         return SCHEDULES[c.schedule](
             c.lr, epoch, c.epochs, step_size=c.step_size, gamma=c.gamma, min_lr_fraction=c.min_lr_fraction
         )
 
-    def run(self, stop=None):
+    def run(self, stop: threading.Event | None = None) -> Iterator[EpochRecord]:
         """Yield an EpochRecord after each epoch; see the module docstring."""
         c = self.config
         best_loss, best_weights, waited = math.inf, None, 0
@@ -304,7 +316,8 @@ class Trainer:
                 else:
                     waited += 1
                     if waited >= c.patience:
-                        self.model.set_weights(best_weights)
+                        # best_weights is None only if no validation loss ever compared (NaN): keep this epoch's.
+                        self.model.set_weights(self._good if best_weights is None else best_weights)
                         self.outcome = "early_stopped"
                         return
             if stop is not None and stop.is_set():
@@ -312,7 +325,7 @@ class Trainer:
                 return
         self.outcome = "completed"
 
-    def _epoch(self, lr, stop):
+    def _epoch(self, lr: float, stop: threading.Event | None) -> tuple[float, float] | None:
         """One pass over the shuffled training set; (mean loss, accuracy) or None if stopped."""
         model, bs, n = self.model, self.config.batch_size, len(self.train_idx)
         order = self.train_idx[self.shuffle_rng.permutation(n)]
@@ -340,7 +353,7 @@ class Trainer:
                            f"({accuracy:.1%}) (learning rate {lr:g})")
         return total_loss / n, accuracy
 
-    def _watch_divergence(self, loss, batch, lr):
+    def _watch_divergence(self, loss: float, batch: int, lr: float) -> None:
         """Raise DivergedError on a non-finite loss or one that stays far above where it started.
 
         Overshooting steps rarely produce NaN: the loss jumps far above chance (ln k) and either
@@ -352,13 +365,14 @@ class Trainer:
         if self.loss_ceiling is None:
             self.loss_ceiling = DIVERGENCE_FACTOR * max(loss, math.log(self.model.layer_sizes[-1]))
             self._smoothed = loss
+        assert self._smoothed is not None  # set with the ceiling, on the first batch
         self._smoothed = 0.8 * self._smoothed + 0.2 * loss
         self._spiked = self._spiked or loss > self.loss_ceiling
         if self._smoothed > self.loss_ceiling:
             self._diverged(f"the loss rose to {self._smoothed:.3g} by batch {batch + 1}, far above where it "
                            f"started (learning rate {lr:g})")
 
-    def _gather(self, idx):
+    def _gather(self, idx: Ints) -> Floats:
         """Rows idx of the training data as model inputs (n, n_in).
 
         Speed: one np.take into an array reused by every batch, then one scaling
@@ -367,7 +381,8 @@ class Trainer:
         if self._batch_arrays is None:
             bs, n_in = self.config.batch_size, self.x.shape[1]
             self._batch_arrays = (np.empty((bs, n_in), self.x.dtype), np.empty((bs, n_in), self.model.dtype))
-        raw, inputs = (a[: len(idx)] for a in self._batch_arrays)
+        all_raw, all_inputs = self._batch_arrays
+        raw, inputs = all_raw[: len(idx)], all_inputs[: len(idx)]
         # mode="clip": with the default "raise", np.take copies `out` first (idx is valid anyway).
         np.take(self.x, idx, axis=0, out=raw, mode="clip")
         augment = self.config.augment
@@ -375,7 +390,7 @@ class Trainer:
             return self.model.cast(augment_batch(raw, self.augment_rng, augment))
         return to_inputs(raw, self.model.dtype, out=inputs)
 
-    def _diverged(self, why):
+    def _diverged(self, why: str) -> NoReturn:
         self.model.set_weights(self._good)
         self.outcome = "diverged"
         raise DivergedError(
@@ -384,7 +399,7 @@ class Trainer:
         )
 
 
-def build_model(config, n_in=784, n_out=10):
+def build_model(config: TrainConfig, n_in: int = 784, n_out: int = 10) -> MLP:
     """A fresh MLP shaped by the config (hidden sizes, activation, dropout, seed, dtype)."""
     config.validate()
     return MLP([n_in, *config.hidden, n_out], config.activation, dropout=config.dropout, seed=config.seed,

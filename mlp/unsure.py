@@ -16,9 +16,15 @@ still given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .arrays import Bools
+from .network import MLP
 
 __all__ = ["DEFAULT_THRESHOLD", "Verdict", "calibrate", "flagged", "judge", "stamp_unsure", "threshold_of"]
 
@@ -41,7 +47,7 @@ class Verdict:
     kind: str  # SURE, AMBIGUOUS or NO_CLASS
     candidates: tuple[int, ...]  # the two classes of an ambiguous reading, best first
 
-    def message(self, class_names, noun="digit"):
+    def message(self, class_names: Sequence[str], noun: str = "digit") -> str | None:
         """The words for an unsure reading ("Not sure: 4 or 9?"), or None when the reading is sure."""
         if self.kind == AMBIGUOUS:
             a, b = (class_names[c] for c in self.candidates)
@@ -51,7 +57,7 @@ class Verdict:
         return None
 
 
-def threshold_of(model) -> float:
+def threshold_of(model: MLP) -> float:
     """The model's calibrated threshold, or DEFAULT_THRESHOLD for a model without one."""
     record = model.meta.get("unsure")
     threshold = record.get("threshold") if isinstance(record, dict) else None
@@ -60,12 +66,13 @@ def threshold_of(model) -> float:
     return DEFAULT_THRESHOLD
 
 
-def flagged(probs, threshold) -> np.ndarray:
+def flagged(probs: ArrayLike, threshold: float) -> Bools:
     """(n,) bool: which rows of (n, k) probabilities are unsure."""
-    return np.asarray(probs).max(axis=1) < threshold
+    unsure: Bools = np.asarray(probs).max(axis=1) < threshold
+    return unsure
 
 
-def judge(probs, threshold) -> Verdict:
+def judge(probs: ArrayLike, threshold: float) -> Verdict:
     """The verdict on one reading: (k,) probabilities."""
     probs = np.asarray(probs, dtype=np.float64).ravel()
     order = np.argsort(-probs, kind="stable")  # ties go to the first class, as with argmax
@@ -79,7 +86,7 @@ def judge(probs, threshold) -> Verdict:
     return Verdict(best, top, True, NO_CLASS, ())
 
 
-def calibrate(probs, flag_rate=0.015) -> float:
+def calibrate(probs: ArrayLike, flag_rate: float = 0.015) -> float:
     """The threshold that flags `flag_rate` of these readings of held-out digits, (n, k) probabilities."""
     if not 0 <= flag_rate < 1:
         raise ValueError(f"flag_rate must be in [0, 1), got {flag_rate!r}")
@@ -89,7 +96,7 @@ def calibrate(probs, flag_rate=0.015) -> float:
     return float(np.quantile(top, flag_rate, method="lower"))
 
 
-def stamp_unsure(model, threshold, **figures):
+def stamp_unsure(model: MLP, threshold: float, **figures: Any) -> MLP:
     """Record the threshold and what was measured with it (flag rates, sets used) in model.meta["unsure"]."""
     model.meta["unsure"] = {"method": "top probability below threshold", "threshold": float(threshold), **figures}
     return model

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlp import MLP, TrainConfig, Trainer, cli, load_model, save_model, to_inputs
+import cli
+from mlp import MLP, TrainConfig, Trainer, adapt_input, load_model, save_model, to_inputs
 from mlp import adapt as adapt_module
 from mlp.adapt import (
     BACK_OFF,
@@ -393,7 +394,7 @@ BAD_CLI = [
 def test_adapt_command_refuses_bad_input_and_writes_nothing(canvases, capsys, monkeypatch, content, images, extra,
                                                              message):
     folder, _ = canvases
-    monkeypatch.setattr(adapt_module, "MAX_DRAWINGS", 3)
+    monkeypatch.setattr(adapt_input, "MAX_DRAWINGS", 3)
     labels = folder / "labels.json"
     if content is not None:
         labels_file(labels, content)

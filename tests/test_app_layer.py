@@ -83,7 +83,7 @@ def test_batch_larger_than_the_dataset_is_a_problem_only_with_its_size():
 @pytest.mark.parametrize("url, text", [
     ("batch", "0"), ("batch", "8193"), ("batch", "-5"), ("batch", "1.5"), ("epochs", "201"),
     ("momentum", "0.995"),  # valid for the config, but beyond the slider
-    ("dropout", "0.9"), ("seed", "-1"), ("subset", "60001"),
+    ("dropout", "0.9"), ("seed", "-1"), ("subset", "60001"), ("subset", "none"), ("subset", ""),
     ("optimizer", "rm -rf"), ("activation", "ReLU"), ("schedule", ""), ("dataset", "imagenet"),
     ("augment", "maybe"), ("lr", "x" * 201), ("hidden", "1" * 201), ("aug_min_scale", "0.5"),
 ])
@@ -635,7 +635,7 @@ def test_shorten_cuts_with_an_ellipsis():
 
 @pytest.mark.parametrize("url, raw", [
     ("epochs", "-5"), ("batch", "999999"), ("dropout", "7"), ("optimizer", "rocket<script>"), ("seed", "-1"),
-    ("lr", "y" * 300), ("augment", "maybe-so"), ("batch", "1.5"),
+    ("lr", "y" * 300), ("augment", "maybe-so"), ("batch", "1.5"), ("subset", "none"),
 ])
 def test_url_parser_says_what_the_widget_takes_without_repeating_the_text(url, raw):
     with pytest.raises(ValueError) as refused:

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from cli.images import predict_file
 from data import DatasetError, load_dataset
 from harness.hostile import deep_metadata_file, zeros_model_file
 from mlp import MLP, ConfigError, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
-from mlp.cli import predict_file
 from webapp import settings
 from webapp.registry import read_upload
 from webapp.store import Store, StoreError, create_engine

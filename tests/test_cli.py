@@ -168,7 +168,7 @@ def test_missing_dataset_is_explained(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c",
          "import data.catalog as d, sys, pathlib; d.PROJECT_DATA_DIR = pathlib.Path(sys.argv[1]); "
-         "d.SYSTEM_DATA_DIR = d.PROJECT_DATA_DIR; from mlp.cli import main; "
+         "d.SYSTEM_DATA_DIR = d.PROJECT_DATA_DIR; from cli import main; "
          "sys.exit(main(['train', '--dataset', 'mnist']))",
          str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=60,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from cli import main
 from mlp import MLP, load_model, save_model, to_inputs
 from mlp.activations import ACTIVATIONS
-from mlp.cli import main
 from mlp.explain import compare, deletion_drop, fit_embedding, input_weights, saliency, top_exciting, trace
 from mlp.losses import softmax
 

@@ -5,11 +5,11 @@ import math
 
 import pytest
 
+from cli import build_parser
 from data import DATASETS
 from mlp import TrainConfig
 from mlp.activations import ACTIVATIONS
 from mlp.augment import AugmentConfig
-from mlp.cli import build_parser
 from mlp.hyperparams import (
     AUGMENT_PARAMS,
     DATASET,

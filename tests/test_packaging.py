@@ -2,6 +2,8 @@
 
 import importlib
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -11,7 +13,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 def test_every_package_is_installed():
     found = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert sorted(found) == ["data*", "drawn*", "harness*", "mlp*", "webapp*"]
+    assert sorted(found) == ["cli*", "data*", "drawn*", "harness*", "mlp*", "webapp*"]
     for name in (p.rstrip("*") for p in found):
         assert (ROOT / name / "__init__.py").is_file()
         importlib.import_module(name)
@@ -32,6 +34,16 @@ def test_console_script_returns_an_exit_status(capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_the_core_imports_nothing_above_it():
+    """`mlp` is the bottom layer: the command line (cli/), the drawings (drawn/) and the app (webapp/) import it,
+    never the other way round, so `import mlp` loads none of them."""
+    code = ("import mlp, sys; above = {m for m in sys.modules if m.partition('.')[0] in ('drawn', 'webapp', 'cli')}; "
+            "assert not above, sorted(above)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_dependencies_are_the_pinned_requirements():
     assert PYPROJECT["project"]["dynamic"] == ["dependencies"]
     assert PYPROJECT["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}
@@ -39,7 +51,8 @@ def test_dependencies_are_the_pinned_requirements():
 
 
 def test_no_sys_path_inserts():
-    offenders = [str(p.relative_to(ROOT)) for folder in ("tests", "benchmarks", "harness", "mlp", "data", "drawn")
+    folders = ("tests", "benchmarks", "harness", "mlp", "data", "drawn", "cli")
+    offenders = [str(p.relative_to(ROOT)) for folder in folders
                  for p in (ROOT / folder).rglob("*.py")
                  if p != Path(__file__) and re.search(r"sys\.path\.(insert|append)", p.read_text())]
     assert offenders == []

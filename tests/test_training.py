@@ -1,5 +1,6 @@
 """The training loop: records, determinism, stopping, early stopping, divergence, validation."""
 
+import dataclasses
 import threading
 import tracemalloc
 
@@ -164,6 +165,26 @@ def test_early_stopping_restores_best_weights():
     best = min(r.val_loss for r in records)
     assert records[-1].val_loss > best
     assert model.evaluate(*trainer.validation).loss == pytest.approx(best, rel=1e-5)
+
+
+def test_early_stopping_without_a_comparable_validation_loss_keeps_the_last_epoch():
+    """A NaN validation loss never compares better than the last: patience runs out with no best epoch.
+
+    (Found by mypy: the early stop restored weights that were still None, a TypeError.)
+    """
+    x, y = toy_data(n=200)
+    config = toy_config(epochs=3, patience=1)
+    model = build_model(config, n_in=20, n_out=3)
+    evaluate = model.evaluate
+
+    def nan_loss(*args):
+        return dataclasses.replace(evaluate(*args), loss=float("nan"))
+
+    model.evaluate = nan_loss
+    trainer = Trainer(model, config, x, y)
+    records = list(trainer.run())
+    assert trainer.outcome == "early_stopped" and [r.epoch for r in records] == [1]
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), trainer._good))
 
 
 def test_divergence_is_reported_and_last_good_weights_kept():

@@ -11,11 +11,16 @@ budget, the client's share and the address's share; a refusal says which, in wor
 can act on.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import gc
 import threading
 import weakref
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .clients import Client
 
 __all__ = ["Budget", "BudgetError", "Usage", "array_bytes"]
 
@@ -35,7 +40,7 @@ class Usage(NamedTuple):
     models: int
 
 
-def array_bytes(value, depth=2):
+def array_bytes(value: object, depth: int = 2) -> int:
     """Bytes of the NumPy arrays in `value`: an array, or a list, tuple, dict, NamedTuple or dataclass of them
     (`depth` deep)."""
     nbytes = getattr(value, "nbytes", None)
@@ -56,20 +61,21 @@ class Budget:
     """Bytes of models held for visitors, in all (`total`), per client and per address (all in bytes); and
     training runs under way (training or waiting for a slot) per client and per address (`runs`: a pair)."""
 
-    def __init__(self, total, per_client, per_address, runs=(2, 40)):
+    def __init__(self, total: float, per_client: float, per_address: float, runs: tuple[int, int] = (2, 40)) -> None:
         self.limits = Usage(int(total), int(per_client), int(per_address), 0)
         self.runs = runs
-        self._holders = weakref.WeakKeyDictionary()  # holder -> (client token, address)
+        # holder (anything with memory_bytes(), maybe busy()) -> (client token, address)
+        self._holders: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def track(self, holder, client):
+    def track(self, holder: Any, client: Client) -> Any:
         """Count `holder` (anything with a `memory_bytes()` method) against `client` (a webapp.clients.Client)
         for as long as it lives."""
         with self._lock:
             self._holders[holder] = (client.token, client.address)
         return holder
 
-    def usage(self, client=None):
+    def usage(self, client: Client | None = None) -> Usage:
         """Usage now; `client` and `address` are that client's (0 without one)."""
         with self._lock:
             holders = list(self._holders.items())
@@ -82,7 +88,7 @@ class Budget:
                 here += cost if address == client.address else 0
         return Usage(total, mine, here, len(holders))
 
-    def admit_run(self, client):
+    def admit_run(self, client: Client) -> None:
         """None if `client` may start one more run (or teaching); else BudgetError. Holders count while their
         `busy()` says so (a run training or waiting in line)."""
         with self._lock:
@@ -98,12 +104,12 @@ class Budget:
             raise BudgetError(f"your network already has {here} runs training or waiting for a slot, the most one "
                               "network may have at once; try again when one has finished")
 
-    def fits(self, cost):
+    def fits(self, cost: int) -> bool:
         """True if `cost` more bytes fit in the whole budget now (a run's worker, about to start; asked often,
         so without admit's garbage collection: the reaper collects as it closes sessions)."""
         return self.usage().total + cost <= self.limits.total
 
-    def admit(self, client, cost, what="this model"):
+    def admit(self, client: Client | None, cost: int, what: str = "this model") -> None:
         """None if `cost` more bytes fit for `client`; else BudgetError saying which limit it would pass.
 
         Before refusing, garbage is collected once: a session that ended may still be held in reference

@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 __all__ = ["COOKIE", "COOKIE_DAYS", "Client", "address_key", "client_address", "identify", "valid_token"]
@@ -26,7 +27,7 @@ LOOPBACK = "127.0.0.1"  # Streamlit reports no address for a loopback connection
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _WITH_PORT = re.compile(r"\[(?P<v6>[^\]]+)\](:\d+)?|(?P<v4>[0-9.]+):\d+")  # [2001:db8::1]:443, 192.0.2.1:5678
 log = logging.getLogger("digit_lab")
-_warned = []  # once per process: X-Forwarded-For arrived from a peer that is not a trusted proxy
+_warned: list[object] = []  # once per process: X-Forwarded-For arrived from a peer that is not a trusted proxy
 
 
 class Client(NamedTuple):
@@ -37,12 +38,12 @@ class Client(NamedTuple):
     new: bool  # the token was made now: the browser has to be told to keep it
 
 
-def valid_token(value):
+def valid_token(value: object) -> bool:
     """True if `value` has the shape of a client token (what `identify` makes)."""
     return isinstance(value, str) and _TOKEN_RE.fullmatch(value) is not None
 
 
-def address_key(ip, ipv6_prefix=56):
+def address_key(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address, ipv6_prefix: int = 56) -> str:
     """The address limits count by: an IPv4 address as it is, an IPv6 one as its network of `ipv6_prefix` bits
     (IPv4-mapped ones as IPv4). Takes an address, or a key already made (moderation types either)."""
     if isinstance(ip, str) and "/" in ip:
@@ -73,7 +74,8 @@ def _parse(text):
         return None
 
 
-def client_address(peer, forwarded_for, trusted):
+def client_address(peer: str | None, forwarded_for: Iterable[str],
+                   trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
     """The visitor's address: `peer` (the connection's, None for loopback), or, when the peer is one of the
     `trusted` networks, the right-most untrusted address of the X-Forwarded-For values `forwarded_for`."""
     here = _parse(peer) if peer else ipaddress.ip_address(LOOPBACK)
@@ -93,10 +95,10 @@ def client_address(peer, forwarded_for, trusted):
     return str(here)
 
 
-def identify(cookies, forwarded_for, peer, trusted, ipv6_prefix=56):
+def identify(cookies: Mapping[str, str], forwarded_for: Iterable[str], peer: str | None,
+             trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network], ipv6_prefix: int = 56) -> Client:
     """The Client a connection comes from: its cookie's token, or a new one; its address key."""
-    token = cookies.get(COOKIE)
-    new = not valid_token(token)
-    if new:
-        token = secrets.token_urlsafe(24)
+    found = cookies.get(COOKIE)
+    new = not valid_token(found)
+    token = secrets.token_urlsafe(24) if new else str(found)
     return Client(token, address_key(client_address(peer, forwarded_for, trusted), ipv6_prefix), new)

@@ -10,7 +10,7 @@ can be started again.
 import logging
 import threading
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import data
 
@@ -54,7 +54,7 @@ class Downloads:
     def __init__(self, fetch=None):
         self._fetch = fetch  # None: data.download_dataset, looked up when a download starts
         self._cond = threading.Condition()
-        self._latest = {}  # dataset name -> its latest Download
+        self._latest: dict[str, Download] = {}  # dataset name -> its latest Download
         self._running = None  # the name being downloaded, or None
 
     def start(self, name):
@@ -99,7 +99,7 @@ class Downloads:
         def progress(filename, done, total):
             self._update(name, filename=filename, bytes_done=done, bytes_total=total)
 
-        outcome = {"state": DownloadState.FAILED, "message": FAILED_MESSAGE}
+        outcome: dict[str, Any] = {"state": DownloadState.FAILED, "message": FAILED_MESSAGE}
         try:
             folder = (self._fetch or data.download_dataset)(name, progress=progress)
         except data.DownloadError as e:  # every mirror failed: the message lists each, and the folder

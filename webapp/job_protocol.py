@@ -29,7 +29,7 @@ class JobState(StrEnum):
     FAILED = "failed"
 
     @property
-    def done(self):
+    def done(self) -> bool:
         """True for the states a run ends in."""
         return self in DONE
 
@@ -46,7 +46,7 @@ class Command(StrEnum):
     STOP = "stop"  # end after the batch under way, keeping the last finished epoch
 
     @property
-    def line(self):
+    def line(self) -> bytes:
         """The bytes written to the worker's stdin."""
         return self.value.encode() + b"\n"
 

@@ -84,7 +84,7 @@ class TrainingSlots:
         self.room = room
         self.short_of_memory = False  # the head of the line has a slot but its worker does not fit yet
         self._running = set()
-        self._waiting = deque()
+        self._waiting: deque[object] = deque()  # jobs, in order of arrival
         self._cond = threading.Condition()
 
     def _next(self):
@@ -417,18 +417,20 @@ class TrainingJob:
             [sys.executable, "-m", "webapp.worker"], cwd=ROOT, env=worker_environment(self.slots.limit),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
-        inbox = queue.Queue()
-        threading.Thread(target=_read_messages, args=(worker.stdout, inbox), daemon=True).start()
+        to_worker, from_worker = worker.stdin, worker.stdout
+        assert to_worker is not None and from_worker is not None  # both PIPE
+        inbox: queue.Queue[object] = queue.Queue()
+        threading.Thread(target=_read_messages, args=(from_worker, inbox), daemon=True).start()
         self._set(training_started_at=time.time(), _worker_pid=worker.pid)
         outcome, stop_sent, pause_sent = None, False, False
 
         def tell(command):
-            worker.stdin.write(command.line)
-            worker.stdin.flush()
+            to_worker.write(command.line)
+            to_worker.flush()
 
         try:
-            pickle.dump(start, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            worker.stdin.flush()
+            pickle.dump(start, to_worker, protocol=pickle.HIGHEST_PROTOCOL)
+            to_worker.flush()
             while outcome is None:
                 # A pause asked for before this loop began (while queued) is sent on its first
                 # round, so the worker pauses after its first epoch.
@@ -461,7 +463,7 @@ class TrainingJob:
             self._set(error=f"the training process could not be reached: {e}")
             return JobState.FAILED
         finally:
-            for pipe in (worker.stdin, worker.stdout):
+            for pipe in (to_worker, from_worker):
                 try:
                     pipe.close()
                 except OSError:
@@ -481,6 +483,7 @@ class TrainingJob:
             self._set(state=JobState.PAUSED)
             return False
         with self._lock:
+            assert self._paused_at is not None  # set when the pause began
             self.paused_seconds += time.time() - self._paused_at
             self._paused_at = None
             self.state = JobState.RUNNING

@@ -13,6 +13,7 @@ import binascii
 import zlib
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 VERSION = "1."
 SIDE = 28
@@ -24,7 +25,7 @@ class DrawingLinkError(ValueError):
     """A drawing link that cannot be read; the message says why, for the visitor."""
 
 
-def encode_drawing(x28):
+def encode_drawing(x28: ArrayLike) -> str:
     """(28, 28) floats in [0, 1] -> the compact text of a drawing link."""
     x = np.asarray(x28, dtype=np.float32)
     if x.shape != (SIDE, SIDE):
@@ -33,7 +34,7 @@ def encode_drawing(x28):
     return VERSION + base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
 
 
-def decode_drawing(text):
+def decode_drawing(text: object) -> NDArray[np.float32]:
     """The (28, 28) float32 drawing of a link's text; DrawingLinkError naming what is wrong."""
     if not isinstance(text, str) or not text:
         raise DrawingLinkError("The drawing in this link is empty.")

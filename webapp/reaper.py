@@ -14,6 +14,7 @@ import gc
 import logging
 import threading
 import time
+from typing import Any
 
 __all__ = ["Reaper"]
 
@@ -23,27 +24,28 @@ log = logging.getLogger("digit_lab")
 class Reaper:
     """Closes sessions of `runtime` (a streamlit Runtime) disconnected for `grace` seconds, checking every `every`."""
 
-    def __init__(self, runtime, grace, every=5.0):
+    def __init__(self, runtime: Any, grace: float, every: float = 5.0) -> None:
         self.runtime, self.grace, self.every = runtime, grace, every
-        self._gone_since = {}  # session id -> when it was first seen disconnected (None: connected)
+        # session id -> when it was first seen disconnected (None: connected)
+        self._gone_since: dict[str, float | None] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="session-reaper", daemon=True)
         self.closed = 0
 
-    def start(self):
+    def start(self) -> "Reaper":
         self._thread.start()
         return self
 
-    def seen(self, session_id):
+    def seen(self, session_id: str) -> None:
         """A page run of `session_id` (cheap: once per run)."""
         with self._lock:
             self._gone_since.setdefault(session_id, None)
 
-    def watched(self):
+    def watched(self) -> int:
         with self._lock:
             return len(self._gone_since)
 
-    def sweep(self, now=None):
+    def sweep(self, now: float | None = None) -> int:
         """Close the sessions gone for `grace` seconds; how many."""
         now = time.monotonic() if now is None else now
         with self._lock:
@@ -71,7 +73,7 @@ class Reaper:
             log.info("reaper: closed %d sessions gone for %.0f s (%d objects collected)", len(gone), self.grace, freed)
         return len(gone)
 
-    def _run(self):
+    def _run(self) -> None:
         while True:
             time.sleep(self.every)
             try:

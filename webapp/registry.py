@@ -17,11 +17,11 @@ from pathlib import Path
 import streamlit as st
 
 from data import DATASETS, DatasetError, DatasetNotFound
-from mlp import ModelFileError, load_model, model_to_bytes
+from mlp import MLP, ModelFileError, load_model, model_to_bytes
 
 from . import clients, job_view, keys, resources, settings, text
 from .budget import BudgetError, array_bytes
-from .jobs import model_bytes
+from .jobs import TrainingJob, model_bytes
 from .store import StoreError, StoreUnavailable
 
 PRETRAINED = "Pretrained"
@@ -41,8 +41,8 @@ class ModelEntry:
 
     name: str
     kind: str  # "pretrained" | "trained" | "uploaded" | "shared" (opened from a link) | "taught" (+ yours)
-    model: object = None  # MLP, for finished and uploaded models
-    job: object = None  # TrainingJob, while (and after) training in this session
+    model: MLP | None = None  # for finished and uploaded models
+    job: TrainingJob | None = None  # while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
     shared: bool = False  # in the shared store (its link works in any browser)
     derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
@@ -360,7 +360,7 @@ def describe(entry):
     return f"{entry.name} ({sizes}{suffix})"
 
 
-_SHARED = {}  # the pretrained model's derived results, for every session
+_SHARED: dict[object, object] = {}  # the pretrained model's derived results, for every session
 _SHARED_LOCK = threading.Lock()
 
 

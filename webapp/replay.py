@@ -116,7 +116,8 @@ class ReplayCache:
 
     def __init__(self, per_run=256):
         self.per_run = per_run
-        self._runs = weakref.WeakKeyDictionary()  # run -> OrderedDict key -> result
+        # run -> OrderedDict key -> result
+        self._runs: weakref.WeakKeyDictionary[object, OrderedDict[object, object]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()  # sessions run in threads of one server
 
     def get(self, run, key, compute):

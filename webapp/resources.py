@@ -136,7 +136,8 @@ class Turns:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._queue = collections.deque()  # one Event per run holding or awaiting the turn, in order of arrival
+        # One Event per run holding or awaiting the turn, in order of arrival.
+        self._queue: collections.deque[threading.Event] = collections.deque()
 
     @contextlib.contextmanager
     def turn(self, wait):

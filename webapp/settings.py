@@ -95,16 +95,16 @@ class Settings(BaseSettings):
             ipaddress.ip_network(part, strict=False)  # ValueError names the bad one
         return tuple(value)
 
-    def bytes(self, field):
+    def bytes(self, field: str) -> int:
         """A *_mb setting in bytes."""
         return int(getattr(self, field) * MB)
 
-    def proxy_networks(self):
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """trusted_proxies as ip_network objects."""
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
 
 @functools.cache
-def current():
+def current() -> Settings:
     """The settings from this process's environment, read once (current.cache_clear() reads them again)."""
     return Settings()

@@ -13,6 +13,7 @@ model ("Pretrained" in Cyrillic letters, say).
 import html as _html
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from confusable_homoglyphs import confusables
 
@@ -34,7 +35,7 @@ class TextError(ValueError):
     """A name that cannot be used; the message says why, for the visitor."""
 
 
-def literal(text):
+def literal(text: object) -> str:
     """`text` escaped so that Streamlit's Markdown shows it as typed: no links, images, emphasis, colours,
     icons, emoji short codes or maths. Newlines become spaces (a name is one line)."""
     text = " ".join(str(text).split())
@@ -48,7 +49,7 @@ def literal(text):
     return _WWW.sub("\\1\u2060\\2", escaped)
 
 
-def html(text):
+def html(text: object) -> str:
     """`text` escaped for st.html: shown as text, never as markup."""
     return _html.escape(str(text), quote=True)
 
@@ -72,13 +73,13 @@ def _skeleton(text):
     return "".join(c for c in folded if c.isalnum())
 
 
-def passes_for(name, reserved=RESERVED_NAMES):
+def passes_for(name: str, reserved: Iterable[str] = RESERVED_NAMES) -> str | None:
     """The reserved name `name` could be taken for, or None."""
     shape = _skeleton(name)
     return next((r for r in reserved if _skeleton(r) == shape), None)
 
 
-def clean_name(name, what="a model name"):
+def clean_name(name: object, what: str = "a model name") -> str:
     """`name` NFKC-normalised and stripped, or TextError saying what is wrong with it."""
     if not isinstance(name, str):
         raise TextError(f"{what} must be text")

@@ -1,5 +1,7 @@
 """The Train page's sections: the settings sidebar, the run panel and Continue."""
 
+from typing import Any
+
 import streamlit as st
 
 from mlp import hyperparams as hp
@@ -53,7 +55,8 @@ def sidebar():
 
 def _widget(p):
     """One setting's widget, as the table describes it."""
-    k, kw = train_settings.key(p), {"help": p.help or None}
+    k = train_settings.key(p)
+    kw: dict[str, Any] = {"help": p.help or None}
     if p.widget == "select":
         label = resources.dataset_label if p is hp.DATASET else str
         st.selectbox(p.label, p.choices, key=k, format_func=label, **kw)

@@ -5,7 +5,7 @@ new activation, optimizer or setting shows up in the sidebar and in shared links
 A widget's key is "t_" + the setting's URL name.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mlp import TrainConfig
 from mlp import hyperparams as hp
@@ -64,7 +64,8 @@ def url_parser(param):
                 raise ValueError(str(e).split(", got ")[0]) from None
         if isinstance(allowed, list) and value not in allowed:
             raise ValueError(f"{what} must be one of {', '.join(hp.to_text(param, a) for a in allowed)}")
-        if isinstance(allowed, tuple) and not allowed[0] <= value <= allowed[1]:
+        # A range is numbers only: an optional field's None ("none" in a link) is out of it too.
+        if isinstance(allowed, tuple) and not (isinstance(value, (int, float)) and allowed[0] <= value <= allowed[1]):
             low, high = (hp.to_text(param, a) for a in allowed)
             raise ValueError(f"{what} must be from {low} to {high} on this page")
         return value
@@ -109,7 +110,8 @@ def visible(param, values):
 def build(values, n_samples=None, max_weight_bytes=None):
     """Settings from the widgets' values ({key: value}); n_samples checks sizes against the dataset, and
     max_weight_bytes the network's weights against the server's limit per model."""
-    problems, fields = {}, {"train": {}, "augment": {}}
+    problems: dict[str, str] = {}
+    fields: dict[str, dict[str, Any]] = {"train": {}, "augment": {}}
     for p in widget_params():
         if p is hp.DATASET or p.name == "augment":
             continue

@@ -12,7 +12,7 @@ from .budget import BudgetError
 from .downloads import DownloadState
 
 log = logging.getLogger("digit_lab")
-_LOGGED = set()  # datasets whose absence the log has been told about
+_LOGGED: set[str] = set()  # datasets whose absence the log has been told about
 
 
 def class_names(entry):

@@ -49,7 +49,7 @@ def restore(fields):
     session's first visit only, so later runs return []).
     """
     ss = st.session_state
-    refused = []
+    refused: list[Refusal] = []
     for f in fields:
         kept = keys.KEPT + f.key
         if f.key in ss:

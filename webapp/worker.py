@@ -119,6 +119,7 @@ def _train(send, stop, go, start):
             if not go.is_set() and done < config.epochs:
                 send(Paused())
                 go.wait()
+        assert trainer.outcome is not None  # set when its run ends
         send(Done(JobState(trainer.outcome), None, model.get_weights()))
     except DivergedError as e:
         send(Done(JobState.DIVERGED, str(e), model.get_weights()))

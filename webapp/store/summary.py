@@ -34,8 +34,8 @@ def summarize(model, measured=None):
     scores from `measured` instead, where given (what the server measured, not what the file claims)."""
     meta = model.meta
     history = meta.get("history") if isinstance(meta.get("history"), list) else []
-    seconds = [r.get("seconds") for r in history if isinstance(r, dict)]
-    seconds = [s for s in seconds if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)]
+    recorded = [r.get("seconds") for r in history if isinstance(r, dict)]
+    seconds = [s for s in recorded if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)]
     training = meta.get("training") if isinstance(meta.get("training"), dict) else None
     if training is not None and len(json.dumps(training, default=str)) > MAX_TRAINING_JSON:
         training = None
