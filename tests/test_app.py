@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import canvas_data_url, canvas_value
-from harness.apptest import clear_caches, metrics, open_app, wait_for
+from harness.apptest import clear_caches, metrics, open_app, plain, wait_for
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp.registry import read_upload
 
@@ -111,7 +111,7 @@ def test_train_page_renders_every_setting(mnist):
 def test_invalid_settings_are_explained_and_block_start(mnist, key, kind, value, message):
     at = open_app("train")
     getattr(at, kind)(key=key).input(value).run()
-    assert any(message in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    assert any(message in plain(e.value) for e in at.sidebar.error), [e.value for e in at.sidebar.error]
     assert at.button(key="start").disabled
 
 
@@ -120,7 +120,7 @@ def test_batch_larger_than_subset_is_explained(mnist):
     at.toggle(key="t_use_subset").set_value(True).run()
     at.number_input(key="t_subset").set_value(100).run()
     at.number_input(key="t_batch").set_value(512).run()
-    assert any("batch_size 512 is larger than the 90 training samples" in e.value for e in at.sidebar.error)
+    assert any("batch_size 512 is larger than the 90 training samples" in plain(e.value) for e in at.sidebar.error)
     assert at.button(key="start").disabled
 
 
