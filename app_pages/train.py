@@ -31,11 +31,12 @@ except (DatasetNotFound, DatasetError) as e:
     ui.dataset_notice(name, e)
 settings = train_settings.build(values, len(ds.x_train) if ds is not None else None,
                                 max_weight_bytes=server_settings().bytes("max_model_mb"))
-train_parts.show_problems(settings.problems, slots)
+problems = train_parts.with_memory_problem(settings.problems, settings.config)
+train_parts.show_problems(problems, slots)
 
 job = train_parts.active_job()
 under_way = job is not None and not job.done
 st.fragment(train_parts.run_panel, run_every=1.0 if under_way else None)(
-    settings.config, ds, can_start=ds is not None and not settings.problems)
+    settings.config, ds, can_start=ds is not None and not problems)
 if ds is not None and not under_way:
     train_parts.continue_expander(ds)

@@ -35,7 +35,7 @@ MAX_METADATA_BYTES = 4 * 1024 * 1024
 MAX_LAYER_SIZE = 65536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32: far beyond any sensible MLP here
 MAX_MEMBERS = 1025  # metadata and a weight and a bias for each of 512 layers
-MAX_DIRECTORY_BYTES = 1 << 20  # the zip's central directory: a model's is under a kilobyte
+MAX_DIRECTORY_BYTES = 1 << 16  # the zip's central directory (zipfile reads it by size): a model's is under 1 KB
 REQUIRED_META = ("format", "format_version", "layer_sizes", "activation", "dtype")
 #: How the file's own values appear in messages: a few characters and items, never a whole string.
 _SHOW = reprlib.Repr()
@@ -176,12 +176,18 @@ def load_model(source: str | os.PathLike[str] | bytes | bytearray | IO[bytes], *
         raise ModelFileError(f"{name}: not a model file (.npz): not a zip archive") from None
     except FileNotFoundError:
         raise ModelFileError(f"{name}: no such file") from None
+    except NotImplementedError:  # (a RuntimeError too) a compression method zipfile lacks
+        raise ModelFileError(f"{name}: cannot read the file: a member is compressed in a way this program does "
+                             "not read") from None
     except RuntimeError:  # zipfile's word for a member that needs a password
         raise ModelFileError(f"{name}: cannot read the file: a member is encrypted") from None
     except zlib.error:
         raise ModelFileError(f"{name}: cannot read the file: a member's compressed data is damaged") from None
-    except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
+    except (OSError, EOFError, zipfile.LargeZipFile) as e:
         raise ModelFileError(f"{name}: cannot read the file: {_show(str(e))[1:-1]}") from None
+    except Exception as e:  # noqa: BLE001 - a hostile file reaches odd corners of zipfile and NumPy's header
+        # parser (a name that is not UTF-8, a header cut mid-bracket): whatever they raise, it is a bad file
+        raise ModelFileError(f"{name}: cannot read the file: it is damaged ({type(e).__name__})") from None
 
 
 def _check_directory(f: IO[bytes]) -> None:
@@ -192,15 +198,16 @@ def _check_directory(f: IO[bytes]) -> None:
     """
     here = f.tell()
     size = f.seek(0, os.SEEK_END)
-    tail_start = max(0, size - (22 + 0xFFFF))  # the end record (22 bytes) and its comment
+    tail_start = max(0, size - (20 + 22 + 0xFFFF))  # a zip64 locator (20 bytes), the end record (22) and its comment
     f.seek(tail_start)
     tail = f.read()
     f.seek(here)
-    at = tail.rfind(b"PK\x05\x06")
+    at = tail.rfind(b"PK\x05\x06", 20 if tail_start else 0)  # the record zipfile reads: the last one
     if at < 0 or len(tail) - at < 22:
         raise zipfile.BadZipFile("no end of central directory")
     entries, directory_bytes = struct.unpack("<HI", tail[at + 10 : at + 16])
-    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
+    # zipfile takes a zip64 record's counts instead whenever its locator sits just before the end record
+    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF or (at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07"):
         raise ModelFileError("a zip64 archive: a model file is far smaller")
     if entries > MAX_MEMBERS or directory_bytes > MAX_DIRECTORY_BYTES:
         raise ModelFileError(f"the archive lists {entries:,} members in {directory_bytes:,} bytes; "

@@ -115,6 +115,17 @@ def test_invalid_settings_are_explained_and_block_start(mnist, key, kind, value,
     assert at.button(key="start").disabled
 
 
+def test_settings_whose_run_could_never_fit_a_browsers_memory_share_are_explained(mnist):
+    at = open_app("train")
+    at.text_input(key="t_hidden").input("2048, 2048").run()  # 22 MB of weights: within the limit per model
+    at.number_input(key="t_batch").set_value(8192).run()  # but its batches' activations would not fit
+    assert any("more than the 512 MB one browser may use: use smaller batches" in plain(e.value)
+               for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    assert at.button(key="start").disabled
+    at.number_input(key="t_batch").set_value(128).run()
+    assert not at.sidebar.error and not at.button(key="start").disabled
+
+
 def test_batch_larger_than_subset_is_explained(mnist):
     at = open_app("train")
     at.toggle(key="t_use_subset").set_value(True).run()

@@ -9,10 +9,12 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -103,6 +105,39 @@ def damaged_deflate():
     return bytes(data)
 
 
+def zip64():
+    """The good file as a zip64 archive (zipfile then reads the counts from its zip64 record, not the end record)."""
+    source = zipfile.ZipFile(io.BytesIO(good_file()))
+    buf = io.BytesIO()
+    with mock.patch.object(zipfile, "ZIP_FILECOUNT_LIMIT", 0), zipfile.ZipFile(buf, "w") as zf:
+        for info in source.infolist():
+            zf.writestr(info.filename, source.read(info))
+    return buf.getvalue()
+
+
+def central_entry_patched(offset, value):
+    """The good file with bytes of its first central directory entry replaced."""
+    data = bytearray(good_file())
+    entry = data.find(b"PK\x01\x02")
+    data[entry + offset : entry + offset + len(value)] = value
+    return bytes(data)
+
+
+def name_not_utf8():
+    """A member flagged as having a UTF-8 name that is not UTF-8."""
+    data = bytearray(central_entry_patched(46, b"\xff"))
+    entry = data.find(b"PK\x01\x02")
+    data[entry + 9] |= 0x08  # general purpose flag 0x800: the name is UTF-8
+    return bytes(data)
+
+
+def header_cut_mid_bracket():
+    """metadata.npy whose header dict is never closed (NumPy's parser raises its tokenizer's own error)."""
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (3,"
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    return zip_of(**{"metadata.npy": b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"abc"})
+
+
 def encrypted():
     """A model file whose metadata member says it is encrypted (zipfile then wants a password)."""
     data = bytearray(good_file())
@@ -139,6 +174,11 @@ MODEL_FILES = [
                                              "has at most 1,025"),
     ("damaged deflate data", damaged_deflate, "cannot read the file: a member's compressed data is damaged"),
     ("encrypted member", encrypted, "cannot read the file: a member is encrypted"),
+    ("zip64 archive", zip64, "a zip64 archive: a model file is far smaller"),
+    ("unknown compression", lambda: central_entry_patched(10, struct.pack("<H", 99)),
+     "a member is compressed in a way this program does not read"),
+    ("member name not UTF-8", name_not_utf8, r"cannot read the file: it is damaged \(UnicodeDecodeError\)"),
+    ("npy header cut mid-bracket", header_cut_mid_bracket, r"cannot read the file: it is damaged \(TokenError\)"),
 ]
 
 

@@ -59,7 +59,11 @@ def test_addresses_count_ipv6_by_its_network_and_mapped_ipv4_as_ipv4():
     assert address_key("2001:db8:1:2:3:4:5:6", 64) == "2001:db8:1:2::/64" != address_key("2001:db8:1:3::1", 64)
     assert address_key("::ffff:203.0.113.9") == "203.0.113.9"
     assert address_key("203.0.113.9") == "203.0.113.9"
-    assert address_key("2001:db8:1:2::/64") == "2001:db8:1::/56"  # a key already made (moderation takes either)
+    assert address_key("2001:db8:1:2::/64") == "2001:db8:1:2::/64"  # a key kept under a narrower size stays
+    assert address_key("2001:db8:1::/56") == "2001:db8:1::/56" and address_key("203.0.113.9/32") == "203.0.113.9"
+    for wider in ("203.0.113.0/24", "2001:db8::/48"):
+        with pytest.raises(ValueError, match="wider than an address key"):
+            address_key(wider)
     assert identify({}, [], "2001:db8:1:2::9", (), ipv6_prefix=48).address == "2001:db8:1::/48"
 
 
@@ -67,10 +71,11 @@ def test_a_forwarded_header_from_a_peer_not_trusted_is_logged_once(caplog, monke
     from webapp import clients
 
     monkeypatch.setattr(clients, "_warned", [])
-    for _ in range(3):
-        assert client_address("203.0.113.9", ["198.51.100.1"], ()) == "203.0.113.9"
+    for peer in ("203.0.113.9", "203.0.113.9", "192.0.2.4", "203.0.113.9"):
+        assert client_address(peer, ["198.51.100.1"], ()) == peer
     warned = [r.message for r in caplog.records if "X-Forwarded-For" in r.message]
-    assert len(warned) == 1 and "203.0.113.9" in warned[0] and "DIGIT_LAB_TRUSTED_PROXIES" in warned[0]
+    assert len(warned) == 2 and "203.0.113.9" in warned[0] and "DIGIT_LAB_TRUSTED_PROXIES" in warned[0]
+    assert "192.0.2.4" in warned[1]  # a visitor sending the header does not use up the operator's warning
 
 
 # -- the memory budget ---------------------------------------------------------------------------------
@@ -251,3 +256,33 @@ def test_runs_under_way_are_limited_per_browser_and_per_network():
     mine[0]._busy = False  # a run ends: room again
     budget.admit_run(ME)
     assert yours
+
+
+# -- files Streamlit holds until a page reads them ----------------------------------------------------
+
+
+def test_uploads_held_are_one_per_session_bounded_in_all_and_per_address_and_in_time():
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    from webapp.uploads import UploadRefused, cap, forget
+
+    now = [0.0]
+    where = {"a1": "203.0.113.1", "a2": "203.0.113.1", "a3": "203.0.113.1", "b": "198.51.100.1"}
+    manager = cap(MemoryUploadedFileManager("/upload"), total_bytes=100, address_bytes=60, address_of=where.get,
+                  unread_seconds=120, clock=lambda: now[0])
+    rec = lambda fid, n: UploadedFileRec(fid, f"{fid}.npz", "application/octet-stream", b"x" * n)  # noqa: E731
+    held = lambda: {fid for files in manager.file_storage.values() for fid in files}  # noqa: E731
+    manager.add_file("a1", rec("f1", 30))
+    manager.add_file("a1", rec("f2", 30))  # the session's newer file replaces its older one
+    assert held() == {"f2"}
+    manager.add_file("a2", rec("f3", 30))  # 60 from one address: its share
+    with pytest.raises(UploadRefused, match="from 203.0.113.1 take 60 bytes; one network may have 60 at once"):
+        manager.add_file("a3", rec("f4", 1))
+    manager.add_file("b", rec("f5", 40))  # another network still may: 100 in all
+    with pytest.raises(UploadRefused, match="uploads in flight take 60 bytes; this server takes 100 at once"):
+        manager.add_file("b", rec("f6", 41))  # its own older file went first, and 60 + 41 is still too much
+    forget(manager, "a1", "f2")  # read by its page
+    now[0] = 121.0  # f3 was never read: gone at the next upload
+    manager.add_file("a3", rec("f7", 50))
+    assert held() == {"f7"}

@@ -46,11 +46,14 @@ def valid_token(value: object) -> bool:
 def address_key(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address, ipv6_prefix: int = 56) -> str:
     """The address limits count by: an IPv4 address as it is, an IPv6 one as its network of `ipv6_prefix` bits
     (IPv4-mapped ones as IPv4). Takes an address, or a key already made (moderation types either)."""
-    if isinstance(ip, str) and "/" in ip:
-        network = ipaddress.ip_network(ip, strict=False)
-        if network.version == 4:
+    if isinstance(ip, str) and "/" in ip:  # a key as kept: one IPv4 address, or an IPv6 network of our size or
+        network = ipaddress.ip_network(ip, strict=False)  # smaller (rows kept before a change of size keep theirs)
+        if network.version == 4 and network.prefixlen == 32:
             return str(network.network_address)
-        return str(network.supernet(new_prefix=min(ipv6_prefix, network.prefixlen)))
+        if network.version == 4 or network.prefixlen < ipv6_prefix:
+            raise ValueError(f"{ip} is wider than an address key: an IPv4 address, or an IPv6 network of "
+                             f"/{ipv6_prefix} or narrower")
+        return str(network)
     ip = ipaddress.ip_address(ip)
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -82,11 +85,11 @@ def client_address(peer: str | None, forwarded_for: Iterable[str],
     if here is None:
         return LOOPBACK
     chain = [a for value in forwarded_for for a in value.split(",") if a.strip()]
-    if chain and not any(here in network for network in trusted) and not _warned:
+    if chain and not any(here in network for network in trusted) and here not in _warned and len(_warned) < 20:
         _warned.append(here)
         log.warning("X-Forwarded-For came from %s, which is not in DIGIT_LAB_TRUSTED_PROXIES, so it is ignored: "
                     "behind a reverse proxy, list the proxy there, or every visitor counts as the proxy's "
-                    "address (logged once)", here)
+                    "address (logged once for this peer)", here)
     while chain and any(here in network for network in trusted):
         hop = _parse(chain.pop())
         if hop is None:  # garbage in the header: stop believing it, keep the last address known

@@ -95,7 +95,26 @@ def _uploads():
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
-    return uploads.cap(Runtime.instance().uploaded_file_mgr, settings.current().bytes("uploads_mb"))
+    s = settings.current()
+    return uploads.cap(Runtime.instance().uploaded_file_mgr, s.bytes("uploads_mb"), s.bytes("address_uploads_mb"),
+                       address_of=_session_address)
+
+
+def _session_address(session_id):
+    """The network a session connects from (webapp.clients' key), from its WebSocket's handshake; None if unknown."""
+    from streamlit.runtime import Runtime
+
+    from . import clients
+
+    client = Runtime.instance().get_client(session_id)
+    context = getattr(client, "client_context", None)
+    if context is None:
+        return None
+    ip = context.remote_ip
+    peer = None if ip in ("::1", "127.0.0.1") else ip  # as st.context.ip_address reports it
+    forwarded = [value for name, value in context.headers if name.lower() == "x-forwarded-for"]
+    s = settings.current()
+    return clients.address_key(clients.client_address(peer, forwarded, s.proxy_networks()), s.ipv6_prefix)
 
 
 def cap_uploads():

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     address_memory_mb: float = Field(1536, gt=0, description="the part of memory_budget_mb one address may hold")
     uploads_mb: float = Field(256, gt=0, description="files being uploaded, all visitors together, as Streamlit "
                                                      "holds them until a page reads them (one per session)")
+    address_uploads_mb: float = Field(128, gt=0, description="the part of uploads_mb one address may have in flight")
 
     # -- the shared store --
     store_url: str = Field("", description="SQLAlchemy URL of the store; empty: data/digit_lab.sqlite")

@@ -99,7 +99,7 @@ def follow_link():
     try:
         if shared is None:
             raise StoreUnavailable("the shared store is not available right now")
-        got = shared.get_collection(wanted, opener=registry.client().token)
+        got = shared.get_collection(wanted)
     except StoreUnavailable:
         ss[keys.MINE_NOTICE] = ("warning", "Keeping drawings is unavailable on this server right now, so the "
                                 "drawings this link names cannot be loaded: try the link again later. Your drawings "

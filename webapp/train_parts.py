@@ -125,6 +125,19 @@ def run_cost(config, n_classes):
             + worker_bytes(sizes, config.dtype, config.batch_size))
 
 
+def with_memory_problem(problems, config):
+    """`problems`, and one more (on the batch size) if a run of `config` could never fit in what one browser may
+    hold of the server's memory: Start would only be refused."""
+    if problems:
+        return problems
+    cost, limit = run_cost(config, 10), settings.current().bytes("client_memory_mb")
+    if cost <= limit:
+        return problems
+    return {"batch_size": f"a run of these settings would take {cost / 2**20:,.0f} MB of the server's memory (the "
+                          f"network, its training process and batches of {config.batch_size}), more than the "
+                          f"{limit / 2**20:,.0f} MB one browser may use: use smaller batches or a smaller network"}
+
+
 def start(config, ds):
     """Start a new run of `config` on `ds` and follow it; False (said why) if the server has no room for it."""
     try:

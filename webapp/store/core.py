@@ -373,11 +373,11 @@ class Store:
         log.info("store: %d drawings kept as collection %s", count, collection_id)
         return collection_id
 
-    def get_collection(self, collection_id, opener=None):
+    def get_collection(self, collection_id):
         """(images (n, 28, 28) uint8, labels int64 (n,), created ISO time) of a kept collection, or None.
 
         None for a malformed or unknown id; StoreUnavailable when the database cannot be read;
-        StoreError for a damaged row (logged). A hit marks the collection used, unless `opener` is its owner.
+        StoreError for a damaged row (logged). A hit marks the collection used.
         """
         row = self._read_row(COLLECTIONS, collection_id, "collection")
         if row is None:
@@ -389,8 +389,7 @@ class Store:
             log.error("store: collection %s is damaged (%r drawings, %d image bytes, %d labels); not opened",
                       collection_id, count, len(images), len(labels))
             raise StoreError("the drawings behind this link are damaged on the server and cannot be opened")
-        if opener is None or opener != row.owner:
-            self._mark_used(COLLECTIONS, collection_id, "collection")
+        self._mark_used(COLLECTIONS, collection_id, "collection")  # (its owner's opens count: a set is theirs alone)
         return (np.frombuffer(images, np.uint8).reshape(count, *DRAWING_SHAPE).copy(),
                 np.frombuffer(labels, np.uint8).astype(np.int64), row.created_at.isoformat(timespec="seconds"))
 
