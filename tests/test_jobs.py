@@ -267,6 +267,33 @@ def test_a_run_starts_its_worker_only_when_the_worker_fits_in_memory():
     assert second.join(PATIENCE) and second.state == "completed"
 
 
+def test_a_page_reading_the_run_while_it_takes_its_slot_back_never_deadlocks():
+    """view() holds the job's lock and asks the slots for a place in line; taking a slot (the slots' lock)
+    must not need the job's lock in turn (it did once: Resume hung with a page polling the run)."""
+    slots = TrainingSlots(1, room=lambda need: True)
+    j = job(slots, epochs=300, n=2000).start()
+    wait(lambda: len(j.records) >= 1)
+    stop_reading = threading.Event()
+
+    def read():
+        while not stop_reading.is_set():
+            j.view()
+
+    readers = [threading.Thread(target=read, daemon=True) for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        for _ in range(3):
+            j.pause()
+            wait(lambda: j.state == "paused")
+            j.resume()
+            wait(lambda: j.state == "running")
+    finally:
+        stop_reading.set()
+        j.stop()
+    assert j.join(PATIENCE)
+
+
 def test_a_paused_run_waits_for_a_slot_to_resume():
     slots = TrainingSlots(1)
     first = job(slots, epochs=300, n=2000, name="a").start()

@@ -330,14 +330,16 @@ class TrainingJob:
             return held
         return held + max(self.worker_estimate, process_bytes(pid) if pid is not None else 0)
 
+    # TrainingSlots calls these two while holding its own lock, and view() asks the slots for a place in
+    # line while holding the job's: so these never take the job's lock (one attribute, read or set whole).
+
     def reserve_worker(self):
         """Count its worker from now (TrainingSlots calls this as it hands the run a slot)."""
-        self._set(_worker_reserved=True)
+        self._worker_reserved = True
 
     def worker_need(self):
         """Bytes its worker will add when it starts (0 while it has one: a paused run resuming)."""
-        with self._lock:
-            return 0 if self._worker_reserved else self.worker_estimate
+        return 0 if self._worker_reserved else self.worker_estimate
 
     @property
     def orphaned(self):
