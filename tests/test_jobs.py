@@ -9,6 +9,8 @@ import pytest
 
 from harness import PATIENCE
 from mlp import TrainConfig, Trainer, build_model
+from webapp.budget import Budget
+from webapp.clients import Client
 from webapp.job_view import controls, status
 from webapp.jobs import JobState, TrainingJob, TrainingSlots, model_bytes, process_bytes
 from webapp.worker import WORKER_NICENESS
@@ -270,8 +272,9 @@ def test_a_run_starts_its_worker_only_when_the_worker_fits_in_memory():
 def test_a_page_reading_the_run_while_it_takes_its_slot_back_never_deadlocks():
     """view() holds the job's lock and asks the slots for a place in line; taking a slot (the slots' lock)
     must not need the job's lock in turn (it did once: Resume hung with a page polling the run)."""
-    slots = TrainingSlots(1, room=lambda need: True)
-    j = job(slots, epochs=300, n=2000).start()
+    budget = Budget(total=2**40, per_client=2**40, per_address=2**40)
+    slots = TrainingSlots(1, room=budget.fits)  # as the app's: it asks every run held for its memory
+    j = budget.track(job(slots, epochs=300, n=2000), Client("c" * 22, "203.0.113.1", False)).start()
     wait(lambda: len(j.records) >= 1)
     stop_reading = threading.Event()
 

@@ -288,15 +288,18 @@ class TrainingJob:
 
     def view(self):
         """A JobView: state, epochs, pause flag, queue place, progress... all from one moment."""
+        # The place in line is read first, outside the job's lock: the slots ask jobs for their memory while
+        # holding their own lock, so the job's lock is never held while waiting for the slots'.
+        place, short_of_memory = self.slots.position(self), self.slots.short_of_memory
         with self._lock:
             state = self.state
-            position = (self.slots.position(self) or 1) if state is JobState.QUEUED else None
+            position = (place or 1) if state is JobState.QUEUED else None
             snapshot = self.snapshot
             acc = snapshot.meta.get("test_accuracy") if snapshot is not None else None
             return JobView(
                 name=self.name, state=state, epochs_done=len(self.records), epochs_total=self.epochs_total,
                 pause_requested=self._pause.is_set(), queue_position=position, progress=self._progress(),
-                short_of_memory=state is JobState.QUEUED and self.slots.short_of_memory,
+                short_of_memory=state is JobState.QUEUED and short_of_memory,
                 eta_seconds=self._eta_seconds(),
                 samples_per_second=self.records[-1].samples_per_second if self.records else None,
                 error=self.error, test_accuracy=acc if isinstance(acc, float) else None,
@@ -330,8 +333,8 @@ class TrainingJob:
             return held
         return held + max(self.worker_estimate, process_bytes(pid) if pid is not None else 0)
 
-    # TrainingSlots calls these two while holding its own lock, and view() asks the slots for a place in
-    # line while holding the job's: so these never take the job's lock (one attribute, read or set whole).
+    # TrainingSlots calls these two while holding its own lock: they take no other (one attribute, read or set
+    # whole), and nothing holds the job's lock while it waits for the slots' (see view).
 
     def reserve_worker(self):
         """Count its worker from now (TrainingSlots calls this as it hands the run a slot)."""
