@@ -241,10 +241,11 @@ def publish_form(store, code):
     mine = {n: e for n, e in registry.session_models().items()
             if e.current() is not None and (e.job is None or e.job.done)}
     ss = st.session_state
-    done = ss.pop(keys.PUBLISHED, None)
+    done = ss.pop(keys.PUBLISHED, None)  # (kind, message) of the last Publish, shown once
     with st.expander("Publish one of your models", expanded=done is not None):
         if done:
-            st.success(done)
+            kind, message = done
+            getattr(st, kind)(message)
         if not mine:
             st.caption("Models you train or upload appear here, ready to publish.")
             return
@@ -274,16 +275,19 @@ def _publish(store, mine, pick, name, target):
         ss.pop(keys.PUBLISH_PENDING, None)
         return
     client = registry.client()
-    with st.spinner("Measuring it on this server's test set and drawn digits…"):
-        scores = registry.measured_scores(entry)  # the gallery ranks by these, not the file's claims
     try:
+        text.clean_name(name)  # a name the store would refuse is said at once, before seconds of measuring
+        with st.spinner("Measuring it on this server's test set and drawn digits…"):
+            scores = registry.measured_scores(entry)  # the gallery ranks by these, not the file's claims
         store.put_model(entry.file_bytes(), name=name, owner=client.token, address=client.address,
                         published=True, class_code=target or None, scores=scores)
-    except StoreError as e:
-        ss.pop(keys.PUBLISH_PENDING, None)
-        st.error(f"Not published: {text.literal(e)}")
+    except (StoreError, text.TextError) as e:
+        outcome = ("error", f"Not published: {text.literal(e)}")
     else:
-        ss.pop(keys.PUBLISH_PENDING, None)  # right after the write: no rerun can come in between
         where = f" in class {text.literal(target.lower())}." if target else "."
-        ss[keys.PUBLISHED] = f"Published **{text.literal(name)}**{where}"
-        st.rerun()
+        outcome = ("success", f"Published **{text.literal(name)}**{where}")
+    # Both right after the write, with no Streamlit call between (a rerun stops a run only at one), and the
+    # outcome kept for the next run to show: a rerun coming in now loses neither the press nor its answer.
+    ss.pop(keys.PUBLISH_PENDING, None)
+    ss[keys.PUBLISHED] = outcome
+    st.rerun()
