@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from webapp import resources, ui
+from webapp.session import resources
+from webapp.views import ui
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/edit_note:", layout="wide")
 resources.one_blas_thread()

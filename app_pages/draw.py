@@ -5,17 +5,15 @@ import streamlit as st
 
 from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
-from webapp import (
+from webapp.session import keys, registry, resources
+from webapp.views import (
     canvas,
     charts,
     display,
     images,
-    inside_parts,
-    keys,
-    registry,
-    resources,
-    share_parts,
-    teach_parts,
+    inside,
+    share,
+    teach,
     ui,
 )
 
@@ -49,10 +47,10 @@ def _drawing_and_reading():
                                         help="The shipped model, models you trained in this session, or an upload.")
 
     model = entry.current() if entry is not None else None
-    linked = share_parts.shared_drawing()  # a drawing=... link, until the visitor draws their own
+    linked = share.shared_drawing()  # a drawing=... link, until the visitor draws their own
     x28 = preprocess(image) if image is not None else linked
     if linked is not None and x28 is not None and not np.array_equal(x28, linked):
-        share_parts.drop_shared_drawing()  # a drawing of the visitor's own, not the one the link carries
+        share.drop_shared_drawing()  # a drawing of the visitor's own, not the one the link carries
     labels = ui.class_names(entry)
     x = to_model_input(x28) if model is not None and x28 is not None else None
     traced = trace(model, x) if x is not None else None  # every layer, once: the reading and the views below
@@ -63,13 +61,13 @@ def _drawing_and_reading():
         elif probs is None:
             st.info("Draw a digit on the canvas to see what the network reads.")
         else:
-            said = teach_parts.reading(entry, model, probs, labels)  # "?" when it is not sure
+            said = teach.reading(entry, model, probs, labels)  # "?" when it is not sure
             row = st.container(horizontal=True)  # side by side on a phone too
             row.metric("Prediction", said.prediction)
             row.metric("Confidence", said.confidence)
-            teach_parts.unsure_note(said.note)
+            teach.unsure_note(said.note)
     with left:
-        teach_parts.section(entry, model, x28)  # Wrong? It's a …, Your drawings, Teach the model
+        teach.section(entry, model, x28)  # Wrong? It's a …, Your drawings, Teach the model
     with right:
         shown = probs if probs is not None else np.zeros(len(labels))
         bars = charts.probability_bars(shown, labels, highlight=probs is not None)
@@ -84,13 +82,13 @@ def _drawing_and_reading():
         if entry is not None:
             row = st.container(horizontal=True)
             with row:
-                share_parts.share_model_button(entry, key="share_model_draw")
-                share_parts.share_drawing_button(entry, x28)
-            share_parts.show_notice()
+                share.share_model_button(entry, key="share_model_draw")
+                share.share_drawing_button(entry, x28)
+            share.show_notice()
 
     if model is not None:
         st.subheader("Inside the network")
-        inside_parts.section(entry, model, x, traced, labels)
+        inside.section(entry, model, x, traced, labels)
 
 
 drawing_and_reading()
@@ -100,4 +98,4 @@ ui.upload_model_expander()
 # style and script (Clear is the canvas's own reset), the correction pills' wrapping, and digit
 # images enlarged without smoothing (every image on this page is a digit's or a unit's pixels,
 # most sent small for the browser to enlarge).
-st.html(canvas.SCRIPT + teach_parts.STYLE + IMAGE_STYLE, unsafe_allow_javascript=True, width="content")
+st.html(canvas.SCRIPT + teach.STYLE + IMAGE_STYLE, unsafe_allow_javascript=True, width="content")

@@ -2,25 +2,27 @@
 
 import streamlit as st
 
-from webapp import gallery_parts, keys, registry, resources, text, urlstate
+from webapp import text
+from webapp.session import keys, registry, resources
 from webapp.store import StoreError
+from webapp.views import gallery, urlstate
 
 registry.init_session()
 store = resources.store()
 ss = st.session_state
 
-fields = [urlstate.UrlField(keys.GALLERY_CLASS, "", "class", gallery_parts.class_code_or_error),
-          urlstate.UrlField(keys.GALLERY_SORT, "test_accuracy", "sort", urlstate.choice(gallery_parts.SORTS)),
-          urlstate.UrlField(keys.GALLERY_PROJECTOR, False, "projector", gallery_parts.flag, lambda on: "1")]
+fields = [urlstate.UrlField(keys.GALLERY_CLASS, "", "class", gallery.class_code_or_error),
+          urlstate.UrlField(keys.GALLERY_SORT, "test_accuracy", "sort", urlstate.choice(gallery.SORTS)),
+          urlstate.UrlField(keys.GALLERY_PROJECTOR, False, "projector", gallery.flag, lambda on: "1")]
 urlstate.restore(fields)
 
 code = ss[keys.GALLERY_CLASS]
-if store is not None and ss[keys.GALLERY_PROJECTOR] and code and not gallery_parts.class_code_problem(code):
+if store is not None and ss[keys.GALLERY_PROJECTOR] and code and not gallery.class_code_problem(code):
     # Projector view: the class's leaderboard alone, in large type, for the back of the room.
     urlstate.mirror(fields)
-    gallery_parts.projector_heading(code)
+    gallery.projector_heading(code)
     try:
-        gallery_parts.leaderboard(store, code, store.leaderboard(code))
+        gallery.leaderboard(store, code, store.leaderboard(code))
     except StoreError as e:
         st.warning(f"The leaderboard cannot be read right now: {text.literal(e)}")
     st.toggle("Projector view", key=keys.GALLERY_PROJECTOR, help="Off: back to the gallery.")
@@ -36,8 +38,8 @@ if store is None:
 a, b = st.columns([1, 1])
 code = a.text_input("Class code", key=keys.GALLERY_CLASS, max_chars=32, placeholder="e.g. 7b-2026",
                     help="Letters, digits, - and _. Empty: every published model.")
-sort = b.selectbox("Sort by", list(gallery_parts.SORTS), key=keys.GALLERY_SORT, format_func=gallery_parts.SORTS.get)
-problem = gallery_parts.class_code_problem(code)
+sort = b.selectbox("Sort by", list(gallery.SORTS), key=keys.GALLERY_SORT, format_func=gallery.SORTS.get)
+problem = gallery.class_code_problem(code)
 if problem:
     st.error(problem)
     code = ""
@@ -51,12 +53,12 @@ except StoreError as e:
     st.stop()
 if code:
     st.subheader(f"Class {text.literal(code.lower())}: leaderboard", anchor=False)
-    gallery_parts.leaderboard(store, code, ranked)
+    gallery.leaderboard(store, code, ranked)
     st.toggle("Projector view", key=keys.GALLERY_PROJECTOR,
               help="The leaderboard alone, in large type, without the sidebar: for a projector.")
     st.subheader("Try them", anchor=False)
 else:
     st.subheader("Published models", anchor=False)
-gallery_parts.card_grid(rows, "Nothing published in this class yet." if code else
+gallery.card_grid(rows, "Nothing published in this class yet." if code else
                         "Nothing published here yet. Train a model, then publish it below.")
-gallery_parts.publish_form(store, code)
+gallery.publish_form(store, code)

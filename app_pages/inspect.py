@@ -3,8 +3,16 @@
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
-from webapp import calibration_parts, charts, inspect_parts, keys, registry, replay_parts, resources, ui, urlstate
-from webapp.mistakes import ANY, mistakes, page_of
+from webapp.session import keys, registry, resources
+from webapp.views import (
+    calibration,
+    charts,
+    inspect,
+    replay,
+    ui,
+    urlstate,
+)
+from webapp.views.mistakes import ANY, mistakes, page_of
 
 PER_PAGE = 24
 
@@ -25,12 +33,12 @@ model = entry.current()
 if model is None:
     st.info("This model is still in its first epoch. Come back in a moment.")
     st.stop()
-inspect_parts.summary(entry, model)
+inspect.summary(entry, model)
 
 tab_test, tab_weights, tab_compare, tab_replay, tab_calibration = st.tabs(
     ["Confusion matrix and mistakes", "Weights", "Compare with another model", "Watch it learn", "Calibration"])
 with tab_weights:
-    inspect_parts.weights(model)
+    inspect.weights(model)
 
 with tab_test:
     try:
@@ -40,7 +48,7 @@ with tab_test:
         st.stop()
     ev = registry.evaluation(entry)
     labels = resources.class_names(entry.dataset)
-    fields = inspect_parts.filter_fields(len(labels), len(ds.y_test))
+    fields = inspect.filter_fields(len(labels), len(ds.y_test))
     urlstate.restore(fields)
     both = ss[keys.F_TRUE] != ANY and ss[keys.F_PRED] != ANY
     highlighted = (ss[keys.F_TRUE], ss[keys.F_PRED]) if both else None
@@ -71,7 +79,7 @@ with tab_test:
     f1, f2, f3, f4 = st.columns([2, 2, 2, 1])
     true = f1.selectbox("True class", classes, key=keys.F_TRUE, format_func=name_of)
     pred = f2.selectbox("Predicted class", classes, key=keys.F_PRED, format_func=name_of)
-    order = f3.selectbox("Order", list(inspect_parts.ORDERS), key=keys.F_ORDER, format_func=inspect_parts.ORDERS.get)
+    order = f3.selectbox("Order", list(inspect.ORDERS), key=keys.F_ORDER, format_func=inspect.ORDERS.get)
     found = mistakes(ev.probabilities, ds.y_test, true, pred, order)
     items, page, pages = page_of(found, ss[keys.F_PAGE], PER_PAGE)
     ss[keys.F_PAGE] = page
@@ -80,18 +88,18 @@ with tab_test:
 
     sample = ss[keys.F_SAMPLE]
     if sample is not None:
-        inspect_parts.sample_card(ds.x_test[sample], int(ds.y_test[sample]), ev.probabilities[sample], labels, sample)
+        inspect.sample_card(ds.x_test[sample], int(ds.y_test[sample]), ev.probabilities[sample], labels, sample)
     if not len(found):
         st.info("No mistakes with these filters.")
     matches = "1 mistake matches" if len(found) == 1 else f"{len(found):,} mistakes match"
     st.caption(f"{matches}; showing {len(items)} on page {page} of {pages}. "
                "Press the chart button under an image for its probabilities.")
-    inspect_parts.mistake_grid(items, ds.x_test, ds.y_test, ev.probabilities, labels)
+    inspect.mistake_grid(items, ds.x_test, ds.y_test, ev.probabilities, labels)
 with tab_compare:
-    inspect_parts.compare(entry, ds, ev, labels)
+    inspect.compare(entry, ds, ev, labels)
 with tab_replay:
     if entry.job is None:
         st.caption("Runs trained in this session keep every epoch (within a memory budget) to replay here.")
-    replay_parts.replay_section(entry, ds.x_test, ds.y_test, labels)
+    replay.replay_section(entry, ds.x_test, ds.y_test, labels)
 with tab_calibration:
-    calibration_parts.section(entry, ev, ds.y_test)
+    calibration.section(entry, ev, ds.y_test)

@@ -3,15 +3,16 @@
 import streamlit as st
 
 from data import DatasetError, DatasetNotFound
-from webapp import keys, registry, resources, train_parts, train_settings, ui
+from webapp.session import keys, registry, resources
 from webapp.settings import current as server_settings
+from webapp.views import train, train_settings, ui
 
 registry.init_session()
 # A shared model's link: the model joins this session, ready to continue.
 st.session_state[keys.LINKED_FOR_CONTINUE] = registry.follow_link()
 
 st.title("Train a network")
-train_parts.sidebar_hint()
+train.sidebar_hint()
 st.caption(
     "Choose the network and how to train it in the sidebar, then press **Start**. Training runs in "
     "the background: you can switch to Draw or Inspect and come back. Charts gain a point every "
@@ -21,8 +22,8 @@ st.caption(
 )
 
 with st.sidebar:
-    values, slots = train_parts.sidebar()
-train_parts.link_notice()
+    values, slots = train.sidebar()
+train.link_notice()
 name = train_settings.build(values).dataset
 try:
     ds = resources.dataset(name)
@@ -31,12 +32,12 @@ except (DatasetNotFound, DatasetError) as e:
     ui.dataset_notice(name, e)
 settings = train_settings.build(values, len(ds.x_train) if ds is not None else None,
                                 max_weight_bytes=server_settings().bytes("max_model_mb"))
-problems = train_parts.with_memory_problem(settings.problems, settings.config)
-train_parts.show_problems(problems, slots)
+problems = train.with_memory_problem(settings.problems, settings.config)
+train.show_problems(problems, slots)
 
-job = train_parts.active_job()
+job = train.active_job()
 under_way = job is not None and not job.done
-st.fragment(train_parts.run_panel, run_every=1.0 if under_way else None)(
+st.fragment(train.run_panel, run_every=1.0 if under_way else None)(
     settings.config, ds, can_start=ds is not None and not problems)
 if ds is not None and not under_way:
-    train_parts.continue_expander(ds)
+    train.continue_expander(ds)

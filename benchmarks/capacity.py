@@ -15,7 +15,7 @@ browsers sharing its cores.
   labelled "Prediction" (checked against this process's own preprocessing and prediction with
   the pretrained model) and the end of the script run, fetches the page's /media images as a
   browser does, then thinks (--think, with seeded jitter) and presses Clear: chromium then sends
-  the canvas's empty drawing (the page turns Clear into the canvas's own reset, webapp.canvas).
+  the canvas's empty drawing (the page turns Clear into the canvas's own reset, webapp.views.canvas).
   A widget drawn inside a fragment reruns that fragment, as in the browser.
 * A training session opens Train, sets 128 hidden units, 200 epochs and a 20,000-image subset
   through widget states, presses Start and answers the run panel's auto-reruns (the fragment's
@@ -121,7 +121,7 @@ EMPTY_CANVAS = canvas_json([], _png_data_url(np.zeros((280, 280), np.uint8))[0])
 def page_reading(model, probs):
     """What Draw's large Prediction slot shows for these probabilities: a digit, "4 or 9?" or "?"."""
     from mlp.unsure import judge, threshold_of
-    from webapp.display import reading
+    from webapp.views.display import reading
 
     return reading(judge(probs, threshold_of(model)), [str(d) for d in range(10)]).prediction
 
@@ -349,7 +349,7 @@ async def drawer(url, until, drawings, rng, think, stats):
             if rounds and time.time() >= until:
                 break
             # Clear: the page's script turns the click into the canvas's own reset in the browser
-            # (webapp.canvas), so chromium sends one rerun, the canvas's empty drawing.
+            # (webapp.views.canvas), so chromium sends one rerun, the canvas's empty drawing.
             await s.rerun([("canvas", ("json_value", EMPTY_CANVAS))])
             await s.wait_run()
             if s.prediction is not None:

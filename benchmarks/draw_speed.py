@@ -4,17 +4,17 @@
 
 On `--repeats` different canvases (pen drawings of MNIST test digits from `drawn.generate`,
 sent as the canvas sends them: a 280x280 RGBA PNG data URL), it does what `app_pages/draw.py`
-and `webapp/inside_parts.py` do for one stroke, in the same order and with the same arguments,
+and `webapp/views/inside.py` do for one stroke, in the same order and with the same arguments,
 and times each step:
 
 * `canvas`: the canvas component's decoding of the data URL (`image_bytes` and `image_data`);
 * `preprocess`, `trace` (`to_model_input` and `mlp.explain.trace`);
-* every chart as Streamlit sends it: the Altair chart built by `webapp.charts`, turned into
+* every chart as Streamlit sends it: the Altair chart built by `webapp.views.charts`, turned into
   the Vega-Lite spec and its Arrow datasets by Streamlit's own marshalling
   (`streamlit.elements.vega_charts`: `_convert_altair_to_vega_lite_spec`,
   `_prepare_vega_lite_spec`, `_marshall_chart_data`, `_stabilize_vega_json_spec`, the selection
   parsing and element id of the map) and the proto serialised for the wire;
-* every image as the page sends it: a PNG data URL (`webapp.images.png_data_url`, which st.image
+* every image as the page sends it: a PNG data URL (`webapp.views.images.png_data_url`, which st.image
   passes to the browser as it is); every chart's rows as Arrow tables (`charts.arrow_datasets`);
 * `unit_grids`, `unit_weights`, `favourites` (the 8 test images of the picked unit; their
   indices are cached per model, as on the page), `saliency` (with the overlay), `map`
@@ -24,7 +24,7 @@ and times each step:
   largest shape a session offers).
 
 Printed: median and 95th percentile per step, and of the total per stroke (the sum of one
-stroke's steps) for each tab of "Inside the network" open (`inside_parts.section` runs only the
+stroke's steps) for each tab of "Inside the network" open (`views.inside.section` runs only the
 open tab: the steps every stroke does plus that tab's), and with all four tabs run at once,
 against the 50 ms target. Second, end to end: the whole Draw page rerun through
 `streamlit.testing.v1.AppTest` with a new canvas injected each time (median of `--repeats`
@@ -49,8 +49,8 @@ from data import load_dataset
 from drawn import iter_drawn_digits
 from mlp import explain, load_model, to_inputs
 from mlp.preprocess import preprocess, to_model_input
-from webapp import charts, images
-from webapp.inside_parts import MAP_POINTS, TOP_IMAGES
+from webapp.views import charts, images
+from webapp.views.inside import MAP_POINTS, TOP_IMAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "default.npz"

@@ -14,7 +14,7 @@ its session is let go.
 
 Printed: the server's resident memory at the baseline, its peak, and at the end, after the last
 visitor left and the server closed their sessions (half of Streamlit's disconnected-session TTL,
-default 60 s: webapp.reaper), with how long that took; the peak with the training workers; the
+default 60 s: webapp.session.reaper), with how long that took; the peak with the training workers; the
 visits and errors. The goal (Safe to host): the end within 15% of the baseline. Bounded: the run
 stops after --minutes, every visit has a time limit, the end waits at most --settle seconds.
 """

@@ -16,7 +16,7 @@ test images and is reported separately. It measures:
 * the latency of one prediction (preprocessing a 280x280 RGBA canvas plus a
   forward pass) and the time to evaluate the test set, for the shipped model
   and the reference network;
-* the Train page's cost: a `webapp.jobs.TrainingJob` (a worker process that
+* the Train page's cost: a `webapp.training.jobs.TrainingJob` (a worker process that
   reports progress and sends the weights every epoch) while another thread does
   what the page's live panel does every second, against the bare `Trainer`.
 
@@ -398,15 +398,15 @@ PAGE_RERUN_SECONDS = 1.0
 def ui_overhead(ds, epochs, rounds=3):
     """Epoch seconds of training through the Train page's machinery against the bare Trainer (Adam).
 
-    The page starts a `webapp.jobs.TrainingJob`, which trains in a worker process
+    The page starts a `webapp.training.jobs.TrainingJob`, which trains in a worker process
     that reports progress about 20 times an epoch and sends the weights after each
     epoch, and the page's live panel reruns every PAGE_RERUN_SECONDS: it reads the
     job's progress, ETA and records and builds both history charts into the
     Vega-Lite JSON that Streamlit sends to the browser. A thread here does the same.
     """
     try:
-        from webapp import charts
-        from webapp.jobs import TrainingJob, TrainingSlots
+        from webapp.training.jobs import TrainingJob, TrainingSlots
+        from webapp.views import charts
     except ImportError as e:
         return {"skipped": f"webapp not importable here ({e})"}
     bare, paged = [], []
@@ -422,7 +422,7 @@ def ui_overhead(ds, epochs, rounds=3):
 
 def paged_job(ds, config, charts, TrainingJob, TrainingSlots):
     """Run one TrainingJob to its end while a thread polls it the way the live panel does."""
-    data = ("webapp.jobs:load_training_split", (ds.name, str(ds.source)))
+    data = ("webapp.training.jobs:load_training_split", (ds.name, str(ds.source)))
     job = TrainingJob("bench", build_model(config), config, data, slots=TrainingSlots(1))
     done = threading.Event()
 

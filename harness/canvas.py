@@ -23,7 +23,7 @@ HAS_INK_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, 
                       for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
 
 
-# The page's script (webapp.canvas.SCRIPT, sent at the end of Draw's page run) has styled the canvas:
+# The page's script (webapp.views.canvas.SCRIPT, sent at the end of Draw's page run) has styled the canvas:
 # its hidden toolbar no longer lies over the top-right corner, and on a phone the canvas takes the width.
 CANVAS_STYLED_JS = """() => [...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')].some(
     h => h.shadowRoot && h.shadowRoot.querySelector("canvas.upper-canvas")

@@ -11,7 +11,7 @@ import pytest
 from harness import canvas_data_url, canvas_value
 from harness.apptest import clear_caches, metrics, open_app, plain, wait_for
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
-from webapp.registry import read_upload
+from webapp.session.registry import read_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,7 +255,7 @@ def test_inspect_most_confident_mistakes_first(mnist):
 @pytest.fixture
 def no_dataset(monkeypatch, tmp_path):
     import data.catalog as catalog
-    from webapp import downloads
+    from webapp.session import downloads
 
     monkeypatch.setattr(downloads, "DOWNLOADS", downloads.Downloads())  # no download from an earlier test
     monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "nothing"))
@@ -294,7 +294,7 @@ def test_download_button_fetches_the_dataset(no_dataset, monkeypatch, mnist):
         spec = replace(catalog.DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",))
         monkeypatch.setitem(catalog.DATASETS, "mnist", spec)
         at = open_app("train")
-        from webapp import downloads
+        from webapp.session import downloads
 
         at.button(key="download-mnist").click().run()
         assert not at.exception, at.exception

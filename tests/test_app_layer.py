@@ -7,8 +7,9 @@ import pytest
 
 from mlp import TrainConfig
 from mlp import hyperparams as hp
-from webapp import charts, display, images, keys, train_settings, urlstate
-from webapp.mistakes import ANY, mistakes, page_of
+from webapp.session import keys
+from webapp.views import charts, display, images, train_settings, urlstate
+from webapp.views.mistakes import ANY, mistakes, page_of
 
 # -- train_settings --------------------------------------------------------------------------------
 
@@ -428,7 +429,7 @@ def test_weight_grid_is_rgba_with_transparent_gaps():
     assert (alpha == 255).sum() == 20 * tile * tile
 
 
-# -- page runs take turns (webapp.resources.turn) ---------------------------------------------
+# -- page runs take turns (webapp.session.resources.turn) ---------------------------------------------
 
 
 def _until(predicate, seconds=120):
@@ -461,7 +462,7 @@ def _run(turns, name, log, wait=10, hold=None):
 def test_page_runs_take_turns_in_the_order_they_came():
     import threading
 
-    from webapp import resources
+    from webapp.session import resources
 
     turns, log, gate = resources.Turns(), [], threading.Event()
     threads = [_run(turns, "first", log, hold=gate)]
@@ -480,7 +481,7 @@ def test_page_runs_take_turns_in_the_order_they_came():
 def test_a_slow_run_holds_the_next_one_up_for_the_wait_and_the_rest_not_at_all():
     import threading
 
-    from webapp import resources
+    from webapp.session import resources
 
     turns, log, slow_done = resources.Turns(), [], threading.Event()
     slow = _run(turns, "slow", log, wait=0.3, hold=slow_done)
@@ -505,7 +506,7 @@ def test_a_slow_run_holds_the_next_one_up_for_the_wait_and_the_rest_not_at_all()
 def test_a_page_run_that_reruns_gives_its_turn_back():
     from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 
-    from webapp import resources
+    from webapp.session import resources
 
     turns = resources.Turns()
     for exc in (RerunException(None), StopException()):  # what st.rerun(), st.switch_page() and st.stop() raise
@@ -542,9 +543,9 @@ def gallery_row(**fields):
 
 
 def test_cards_say_dash_for_what_is_missing_never_none():
-    from webapp import gallery_parts
+    from webapp.views import gallery
 
-    card, bare = gallery_parts.cards([gallery_row(), gallery_row(
+    card, bare = gallery.cards([gallery_row(), gallery_row(
         id="def", name=None, architecture=None, epochs=None, test_accuracy=None, training=None, shared=None,
         thumbnail=None)])
     assert (card.rank, card.model_id, card.name, card.test_accuracy, card.drawn_accuracy, card.added) == (
@@ -560,56 +561,57 @@ def test_cards_say_dash_for_what_is_missing_never_none():
     "data:image/png;base64," + "A" * 20000,
 ])
 def test_a_card_shows_only_a_small_png_data_url_as_its_picture(picture):
-    from webapp import gallery_parts
+    from webapp.views import gallery
 
-    assert gallery_parts.cards([gallery_row(thumbnail=picture)])[0].picture is None
+    assert gallery.cards([gallery_row(thumbnail=picture)])[0].picture is None
 
 
 def test_card_details_from_a_model_file_are_cut_short():
-    from webapp import gallery_parts
+    from webapp.views import gallery
 
-    card = gallery_parts.cards([gallery_row(training={"optimizer": "x" * 1000})])[0]
-    assert len(card.details) == gallery_parts.MAX_DETAILS and card.details.endswith("…")
+    card = gallery.cards([gallery_row(training={"optimizer": "x" * 1000})])[0]
+    assert len(card.details) == gallery.MAX_DETAILS and card.details.endswith("…")
 
 
 def test_the_leaderboard_escapes_names_and_goes_to_two_columns_when_long():
-    from webapp import gallery_parts
+    from webapp.views import gallery
 
     rows = [gallery_row(id=str(i), name=f"<b>#{i}</b>", test_accuracy=0.9 - i / 100) for i in range(9)]
-    html = gallery_parts.board_html(gallery_parts.cards(rows), "7b")
+    html = gallery.board_html(gallery.cards(rows), "7b")
     assert "<b>" not in html and "&lt;b&gt;#0&lt;/b&gt;" in html
     assert html.count("<li>") == 9 and 'class="dl-board two"' in html and "--half:5" in html
-    short = gallery_parts.board_html(gallery_parts.cards(rows[:3]), "7b")
+    short = gallery.board_html(gallery.cards(rows[:3]), "7b")
     assert 'class="dl-board"' in short and "<li><span class=\"rank\">1</span>" in short
-    assert "Nothing published in class 7b yet" in gallery_parts.board_html([], "7b")
-    assert "&lt;" in gallery_parts.board_html([], "<x>")
+    assert "Nothing published in class 7b yet" in gallery.board_html([], "7b")
+    assert "&lt;" in gallery.board_html([], "<x>")
 
 
 def test_the_leaderboard_signature_changes_with_what_it_shows():
-    from webapp import gallery_parts
+    from webapp.views import gallery
 
     rows = [gallery_row(id="a"), gallery_row(id="b", test_accuracy=0.5)]
     same = [dict(r, thumbnail=None, shared="later") for r in rows]
-    assert gallery_parts.signature(rows) == gallery_parts.signature(same)
-    assert gallery_parts.signature(rows) != gallery_parts.signature(rows[::-1])
-    assert gallery_parts.signature(rows) != gallery_parts.signature([*rows, gallery_row(id="c")])
+    assert gallery.signature(rows) == gallery.signature(same)
+    assert gallery.signature(rows) != gallery.signature(rows[::-1])
+    assert gallery.signature(rows) != gallery.signature([*rows, gallery_row(id="c")])
 
 
 def test_the_projector_switch_reads_1_or_0_from_a_link():
-    from webapp import gallery_parts
+    from webapp.views import gallery
 
-    assert gallery_parts.flag("1") is True and gallery_parts.flag("true") is True
-    assert gallery_parts.flag("0") is False
+    assert gallery.flag("1") is True and gallery.flag("true") is True
+    assert gallery.flag("0") is False
     for bad in ("yes please", "", "2"):
         with pytest.raises(ValueError):
-            gallery_parts.flag(bad)
+            gallery.flag(bad)
 
 
 # -- names, and a link's refused values ---------------------------------------------------------------
 
 
 def test_continued_names_keep_one_continued_and_fit_the_stores_limit():
-    from webapp import registry, text
+    from webapp import text
+    from webapp.session import registry
 
     assert registry.continued_name("My model 1") == "My model 1 (continued)"
     assert registry.continued_name("My model 1 (continued)") == "My model 1 (continued)"
@@ -618,7 +620,8 @@ def test_continued_names_keep_one_continued_and_fit_the_stores_limit():
 
 
 def test_taught_and_shared_names_fit_the_stores_limit_too():
-    from webapp import registry, text
+    from webapp import text
+    from webapp.session import registry
 
     assert registry.taught_name("Pretrained + yours 2") == "Pretrained + yours"
     longest = "x" * text.NAME_MAX

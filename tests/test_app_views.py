@@ -10,7 +10,7 @@ import pytest
 from harness import canvas_value
 from harness.apptest import clear_caches, metrics, open_app, plain
 from mlp import MLP, load_model
-from webapp.registry import ModelEntry
+from webapp.session.registry import ModelEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 UNAVAILABLE = "The link you opened names a model that is not available here"
@@ -219,7 +219,7 @@ def test_a_letter_reads_as_no_digit_in_the_large_slot_not_as_a_confident_digit()
 
 def test_readings_in_words():
     from mlp.unsure import judge
-    from webapp.display import reading
+    from webapp.views.display import reading
 
     digits = [str(i) for i in range(10)]
     sure = np.full(10, 0.01)
@@ -284,7 +284,7 @@ def test_inspect_explains_why_the_shipped_models_training_curves_look_worse(mnis
 
 
 def test_curves_note_only_when_training_made_batches_harder():
-    from webapp.display import curves_note
+    from webapp.views.display import curves_note
 
     assert curves_note({}) is None
     assert curves_note({"training": {"dropout": 0.0, "augment": None}}) is None

@@ -25,7 +25,7 @@ from data import DatasetError, load_dataset
 from harness.hostile import deep_metadata_file, zeros_model_file
 from mlp import MLP, ConfigError, ModelFileError, TrainConfig, load_model, model_to_bytes, save_model
 from webapp import settings
-from webapp.registry import read_upload
+from webapp.session.registry import read_upload
 from webapp.store import Store, StoreError, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent

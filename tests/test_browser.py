@@ -194,7 +194,7 @@ def test_inspect_confusion_click_filters_mistakes(server, page, shoot):
 
 
 def test_a_stroke_can_start_where_the_hidden_toolbar_used_to_be(server, page):
-    """The canvas component parks its invisible toolbar over the top-right corner; webapp/canvas.py moves it."""
+    """The canvas component parks its invisible toolbar over the top-right corner; webapp/views/canvas.py moves it."""
     page.goto(server)
     # Only once the page's script has moved the toolbar away: it comes at the end of the page's
     # first run, which on a busy machine can be seconds after the canvas shows.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlp.calibration import describe, reliability
-from webapp import charts
+from webapp.views import charts
 
 
 def rows(*tops):

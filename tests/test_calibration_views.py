@@ -12,8 +12,10 @@ from harness.apptest import clear_caches, metrics, open_app
 from mlp import MLP, load_model, to_inputs
 from mlp.calibration import reliability
 from needs import missing
-from webapp import calibration_parts, registry, settings
-from webapp.registry import ModelEntry
+from webapp import settings
+from webapp.session import registry
+from webapp.session.registry import ModelEntry
+from webapp.views import calibration
 
 SMALL_N = 40  # drawn digits in these tests (2,000 take ~15 s)
 
@@ -29,7 +31,7 @@ def fresh_caches(monkeypatch):
         made.append((n, seed))
         return make(n, seed, **kwargs)
 
-    monkeypatch.setattr(calibration_parts, "DRAWN_N", SMALL_N)
+    monkeypatch.setattr(calibration, "DRAWN_N", SMALL_N)
     monkeypatch.setattr(score, "drawn_inputs", counted)  # resources.drawn_set makes the set through it
     yield made
     clear_caches()
@@ -74,13 +76,13 @@ def test_pretrained_shows_its_mnist_test_ece_and_leaves_the_drawn_set_alone(mnis
     assert shown["Mean confidence"] == f"{expected.mean_confidence:.2%}"
     assert shown["Right"] == f"{expected.overall_accuracy:.2%}" == f"{shipped.meta['test_accuracy']:.2%}"
     tab = calibration_tab(at)
-    assert [t.label for t in tab.tabs] == list(calibration_parts.TABS)
+    assert [t.label for t in tab.tabs] == list(calibration.TABS)
     bins = diagram_bins(tab)
     assert bins["count"].sum() == len(mnist.y_test)
     np.testing.assert_allclose(bins["accuracy"], expected.accuracy[expected.count > 0])
     text = " ".join(m.value for m in tab.markdown)
     assert "when it says 90%, it is right about 90% of the time" in text
-    assert calibration_parts.describe(expected) in text
+    assert calibration.describe(expected) in text
     assert fresh_caches == []  # the drawn set waits for its tab
     assert "ECE on drawn digits" not in shown
 

@@ -1,4 +1,4 @@
-"""The server's one dataset download (webapp/downloads.py), against local HTTP servers on 127.0.0.1."""
+"""The server's one dataset download (webapp/session/downloads.py), against local HTTP servers on 127.0.0.1."""
 
 import http.server
 import logging
@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from data import DATASETS, catalog
-from webapp.downloads import FAILED_MESSAGE, Download, Downloads, DownloadState
+from webapp.session.downloads import FAILED_MESSAGE, Download, Downloads, DownloadState
 
 MNIST_FILES = DATASETS["mnist"].filenames()
 

@@ -192,7 +192,7 @@ def test_parse_explains_bad_text(name, text, message):
 
 
 def test_webapp_parsers_are_the_tables():
-    from webapp.training import parse_hidden, parse_positive_float
+    from webapp.training.start import parse_hidden, parse_positive_float
 
     assert parse_hidden("256, 128") == (256, 128)
     with pytest.raises(ValueError, match="learning rate must be a finite number greater than 0"):

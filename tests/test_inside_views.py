@@ -17,7 +17,7 @@ from harness.apptest import clear_caches, metrics, open_app, wait_for
 from mlp import MLP, explain, load_model, to_inputs
 from mlp.preprocess import preprocess, to_model_input
 from webapp import settings
-from webapp.registry import ModelEntry
+from webapp.session.registry import ModelEntry
 
 DRAW_FIRST = "Draw a digit to see inside the network."
 NOT_HERE = "The link's model B is not available here"

@@ -1,17 +1,9 @@
-"""The Train page's view of a run (webapp/job_view.py): no Streamlit, no MNIST, no worker."""
+"""The Train page's view of a run (webapp/training/status.py): no Streamlit, no MNIST, no worker."""
 
 import pytest
 
-from webapp.job_view import (
-    Controls,
-    Status,
-    controls,
-    plural,
-    selector_label,
-    short_label,
-    status,
-)
-from webapp.jobs import JobState, JobView
+from webapp.training.jobs import JobState, JobView
+from webapp.training.status import Controls, Status, controls, plural, selector_label, short_label, status
 
 
 def view(state, **fields):

@@ -9,11 +9,11 @@ import pytest
 
 from harness import PATIENCE
 from mlp import TrainConfig, Trainer, build_model
-from webapp.budget import Budget
-from webapp.clients import Client
-from webapp.job_view import controls, status
-from webapp.jobs import JobState, TrainingJob, TrainingSlots, model_bytes, process_bytes
-from webapp.worker import WORKER_NICENESS
+from webapp.session.budget import Budget
+from webapp.session.clients import Client
+from webapp.training.jobs import JobState, TrainingJob, TrainingSlots, model_bytes, process_bytes
+from webapp.training.status import controls, status
+from webapp.training.worker import WORKER_NICENESS
 
 
 def blobs(n=4000, seed=0, scale=1.0):
@@ -231,7 +231,7 @@ def test_pause_holds_after_an_epoch_frees_the_slot_and_resume_goes_on():
 
 
 def test_a_runs_worker_counts_in_its_memory_while_it_lives_paused_too():
-    """webapp.budget reads memory_bytes(): a live worker (training or paused) adds its resident memory, measured."""
+    """The budget reads memory_bytes(): a live worker (training or paused) adds its resident memory, measured."""
     j = job(TrainingSlots(1), epochs=300, n=2000).start()
     wait(lambda: len(j.records) >= 1)
     weights = model_bytes(j.model) + model_bytes(j.snapshot)
@@ -463,7 +463,7 @@ def test_a_run_in_the_worker_matches_training_in_process_bit_for_bit_with_dropou
 
 
 def _worker_pids():
-    """The webapp.worker processes this test process started."""
+    """The webapp.training.worker processes this test process started."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -473,7 +473,7 @@ def _worker_pids():
             cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == os.getpid() and b"webapp.worker" in cmdline:
+        if ppid == os.getpid() and b"webapp.training.worker" in cmdline:
             pids.append(int(entry))
     return pids
 

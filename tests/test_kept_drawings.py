@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 from harness import canvas_data_url, canvas_value, draw_stroke
 from harness.apptest import APP, TIMEOUT, clear_caches, plain
 from mlp import MLP
-from webapp.registry import ModelEntry
+from webapp.session.registry import ModelEntry
 from webapp.store import COLLECTIONS, MODELS, Store, create_engine, valid_id
-from webapp.teach_parts import PRIVATE, merged_message
-from webapp.teaching import Drawings, Merged
+from webapp.training.teaching import Drawings, Merged
+from webapp.views.teach import PRIVATE, merged_message
 
 BROWSER_URL = "http://localhost:8501/"
 UNAVAILABLE = "The drawings this link names are not available here"

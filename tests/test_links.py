@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from webapp.links import MAX_LINK_CHARS, DrawingLinkError, decode_drawing, encode_drawing
+from webapp.views.links import MAX_LINK_CHARS, DrawingLinkError, decode_drawing, encode_drawing
 
 
 def digit(seed=0):

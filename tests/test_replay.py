@@ -7,9 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mlp import MLP, TrainConfig, build_model
-from webapp.jobs import TrainingJob, TrainingSlots
-from webapp.replay import EpochWeights, ReplayCache, compact, evaluate_epoch, model_at
-from webapp.training import finish_with_test_score
+from webapp.training.jobs import TrainingJob, TrainingSlots
+from webapp.training.replay import EpochWeights, ReplayCache, compact, evaluate_epoch, model_at
+from webapp.training.start import finish_with_test_score
 
 FLOAT16 = {"rtol": 2**-11, "atol": 2**-24}  # float16's rounding, normal and subnormal
 
@@ -119,7 +119,7 @@ def test_a_run_keeps_its_epochs_thinned_to_the_budget_and_the_last_is_the_final_
     model = build_model(config, n_out=10)
     per_epoch = 2 * model.n_parameters
     x_test, y_test = mnist.x_test[:1000], mnist.y_test[:1000]
-    job = TrainingJob("replay", model, config, ("webapp.jobs:load_training_split", ("mnist", str(mnist_dir))),
+    job = TrainingJob("replay", model, config, ("webapp.training.jobs:load_training_split", ("mnist", str(mnist_dir))),
                       slots=TrainingSlots(1), finish=finish_with_test_score(x_test, y_test),
                       epoch_weights_budget=3 * per_epoch).start()
     assert job.join(120) and job.state == "completed"
@@ -138,7 +138,7 @@ def test_a_continued_run_numbers_its_epochs_after_the_earlier_ones(mnist_dir):
     config = TrainConfig(hidden=(8,), epochs=2, batch_size=128, train_subset=500, seed=0)
     model = build_model(config, n_out=10)
     model.meta["history"] = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]  # as if trained 3 epochs before
-    job = TrainingJob("more", model, config, ("webapp.jobs:load_training_split", ("mnist", str(mnist_dir))),
+    job = TrainingJob("more", model, config, ("webapp.training.jobs:load_training_split", ("mnist", str(mnist_dir))),
                       slots=TrainingSlots(1)).start()
     assert job.join(120) and job.state == "completed"
     assert list(job.epoch_weights()) == [4, 5]
@@ -153,9 +153,9 @@ def replay_app():
     import streamlit as st
 
     from mlp import MLP
-    from webapp.registry import ModelEntry
-    from webapp.replay import compact
-    from webapp.replay_parts import replay_section
+    from webapp.session.registry import ModelEntry
+    from webapp.training.replay import compact
+    from webapp.views.replay import replay_section
 
     class FakeJob:
         def __init__(self, kept):

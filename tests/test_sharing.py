@@ -22,10 +22,12 @@ from drawn.score import drawn_inputs, score_drawn
 from harness import canvas_data_url, canvas_value
 from harness.apptest import APP, TIMEOUT, clear_caches, metrics, plain
 from mlp import MLP, to_inputs
-from webapp import gallery_parts, registry, resources, text
-from webapp.links import MAX_LINK_CHARS, encode_drawing
-from webapp.registry import ModelEntry
+from webapp import text
+from webapp.session import registry, resources
+from webapp.session.registry import ModelEntry
 from webapp.store import MODELS, Store, create_engine, new_id, valid_id
+from webapp.views import gallery as gallery_parts
+from webapp.views.links import MAX_LINK_CHARS, encode_drawing
 
 UNAVAILABLE = "The link you opened names a model that is not available here"
 NO_SHARING = "Sharing is not available on this server right now"

@@ -29,7 +29,7 @@ def test_draw_speed_times_every_step_of_a_stroke(mnist):
 def test_charts_and_images_are_marshalled_as_streamlit_sends_them():
     import numpy as np
 
-    from webapp import charts
+    from webapp.views import charts
 
     sent = draw_speed.marshal_chart(charts.probability_bars(np.full(10, 0.1)))
     assert b'"mark"' in sent and len(sent) > 500  # the spec and the Arrow data

@@ -8,7 +8,7 @@ import pytest
 from harness import PATIENCE
 from mlp import MLP, TrainConfig, build_model
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
-from webapp.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
+from webapp.training.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
 
 FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
 DATA = ("test_teach_jobs:synthetic", (600,))

@@ -6,8 +6,8 @@ import pytest
 from harness import canvas_data_url, canvas_value, draw_stroke
 from harness.apptest import clear_caches, metrics, open_app, wait_for
 from mlp import MLP
-from webapp.registry import ModelEntry
-from webapp.teaching import Drawings
+from webapp.session.registry import ModelEntry
+from webapp.training.teaching import Drawings
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,9 @@
-"""The user's drawings collection (webapp.teaching): pure, no Streamlit, no MNIST."""
+"""The user's drawings collection (webapp.training.teaching): pure, no Streamlit, no MNIST."""
 
 import numpy as np
 import pytest
 
-from webapp.teaching import Drawings, DrawingsError, kept_note, to_pixels
+from webapp.training.teaching import Drawings, DrawingsError, kept_note, to_pixels
 
 
 def digit_image(seed):

@@ -1,4 +1,4 @@
-"""Who a visitor is and what they may hold: webapp.clients, webapp.budget, webapp.reaper, webapp.text. Pure."""
+"""Who a visitor is and what they may hold: session.clients, .budget, .reaper and webapp.text. Pure."""
 
 import gc
 import ipaddress
@@ -9,9 +9,9 @@ import pytest
 
 from harness.apptest import plain
 from mlp import MLP
-from webapp.budget import Budget, BudgetError, array_bytes
-from webapp.clients import COOKIE, Client, address_key, client_address, identify, valid_token
-from webapp.reaper import Reaper
+from webapp.session.budget import Budget, BudgetError, array_bytes
+from webapp.session.clients import COOKIE, Client, address_key, client_address, identify, valid_token
+from webapp.session.reaper import Reaper
 from webapp.text import TextError, clean_name, html, literal, passes_for
 
 PROXY = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"))
@@ -68,7 +68,7 @@ def test_addresses_count_ipv6_by_its_network_and_mapped_ipv4_as_ipv4():
 
 
 def test_a_forwarded_header_from_a_peer_not_trusted_is_logged_once(caplog, monkeypatch):
-    from webapp import clients
+    from webapp.session import clients
 
     monkeypatch.setattr(clients, "_warned", [])
     for peer in ("203.0.113.9", "203.0.113.9", "192.0.2.4", "203.0.113.9"):
@@ -165,7 +165,7 @@ class FakeRuntime:
 
 
 def test_the_reaper_closes_a_session_gone_for_its_grace_and_no_other(monkeypatch):
-    monkeypatch.setattr("webapp.reaper.time.sleep", lambda s: None)
+    monkeypatch.setattr("webapp.session.reaper.time.sleep", lambda s: None)
     runtime = FakeRuntime()
     reaper = Reaper(runtime, grace=60)
     runtime.active = {"a", "b"}
@@ -265,7 +265,7 @@ def test_uploads_held_are_one_per_session_bounded_in_all_and_per_address_and_in_
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
     from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
-    from webapp.uploads import UploadRefused, cap, forget
+    from webapp.session.uploads import UploadRefused, cap, forget
 
     now = [0.0]
     where = {"a1": "203.0.113.1", "a2": "203.0.113.1", "a3": "203.0.113.1", "b": "198.51.100.1"}

@@ -17,7 +17,7 @@ from webapp.store import (
     new_id,
     valid_id,
 )
-from webapp.teaching import MAX_DRAWINGS
+from webapp.training.teaching import MAX_DRAWINGS
 
 
 def test_collection_round_trip_is_exact(store):

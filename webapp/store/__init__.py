@@ -9,11 +9,19 @@ link, in SQL that every replica of the server can reach. No Streamlit here.
     summary.py   what the gallery shows of a model __main__.py the operators' command (moderation)
 """
 
-from .checks import DRAWING_SHAPE, StoreError, StoreUnavailable, clean_class_code, clean_name, new_id, valid_id
-from .core import SORTS, Store
-from .engine import create_engine, default_url, store_url
-from .schema import COLLECTIONS, HEAD, MODELS
-from .summary import summarize
+from webapp.store.checks import (
+    DRAWING_SHAPE,
+    StoreError,
+    StoreUnavailable,
+    clean_class_code,
+    clean_name,
+    new_id,
+    valid_id,
+)
+from webapp.store.core import SORTS, Store
+from webapp.store.engine import create_engine, default_url, store_url
+from webapp.store.schema import COLLECTIONS, HEAD, MODELS
+from webapp.store.summary import summarize
 
 __all__ = ["COLLECTIONS", "DRAWING_SHAPE", "HEAD", "MODELS", "SORTS", "Store", "StoreError", "StoreUnavailable",
            "clean_class_code", "clean_name", "create_engine", "default_url", "new_id", "store_url", "summarize",

@@ -17,11 +17,11 @@ import argparse
 import json
 import sys
 
-from ..clients import address_key
-from ..settings import current
-from .checks import StoreError
-from .core import Store
-from .engine import create_engine, store_url
+from webapp.session.clients import address_key
+from webapp.settings import current
+from webapp.store.checks import StoreError
+from webapp.store.core import Store
+from webapp.store.engine import create_engine, store_url
 
 MB = 1024 * 1024
 

@@ -23,11 +23,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from mlp import ModelFileError, load_model
-
-from ..settings import MB, MODEL_SHAPE, current
-from ..teaching import MAX_DRAWINGS
-from . import migrate
-from .checks import (
+from webapp.settings import MB, MODEL_SHAPE, current
+from webapp.store import migrate
+from webapp.store.checks import (
     DRAWING_SHAPE,
     StoreError,
     StoreUnavailable,
@@ -39,8 +37,9 @@ from .checks import (
     new_id,
     valid_id,
 )
-from .schema import COLLECTIONS, MODELS
-from .summary import summarize
+from webapp.store.schema import COLLECTIONS, MODELS
+from webapp.store.summary import summarize
+from webapp.training.teaching import MAX_DRAWINGS
 
 __all__ = ["SORTS", "Store"]
 

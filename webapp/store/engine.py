@@ -4,7 +4,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..settings import ROOT, current
+from webapp.settings import ROOT, current
 
 __all__ = ["STORE_FILE", "create_engine", "default_url", "store_url"]
 

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
-from .schema import HEAD
+from webapp.store.schema import HEAD
 
 __all__ = ["HAND_WRITTEN", "current_revision", "upgrade", "write_lock"]
 

@@ -5,8 +5,7 @@ import math
 from datetime import datetime
 
 from data import DATASETS
-
-from ..images import weight_thumbnail
+from webapp.views.images import weight_thumbnail
 
 __all__ = ["summarize"]
 
@@ -58,6 +57,6 @@ def summarize(model, measured=None):
         "drawn_accuracy": _finite_fraction(drawn),
         "measured": measured is not None,  # scores measured by the server (a publish), not the file's claims
         "created": _iso_time(meta.get("created")),
-        # The gallery's picture of the model (webapp.images), made now so that listing never loads a model file.
+        # The gallery's picture of the model (webapp.views.images), made now so that listing never loads a model file.
         "thumbnail": weight_thumbnail(model.dense[0].params["W"]),
     }

@@ -25,7 +25,8 @@ import json
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from . import images, keys, urlstate
+from webapp.session import keys
+from webapp.views import images, urlstate
 
 SIZE = 280  # canvas pixels, whatever size it is shown at
 

@@ -1,6 +1,6 @@
 """A training job's states, and what a job and its worker process say to each other.
 
-No Streamlit here, and nothing heavy: the worker (webapp/worker.py) imports this module in a
+No Streamlit here, and nothing heavy: the worker (webapp/training/worker.py) imports this module in a
 fresh interpreter. Messages are pickled between our own processes only, so both sides must
 name the same classes: they live here, not in the worker (run as __main__) or in jobs.py.
 

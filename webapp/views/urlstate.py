@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from . import keys
+from webapp.session import keys
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""A training worker process: `python -m webapp.worker`, started by webapp.jobs.TrainingJob.
+"""A training worker process: `python -m webapp.training.worker`, started by webapp.training.jobs.TrainingJob.
 
-Protocol (webapp/job_protocol.py; pickles, between our own processes only): the job writes
+Protocol (webapp/training/protocol.py; pickles, between our own processes only): the job writes
 one `Start` to stdin, then `Command` lines. The worker writes `Progress`, `Epoch`, `Paused`
 (when a pause takes effect, after the epoch under way) and finally `Done` to its original
 stdout; anything printed by libraries goes to stderr so it cannot corrupt that stream.
@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 
-from webapp.job_protocol import Command, Done, Epoch, JobState, Paused, Progress, Task
+from webapp.training.protocol import Command, Done, Epoch, JobState, Paused, Progress, Task
 
 WORKER_NICENESS = 10
 

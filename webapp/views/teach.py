@@ -5,8 +5,8 @@ sure ("4 or 9?" or "?" otherwise, mlp.unsure), and `unsure_note` says why under 
 offers, for digit models only, "Wrong? It's a …" under the reading (one click keeps the drawing
 with that digit), the Your drawings expander (thumbnails, delete, Clear all)
 and Teach the model: a copy of the selected model fine-tuned on the drawings in a training
-worker (webapp.jobs.start_teaching, queued like training), selected when it is done. The
-drawings live in this session only (webapp.teaching.Drawings), never in another visitor's, unless
+worker (webapp.training.jobs.start_teaching, queued like training), selected when it is done. The
+drawings live in this session only (webapp.training.teaching.Drawings), never in another visitor's, unless
 the user keeps them: **Keep my drawings** stores them in the shared store under an unguessable id
 and puts `mine=<id>` in the address bar; whoever opens that link gets them merged into their Your
 drawings. Nothing lists kept drawings, and saving again from the same session updates the same link.
@@ -18,14 +18,15 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from mlp.unsure import judge, threshold_of
-
-from . import display, images, keys, registry, resources, settings, share_parts, text
-from .budget import BudgetError
-from .job_protocol import JobState
-from .job_view import plural
-from .jobs import model_bytes, replay_source, start_teaching, worker_bytes
-from .store import StoreError, StoreUnavailable
-from .teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
+from webapp import settings, text
+from webapp.session import keys, registry, resources
+from webapp.session.budget import BudgetError
+from webapp.store import StoreError, StoreUnavailable
+from webapp.training.jobs import model_bytes, replay_source, start_teaching, worker_bytes
+from webapp.training.protocol import JobState
+from webapp.training.status import plural
+from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
+from webapp.views import display, images, share
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
 MINE_PARAM = "mine"  # the address bar's id of a user's kept drawings
@@ -122,7 +123,7 @@ def follow_link():
 
 
 def merged_message(merged):
-    """What loading a link's drawings did, in words (a webapp.teaching.Merged)."""
+    """What loading a link's drawings did, in words (a webapp.training.teaching.Merged)."""
     said = [f"Loaded {plural(merged.added, 'drawing')} from the link into Your drawings."]
     if merged.already:
         said.append(f"{plural(merged.already, 'drawing')} {'was' if merged.already == 1 else 'were'} there already.")
@@ -217,7 +218,7 @@ def _keep_by_link(kept):
     changed = "" if saved[1] == _digest(kept) else (
         " You changed your drawings since: **Keep my drawings** again to update the link.")
     st.caption(f"Kept at this private link. {PRIVATE}{changed}")
-    st.code(f"{share_parts.app_root()}/?{MINE_PARAM}={saved[0]}", language=None, wrap_lines=True)
+    st.code(f"{share.app_root()}/?{MINE_PARAM}={saved[0]}", language=None, wrap_lines=True)
 
 
 def _keep_in_store(kept):

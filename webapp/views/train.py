@@ -6,25 +6,15 @@ import streamlit as st
 
 from mlp import hyperparams as hp
 from mlp.io import loaded_bytes
-
-from . import (
-    charts,
-    display,
-    job_view,
-    keys,
-    registry,
-    resources,
-    settings,
-    share_parts,
-    text,
-    train_settings,
-    urlstate,
-)
-from .budget import BudgetError
-from .job_view import plural
-from .jobs import worker_bytes
-from .replay import EPOCH_WEIGHTS_BUDGET
-from .training import continue_config, start_job
+from webapp import settings, text
+from webapp.session import keys, registry, resources
+from webapp.session.budget import BudgetError
+from webapp.training import status as run_status
+from webapp.training.jobs import worker_bytes
+from webapp.training.replay import EPOCH_WEIGHTS_BUDGET
+from webapp.training.start import continue_config, start_job
+from webapp.training.status import plural
+from webapp.views import charts, display, share, train_settings, urlstate
 
 
 def sidebar():
@@ -159,7 +149,7 @@ def run_panel(config, ds, can_start):
     every second while a run is under way, so the buttons follow the run whatever the timing."""
     job = active_job()
     view = job.view() if job is not None else None
-    ctl = job_view.controls(view)
+    ctl = run_status.controls(view)
     row = st.container(horizontal=True, vertical_alignment="center")
     if row.button("Start", type="primary", key=keys.START, disabled=not (ctl.start and can_start),
                   icon=":material/play_arrow:"):
@@ -191,7 +181,7 @@ def run_panel(config, ds, can_start):
 
 
 def _live(job, view):
-    status = job_view.status(view)
+    status = run_status.status(view)
     if job is None:
         st.info(status.text)
         return
@@ -222,12 +212,12 @@ def _model_list(active_view):
     if not models:
         st.caption("Models you train or upload in this session appear here. They are yours alone and vanish "
                    "with the session: download the ones you want to keep, or share them by link.")
-    share_parts.show_notice()
+    share.show_notice()
     for name, entry in list(models.items()):
         view = active_view if active_view is not None and active_view.name == name else None
         if view is None and entry.job is not None:
             view = entry.job.view()
-        label = job_view.short_label(view) or registry.describe(entry)
+        label = run_status.short_label(view) or registry.describe(entry)
         model = entry.current()
         cols = st.columns([3, 2], vertical_alignment="center")
         cols[0].markdown(f"**{text.literal(label)}**")
@@ -235,7 +225,7 @@ def _model_list(active_view):
             with cols[1].container(horizontal=True):
                 st.download_button("Download .npz", entry.file_bytes, key=f"dl-{name}", icon=":material/download:",
                                    file_name=entry.file_name(), mime="application/octet-stream")
-                share_parts.share_model_button(entry, key=f"share-{name}")
+                share.share_model_button(entry, key=f"share-{name}")
 
 
 def continue_expander(ds):

@@ -3,10 +3,17 @@
 import streamlit as st
 
 from mlp import explain
-
-from . import charts, images, keys, registry, resources, text, urlstate
-from .display import compared_image_alt, curves_note, settings_rows, test_image_alt, weight_tiles_alt
-from .mistakes import ANY
+from webapp import text
+from webapp.session import keys, registry, resources
+from webapp.views import charts, images, urlstate
+from webapp.views.display import (
+    compared_image_alt,
+    curves_note,
+    settings_rows,
+    test_image_alt,
+    weight_tiles_alt,
+)
+from webapp.views.mistakes import ANY
 
 ORDERS = {"confident": "Most confident first", "unsure": "Least confident first"}
 TILE_WIDTH = 96  # px per mistake: a phone fits three in a row, a desktop a dozen

@@ -2,15 +2,17 @@
 
 A model is shared through the store (webapp.store, an SQL database every replica of the server can
 reach), under an unguessable id; `model=<id>` then opens it in any browser. A drawing travels in the
-link itself (`drawing=`, webapp.links), beside the model that read it.
+link itself (`drawing=`, webapp.views.links), beside the model that read it.
 """
 
 import re
 
 import streamlit as st
 
-from . import keys, links, registry, resources, text
-from .store import StoreError
+from webapp import text
+from webapp.session import keys, registry, resources
+from webapp.store import StoreError
+from webapp.views import links
 
 DRAWING_PARAM = "drawing"
 # A taught model ("… + yours") is shared like a trained one: its file holds weights and metadata, never

@@ -12,8 +12,9 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from mlp import explain
-
-from . import charts, display, images, keys, registry, resources, text
+from webapp import text
+from webapp.session import keys, registry, resources
+from webapp.views import charts, display, images
 
 MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
 TOP_IMAGES = 8

@@ -10,9 +10,8 @@ from typing import Any, NamedTuple
 from mlp import TrainConfig
 from mlp import hyperparams as hp
 from mlp.augment import AugmentConfig
-
-from . import keys
-from .urlstate import UrlField
+from webapp.session import keys
+from webapp.views.urlstate import UrlField
 
 SECTIONS = ("Network", "Training", "Augmentation")
 USE_SUBSET = keys.TRAIN_PREFIX + "use_subset"  # the toggle in front of "Training images"

@@ -6,8 +6,7 @@ from dataclasses import replace
 from mlp import build_model
 from mlp.hyperparams import PARAMS, parse
 from mlp.meta import continue_config, score_on_test_set, stamp_training
-
-from .jobs import TrainingJob
+from webapp.training.jobs import TrainingJob
 
 # continue_config is mlp.meta's, re-exported for the Train page.
 __all__ = ["continue_config", "finish_with_test_score", "parse_hidden", "parse_positive_float", "start_job"]
@@ -40,6 +39,6 @@ def start_job(name, config, dataset, slots, *, model=None, alive=None, grace=30.
         model = copy.deepcopy(model)  # the session keeps the old one until the new run has epochs
     stamp_training(model, config, dataset, name=name)
     finish = finish_with_test_score(dataset.x_test, dataset.y_test)
-    data = ("webapp.jobs:load_training_split", (dataset.name, str(dataset.source)))
+    data = ("webapp.training.jobs:load_training_split", (dataset.name, str(dataset.source)))
     return TrainingJob(name, model, config, data, slots=slots, finish=finish, alive=alive, grace=grace).start()
 

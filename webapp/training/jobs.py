@@ -7,10 +7,10 @@ while other sessions were active). A thread in the server only relays the
 worker's messages into the state a page polls (records, progress, queue
 position, outcome). Pages read `view()`, one consistent JobView, `snapshot`, a
 copy of the model after the last finished epoch, and `epoch_weights()`, the weights
-after each finished epoch within a memory budget (webapp/replay.py). The worker
-(webapp/worker.py, a fresh interpreter that never imports Streamlit) gets the model
+after each finished epoch within a memory budget (webapp/training/replay.py). The worker
+(webapp/training/worker.py, a fresh interpreter that never imports Streamlit) gets the model
 as .npz file bytes and talks over its stdin/stdout in the typed messages of
-webapp/job_protocol.py, pickled: between our own processes only. The same job and worker
+webapp/training/protocol.py, pickled: between our own processes only. The same job and worker
 also teach a model a user's drawings (`start_teaching`, Task.TEACH), queued like training.
 """
 
@@ -31,9 +31,19 @@ import numpy as np
 from mlp import EpochRecord, model_to_bytes
 from mlp.adapt import AdaptConfig, check_drawings
 from mlp.io import loaded_bytes
-
-from .job_protocol import DONE, Command, Done, Epoch, JobState, Paused, Progress, Start, Task, Teach
-from .replay import EPOCH_WEIGHTS_BUDGET, EpochWeights, compact
+from webapp.training.protocol import (
+    DONE,
+    Command,
+    Done,
+    Epoch,
+    JobState,
+    Paused,
+    Progress,
+    Start,
+    Task,
+    Teach,
+)
+from webapp.training.replay import EPOCH_WEIGHTS_BUDGET, EpochWeights, compact
 
 __all__ = ["DONE", "JobState", "JobView", "Task", "TrainingJob", "TrainingSlots", "load_replay_and_test",
            "load_training_split", "model_bytes", "process_bytes", "replay_source", "start_teaching", "worker_bytes",
@@ -246,7 +256,7 @@ class TrainingJob:
         self.started_at = self.training_started_at = self.finished_at = None
         self.paused_seconds = 0.0  # time spent paused (and queued to resume), left out of the ETA
         self._paused_at = None
-        self._worker_pid = None  # while its worker process lives (webapp.budget counts that memory too)
+        self._worker_pid = None  # while its worker process lives (webapp.session.budget counts that memory too)
         self._worker_reserved = False  # from taking a slot until its worker has gone
         sizes, dtype = model.layer_sizes, model.dtype.name
         self.worker_estimate = worker_bytes(sizes, dtype, getattr(config, "batch_size", 128))
@@ -317,7 +327,7 @@ class TrainingJob:
             return self._epochs.as_dict()
 
     def busy(self):
-        """True while it trains or waits for a slot (webapp.budget counts a client's runs)."""
+        """True while it trains or waits for a slot (webapp.session.budget counts a client's runs)."""
         return not self.done
 
     def memory_bytes(self):
@@ -419,7 +429,7 @@ class TrainingJob:
         """Run the worker process and relay its messages; returns the outcome (a JobState)."""
         start = Start(self._data, self.config, model_to_bytes(self.model), self.task)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "webapp.worker"], cwd=ROOT, env=worker_environment(self.slots.limit),
+            [sys.executable, "-m", "webapp.training.worker"], cwd=ROOT, env=worker_environment(self.slots.limit),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         to_worker, from_worker = worker.stdin, worker.stdout
@@ -561,7 +571,7 @@ def start_teaching(name, model, images, labels, data, slots, *, config=None, see
 
 def replay_source(dataset):
     """The loader spec of a data.Dataset's (training, test) pairs, for start_teaching."""
-    return "webapp.jobs:load_replay_and_test", (dataset.name, str(dataset.source))
+    return "webapp.training.jobs:load_replay_and_test", (dataset.name, str(dataset.source))
 
 
 def load_replay_and_test(name, directory):

@@ -10,8 +10,8 @@ import numpy as np
 import streamlit as st
 
 from mlp.calibration import describe, reliability
-
-from . import charts, keys, registry, resources
+from webapp.session import keys, registry, resources
+from webapp.views import charts
 
 N_BINS = 15
 DRAWN_N, DRAWN_SEED = resources.DRAWN_N, resources.DRAWN_SEED  # (a test makes DRAWN_N smaller here)

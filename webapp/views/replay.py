@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from . import charts, display, images, keys, replay
+from webapp.session import keys
+from webapp.training import replay
+from webapp.views import charts, display, images
 
 REPLAY_EPOCH = "replay_epoch"  # the epoch slider
 REPLAY_CM = "replay_cm"  # the confusion matrix at that epoch (no selection; the key keeps it apart from the page's)

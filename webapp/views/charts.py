@@ -14,7 +14,7 @@ MUTED = "#8aa4c8"  # the other classes
 TRUE_MARK = "#2a9d8f"  # the true class
 # Text in the page's own colour (SVG's currentColor: the theme's text colour, light or dark). Text in a
 # fixed colour reads on one theme only: no colour is 4.5:1 against both backgrounds. (Axis and legend
-# text, drawn by Streamlit's chart theme, take it from webapp.ui.PAGE_STYLE.)
+# text, drawn by Streamlit's chart theme, take it from webapp.views.ui.PAGE_STYLE.)
 PAGE_TEXT = "currentColor"
 SPLITS = {"train": "#1f77b4", "val": "#ff7f0e"}
 NEUTRAL = "#8a8d93"  # lines and outlines on either theme (not text)
@@ -296,7 +296,7 @@ def embedding_base(coords, classes, indices, labels, height=420):
         .encode(x="x:Q", y="y:Q", tooltip=[alt.Tooltip("what:N")])
     )
     # SVG, not the canvas Streamlit picks for this many dots: the legend's text then takes the page's
-    # colours (webapp.ui.PAGE_STYLE), legible on either theme.
+    # colours (webapp.views.ui.PAGE_STYLE), legible on either theme.
     chart = (dots + star).properties(height=height, usermeta={"embedOptions": {"renderer": "svg"}})
     # The 2,000 dots go as Arrow bytes, converted once (Streamlit sends bytes as they are).
     return {"template": json.dumps(chart.to_dict()),

@@ -14,10 +14,12 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
-from . import images, keys, registry, text
-from .display import settings_summary
-from .job_view import plural
-from .store import StoreError
+from webapp import text
+from webapp.session import keys, registry
+from webapp.store import StoreError
+from webapp.training.status import plural
+from webapp.views import images
+from webapp.views.display import settings_summary
 
 SORTS = {"test_accuracy": "Test accuracy", "drawn": "Drawn digits", "created": "Newest", "name": "Name"}
 CLASS_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")

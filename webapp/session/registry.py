@@ -3,7 +3,7 @@
 A user's own models live in their `st.session_state` only. Each has a random link id that the
 address bar carries (`model=<id>`), so a link reopens the model it was made with in the same
 session and says so plainly anywhere else. Every one counts against the server's memory budget
-(webapp.budget), for this session's client (webapp.clients): it is admitted before it is
+(webapp.session.budget), for this session's client (webapp.session.clients): it is admitted before it is
 loaded or trained, and it leaves the budget with the session.
 """
 
@@ -18,11 +18,12 @@ import streamlit as st
 
 from data import DATASETS, DatasetError, DatasetNotFound
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
-
-from . import clients, job_view, keys, resources, settings, text
-from .budget import BudgetError, array_bytes
-from .jobs import TrainingJob, model_bytes
-from .store import StoreError, StoreUnavailable
+from webapp import settings, text
+from webapp.session import clients, keys, resources
+from webapp.session.budget import BudgetError, array_bytes
+from webapp.store import StoreError, StoreUnavailable
+from webapp.training import status as run_status
+from webapp.training.jobs import TrainingJob, model_bytes
 
 PRETRAINED = "Pretrained"
 MODEL_PARAM = "model"
@@ -62,11 +63,11 @@ class ModelEntry:
         return self.model
 
     def busy(self):
-        """True while its run trains or waits for a slot (webapp.budget counts a client's runs)."""
+        """True while its run trains or waits for a slot (webapp.session.budget counts a client's runs)."""
         return self.job is not None and not self.job.done
 
     def memory_bytes(self):
-        """Bytes this model holds in the server (webapp.budget): weights, its run's, and cached results."""
+        """Bytes this model holds in the server (webapp.session.budget): weights, its run's, and cached results."""
         held = self.job.memory_bytes() if self.job is not None else 0
         if self.model is not None and (self.job is None or self.model is not self.job.model):
             held += model_bytes(self.model)
@@ -91,7 +92,7 @@ def init_session():
 
 
 def _identify():
-    """This connection's webapp.clients.Client, from its cookie and address (st.context)."""
+    """This connection's webapp.session.clients.Client, from its cookie and address (st.context)."""
     ctx = st.context
     s = settings.current()
     return clients.identify(ctx.cookies, ctx.headers.get_all("x-forwarded-for"), ctx.ip_address,
@@ -99,7 +100,7 @@ def _identify():
 
 
 def client():
-    """This session's webapp.clients.Client."""
+    """This session's webapp.session.clients.Client."""
     init_session()
     return st.session_state[keys.CLIENT]
 
@@ -350,7 +351,7 @@ def compare_selector(entry):
 
 def describe(entry):
     """One-line label for a model in selectors."""
-    under_way = job_view.selector_label(entry.job) if entry.job is not None else None
+    under_way = run_status.selector_label(entry.job) if entry.job is not None else None
     if under_way is not None:
         return under_way
     m = entry.current()

@@ -6,10 +6,10 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from mlp import ModelFileError
-
-from . import clients, downloads, keys, registry, resources, text
-from .budget import BudgetError
-from .downloads import DownloadState
+from webapp import text
+from webapp.session import clients, downloads, keys, registry, resources
+from webapp.session.budget import BudgetError
+from webapp.session.downloads import DownloadState
 
 log = logging.getLogger("digit_lab")
 _LOGGED: set[str] = set()  # datasets whose absence the log has been told about
@@ -113,7 +113,7 @@ _CLOSE_SIDEBAR_ON_NAV = """
 
 
 def _keep_client_cookie():
-    """A script that makes the browser keep this session's client token (webapp.clients) for a year."""
+    """A script that makes the browser keep this session's client token (webapp.session.clients) for a year."""
     client = registry.client()
     if not client.new:
         return ""
@@ -136,7 +136,7 @@ def _keep_client_cookie():
 # Charts: Streamlit's chart theme writes axis and legend text in a fixed grey on the light theme
 # (#808495, 3.6:1 on its background). In the page's text colour at 75% it is 8:1 on either theme and
 # still reads as secondary. CSS beats the fill attribute Vega's SVG sets (charts drawn on a canvas
-# keep their colours: webapp.charts asks for SVG).
+# keep their colours: webapp.views.charts asks for SVG).
 PAGE_STYLE = ('<style>[data-testid="stBaseButton-primary"]:not(:disabled){color:light-dark(#ffffff,#15171c)!important}'
               '[data-testid="stBaseButton-primary"]:not(:disabled):is(:hover,:focus-visible):not(:active)'
               '{color:#ffffff!important}'

@@ -14,10 +14,9 @@ import streamlit as st
 
 from data import DATASETS, load_dataset
 from mlp import ModelFileError, load_model, to_inputs
-
-from . import settings
-from .budget import Budget
-from .jobs import TrainingSlots
+from webapp import settings
+from webapp.session.budget import Budget
+from webapp.training.jobs import TrainingSlots
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,10 +74,10 @@ M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024  # glibc's malloc.h
 
 @st.cache_resource(show_spinner=False)
 def _reaper():
-    """The server's one Reaper (webapp.reaper), started on first use; None outside a real server."""
+    """The server's one Reaper (webapp.session.reaper), started on first use; None outside a real server."""
     from streamlit.runtime import Runtime
 
-    from .reaper import Reaper
+    from webapp.session.reaper import Reaper
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
@@ -88,10 +87,10 @@ def _reaper():
 
 @st.cache_resource(show_spinner=False)
 def _uploads():
-    """Streamlit's uploaded-file manager, capped (webapp.uploads), once per process; None outside a real server."""
+    """Streamlit's uploaded-file manager, capped (session.uploads), once per process; None outside a real server."""
     from streamlit.runtime import Runtime
 
-    from . import uploads
+    from webapp.session import uploads
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
@@ -101,10 +100,10 @@ def _uploads():
 
 
 def _session_address(session_id):
-    """The network a session connects from (webapp.clients' key), from its WebSocket's handshake; None if unknown."""
+    """The network a session connects from (clients' key), from its WebSocket's handshake; None if unknown."""
     from streamlit.runtime import Runtime
 
-    from . import clients
+    from webapp.session import clients
 
     client = Runtime.instance().get_client(session_id)
     context = getattr(client, "client_context", None)
@@ -126,7 +125,7 @@ def forget_upload(file_id):
     """Drop a file the page has read from Streamlit's memory (a real server only)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    from . import uploads
+    from webapp.session import uploads
 
     manager, ctx = _uploads(), get_script_run_ctx()
     if manager is not None and ctx is not None:
@@ -253,7 +252,7 @@ def pretrained_evaluation(name):
 
 @st.cache_resource(show_spinner=False)
 def budget():
-    """The one memory budget for every visitor's models (webapp.budget.Budget), from the settings."""
+    """The one memory budget for every visitor's models (webapp.session.budget.Budget), from the settings."""
     s = settings.current()
     return Budget(s.bytes("memory_budget_mb"), s.bytes("client_memory_mb"), s.bytes("address_memory_mb"),
                   runs=(s.client_runs, s.address_runs))
@@ -304,7 +303,7 @@ def store():
 
 @st.cache_resource(show_spinner=False)
 def _store():
-    from .store import Store, create_engine, store_url
+    from webapp.store import Store, create_engine, store_url
 
     try:
         url = st.secrets["connections"]["digit_lab"]["url"]

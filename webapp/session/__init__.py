@@ -1,0 +1,1 @@
+"""A visitor's session and what the server shares between sessions: keys, models, limits, resources."""

@@ -1,0 +1,1 @@
+"""What the pages draw: Streamlit widgets, and the pure words, pictures and charts they use."""
