@@ -8,7 +8,7 @@ A one-off tool, not run by the app or the tests (fontTools is no dependency of t
 
 Each font of drawn.negatives.FONTS is cut from its ``source`` with fontTools' subsetter, hinting and
 every name record kept, so FreeType draws each letter pixel for pixel as from the full font
-(tests/test_negatives.py compares them where the packages are installed). A subset is a Modified
+(tests/drawn/test_negatives.py compares them where the packages are installed). A subset is a Modified
 Version under the SIL OFL, which may not carry a Reserved Font Name, so Liberation and Carlito are
 renamed (RENAMED). Each folder gets the copyright file of the Debian package it comes from (PACKAGES)
 and the license texts that file points to. The output is the same on every run.

@@ -11,7 +11,7 @@ draws on a phone-sized screen. Writes PNGs 1280 px wide (the phone's 390 px), re
 256-colour palette: on these flat pages that is less than half the size of a full-colour PNG or a
 JPEG, with no visible loss. Needs MNIST (MLP_DATA_DIR).
 
-tests/test_screenshots.py runs the same visits with a smaller run, so this keeps working.
+tests/browser/test_screenshots.py runs the same visits with a smaller run, so this keeps working.
 """
 
 from __future__ import annotations

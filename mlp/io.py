@@ -44,7 +44,7 @@ _show = _SHOW.repr
 #: NumPy parses a .npy header with ast.literal_eval, and CPython 3.11's AST constructor keeps its
 #: recursion depth in state all threads share: two threads parsing at once can fail with a spurious
 #: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen once in
-#: tests/test_store.py's eight threads). The app loads models in many sessions' threads, so header
+#: tests/webapp/store/'s eight threads). The app loads models in many sessions' threads, so header
 #: parses take turns.
 _HEADER_LOCK = threading.Lock()
 

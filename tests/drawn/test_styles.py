@@ -23,7 +23,7 @@ from drawn.generate import Hand
 from drawn.styles import styles_of, to_uint8
 from mlp.preprocess import preprocess
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "default.npz"
 
 
 # -- the table --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from harness.apptest import clear_caches, metrics, open_app, plain
 from mlp import MLP, load_model
 from webapp.session.registry import ModelEntry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UNAVAILABLE = "The link you opened names a model that is not available here"
 
 

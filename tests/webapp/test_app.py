@@ -13,7 +13,7 @@ from harness.apptest import clear_caches, metrics, open_app, plain, wait_for
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp.session.registry import read_upload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from drawn import (
     trace_paths,
 )
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "default.npz"
 
 
 def shapes(n=20, seed=0):

@@ -54,7 +54,7 @@ def test_every_setting_is_in_hostings_table_with_its_default():
 
     from webapp.settings import Settings
 
-    table = Path(__file__).resolve().parent.parent.joinpath("docs", "hosting.md").read_text()
+    table = Path(__file__).resolve().parents[2].joinpath("docs", "hosting.md").read_text()
     rows = dict(re.findall(r"^\| `(DIGIT_LAB_[A-Z0-9_]+)` \| ([^|]+) \|", table, re.M))
     for name, field in Settings.model_fields.items():
         variable = f"DIGIT_LAB_{name.upper()}"

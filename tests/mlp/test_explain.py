@@ -13,7 +13,7 @@ from mlp.activations import ACTIVATIONS
 from mlp.explain import compare, deletion_drop, fit_embedding, input_weights, saliency, top_exciting, trace
 from mlp.losses import softmax
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "default.npz"
 
 

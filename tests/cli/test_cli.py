@@ -13,7 +13,7 @@ from PIL import Image
 from mlp import MLP, TrainConfig, Trainer, load_model, save_model
 from mlp.meta import continue_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args, check=True):
