@@ -98,6 +98,31 @@ def rebuild_model(model_bytes, seed):
     return model
 
 
+def trained_state(outcome):
+    """The state a training run ends in, for each way mlp.Trainer's run can end.
+
+    Named one by one, not looked up by value: the two enums share values today, but a JobState
+    must never appear because an outcome happens to be spelled like one.
+    """
+    from mlp import TrainOutcome
+
+    states = {
+        TrainOutcome.COMPLETED: JobState.COMPLETED,
+        TrainOutcome.STOPPED: JobState.STOPPED,
+        TrainOutcome.EARLY_STOPPED: JobState.EARLY_STOPPED,
+        TrainOutcome.DIVERGED: JobState.DIVERGED,
+    }
+    return states[outcome]
+
+
+def taught_state(outcome):
+    """The state a teach run ends in, for each way mlp.adapt can end."""
+    from mlp.adapt import AdaptOutcome
+
+    states = {AdaptOutcome.COMPLETED: JobState.COMPLETED, AdaptOutcome.STOPPED: JobState.STOPPED}
+    return states[outcome]
+
+
 def _load_data(start):
     """What Start.data names: ("module:function", args), called here, in the worker."""
     module, _, function = start.data[0].partition(":")
@@ -120,7 +145,7 @@ def _train(send, stop, go, start):
                 send(Paused())
                 go.wait()
         assert trainer.outcome is not None  # set when its run ends
-        send(Done(JobState(trainer.outcome), None, model.get_weights()))
+        send(Done(trained_state(trainer.outcome), None, model.get_weights()))
     except DivergedError as e:
         send(Done(JobState.DIVERGED, str(e), model.get_weights()))
 
@@ -140,10 +165,11 @@ def _teach(send, stop, start):
     except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
         send(Done(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None))
         return
-    if result.model is None:
-        send(Done(JobState.STOPPED, None, None))
+    state = taught_state(result.outcome)
+    if result.model is None:  # stopped: nothing was taught
+        send(Done(state, None, None))
     else:
-        send(Done(JobState.COMPLETED, None, result.model.get_weights(), result.model.meta))
+        send(Done(state, None, result.model.get_weights(), result.model.meta))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from harness import PATIENCE
-from mlp import TrainConfig, Trainer, build_model
+from mlp import TrainConfig, Trainer, TrainOutcome, build_model
+from mlp.adapt import AdaptOutcome
 from webapp.session.budget import Budget
 from webapp.session.clients import Client
 from webapp.training.jobs import JobState, TrainingJob, TrainingSlots, model_bytes, process_bytes
 from webapp.training.status import controls, status
-from webapp.training.worker import WORKER_NICENESS
+from webapp.training.worker import WORKER_NICENESS, taught_state, trained_state
 
 
 def blobs(n=4000, seed=0, scale=1.0):
@@ -376,6 +377,12 @@ def test_states_are_named_and_still_compare_as_strings():
     v = j.view()
     assert v.state is JobState.COMPLETED and v.done and v.epochs_done == 1 and v.test_accuracy == 0.75
     assert status(v).text == "Finished 1 epoch. Test accuracy **75.00%**."
+
+
+def test_every_way_a_trainer_or_teaching_ends_has_its_own_state():
+    assert [trained_state(o) for o in TrainOutcome] == [
+        JobState.COMPLETED, JobState.STOPPED, JobState.EARLY_STOPPED, JobState.DIVERGED]
+    assert [taught_state(o) for o in AdaptOutcome] == [JobState.COMPLETED, JobState.STOPPED]
 
 
 def test_a_pause_asked_for_while_queued_takes_effect_after_the_first_epoch():
