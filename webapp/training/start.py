@@ -1,25 +1,13 @@
-"""Glue between the Train page and background jobs: parsing sidebar input, starting runs."""
+"""Glue between the Train page and background jobs: starting runs."""
 
 import copy
-from dataclasses import replace
 
 from mlp import build_model
-from mlp.hyperparams import PARAMS, parse
 from mlp.meta import continue_config, score_on_test_set, stamp_training
 from webapp.training.jobs import TrainingJob
 
 # continue_config is mlp.meta's, re-exported for the Train page.
-__all__ = ["continue_config", "finish_with_test_score", "parse_hidden", "parse_positive_float", "start_job"]
-
-
-def parse_hidden(text):
-    """'256, 128' -> (256, 128); raises ValueError naming the bad part. Empty text: no hidden layer."""
-    return parse(PARAMS["hidden"], text)
-
-
-def parse_positive_float(text, name):
-    """'1e-3' -> 0.001; raises ValueError for text that is not a finite number > 0."""
-    return parse(replace(PARAMS["lr"], label=name), text)
+__all__ = ["continue_config", "finish_with_test_score", "start_job"]
 
 
 def finish_with_test_score(x_test, y_test):
