@@ -1,6 +1,6 @@
 """Replaying a training run epoch by epoch. Pure NumPy, no Streamlit.
 
-A TrainingJob (webapp/training/jobs.py) keeps the weights after each finished epoch in an
+A TrainingJob (webapp/training/job.py) keeps the weights after each finished epoch in an
 EpochWeights, as float16 copies within a memory budget; `evaluate_epoch` rebuilds the
 network at one of those epochs (float32) and scores it on the test set, and `CACHE` keeps
 the scores so a slider moved back and forth evaluates each epoch once.

@@ -1,6 +1,6 @@
 """What the Train page shows for a training run: its buttons, its live status, its list label.
 
-No Streamlit here. Every function takes one JobView (`job.view()`, webapp/training/jobs.py), a
+No Streamlit here. Every function takes one JobView (`job.view()`, webapp/training/job.py), a
 snapshot read at one moment, or None when there is no run. A page that reads the view once
 per run and passes it to all of them cannot show two states at once (the model list saying
 "waiting for a training slot" beside a live panel at "Epoch 3 of 3"). A TrainingJob is

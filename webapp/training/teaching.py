@@ -1,7 +1,7 @@
 """A user's own drawings, each kept with the digit it shows, for teaching a model their handwriting.
 
 No Streamlit here. The Draw page keeps one `Drawings` per session (never shared with another
-session) and hands `arrays()` to mlp.adapt through a teach job (webapp.training.jobs.start_teaching).
+session) and hands `arrays()` to mlp.adapt through a teach job (webapp.training.start.start_teaching).
 
     drawings = Drawings()
     kept = drawings.keep(x28, 7)        # the drawing on the canvas, labelled 7

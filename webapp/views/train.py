@@ -10,7 +10,7 @@ from webapp import settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.training import status as run_status
-from webapp.training.jobs import worker_bytes
+from webapp.training.memory import worker_bytes
 from webapp.training.replay import EPOCH_WEIGHTS_BUDGET
 from webapp.training.start import continue_config, start_job
 from webapp.training.status import plural
