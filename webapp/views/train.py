@@ -187,7 +187,7 @@ def _live(job, view):
         return
     st.subheader(text.literal(view.name))
     if status.kind == "progress":
-        st.progress(status.progress, text=status.text)
+        st.progress(status.progress or 0.0, text=status.text)  # a "progress" Status always has its fraction
     else:
         getattr(st, status.kind)(status.text, icon=status.icon)
     # The snapshot's history includes earlier runs of a continued model.
