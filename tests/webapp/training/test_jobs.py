@@ -155,6 +155,15 @@ def test_a_worker_that_cannot_load_its_data_fails_cleanly():
     assert j.state == "failed" and "dataset's files are gone" in j.error and j.records == []
 
 
+def test_a_loader_that_cannot_travel_to_the_worker_fails_cleanly():
+    """The worker is handed its loader pickled by reference: a top-level function, never a lambda."""
+    config = TrainConfig(hidden=(8,), epochs=1, seed=0)
+    j = TrainingJob("x", build_model(config, n_in=20, n_out=3), config, lambda: blobs(100),
+                    slots=TrainingSlots(1)).start()
+    assert j.join(PATIENCE)
+    assert j.state == "failed" and "training could not run" in j.error and j.records == [] and j.model is None
+
+
 def test_failure_is_reported_not_raised():
     def broken(model):
         raise RuntimeError("disk on fire")
