@@ -16,7 +16,7 @@ test images and is reported separately. It measures:
 * the latency of one prediction (preprocessing a 280x280 RGBA canvas plus a
   forward pass) and the time to evaluate the test set, for the shipped model
   and the reference network;
-* the Train page's cost: a `webapp.training.jobs.TrainingJob` (a worker process that
+* the Train page's cost: a `webapp.training.job.TrainingJob` (a worker process that
   reports progress and sends the weights every epoch) while another thread does
   what the page's live panel does every second, against the bare `Trainer`.
 
@@ -398,21 +398,23 @@ PAGE_RERUN_SECONDS = 1.0
 def ui_overhead(ds, epochs, rounds=3):
     """Epoch seconds of training through the Train page's machinery against the bare Trainer (Adam).
 
-    The page starts a `webapp.training.jobs.TrainingJob`, which trains in a worker process
+    The page starts a `webapp.training.job.TrainingJob`, which trains in a worker process
     that reports progress about 20 times an epoch and sends the weights after each
     epoch, and the page's live panel reruns every PAGE_RERUN_SECONDS: it reads the
     job's progress, ETA and records and builds both history charts into the
     Vega-Lite JSON that Streamlit sends to the browser. A thread here does the same.
     """
     try:
-        from webapp.training.jobs import TrainingJob, TrainingSlots
+        from webapp.training.job import TrainingJob
+        from webapp.training.slots import TrainingSlots
+        from webapp.training.sources import training_split
         from webapp.views import charts
     except ImportError as e:
         return {"skipped": f"webapp not importable here ({e})"}
     bare, paged = [], []
     for _ in range(rounds):  # alternate, so that a busy spell on a shared machine hits both
         bare += [s for s, _, _ in list(numpy_run(numpy_config("adam", epochs + 1), ds))[1:]]
-        job = paged_job(ds, numpy_config("adam", epochs + 1), charts, TrainingJob, TrainingSlots)
+        job = paged_job(ds, numpy_config("adam", epochs + 1), charts, TrainingJob, TrainingSlots, training_split)
         if job.state != "completed":
             return {"skipped": f"the training job ended {job.state}: {job.error}"}
         paged += [r.seconds for r in job.records[1:]]
@@ -420,10 +422,9 @@ def ui_overhead(ds, epochs, rounds=3):
     return {"bare_seconds": b, "page_seconds": p, "overhead": p / b - 1}
 
 
-def paged_job(ds, config, charts, TrainingJob, TrainingSlots):
+def paged_job(ds, config, charts, TrainingJob, TrainingSlots, training_split):
     """Run one TrainingJob to its end while a thread polls it the way the live panel does."""
-    data = ("webapp.training.jobs:load_training_split", (ds.name, str(ds.source)))
-    job = TrainingJob("bench", build_model(config), config, data, slots=TrainingSlots(1))
+    job = TrainingJob("bench", build_model(config), config, training_split(ds), slots=TrainingSlots(1))
     done = threading.Event()
 
     def poll():

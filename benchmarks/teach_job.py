@@ -3,7 +3,7 @@
     MLP_DATA_DIR=../shared python -m benchmarks.teach_job [--model models/default.npz] [--drawings 20]
         [--repeats 3] [--max-runs 2] [--seed 0] [--writer SEED] [--json]
 
-Each run starts a teach job (webapp.training.jobs.start_teaching, the Draw page's call) on `--drawings`
+Each run starts a teach job (webapp.training.start.start_teaching, the Draw page's call) on `--drawings`
 MNIST test digits (the same number of each digit, chosen by --seed) with mlp.adapt's default
 config, in a worker process with the BLAS threads the server gives it (`--max-runs`, like
 DIGIT_LAB_MAX_RUNS: 2 -> one thread each on this 2-core machine), or on a simulated writer's
@@ -25,7 +25,9 @@ import numpy as np
 
 from data import load_dataset
 from mlp import load_model
-from webapp.training.jobs import TrainingSlots, replay_source, start_teaching
+from webapp.training.slots import TrainingSlots
+from webapp.training.sources import replay_source
+from webapp.training.start import start_teaching
 
 
 def parse_args(argv=None):

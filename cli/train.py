@@ -82,6 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if diverged:
             raise DivergedError(f"{diverged} Nothing was saved: no epoch finished.")
         raise ConfigError("stopped before the first epoch finished; nothing saved")
+    assert trainer.outcome is not None  # set when its run ends, by a divergence too
     stamp_outcome(model, trainer.outcome)
     ev = score_on_test_set(model, ds.x_test, ds.y_test)
     if args.drawn > 0 and args.dataset == "mnist":

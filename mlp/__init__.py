@@ -2,7 +2,16 @@
 
 from .io import ModelFileError, load_model, model_to_bytes, save_model
 from .network import MLP
-from .training import ConfigError, DivergedError, EpochRecord, TrainConfig, Trainer, build_model, to_inputs
+from .training import (
+    ConfigError,
+    DivergedError,
+    EpochRecord,
+    TrainConfig,
+    Trainer,
+    TrainOutcome,
+    build_model,
+    to_inputs,
+)
 
 __all__ = [
     "MLP",
@@ -11,6 +20,7 @@ __all__ = [
     "EpochRecord",
     "ModelFileError",
     "TrainConfig",
+    "TrainOutcome",
     "Trainer",
     "build_model",
     "load_model",

@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,7 @@ __all__ = [
     "SIDE",
     "AdaptConfig",
     "AdaptError",
+    "AdaptOutcome",
     "AdaptResult",
     "adapt",
     "check_drawings",
@@ -137,6 +139,13 @@ class AdaptConfig:
         return asdict(self)
 
 
+class AdaptOutcome(StrEnum):
+    """How teaching ended. A StrEnum, so it still compares and prints as its value ("completed")."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"  # `stop` was set: no taught model
+
+
 @dataclass
 class AdaptResult:
     """What adapt did. model is None when stopped; accuracies are None when they could not be measured.
@@ -153,7 +162,7 @@ class AdaptResult:
     """
 
     model: MLP | None
-    outcome: str  # "completed" or "stopped"
+    outcome: AdaptOutcome
     seconds: float
     steps: int
     n_drawings: int
@@ -225,7 +234,7 @@ def adapt(model: MLP, images: ArrayLike, labels: ArrayLike, *, replay: Pair, tes
     docstring; `replay_and_check` splits a training set so). config: AdaptConfig (defaults if
     None). Same inputs and seed give the same weights. progress(done, total) is called after
     every step; stop (a threading.Event) is checked between steps, and a stopped run returns
-    outcome "stopped" and no model. Raises AdaptError for unusable input, DivergedError if the
+    outcome AdaptOutcome.STOPPED and no model. Raises AdaptError for unusable input, DivergedError if the
     weights become non-finite. Runs with BLAS_THREADS BLAS threads (restored afterwards).
     """
     from threadpoolctl import threadpool_limits
@@ -315,7 +324,7 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
         evaluation = student.evaluate(to_inputs(test[0], student.dtype), test[1])
         mnist_after = evaluation.accuracy
     result = AdaptResult(
-        model=student, outcome="completed", seconds=time.perf_counter() - started, steps=total,
+        model=student, outcome=AdaptOutcome.COMPLETED, seconds=time.perf_counter() - started, steps=total,
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=len(held_idx),
         holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
         mnist_after=mnist_after, skipped=skipped, seed=seed, blend=blend,
@@ -372,7 +381,7 @@ def _per_digit(targets: Ints) -> list[int]:
 def _stopped(model: MLP, started: float, step: int, pixels: Pixels, targets: Ints, skipped: list[int], seed: int,
              holdout_before: float | None, mnist_before: float | None, n_holdout: int) -> AdaptResult:
     return AdaptResult(
-        model=None, outcome="stopped", seconds=time.perf_counter() - started, steps=step,
+        model=None, outcome=AdaptOutcome.STOPPED, seconds=time.perf_counter() - started, steps=step,
         n_drawings=len(targets), per_digit=_per_digit(targets), n_holdout=n_holdout,
         holdout_before=holdout_before, holdout_after=None, mnist_before=mnist_before, mnist_after=None,
         skipped=skipped, seed=seed,

@@ -21,7 +21,7 @@ Written here by ``stamp_training``, when a run starts:
     name                     the app's name for the model ("My model 1"); the command line sets none
 
 Written here by ``stamp_outcome``, when a run ends (the command line; the app keeps it in the job):
-    outcome                  "completed", "stopped", "early_stopped" or "diverged"
+    outcome                  a TrainOutcome's value: "completed", "stopped", "early_stopped" or "diverged"
 
 Written here by ``stamp_test_scores``, after training (scores of the current weights only:
 ``stamp_training`` drops them when new training starts):
@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike
 from .metrics import Evaluation
 from .network import MLP
 from .preprocess import PREPROCESS_VERSION
-from .training import TrainConfig, to_inputs
+from .training import TrainConfig, TrainOutcome, to_inputs
 
 if TYPE_CHECKING:
     from data import Dataset
@@ -75,9 +75,9 @@ def stamp_training(model: MLP, config: TrainConfig, dataset: "Dataset", *, name:
     return model
 
 
-def stamp_outcome(model: MLP, outcome: object) -> MLP:
-    """Record how the latest run ended (a Trainer's outcome)."""
-    model.meta["outcome"] = str(getattr(outcome, "value", outcome))
+def stamp_outcome(model: MLP, outcome: TrainOutcome | str) -> MLP:
+    """Record how the latest run ended (a Trainer's outcome, or its value), as the plain string."""
+    model.meta["outcome"] = TrainOutcome(outcome).value
     return model
 
 

@@ -3,11 +3,11 @@
     trainer = Trainer(model, config, x_train, y_train)
     for record in trainer.run(stop=event):
         show(record)
-    trainer.outcome  # "completed", "stopped", "early_stopped" or "diverged"
+    trainer.outcome  # a TrainOutcome: COMPLETED, STOPPED, EARLY_STOPPED or DIVERGED
 
 A stop request is honoured between batches; the model is then put back to the
 weights of the last finished epoch, so it is always consistent and usable. A run
-that diverges raises DivergedError (outcome "diverged") with the weights of the
+that diverges raises DivergedError (outcome DIVERGED) with the weights of the
 last finished epoch in place.
 """
 
@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any, NoReturn
 
 import numpy as np
@@ -30,6 +31,15 @@ from .network import MLP
 from .optimizers import SCHEDULES, make_optimizer
 
 DIVERGENCE_FACTOR = 3.0
+
+
+class TrainOutcome(StrEnum):
+    """How a run ended. A StrEnum: model metadata (mlp.meta.stamp_outcome) and `--json` output record its value."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    EARLY_STOPPED = "early_stopped"  # validation loss stopped improving for `patience` epochs
+    DIVERGED = "diverged"
 
 
 class ConfigError(ValueError):
@@ -237,7 +247,7 @@ class Trainer:
         )
         # (raw rows, model inputs), reused by every batch: see _gather
         self._batch_arrays: tuple[Inputs, Floats] | None = None
-        self.outcome: str | None = None
+        self.outcome: TrainOutcome | None = None
         # A batch loss several times above both chance (guessing uniformly costs ln k) and where
         # this run started only happens when the steps overshoot: such runs collapse to chance
         # accuracy without ever producing a NaN. Set from the first batch in _watch_divergence.
@@ -285,7 +295,7 @@ class Trainer:
                 result = self._epoch(lr, stop)
             if result is None:
                 self.model.set_weights(self._good)
-                self.outcome = "stopped"
+                self.outcome = TrainOutcome.STOPPED
                 return
             train_loss, train_acc = result
             seconds = time.perf_counter() - started
@@ -318,12 +328,12 @@ class Trainer:
                     if waited >= c.patience:
                         # best_weights is None only if no validation loss ever compared (NaN): keep this epoch's.
                         self.model.set_weights(self._good if best_weights is None else best_weights)
-                        self.outcome = "early_stopped"
+                        self.outcome = TrainOutcome.EARLY_STOPPED
                         return
             if stop is not None and stop.is_set():
-                self.outcome = "stopped"
+                self.outcome = TrainOutcome.STOPPED
                 return
-        self.outcome = "completed"
+        self.outcome = TrainOutcome.COMPLETED
 
     def _epoch(self, lr: float, stop: threading.Event | None) -> tuple[float, float] | None:
         """One pass over the shuffled training set; (mean loss, accuracy) or None if stopped."""
@@ -392,7 +402,7 @@ class Trainer:
 
     def _diverged(self, why: str) -> NoReturn:
         self.model.set_weights(self._good)
-        self.outcome = "diverged"
+        self.outcome = TrainOutcome.DIVERGED
         raise DivergedError(
             f"training diverged: {why}. The model keeps the weights of the last good epoch; "
             "try a smaller learning rate."

@@ -15,6 +15,7 @@ from mlp.adapt import (
     MAX_DRAWINGS,
     AdaptConfig,
     AdaptError,
+    AdaptOutcome,
     adapt,
     check_drawings,
     holdout_split,
@@ -148,7 +149,7 @@ def test_happy_path_records_what_it_did_and_leaves_the_callers_model_alone():
                    progress=lambda done, total: calls.append((done, total)))
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
     assert model.meta == meta
-    assert result.outcome == "completed" and result.model is not model
+    assert result.outcome is AdaptOutcome.COMPLETED and result.model is not model
     assert not all(np.array_equal(a, b) for a, b in zip(weights, result.model.get_weights()))
     total = FAST.probe_steps + FAST.steps  # a digit drawn twice has one held out: there is a probe phase
     assert calls == [(k, total) for k in range(1, total + 1)] and result.steps == total

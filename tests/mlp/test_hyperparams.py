@@ -177,6 +177,7 @@ def test_parse_reads_text(name, text, value):
         ("hidden", "5000", "hidden layers of more than 4096 units are too slow here, got 5000"),
         ("hidden", "1 1 1 1 1 1 1", "at most 6 hidden layers, got 7"),
         ("lr", "nan", "learning rate must be a finite number greater than 0, got 'nan'"),
+        ("lr", "inf", "learning rate must be a finite number greater than 0, got 'inf'"),
         ("lr", "0", "learning rate must be a finite number greater than 0, got '0'"),
         ("lr", "fast", "learning rate must be a number such as 0.001, got 'fast'"),
         ("epochs", "ten", "epochs must be a whole number, got 'ten'"),
@@ -190,10 +191,3 @@ def test_parse_explains_bad_text(name, text, message):
         parse(PARAMS[name], text)
     assert str(e.value) == message
 
-
-def test_webapp_parsers_are_the_tables():
-    from webapp.training.start import parse_hidden, parse_positive_float
-
-    assert parse_hidden("256, 128") == (256, 128)
-    with pytest.raises(ValueError, match="learning rate must be a finite number greater than 0"):
-        parse_positive_float("inf", "learning rate")

@@ -10,7 +10,7 @@ import pytest
 
 from harness import ROOT
 from harness.hostile import deep_metadata_file, model_file_with_meta
-from mlp import ModelFileError, load_model
+from mlp import ModelFileError, TrainOutcome, load_model
 from mlp.meta import __doc__ as META_DOC
 from mlp.schema import FIELDS, MAX_DEPTH, MetadataError, clean_metadata, json_depth, parse
 
@@ -70,6 +70,12 @@ def test_training_settings_are_checked_one_by_one_by_the_hyperparameter_table():
     assert clean == {"training": {"epochs": 5, "negatives": 15000, "augment": {"max_shift": 2.0}}}
     assert sorted(dropped) == ["training.batch_size", "training.future_setting", "training.hidden", "training.lr",
                                "training.optimizer"]
+
+
+def test_every_outcome_a_trainer_records_is_one_the_schema_keeps():
+    for outcome in TrainOutcome:
+        assert clean_metadata({"outcome": outcome.value}) == ({"outcome": outcome.value}, [])
+    assert clean_metadata({"outcome": "failed"})[1] == ["outcome"]  # the app's own state, never a model's
 
 
 def test_fields_of_other_versions_are_kept_untouched():

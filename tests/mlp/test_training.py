@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from mlp import MLP, ConfigError, DivergedError, TrainConfig, Trainer, build_model
+from mlp import MLP, ConfigError, DivergedError, TrainConfig, Trainer, TrainOutcome, build_model
 from mlp.network import INFERENCE_BYTES
 from mlp.training import split_validation
 
@@ -38,7 +38,7 @@ def test_records_every_epoch_and_learns():
     x, y = toy_data()
     model, trainer, records = train_all(toy_config(epochs=4), x, y)
     assert [r.epoch for r in records] == [1, 2, 3, 4]
-    assert trainer.outcome == "completed"
+    assert trainer.outcome is TrainOutcome.COMPLETED and trainer.outcome == "completed"  # a StrEnum
     assert records[-1].train_loss < records[0].train_loss
     assert records[-1].val_accuracy > 0.9
     assert all(r.seconds > 0 and r.samples_per_second > 0 and r.val_seconds >= 0 for r in records)

@@ -23,7 +23,8 @@ from webapp.session import clients, keys, resources
 from webapp.session.budget import BudgetError, array_bytes
 from webapp.store import StoreError, StoreUnavailable
 from webapp.training import status as run_status
-from webapp.training.jobs import TrainingJob, model_bytes
+from webapp.training.job import TrainingJob
+from webapp.training.memory import model_bytes
 
 PRETRAINED = "Pretrained"
 MODEL_PARAM = "model"

@@ -16,7 +16,7 @@ from data import DATASETS, load_dataset
 from mlp import ModelFileError, load_model, to_inputs
 from webapp import settings
 from webapp.session.budget import Budget
-from webapp.training.jobs import TrainingSlots
+from webapp.training.slots import TrainingSlots
 
 
 @st.cache_resource(show_spinner=False)

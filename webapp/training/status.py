@@ -1,14 +1,15 @@
 """What the Train page shows for a training run: its buttons, its live status, its list label.
 
-No Streamlit here. Every function takes one JobView (`job.view()`, webapp/training/jobs.py), a
+No Streamlit here. Every function takes one JobView (`job.view()`, webapp/training/job.py), a
 snapshot read at one moment, or None when there is no run. A page that reads the view once
 per run and passes it to all of them cannot show two states at once (the model list saying
 "waiting for a training slot" beside a live panel at "Epoch 3 of 3"). A TrainingJob is
 accepted too and read once per call.
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeAlias
 
+from webapp.training.job import JobView
 from webapp.training.protocol import JobState
 
 NO_RUN = "No training run yet. Choose settings in the sidebar and press **Start**."
@@ -40,17 +41,29 @@ class Status(NamedTuple):
     icon: str | None = None  # a Streamlit icon name, or None for the kind's default
 
 
-def plural(n, noun):
+class HasView(Protocol):
+    """A run that can be read: a TrainingJob."""
+
+    def view(self) -> JobView:
+        """The run as pages see it, read now."""
+        ...
+
+
+#: What the functions here take: a JobView read once, a run read on each call, or None (no run yet).
+Run: TypeAlias = JobView | HasView | None
+
+
+def plural(n: int, noun: str) -> str:
     """'1 epoch', '3 epochs'."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _read(job):
+def _read(job: Run) -> JobView | None:
     """A JobView from a JobView, a TrainingJob (read now) or None."""
-    return job.view() if hasattr(job, "view") else job
+    return job if job is None or isinstance(job, JobView) else job.view()
 
 
-def controls(job):
+def controls(job: Run) -> Controls:
     """Controls for `job` (None: no run yet).
 
     Pause is offered as soon as a run is started, queued or not: a pause asked for before
@@ -65,7 +78,7 @@ def controls(job):
     return Controls(start=False, pause=not resume and not scoring, resume=resume, stop=True)
 
 
-def status(job):
+def status(job: Run) -> Status:
     """The live panel's Status for `job` (None: no run yet)."""
     view = _read(job)
     if view is None:
@@ -115,7 +128,7 @@ def status(job):
     raise ValueError(f"unknown job state {view.state!r}")
 
 
-def short_label(job):
+def short_label(job: Run) -> str | None:
     """'My model 1 (training…)' for the model list while a run is under way; None once it is done."""
     view = _read(job)
     if view is None or view.done:
@@ -123,7 +136,7 @@ def short_label(job):
     return f"{view.name} ({UNDER_WAY[view.state]})"
 
 
-def selector_label(job):
+def selector_label(job: Run) -> str | None:
     """'My model 1 (training… 3/10 epochs)' or '(paused at 3/10 epochs)' for model selectors; None once done."""
     view = _read(job)
     if view is None or view.done:

@@ -1,7 +1,7 @@
 """A user's own drawings, each kept with the digit it shows, for teaching a model their handwriting.
 
 No Streamlit here. The Draw page keeps one `Drawings` per session (never shared with another
-session) and hands `arrays()` to mlp.adapt through a teach job (webapp.training.jobs.start_teaching).
+session) and hands `arrays()` to mlp.adapt through a teach job (webapp.training.start.start_teaching).
 
     drawings = Drawings()
     kept = drawings.keep(x28, 7)        # the drawing on the canvas, labelled 7
@@ -9,9 +9,11 @@ session) and hands `arrays()` to mlp.adapt through a teach job (webapp.training.
 """
 
 import itertools
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["MAX_DRAWINGS", "MIN_DRAWINGS", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "Merged",
            "kept_note", "to_pixels"]
@@ -50,7 +52,7 @@ class Merged(NamedTuple):
     refused: int
 
 
-def kept_note(adapted):
+def kept_note(adapted: dict[str, Any]) -> str | None:
     """What the taught model kept of its teaching, in words, when it kept less than all of it (else None).
 
     adapted: a taught model's meta["adapted"] (mlp.adapt.AdaptResult.figures()).
@@ -64,7 +66,7 @@ def kept_note(adapted):
             f"{check['n']:,} digits it was validated on (now {check['after']:.2%}, before {check['before']:.2%}).")
 
 
-def to_pixels(x28):
+def to_pixels(x28: ArrayLike) -> NDArray[np.uint8]:
     """A preprocessed drawing ((28, 28) floats in [0, 1], or uint8) as read-only uint8; DrawingsError if not one."""
     x = np.asarray(x28)
     if x.shape != (SIDE, SIDE):
@@ -84,7 +86,7 @@ def to_pixels(x28):
     return pixels
 
 
-def _check_label(label):
+def _check_label(label: object) -> int:
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < N_DIGITS:
         raise DrawingsError(f"a drawing's label must be a digit 0-9, got {label!r}")
     return int(label)
@@ -93,33 +95,33 @@ def _check_label(label):
 class Drawings:
     """An ordered collection of labelled drawings, at most `cap` of them."""
 
-    def __init__(self, cap=MAX_DRAWINGS):
+    def __init__(self, cap: int = MAX_DRAWINGS) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
             raise DrawingsError(f"the cap must be a positive integer, got {cap!r}")
         self.cap = cap
-        self._items = []
+        self._items: list[Drawing] = []
         self._ids = itertools.count(1)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._items)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Drawing]:
         return iter(list(self._items))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Drawings({len(self)} of {self.cap}, per digit {self.counts()})"
 
     @property
-    def full(self):
+    def full(self) -> bool:
         """True when no more drawings can be kept."""
         return len(self._items) >= self.cap
 
-    def find(self, x28):
+    def find(self, x28: ArrayLike) -> Drawing | None:
         """The kept Drawing with exactly this image, or None."""
         pixels = to_pixels(x28)
         return next((d for d in self._items if np.array_equal(d.image, pixels)), None)
 
-    def keep(self, x28, label):
+    def keep(self, x28: ArrayLike, label: int) -> tuple[Drawing, bool]:
         """Keep a drawing with its digit; returns (Drawing, relabelled).
 
         The same image kept again is not duplicated: it gets the new label (relabelled=True),
@@ -139,7 +141,7 @@ class Drawings:
         self._items.append(drawing)
         return drawing, False
 
-    def merge(self, images, labels):
+    def merge(self, images: Iterable[ArrayLike], labels: Iterable[object]) -> Merged:
         """Add drawings kept elsewhere (e.g. loaded from a link) after these, oldest first; a Merged.
 
         A drawing this collection already has keeps its own label; past the cap the rest are left out;
@@ -161,29 +163,29 @@ class Drawings:
                 added += 1
         return Merged(added, already, left_out, refused)
 
-    def delete(self, drawing_id):
+    def delete(self, drawing_id: int) -> bool:
         """Remove the drawing with this id; False if there is none."""
         before = len(self._items)
         self._items = [d for d in self._items if d.id != drawing_id]
         return len(self._items) < before
 
-    def clear(self):
+    def clear(self) -> None:
         """Remove every drawing."""
         self._items = []
 
-    def counts(self):
+    def counts(self) -> list[int]:
         """How many drawings of each digit: a list of 10 ints."""
         return np.bincount([d.label for d in self._items], minlength=N_DIGITS).tolist()
 
-    def missing(self, per_digit=1):
+    def missing(self, per_digit: int = 1) -> list[int]:
         """The digits with fewer than `per_digit` drawings, in order."""
         return [digit for digit, n in enumerate(self.counts()) if n < per_digit]
 
-    def ready(self):
+    def ready(self) -> bool:
         """True when there are enough drawings to teach (MIN_DRAWINGS)."""
         return len(self) >= MIN_DRAWINGS
 
-    def arrays(self):
+    def arrays(self) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
         """(images uint8 (n, 28, 28), labels int64 (n,)), oldest first, for mlp.adapt."""
         if not self._items:
             return np.zeros((0, SIDE, SIDE), np.uint8), np.zeros(0, np.int64)

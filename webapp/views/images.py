@@ -46,11 +46,6 @@ def enlarge(image28, scale=10, grid=True):
     return out
 
 
-def enlarge_rgb(rgb, scale):
-    """An (h, w, 3) image with each pixel as a scale x scale block."""
-    return np.kron(np.asarray(rgb), np.ones((scale, scale, 1), dtype=np.uint8))
-
-
 def diverging_rgb(values, limit=None):
     """Map values to RGB uint8 with a blue-white-red scale, symmetric around 0."""
     v = np.asarray(values, dtype=np.float32)

@@ -5,7 +5,7 @@ sure ("4 or 9?" or "?" otherwise, mlp.unsure), and `unsure_note` says why under 
 offers, for digit models only, "Wrong? It's a …" under the reading (one click keeps the drawing
 with that digit), the Your drawings expander (thumbnails, delete, Clear all)
 and Teach the model: a copy of the selected model fine-tuned on the drawings in a training
-worker (webapp.training.jobs.start_teaching, queued like training), selected when it is done. The
+worker (webapp.training.start.start_teaching, queued like training), selected when it is done. The
 drawings live in this session only (webapp.training.teaching.Drawings), never in another visitor's, unless
 the user keeps them: **Keep my drawings** stores them in the shared store under an unguessable id
 and puts `mine=<id>` in the address bar; whoever opens that link gets them merged into their Your
@@ -22,8 +22,10 @@ from webapp import settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.store import StoreError, StoreUnavailable
-from webapp.training.jobs import model_bytes, replay_source, start_teaching, worker_bytes
+from webapp.training.memory import model_bytes, worker_bytes
 from webapp.training.protocol import JobState
+from webapp.training.sources import replay_source
+from webapp.training.start import start_teaching
 from webapp.training.status import plural
 from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
 from webapp.views import display, images, share

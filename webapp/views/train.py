@@ -10,7 +10,7 @@ from webapp import settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.training import status as run_status
-from webapp.training.jobs import worker_bytes
+from webapp.training.memory import worker_bytes
 from webapp.training.replay import EPOCH_WEIGHTS_BUDGET
 from webapp.training.start import continue_config, start_job
 from webapp.training.status import plural
@@ -187,7 +187,7 @@ def _live(job, view):
         return
     st.subheader(text.literal(view.name))
     if status.kind == "progress":
-        st.progress(status.progress, text=status.text)
+        st.progress(status.progress or 0.0, text=status.text)  # a "progress" Status always has its fraction
     else:
         getattr(st, status.kind)(status.text, icon=status.icon)
     # The snapshot's history includes earlier runs of a continued model.

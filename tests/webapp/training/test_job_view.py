@@ -2,7 +2,8 @@
 
 import pytest
 
-from webapp.training.jobs import JobState, JobView
+from webapp.training.job import JobView
+from webapp.training.protocol import JobState
 from webapp.training.status import Controls, Status, controls, plural, selector_label, short_label, status
 
 

@@ -3,17 +3,22 @@
 import os
 import threading
 import time
+from functools import partial
 
 import numpy as np
 import pytest
 
 from harness import PATIENCE
-from mlp import TrainConfig, Trainer, build_model
+from mlp import TrainConfig, Trainer, TrainOutcome, build_model
+from mlp.adapt import AdaptOutcome
 from webapp.session.budget import Budget
 from webapp.session.clients import Client
-from webapp.training.jobs import JobState, TrainingJob, TrainingSlots, model_bytes, process_bytes
+from webapp.training.job import TrainingJob
+from webapp.training.memory import model_bytes, process_bytes
+from webapp.training.protocol import JobState
+from webapp.training.slots import TrainingSlots
 from webapp.training.status import controls, status
-from webapp.training.worker import WORKER_NICENESS
+from webapp.training.worker import WORKER_NICENESS, taught_state, trained_state
 
 
 def blobs(n=4000, seed=0, scale=1.0):
@@ -32,10 +37,15 @@ def gated_blobs(n, path):
     return blobs(n)
 
 
+def unreadable():
+    """A loader whose files have gone: the worker fails to load its data."""
+    raise FileNotFoundError("the dataset's files are gone")
+
+
 def job(slots, epochs=3, finish=None, name="run", n=4000, alive=None, grace=30.0, data=None):
     config = TrainConfig(hidden=(64,), epochs=epochs, batch_size=16, seed=0)
     model = build_model(config, n_in=20, n_out=3)
-    return TrainingJob(name, model, config, data or ("test_jobs:blobs", (n,)), slots=slots, finish=finish,
+    return TrainingJob(name, model, config, data or partial(blobs, n), slots=slots, finish=finish,
                        alive=alive, grace=grace)
 
 
@@ -139,10 +149,19 @@ def test_same_seed_gives_the_same_model_as_training_in_process():
 
 def test_a_worker_that_cannot_load_its_data_fails_cleanly():
     config = TrainConfig(hidden=(8,), epochs=1, seed=0)
-    j = TrainingJob("x", build_model(config, n_in=20, n_out=3), config, ("test_jobs:no_such_loader", ()),
+    j = TrainingJob("x", build_model(config, n_in=20, n_out=3), config, unreadable,
                     slots=TrainingSlots(1)).start()
     assert j.join(PATIENCE)
-    assert j.state == "failed" and "no_such_loader" in j.error and j.records == []
+    assert j.state == "failed" and "dataset's files are gone" in j.error and j.records == []
+
+
+def test_a_loader_that_cannot_travel_to_the_worker_fails_cleanly():
+    """The worker is handed its loader pickled by reference: a top-level function, never a lambda."""
+    config = TrainConfig(hidden=(8,), epochs=1, seed=0)
+    j = TrainingJob("x", build_model(config, n_in=20, n_out=3), config, lambda: blobs(100),
+                    slots=TrainingSlots(1)).start()
+    assert j.join(PATIENCE)
+    assert j.state == "failed" and "training could not run" in j.error and j.records == [] and j.model is None
 
 
 def test_failure_is_reported_not_raised():
@@ -156,7 +175,7 @@ def test_failure_is_reported_not_raised():
 
 def test_divergence_is_reported():
     config = TrainConfig(hidden=(16,), epochs=3, optimizer="sgd", lr=1e4, batch_size=16, seed=0)
-    data = ("test_jobs:blobs", (4000, 0, 1e3))
+    data = partial(blobs, 4000, 0, 1e3)
     j = TrainingJob("d", build_model(config, n_in=20, n_out=3), config, data, slots=TrainingSlots(1)).start()
     assert j.join(PATIENCE)
     assert j.state == "diverged" and "smaller learning rate" in j.error
@@ -238,7 +257,7 @@ def test_a_runs_worker_counts_in_its_memory_while_it_lives_paused_too():
     assert j.memory_bytes() > weights + 20 * 2**20  # Python and NumPy in the worker: tens of MB
     j.pause()
     wait(lambda: j.state == "paused")
-    assert process_bytes(j._worker_pid) > 20 * 2**20 and j.memory_bytes() > weights + 20 * 2**20
+    assert process_bytes(j.worker_pid) > 20 * 2**20 and j.memory_bytes() > weights + 20 * 2**20
     j.stop()
     assert j.join(PATIENCE) and j.state == "stopped"
     assert j.memory_bytes() < weights + 2**20  # the worker has gone: its model and snapshot (and kept epochs)
@@ -378,6 +397,12 @@ def test_states_are_named_and_still_compare_as_strings():
     assert status(v).text == "Finished 1 epoch. Test accuracy **75.00%**."
 
 
+def test_every_way_a_trainer_or_teaching_ends_has_its_own_state():
+    assert [trained_state(o) for o in TrainOutcome] == [
+        JobState.COMPLETED, JobState.STOPPED, JobState.EARLY_STOPPED, JobState.DIVERGED]
+    assert [taught_state(o) for o in AdaptOutcome] == [JobState.COMPLETED, JobState.STOPPED]
+
+
 def test_a_pause_asked_for_while_queued_takes_effect_after_the_first_epoch():
     slots = TrainingSlots(1)
     first = job(slots, epochs=300, n=2000, name="a").start()
@@ -408,7 +433,7 @@ def test_pause_is_offered_and_honoured_while_the_run_is_slow_to_start(tmp_path):
     # On a busy server the page's rerun after Start sees the run before it trains: the slot
     # is slow to come (GatedSlots) and then the worker is slow to load its data (gated_blobs).
     slots, loaded = GatedSlots(1), tmp_path / "the data may load"
-    j = job(slots, epochs=300, data=("test_jobs:gated_blobs", (2000, str(loaded)))).start()
+    j = job(slots, epochs=300, data=partial(gated_blobs, 2000, str(loaded))).start()
     v = j.view()
     assert v.state is JobState.QUEUED and not v.done
     assert controls(v).pause, "Pause must be offered before the run trains"
@@ -454,7 +479,7 @@ def test_a_run_in_the_worker_matches_training_in_process_bit_for_bit_with_dropou
     config = TrainConfig(hidden=(32,), dropout=0.3, epochs=2, batch_size=32, val_fraction=0.1, seed=7)
     model = build_model(config, n_in=20, n_out=3)
     local = build_model(config, n_in=20, n_out=3)
-    j = TrainingJob("d", model, config, ("test_jobs:blobs", (2000,)), slots=TrainingSlots(1)).start()
+    j = TrainingJob("d", model, config, partial(blobs, 2000), slots=TrainingSlots(1)).start()
     list(Trainer(local, config, *blobs(2000)).run())
     assert j.join(PATIENCE) and j.state == "completed"
     for a, b in zip(local.get_weights(), j.model.get_weights(), strict=True):
@@ -481,7 +506,7 @@ def _worker_pids():
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
 def test_the_worker_trains_only_on_cpu_time_the_server_leaves(tmp_path):
     loaded = tmp_path / "the data may load"  # until then the worker waits, alive, for us to look at it
-    j = job(TrainingSlots(1), epochs=2, data=("test_jobs:gated_blobs", (4000, str(loaded)))).start()
+    j = job(TrainingSlots(1), epochs=2, data=partial(gated_blobs, 4000, str(loaded))).start()
     try:
         wait(lambda: _worker_pids())
         pid = _worker_pids()[0]

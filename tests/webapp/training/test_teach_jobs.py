@@ -1,17 +1,21 @@
 """Teach jobs: mlp.adapt in the training worker, queued and stopped like training runs. No MNIST needed."""
 
 import time
+from functools import partial
 
 import numpy as np
 import pytest
+from test_jobs import blobs
 
 from harness import PATIENCE
 from mlp import MLP, TrainConfig, build_model
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
-from webapp.training.jobs import JobState, Task, TrainingJob, TrainingSlots, start_teaching
+from webapp.training.job import TrainingJob
+from webapp.training.protocol import JobState, Task
+from webapp.training.slots import TrainingSlots
+from webapp.training.start import start_teaching
 
 FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
-DATA = ("test_teach_jobs:synthetic", (600,))
 
 
 def synthetic(n, seed=0):
@@ -26,6 +30,14 @@ def synthetic(n, seed=0):
         return x, y
 
     return make(n), make(n // 3)
+
+
+DATA = partial(synthetic, 600)
+
+
+def unreadable():
+    """A loader whose files have gone: the worker fails to load its data."""
+    raise FileNotFoundError("the dataset's files are gone")
 
 
 def drawings(n=20, seed=1):
@@ -92,7 +104,7 @@ def test_a_taught_model_can_be_taught_again_from_itself():
 def test_teaching_waits_behind_a_training_run_on_a_one_slot_server():
     slots = TrainingSlots(1)
     config = TrainConfig(hidden=(64,), epochs=500, batch_size=16, seed=0)
-    run = TrainingJob("run", build_model(config, n_in=20, n_out=3), config, ("test_jobs:blobs", (4000,)),
+    run = TrainingJob("run", build_model(config, n_in=20, n_out=3), config, partial(blobs, 4000),
                       slots=slots).start()
     assert wait(lambda: run.state == JobState.RUNNING)
     images, labels = drawings()
@@ -128,7 +140,7 @@ def test_bad_drawings_are_refused_before_a_worker_starts(labels, message):
 
 def test_a_failure_in_the_worker_is_reported():
     images, labels = drawings()
-    job = start_teaching("teach", model(), images, labels, ("test_teach_jobs:no_such_loader", ()),
+    job = start_teaching("teach", model(), images, labels, unreadable,
                          TrainingSlots(1), config=FAST)
     assert job.join(PATIENCE) and job.state == JobState.FAILED
-    assert "no_such_loader" in job.error and job.snapshot is None
+    assert "dataset's files are gone" in job.error and job.snapshot is None
