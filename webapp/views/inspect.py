@@ -5,7 +5,7 @@ import streamlit as st
 from mlp import explain
 from webapp import text
 from webapp.session import keys, registry, resources
-from webapp.views import charts, images, urlstate
+from webapp.views import charts, fields, images
 from webapp.views.display import (
     compared_image_alt,
     curves_note,
@@ -23,11 +23,11 @@ PER_COMPARE = 24  # images shown of what model B fixed, and of what it broke
 def filter_fields(n_classes, n_test):
     """The mistake browser's widgets and their URL names; a shared link restores them."""
     return [
-        urlstate.UrlField(keys.F_TRUE, ANY, "true", urlstate.int_in(0, n_classes - 1)),
-        urlstate.UrlField(keys.F_PRED, ANY, "pred", urlstate.int_in(0, n_classes - 1)),
-        urlstate.UrlField(keys.F_ORDER, "confident", "order", urlstate.choice(ORDERS)),
-        urlstate.UrlField(keys.F_PAGE, 1, "page", urlstate.int_in(1)),
-        urlstate.UrlField(keys.F_SAMPLE, None, "sample", urlstate.int_in(0, n_test - 1)),
+        fields.UrlField(keys.F_TRUE, ANY, "true", fields.int_in(0, n_classes - 1)),
+        fields.UrlField(keys.F_PRED, ANY, "pred", fields.int_in(0, n_classes - 1)),
+        fields.UrlField(keys.F_ORDER, "confident", "order", fields.choice(ORDERS)),
+        fields.UrlField(keys.F_PAGE, 1, "page", fields.int_in(1)),
+        fields.UrlField(keys.F_SAMPLE, None, "sample", fields.int_in(0, n_test - 1)),
     ]
 
 
