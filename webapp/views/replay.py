@@ -1,8 +1,12 @@
 """The Inspect page's replay of a session-trained run: its weights and test scores epoch by epoch."""
 
+from collections.abc import Sequence
+
 import streamlit as st
 
+from mlp.arrays import Inputs, Ints
 from webapp.session import keys
+from webapp.session.registry import ModelEntry
 from webapp.training import replay
 from webapp.views import charts, display, images
 
@@ -10,7 +14,7 @@ REPLAY_EPOCH = "replay_epoch"  # the epoch slider
 REPLAY_CM = "replay_cm"  # the confusion matrix at that epoch (no selection; the key keeps it apart from the page's)
 
 
-def replay_section(entry, x_test, y_test, labels):
+def replay_section(entry: ModelEntry, x_test: Inputs, y_test: Ints, labels: Sequence[str]) -> None:
     """An epoch slider over `entry`'s run, with the test accuracy, first-layer weights and confusion matrix then.
 
     Draws nothing for a model without a run in this session, or with fewer than two kept epochs.

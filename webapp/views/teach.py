@@ -13,19 +13,23 @@ drawings. Nothing lists kept drawings, and saving again from the same session up
 """
 
 import hashlib
+from collections.abc import Sequence
 
 import streamlit as st
+from numpy.typing import ArrayLike
 
 from data import DatasetError, DatasetNotFound
+from mlp import MLP
 from mlp.unsure import judge, threshold_of
 from webapp import settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
+from webapp.session.registry import ModelEntry
 from webapp.store import StoreError, StoreUnavailable
 from webapp.training.jobs import model_bytes, replay_source, start_teaching, worker_bytes
 from webapp.training.protocol import JobState
 from webapp.training.status import plural
-from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
+from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, Merged, kept_note
 from webapp.views import display, images, share
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
@@ -41,28 +45,28 @@ OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, acr
 STYLE = "<style>.st-key-%s [role=radiogroup]{flex-wrap:wrap;gap:0.25rem}</style>" % keys.CORRECTION
 
 
-def noun(entry):
+def noun(entry: ModelEntry | None) -> str:
     """What a model's classes are called in "That doesn't look like a …"."""
     return NOUNS.get(entry.dataset if entry is not None else "mnist", "known class")
 
 
-def reading(entry, model, probs, labels):
+def reading(entry: ModelEntry | None, model: MLP, probs: ArrayLike, labels: Sequence[str]) -> display.Reading:
     """The reading's words (display.Reading): a class in the Prediction slot only when the network is sure."""
     return display.reading(judge(probs, threshold_of(model)), labels, noun(entry))
 
 
-def unsure_note(note):
+def unsure_note(note: str | None) -> None:
     """The unsure note under the reading, as a badge (nothing when the reading is sure)."""
     if note is not None:
         st.markdown(f":orange-badge[:material/help: {note}]")
 
 
-def drawings():
+def drawings() -> Drawings:
     """This session's Drawings, created on first use."""
     return st.session_state.setdefault(keys.DRAWINGS, Drawings())
 
 
-def section(entry, model, x28):
+def section(entry: ModelEntry | None, model: MLP | None, x28: ArrayLike | None) -> None:
     """Corrections, Your drawings and Teach the model, under the reading; nothing for models of other datasets."""
     follow_link()  # before the dataset check: kept drawings are the session's, whatever model is selected
     if entry is None or entry.dataset != "mnist":
@@ -86,7 +90,7 @@ def section(entry, model, x28):
     _teach(entry, model, kept, job)
 
 
-def follow_link():
+def follow_link() -> None:
     """Merge the drawings a `mine=<id>` link names into this session's, once per link; say what happened.
 
     An unknown, removed or malformed id changes nothing but the address bar (the id is dropped).
@@ -122,7 +126,7 @@ def follow_link():
     ss[OPEN_KEPT] = True  # show them
 
 
-def merged_message(merged):
+def merged_message(merged: Merged) -> str:
     """What loading a link's drawings did, in words (a webapp.training.teaching.Merged)."""
     said = [f"Loaded {plural(merged.added, 'drawing')} from the link into Your drawings."]
     if merged.already:
