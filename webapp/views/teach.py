@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 from numpy.typing import ArrayLike
+from streamlit.delta_generator import DeltaGenerator
 
 from data import DatasetError, DatasetNotFound
 from mlp import MLP
@@ -26,7 +27,7 @@ from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.session.registry import ModelEntry
 from webapp.store import StoreError, StoreUnavailable
-from webapp.training.jobs import model_bytes, replay_source, start_teaching, worker_bytes
+from webapp.training.jobs import TrainingJob, model_bytes, replay_source, start_teaching, worker_bytes
 from webapp.training.protocol import JobState
 from webapp.training.status import plural
 from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, Merged, kept_note
@@ -139,7 +140,7 @@ def merged_message(merged: Merged) -> str:
     return " ".join(said)
 
 
-def _corrections(x28):
+def _corrections(x28: ArrayLike) -> None:
     """'Wrong? It's a' and the ten digits: a click keeps the drawing with that digit."""
     try:
         kept = drawings().find(x28)
@@ -151,7 +152,7 @@ def _corrections(x28):
                   "your handwriting. A right reading can be kept too, as an example.")
 
 
-def _keep(x28):
+def _keep(x28: ArrayLike) -> None:
     """The pills' callback: keep the drawing with the digit clicked, reset the pills, say what happened."""
     ss = st.session_state
     digit = ss.get(keys.CORRECTION)
@@ -168,7 +169,7 @@ def _keep(x28):
     ss[keys.TEACH_NOTICE] = (":material/bookmark_added:", f"{said} a {digit} in Your drawings ({len(kept)})")
 
 
-def _your_drawings(kept):
+def _your_drawings(kept: Drawings) -> None:
     """The expander of thumbnails, each with its digit and a delete button, and Clear all; drawn only while open."""
     # The label carries the count, and a new label is a new expander to Streamlit: it opens as
     # `expanded` says, so the state is remembered beside it (a delete must not close the box).
@@ -203,13 +204,13 @@ def _your_drawings(kept):
         _keep_by_link(kept)
 
 
-def _digest(kept):
+def _digest(kept: Drawings) -> str:
     """A fingerprint of the drawings and their labels: whether the kept link still holds what is shown."""
     x, y = kept.arrays()
     return hashlib.sha256(x.tobytes() + y.astype("int64").tobytes()).hexdigest()
 
 
-def _keep_by_link(kept):
+def _keep_by_link(kept: Drawings) -> None:
     """'Keep my drawings': store them under a private link (the same link again for this session), and show it."""
     ss = st.session_state
     if st.button("Keep my drawings", key=keys.KEEP_DRAWINGS, icon=":material/bookmark:",
@@ -225,7 +226,7 @@ def _keep_by_link(kept):
     st.code(f"{share.app_root()}/?{MINE_PARAM}={saved[0]}", language=None, wrap_lines=True)
 
 
-def _keep_in_store(kept):
+def _keep_in_store(kept: Drawings) -> None:
     """Put the drawings in the store (replacing what this session kept before) and the link in the address bar."""
     ss = st.session_state
     shared = resources.store()
@@ -245,11 +246,11 @@ def _keep_in_store(kept):
     st.query_params[MINE_PARAM] = mine_id
 
 
-def _remember_open():
+def _remember_open() -> None:
     st.session_state[OPEN_KEPT] = bool(st.session_state.get(keys.DRAWINGS_OPEN))
 
 
-def _teach(entry, model, kept, job):
+def _teach(entry: ModelEntry, model: MLP | None, kept: Drawings, job: TrainingJob | None) -> None:
     """Teach the model (or its progress while a teach job runs), and the last teaching's before and after."""
     if job is not None and not job.done:
         st.fragment(_progress, run_every=0.5)()
@@ -265,13 +266,13 @@ def _teach(entry, model, kept, job):
                     "(two or more of a digit also measure it on drawings it has not seen), mixed with MNIST digits "
                     "so it keeps "
                     "reading the others, in the background.")
-    if clicked:
+    if clicked and model is not None:  # (the button is disabled without a model)
         _start(entry, model, kept)
         st.rerun()
     _result(job)
 
 
-def _start(entry, model, kept):
+def _start(entry: ModelEntry, model: MLP, kept: Drawings) -> None:
     """Start a teach job on the selected model and the drawings (or say why not)."""
     ss = st.session_state
     try:
@@ -293,7 +294,7 @@ def _start(entry, model, kept):
         registry.client())
 
 
-def _progress():
+def _progress() -> None:
     """The teach job under way, refreshed twice a second; the whole page reruns once it is done."""
     job = st.session_state[keys.TEACH_JOB]
     view = job.view()
@@ -308,7 +309,7 @@ def _progress():
     st.button("Stop teaching", key=keys.STOP_TEACHING, icon=":material/stop:", on_click=job.stop)
 
 
-def _collect(job):
+def _collect(job: TrainingJob | None) -> bool:
     """Register and select a completed teach job's model, once; True if it did so now."""
     ss = st.session_state
     if job is None or job.state != JobState.COMPLETED or job.snapshot is None:
@@ -320,7 +321,7 @@ def _collect(job):
     return True
 
 
-def _result(job):
+def _result(job: TrainingJob | None) -> None:
     """How the last teaching went: the before and after, or why there is no taught model."""
     if job is None:
         return
@@ -357,7 +358,8 @@ def _result(job):
                            mime="application/octet-stream", icon=":material/download:")
 
 
-def _before_after(row, label, before, after, digits, help):
+def _before_after(row: DeltaGenerator, label: str, before: float | None, after: float | None, digits: int,
+                  help: str) -> None:
     """A metric: the accuracy after (with `digits` decimals, in %), and the change from before in points."""
     if after is None:
         row.metric(label, "–", help=help)
