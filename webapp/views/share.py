@@ -62,9 +62,9 @@ def share_model_button(entry: ModelEntry | None, key: str) -> None:
 
 def share_drawing_button(entry: ModelEntry, x28: ArrayLike | None, key: str = "share_drawing") -> None:
     """'Share drawing': the drawing (and the model that read it) in the address bar."""
-    if st.button("Share drawing", key=key, icon=":material/ios_share:", disabled=x28 is None,
-                 help="Put this drawing and the model in the address bar: the link reopens the same reading.") \
-            and x28 is not None:  # (the button is disabled without a drawing)
+    clicked = st.button("Share drawing", key=key, icon=":material/ios_share:", disabled=x28 is None,
+                        help="Put this drawing and the model in the address bar: the link reopens the same reading.")
+    if clicked and x28 is not None:  # (the button is disabled without a drawing)
         params = {}
         if entry.kind != "pretrained":
             if share(entry) is None:
