@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -152,6 +153,7 @@ def make_drawings(n: int, seed: int) -> tuple[list[Drawing], str]:
     from webapp.settings import current
 
     model = load_model(current().pretrained)
+    source: list[tuple[list[NDArray[Any]], int | None, int, int, int]]  # (events, label, brush, height, source)
     try:
         from data import load_dataset
 
@@ -163,8 +165,7 @@ def make_drawings(n: int, seed: int) -> tuple[list[Drawing], str]:
                   for strokes in (FALLBACK_STROKES * n)[:n]]
         kind = "three simple digits (MNIST not found)"
     drawings = []
-    for events, *_rest in source:
-        brush = _rest[1]
+    for events, _, brush, _, _ in source:
         steps, objects = [], []
         for k in range(1, len(events) + 1):
             objects.append(_fabric_object(events[k - 1], brush))
@@ -185,29 +186,30 @@ class Session:
     def __init__(self, url: str, stats: Stats) -> None:
         self.url = url.rstrip("/")
         self.stats = stats
-        self.ws = None
+        self.ws: Any = None  # the websocket, once open (websockets' ClientConnection)
         self.page_hash = ""
-        self.widget_ids = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
-        self.widget_fragments = {}  # widget key -> id of the fragment that drew it ("" outside fragments)
-        self.fragments = {}  # fragment id -> auto-rerun interval
-        self.media = []  # /media URLs of the current run's images
-        self.texts = []  # text of the current run's progress bars and markdown
-        self.prediction = None  # (value, arrival time) in the current run
+        self.widget_ids: dict[str, str] = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
+        self.widget_fragments: dict[str, str] = {}  # widget key -> id of the fragment that drew it ("" outside)
+        self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval
+        self.media: list[str] = []  # /media URLs of the current run's images
+        self.texts: list[str] = []  # text of the current run's progress bars and markdown
+        self.prediction: tuple[str, float] | None = None  # (value, arrival time) in the current run
         self.run_started = False
         self.finished = asyncio.Event()
-        self.status = None
-        self.closed = None
-        self.reader = None
+        self.status: int | None = None
+        self.closed: str | None = None
+        self.reader: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         from websockets.asyncio.client import connect
+        from websockets.typing import Origin, Subprotocol
 
         # As the browser does: its first requests set the XSRF cookie, sent back with the token.
         cookie = await asyncio.to_thread(self._xsrf_cookie)
         token = cookie.split("=", 1)[1] if cookie else ""
         ws_url = "ws" + self.url[4:] + "/_stcore/stream"
         self.ws = await asyncio.wait_for(connect(
-            ws_url, subprotocols=["streamlit", token] if token else ["streamlit"], origin=self.url,
+            ws_url, subprotocols=[Subprotocol(p) for p in ("streamlit", token) if p], origin=Origin(self.url),
             additional_headers={"Cookie": cookie} if cookie else None, max_size=2**27,
             open_timeout=WAIT, ping_interval=20, ping_timeout=WAIT, close_timeout=5), WAIT)
         self.reader = asyncio.create_task(self._read())
@@ -381,7 +383,7 @@ async def drawer(url: str, until: float, drawings: Sequence[Drawing], rng: rando
 async def trainer(url: str, until: float, stats: Stats) -> None:
     """Open Train, set small settings, press Start, answer the run panel's reruns until the deadline."""
     s = Session(url, stats)
-    epochs = []
+    epochs: list[int] = []
     try:
         await s.open()
         await s.rerun(page_name="train")
@@ -392,7 +394,7 @@ async def trainer(url: str, until: float, stats: Stats) -> None:
         widgets += list(TRAIN_SUBSET.items())
         await s.rerun(widgets + [("start", ("trigger_value", True))], page_name="train")
         await s.wait_run()
-        next_due = {}
+        next_due: dict[str, float] = {}
         while not epochs or time.time() < until:  # until the run is seen training, however long that takes
             now = time.monotonic()
             for fid, interval in list(s.fragments.items()):
@@ -423,7 +425,8 @@ class BrowserUser(threading.Thread):
     def __init__(self, url: str, until: float, pause: float = 1.0) -> None:
         super().__init__(daemon=True, name="browser-user")
         self.url, self.until, self.pause = url, until, pause
-        self.rows, self.error = [], None
+        self.rows: list[dict[str, Any]] = []
+        self.error: str | None = None
 
     def run(self) -> None:
         from playwright.sync_api import sync_playwright
@@ -483,7 +486,7 @@ class ServerMonitor(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.stop, self.lock = pid, threading.Event(), threading.Lock()
-        self.server_cpu, self.worker_cpu = 0.0, {}
+        self.server_cpu, self.worker_cpu = 0.0, dict[int, float]()
         self.peak_server, self.peak_family = 0.0, 0.0
 
     def sample(self) -> tuple[float, float]:
@@ -538,7 +541,9 @@ def profile_server(out: str, interval: float = 0.005) -> None:
             return "main (event loop)"
         return "script runs" if "ScriptRunner" in thread.name else thread.name.split("-")[0].split("(")[0]
 
-    gc_time, gc_count, gc_start = {}, {}, {}
+    gc_time: dict[str, float] = {}
+    gc_count: dict[str, int] = {}
+    gc_start: dict[int, float] = {}
 
     def on_gc(phase, info):  # garbage collections hold the GIL: timed here, not sampled
         g = str(info["generation"])
@@ -554,13 +559,17 @@ def profile_server(out: str, interval: float = 0.005) -> None:
 
     def loop():
         me = threading.get_ident()
-        last, self_t, total_t, roles = {}, {}, {}, {}
+        last: dict[int, float] = {}
+        self_t: dict[str, float] = {}
+        total_t: dict[str, float] = {}
+        roles: dict[str, float] = {}
         next_dump = time.monotonic() + 2
         while True:
             time.sleep(interval)
             threads = {t.ident: t for t in threading.enumerate()}
             roles["profiler itself"] = time.thread_time()
-            for ident, frame in sys._current_frames().items():
+            for ident, top in sys._current_frames().items():
+                frame: types.FrameType | None = top
                 if ident == me:
                     continue
                 try:
@@ -586,7 +595,7 @@ def profile_server(out: str, interval: float = 0.005) -> None:
             if time.monotonic() >= next_dump:
                 next_dump = time.monotonic() + 2
                 known = {t.native_id for t in threading.enumerate()}
-                native = {}
+                native: dict[str, float] = {}
                 for task in Path("/proc/self/task").iterdir():
                     try:
                         if int(task.name) in known:
@@ -670,7 +679,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
             env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")])),
                        CAPACITY_PROFILE_OUT=profile_out)
         proc, url = start_app(env)
-    stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
+    stats: Stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
     try:
         # Warm-up (not measured): one drawing loads the model and fills the page's caches.
         warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
@@ -714,7 +723,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
             stop_app(proc)
     lat = stats["latencies"]
     errors = stats["errors"]
-    counts = {}
+    counts: dict[str, int] = {}
     for e in errors:
         k = e.split(":")[0]
         counts[k] = counts.get(k, 0) + 1
@@ -752,7 +761,7 @@ def run_cost(reps: int = 60, seed: int = 0) -> dict[str, Any]:
     drawings, kind = make_drawings(20, seed)
     finals = [steps[-1][0] for steps in drawings]
     proc, url = start_app()
-    stats = {"errors": []}
+    stats: Stats = {"errors": []}
     stroke, clear = [], []
 
     async def main():
