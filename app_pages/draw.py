@@ -30,13 +30,13 @@ st.caption("Draw one digit (0–9) in the black box, anywhere and at any size: t
 # navigation, the sidebar and the rest of the page. Everything that depends on the drawing lives in
 # it, so whatever a reading adds goes here too.
 @st.fragment
-def drawing_and_reading():
+def drawing_and_reading() -> None:
     """The canvas, the model, the reading with its bars and 28x28 input, sharing, and Inside the network."""
     with resources.turn():  # one session's run at a time: each reading arrives as soon as its own work is done
         _drawing_and_reading()
 
 
-def _drawing_and_reading():
+def _drawing_and_reading() -> None:
     left, right = st.columns(2, gap="large")
     with left:
         image = canvas.drawing_canvas()

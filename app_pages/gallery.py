@@ -5,21 +5,21 @@ import streamlit as st
 from webapp import text
 from webapp.session import keys, registry, resources
 from webapp.store import StoreError
-from webapp.views import gallery, urlstate
+from webapp.views import fields, gallery, urlstate
 
 registry.init_session()
 store = resources.store()
 ss = st.session_state
 
-fields = [urlstate.UrlField(keys.GALLERY_CLASS, "", "class", gallery.class_code_or_error),
-          urlstate.UrlField(keys.GALLERY_SORT, "test_accuracy", "sort", urlstate.choice(gallery.SORTS)),
-          urlstate.UrlField(keys.GALLERY_PROJECTOR, False, "projector", gallery.flag, lambda on: "1")]
-urlstate.restore(fields)
+url_fields = [fields.UrlField(keys.GALLERY_CLASS, "", "class", gallery.class_code_or_error),
+              fields.UrlField(keys.GALLERY_SORT, "test_accuracy", "sort", fields.choice(gallery.SORTS)),
+              fields.UrlField(keys.GALLERY_PROJECTOR, False, "projector", gallery.flag, lambda on: "1")]
+urlstate.restore(url_fields)
 
 code = ss[keys.GALLERY_CLASS]
 if store is not None and ss[keys.GALLERY_PROJECTOR] and code and not gallery.class_code_problem(code):
     # Projector view: the class's leaderboard alone, in large type, for the back of the room.
-    urlstate.mirror(fields)
+    urlstate.mirror(url_fields)
     gallery.projector_heading(code)
     try:
         gallery.leaderboard(store, code, store.leaderboard(code))
@@ -43,7 +43,7 @@ problem = gallery.class_code_problem(code)
 if problem:
     st.error(problem)
     code = ""
-urlstate.mirror(fields, {keys.GALLERY_CLASS: code})
+urlstate.mirror(url_fields, {keys.GALLERY_CLASS: code})
 
 try:
     rows = store.list_published(class_code=code or None, sort=sort)

@@ -33,16 +33,19 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from data import load_dataset
+from data import Dataset, load_dataset
 from drawn.styles import make_writer, writer_images
-from mlp import load_model, to_inputs
+from mlp import MLP, load_model, to_inputs
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
+from mlp.arrays import Labels, Pixels
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="models/default.npz", help="model file (.npz)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs of 20 drawings (default 3)")
@@ -80,7 +83,7 @@ def parse_args(argv=None):
     return args
 
 
-def time_teaching(model, dataset, repeats, seed, config):
+def time_teaching(model: MLP, dataset: Dataset, repeats: int, seed: int, config: AdaptConfig) -> dict[str, Any]:
     """Median (and all) wall seconds of adapt on 20 drawings, 2 of each digit, by writer 0."""
     images, labels = writer_images(make_writer(0), 2, 0, dataset.x_test, dataset.y_test)
     runs = []
@@ -95,12 +98,13 @@ def time_teaching(model, dataset, repeats, seed, config):
             "median_seconds": statistics.median(r["seconds"] for r in runs), "runs": runs}
 
 
-def accuracy(model, images, labels):
+def accuracy(model: MLP, images: Pixels, labels: Labels) -> float:
     """Share of images read as their labels."""
     return float((model.predict(to_inputs(images)) == labels).mean())
 
 
-def teach_writer(model, dataset, writer_seed, teach, others, seed, config):
+def teach_writer(model: MLP, dataset: Dataset, writer_seed: int, teach: int, others: int, seed: int,
+                 config: AdaptConfig) -> dict[str, Any]:
     """One writer: read before, taught `teach` per digit, read after; MNIST test after."""
     writer = make_writer(writer_seed)
     x_teach, y_teach = writer_images(writer, teach, 0, dataset.x_test, dataset.y_test)
@@ -122,9 +126,9 @@ def teach_writer(model, dataset, writer_seed, teach, others, seed, config):
     }
 
 
-def summarise(writers, band):
+def summarise(writers: Sequence[dict[str, Any]], band: Sequence[float]) -> dict[str, Any]:
     """Goal figures over all writers and over those read within `band` before teaching."""
-    def stats(rows):
+    def stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not rows:
             return {"n": 0}
         return {
@@ -141,7 +145,7 @@ def summarise(writers, band):
     return {"all": stats(writers), "band": stats(in_band), "band_writers": [r["writer"] for r in in_band]}
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads is None:
         return run(args)
@@ -151,7 +155,7 @@ def main(argv=None):
         return run(args)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> None:
     """Both measurements; prints a report (or one JSON object)."""
     model = load_model(args.model)
     dataset = load_dataset("mnist")
@@ -191,7 +195,7 @@ def run(args):
               f"MNIST test after >= {s['min_mnist_test_after']:.2%} (before {report['mnist_test_before']:.2%})")
 
 
-def _pct(value):
+def _pct(value: float | None) -> str:
     return "  n/a" if value is None else f"{value:5.0%}"
 
 

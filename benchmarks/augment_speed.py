@@ -17,19 +17,22 @@ the minimum is the least disturbed estimate. Needs real MNIST.
 import argparse
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from data import load_dataset
 from mlp import TrainConfig, build_model, to_inputs
+from mlp.arrays import Pixels
 from mlp.augment import AugmentConfig, augment_batch
 from mlp.optimizers import make_optimizer
 
 from .speed import repeat_times
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=54000)
     p.add_argument("--batch-size", type=int, default=128)
@@ -40,35 +43,36 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def best_of(repeats, fn):
+def best_of(repeats: int, fn: Callable[[], object]) -> float:
     """Fastest wall time of ``repeats`` calls of fn()."""
     return min(repeat_times(fn, repeats))
 
 
-def batches(x, batch_size):
+def batches(x: Pixels, batch_size: int) -> list[Pixels]:
     return [x[s:s + batch_size] for s in range(0, len(x), batch_size)]
 
 
-def augmentation_only(x, batch_size, config, seed):
+def augmentation_only(x: Pixels, batch_size: int, config: AugmentConfig, seed: int) -> None:
     """One epoch of augment_batch calls (no training)."""
     rng = np.random.default_rng(seed)
     for xb in batches(x, batch_size):
         augment_batch(xb, rng, config)
 
 
-def conversion_only(x, batch_size):
+def conversion_only(x: Pixels, batch_size: int) -> None:
     """One epoch of the uint8 -> float conversion a plain epoch does."""
     for xb in batches(x, batch_size):
         to_inputs(xb)
 
 
-def training_epoch(x, y, hidden, batch_size, seed, config=None):
+def training_epoch(x: Pixels, y: NDArray[np.int64], hidden: Sequence[int], batch_size: int, seed: int,
+                   config: AugmentConfig | None = None) -> Callable[[], None]:
     """One Adam epoch of a fresh MLP; with ``config``, every batch is augmented first."""
     model = build_model(TrainConfig(hidden=tuple(hidden), seed=seed))
     optimizer = make_optimizer("adam", model.parameters())
     rng = np.random.default_rng(seed)
 
-    def run():
+    def run() -> None:
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             inputs = to_inputs(xb) if config is None else augment_batch(xb, rng, config)
@@ -78,7 +82,7 @@ def training_epoch(x, y, hidden, batch_size, seed, config=None):
     return run
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     ds = load_dataset("mnist")
     x = ds.x_train[: args.samples]

@@ -12,18 +12,26 @@ of the ink). It prints the browser's accuracy, the offline accuracy on the same 
 how often the two predictions agree, and the median ink IoU.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import statistics
 import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from data import load_dataset
 from drawn import iter_pen_strokes, render_pen_strokes
 from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, ROOT, settle, start_app, stop_app
-from mlp import load_model
+from mlp import MLP, load_model
 from mlp.preprocess import preprocess, to_model_input
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from playwright.sync_api import Page
 
 CANVAS_PIXELS_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                       const out = new Array(c.width * c.height);
@@ -31,7 +39,7 @@ CANVAS_PIXELS_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.w
                       return [c.width, c.height, out]; }"""
 
 
-def canvas_pixels(page):
+def canvas_pixels(page: Page) -> NDArray[np.uint8]:
     """The drawing layer's red channel as a (280, 280) uint8 array (scaled down if the screen is denser)."""
     width, height, values = page.locator(DRAWING_LAYER).last.evaluate(CANVAS_PIXELS_JS)
     pixels = np.asarray(values, dtype=np.uint8).reshape(height, width)
@@ -39,7 +47,7 @@ def canvas_pixels(page):
     return pixels[::step, ::step] if step > 1 else pixels
 
 
-def set_brush(page, brush):
+def set_brush(page: Page, brush: int) -> None:
     """Move the Brush width slider (in the Brush popover) to `brush` with the keyboard; wait for the app to take it."""
     slider = page.get_by_role("slider", name="Brush width")
     if not slider.is_visible():
@@ -64,7 +72,7 @@ def set_brush(page, brush):
     settle(page)
 
 
-def replay(page, strokes):
+def replay(page: Page, strokes: Sequence[Sequence[Sequence[float]]]) -> None:
     """Draw the strokes (lists of (x, y) canvas points) with the mouse, whatever size the canvas is shown at."""
     box = page.locator("canvas.upper-canvas").bounding_box()
     scale = box["width"] / 280
@@ -77,7 +85,7 @@ def replay(page, strokes):
         page.mouse.up()
 
 
-def read_prediction(page):
+def read_prediction(page: Page) -> str | None:
     """The "Prediction" metric's value once the app is idle, or None if none is shown."""
     settle(page)
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
@@ -86,7 +94,7 @@ def read_prediction(page):
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def clear(page):
+def clear(page: Page) -> None:
     page.get_by_role("button", name="Clear").click()
     deadline = time.time() + 30
     while canvas_pixels(page).max() > 128:
@@ -95,13 +103,14 @@ def clear(page):
     settle(page)
 
 
-def iou(a, b):
-    a, b = a > 128, b > 128
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+def iou(a: NDArray[np.uint8], b: NDArray[np.uint8]) -> float:
+    ink_a, ink_b = a > 128, b > 128
+    union = np.logical_or(ink_a, ink_b).sum()
+    return float(np.logical_and(ink_a, ink_b).sum() / union) if union else 1.0
 
 
-def run(page, url, model, drawings):
+def run(page: Page, url: str, model: MLP,
+        drawings: Iterable[tuple[list[NDArray[Any]], int, int, int, int]]) -> list[dict[str, Any]]:
     """Replay each (strokes, label, brush) on a fresh Draw page; per-drawing results."""
     page.goto(url)
     page.locator("canvas.upper-canvas").wait_for()
@@ -121,7 +130,7 @@ def run(page, url, model, drawings):
     return results
 
 
-def summarise(results):
+def summarise(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     n = len(results)
     return {
         "n": n,
@@ -133,7 +142,7 @@ def summarise(results):
     }
 
 
-def main():
+def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=30, help="drawings to replay (balanced over the ten digits)")
     p.add_argument("--seed", type=int, default=1, help="seed of the drawing generator")

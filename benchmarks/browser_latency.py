@@ -17,14 +17,21 @@ Printed: median, 95th percentile and max against the issue's 350 ms median targe
 readings (which should alternate 1, 7).
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import os
 import statistics
 import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.browser_drawn import clear
 from harness import CHROMIUM, CHROMIUM_ARGS, draw_stroke, settle, start_app, stop_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 TARGET_MS = 350.0
 
@@ -67,7 +74,7 @@ WATCH_JS = """() => {
 }"""
 
 
-def one_stroke(page, digit):
+def one_stroke(page: Page, digit: str) -> tuple[float, str]:
     """Clear, draw `digit`'s stroke; (milliseconds from mouse-up to the reading, the reading)."""
     clear(page)
     # A loaded server may still be running the empty drawing when the page looks settled.
@@ -80,13 +87,13 @@ def one_stroke(page, digit):
     return latency["shown"] - latency["up"], latency["value"]
 
 
-def summary(ms):
+def summary(ms: Iterable[float]) -> dict[str, float]:
     ms = sorted(ms)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
     return {"median_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1), "max_ms": round(ms[-1], 1)}
 
 
-def run(strokes=20):
+def run(strokes: int = 20) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     proc, url = start_app()
@@ -116,7 +123,7 @@ def run(strokes=20):
             "rows": rows}
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--strokes", type=int, default=20, help="timed strokes (after one warm-up)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -36,6 +36,8 @@ Bounded: at most 200 sessions, every wait has a timeout, the run ends at --durat
 first round (plus at most 30 s for readings under way), loopback only.
 """
 
+from __future__ import annotations
+
 import argparse
 import asyncio
 import base64
@@ -49,14 +51,26 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from harness import ROOT, start_app, stop_app
+
+if TYPE_CHECKING:
+    from mlp import MLP
+
+#: A drawing as a session sends it: (the canvas widget's JSON, the Prediction expected) after each stroke.
+Drawing = list[tuple[str, str | None]]
+#: Counts and times the sessions collect (errors, readings, runs, ...), shared by every session.
+Stats = dict[str, Any]
 
 MAX_SESSIONS = 200
 WAIT = 30.0  # seconds any single reply may take before it counts as a timeout
@@ -87,7 +101,7 @@ FABRIC_PATH = {
 # --------------------------------------------------------------------------- drawings
 
 
-def _png_data_url(canvas):
+def _png_data_url(canvas: NDArray[np.uint8]) -> tuple[str, NDArray[np.uint8]]:
     """(280, 280) uint8 ink -> the canvas's RGBA PNG data URL (white ink on opaque black) and the RGBA array."""
     rgba = np.empty(canvas.shape + (4,), np.uint8)
     rgba[..., :3] = canvas[..., None]
@@ -97,7 +111,7 @@ def _png_data_url(canvas):
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), rgba
 
 
-def _fabric_object(points, brush):
+def _fabric_object(points: NDArray[Any], brush: int) -> dict[str, Any]:
     """A freehand stroke as the Fabric.js Path the canvas reports (M, Q through midpoints, L)."""
     p = [(round(float(x), 3), round(float(y), 3)) for x, y in points]
     path = [["M", *p[0]]]
@@ -109,7 +123,7 @@ def _fabric_object(points, brush):
             "width": max(xs) - min(xs), "height": max(ys) - min(ys), "strokeWidth": brush, "path": path}
 
 
-def canvas_json(objects, data_url):
+def canvas_json(objects: Sequence[Mapping[str, Any]], data_url: str) -> str:
     """The canvas component's widget value (JSON text) for a drawing."""
     raw = {"version": "7.4.0", "objects": objects, "background": "#000000"}
     return json.dumps({"drawing": {"raw": raw, "data": data_url}}, separators=(",", ":"))
@@ -118,7 +132,7 @@ def canvas_json(objects, data_url):
 EMPTY_CANVAS = canvas_json([], _png_data_url(np.zeros((280, 280), np.uint8))[0])
 
 
-def page_reading(model, probs):
+def page_reading(model: MLP, probs: NDArray[Any]) -> str:
     """What Draw's large Prediction slot shows for these probabilities: a digit, "4 or 9?" or "?"."""
     from mlp.unsure import judge, threshold_of
     from webapp.views.display import reading
@@ -126,7 +140,7 @@ def page_reading(model, probs):
     return reading(judge(probs, threshold_of(model)), [str(d) for d in range(10)]).prediction
 
 
-def make_drawings(n, seed):
+def make_drawings(n: int, seed: int) -> tuple[list[Drawing], str]:
     """n drawings, each a list of (canvas widget JSON, expected Prediction) after each of its strokes.
 
     Pen drawings of MNIST test digits (drawn.iter_pen_strokes) when MNIST is found, else the
@@ -139,6 +153,7 @@ def make_drawings(n, seed):
     from webapp.settings import current
 
     model = load_model(current().pretrained)
+    source: list[tuple[list[NDArray[Any]], int | None, int, int, int]]  # (events, label, brush, height, source)
     try:
         from data import load_dataset
 
@@ -150,8 +165,7 @@ def make_drawings(n, seed):
                   for strokes in (FALLBACK_STROKES * n)[:n]]
         kind = "three simple digits (MNIST not found)"
     drawings = []
-    for events, *_rest in source:
-        brush = _rest[1]
+    for events, _, brush, _, _ in source:
         steps, objects = [], []
         for k in range(1, len(events) + 1):
             objects.append(_fabric_object(events[k - 1], brush))
@@ -169,32 +183,33 @@ def make_drawings(n, seed):
 class Session:
     """One browser tab, as far as the server can tell: a websocket speaking BackMsg/ForwardMsg."""
 
-    def __init__(self, url, stats):
+    def __init__(self, url: str, stats: Stats) -> None:
         self.url = url.rstrip("/")
         self.stats = stats
-        self.ws = None
+        self.ws: Any = None  # the websocket, once open (websockets' ClientConnection)
         self.page_hash = ""
-        self.widget_ids = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
-        self.widget_fragments = {}  # widget key -> id of the fragment that drew it ("" outside fragments)
-        self.fragments = {}  # fragment id -> auto-rerun interval
-        self.media = []  # /media URLs of the current run's images
-        self.texts = []  # text of the current run's progress bars and markdown
-        self.prediction = None  # (value, arrival time) in the current run
+        self.widget_ids: dict[str, str] = {}  # widget key -> element id, e.g. "canvas" -> "$$ID-...-canvas"
+        self.widget_fragments: dict[str, str] = {}  # widget key -> id of the fragment that drew it ("" outside)
+        self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval
+        self.media: list[str] = []  # /media URLs of the current run's images
+        self.texts: list[str] = []  # text of the current run's progress bars and markdown
+        self.prediction: tuple[str, float] | None = None  # (value, arrival time) in the current run
         self.run_started = False
         self.finished = asyncio.Event()
-        self.status = None
-        self.closed = None
-        self.reader = None
+        self.status: int | None = None
+        self.closed: str | None = None
+        self.reader: asyncio.Task[None] | None = None
 
-    async def open(self):
+    async def open(self) -> None:
         from websockets.asyncio.client import connect
+        from websockets.typing import Origin, Subprotocol
 
         # As the browser does: its first requests set the XSRF cookie, sent back with the token.
         cookie = await asyncio.to_thread(self._xsrf_cookie)
         token = cookie.split("=", 1)[1] if cookie else ""
         ws_url = "ws" + self.url[4:] + "/_stcore/stream"
         self.ws = await asyncio.wait_for(connect(
-            ws_url, subprotocols=["streamlit", token] if token else ["streamlit"], origin=self.url,
+            ws_url, subprotocols=[Subprotocol(p) for p in ("streamlit", token) if p], origin=Origin(self.url),
             additional_headers={"Cookie": cookie} if cookie else None, max_size=2**27,
             open_timeout=WAIT, ping_interval=20, ping_timeout=WAIT, close_timeout=5), WAIT)
         self.reader = asyncio.create_task(self._read())
@@ -206,7 +221,7 @@ class Session:
                     return header.split(";", 1)[0]
         return None
 
-    async def close(self):
+    async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
         if self.reader is not None:
@@ -263,7 +278,8 @@ class Session:
             if self.run_started and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self.finished.set()
 
-    async def rerun(self, widgets=(), page_name="", query="", fragment_id=None, auto=False):
+    async def rerun(self, widgets: Sequence[tuple[str, tuple[str, object]]] = (), page_name: str = "", query: str = "",
+                    fragment_id: str | None = None, auto: bool = False) -> float:
         """Send a rerun_script BackMsg as the browser does; returns the send time.
 
         A widget drawn by a fragment reruns only that fragment, as in the browser: without an
@@ -296,13 +312,13 @@ class Session:
         await self.ws.send(msg.SerializeToString())
         return t
 
-    async def wait_run(self, timeout=WAIT):
+    async def wait_run(self, timeout: float = WAIT) -> None:
         """Wait for the script run started by the last rerun to finish; raises TimeoutError/ConnectionError."""
         await asyncio.wait_for(self.finished.wait(), timeout)
         if self.closed:
             raise ConnectionError(self.closed)
 
-    def fetch_media(self):
+    def fetch_media(self) -> None:
         """GET the run's images, as the browser's <img> tags do (in a thread)."""
         for path in self.media:
             with urllib.request.urlopen(self.url + path, timeout=WAIT) as r:
@@ -312,7 +328,8 @@ class Session:
 # --------------------------------------------------------------------------- users
 
 
-async def drawer(url, until, drawings, rng, think, stats):
+async def drawer(url: str, until: float, drawings: Sequence[Drawing], rng: random.Random, think: float,
+                 stats: Stats) -> None:
     """Draw stroke by stroke, wait for each reading, think, Clear, again, until the deadline."""
     s = Session(url, stats)
     try:
@@ -363,10 +380,10 @@ async def drawer(url, until, drawings, rng, think, stats):
         await s.close()
 
 
-async def trainer(url, until, stats):
+async def trainer(url: str, until: float, stats: Stats) -> None:
     """Open Train, set small settings, press Start, answer the run panel's reruns until the deadline."""
     s = Session(url, stats)
-    epochs = []
+    epochs: list[int] = []
     try:
         await s.open()
         await s.rerun(page_name="train")
@@ -377,7 +394,7 @@ async def trainer(url, until, stats):
         widgets += list(TRAIN_SUBSET.items())
         await s.rerun(widgets + [("start", ("trigger_value", True))], page_name="train")
         await s.wait_run()
-        next_due = {}
+        next_due: dict[str, float] = {}
         while not epochs or time.time() < until:  # until the run is seen training, however long that takes
             now = time.monotonic()
             for fid, interval in list(s.fragments.items()):
@@ -405,12 +422,13 @@ class BrowserUser(threading.Thread):
     between drawings, until the deadline. Playwright's sync API in its own thread (no event loop).
     """
 
-    def __init__(self, url, until, pause=1.0):
+    def __init__(self, url: str, until: float, pause: float = 1.0) -> None:
         super().__init__(daemon=True, name="browser-user")
         self.url, self.until, self.pause = url, until, pause
-        self.rows, self.error = [], None
+        self.rows: list[dict[str, Any]] = []
+        self.error: str | None = None
 
-    def run(self):
+    def run(self) -> None:
         from playwright.sync_api import sync_playwright
 
         from benchmarks.browser_latency import one_stroke
@@ -433,7 +451,7 @@ class BrowserUser(threading.Thread):
         except Exception as e:  # noqa: BLE001 - reported with the figures
             self.error = f"{type(e).__name__}: {str(e)[:200]}"
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         ms = sorted(r["ms"] for r in self.rows)
         return {"strokes": len(ms), "median_ms": round(statistics.median(ms), 1) if ms else None,
                 "p95_ms": _quantile(ms, 0.95), "max_ms": ms[-1] if ms else None,
@@ -445,14 +463,14 @@ class BrowserUser(threading.Thread):
 # --------------------------------------------------------------------------- the server's side
 
 
-def _proc_stat(pid):
+def _proc_stat(pid: int) -> tuple[float, float]:
     """(utime + stime in seconds, RSS in MB) of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks, int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _children(pid):
+def _children(pid: int) -> list[int]:
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():  # workers start from the server's threads
         try:
@@ -465,13 +483,13 @@ def _children(pid):
 class ServerMonitor(threading.Thread):
     """Samples the server's and its workers' CPU time and RSS every half second."""
 
-    def __init__(self, pid):
+    def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.stop, self.lock = pid, threading.Event(), threading.Lock()
-        self.server_cpu, self.worker_cpu = 0.0, {}
+        self.server_cpu, self.worker_cpu = 0.0, dict[int, float]()
         self.peak_server, self.peak_family = 0.0, 0.0
 
-    def sample(self):
+    def sample(self) -> tuple[float, float]:
         with self.lock:
             self.server_cpu, rss = _proc_stat(self.pid)
             family = rss
@@ -486,7 +504,7 @@ class ServerMonitor(threading.Thread):
             self.peak_family = max(self.peak_family, family)
             return self.server_cpu, sum(self.worker_cpu.values())
 
-    def run(self):
+    def run(self) -> None:
         while not self.stop.wait(0.5):
             try:
                 self.sample()
@@ -508,7 +526,7 @@ if out:
 """
 
 
-def profile_server(out, interval=0.005):
+def profile_server(out: str, interval: float = 0.005) -> None:
     """Start the sampling thread in this (server) process; it rewrites `out` (JSON) every 2 s."""
 
     def label(code):
@@ -523,7 +541,9 @@ def profile_server(out, interval=0.005):
             return "main (event loop)"
         return "script runs" if "ScriptRunner" in thread.name else thread.name.split("-")[0].split("(")[0]
 
-    gc_time, gc_count, gc_start = {}, {}, {}
+    gc_time: dict[str, float] = {}
+    gc_count: dict[str, int] = {}
+    gc_start: dict[int, float] = {}
 
     def on_gc(phase, info):  # garbage collections hold the GIL: timed here, not sampled
         g = str(info["generation"])
@@ -539,13 +559,17 @@ def profile_server(out, interval=0.005):
 
     def loop():
         me = threading.get_ident()
-        last, self_t, total_t, roles = {}, {}, {}, {}
+        last: dict[int, float] = {}
+        self_t: dict[str, float] = {}
+        total_t: dict[str, float] = {}
+        roles: dict[str, float] = {}
         next_dump = time.monotonic() + 2
         while True:
             time.sleep(interval)
             threads = {t.ident: t for t in threading.enumerate()}
             roles["profiler itself"] = time.thread_time()
-            for ident, frame in sys._current_frames().items():
+            for ident, top in sys._current_frames().items():
+                frame: types.FrameType | None = top
                 if ident == me:
                     continue
                 try:
@@ -571,7 +595,7 @@ def profile_server(out, interval=0.005):
             if time.monotonic() >= next_dump:
                 next_dump = time.monotonic() + 2
                 known = {t.native_id for t in threading.enumerate()}
-                native = {}
+                native: dict[str, float] = {}
                 for task in Path("/proc/self/task").iterdir():
                     try:
                         if int(task.name) in known:
@@ -629,15 +653,16 @@ def _profile_diff(before, after, readings, top=15):
 # --------------------------------------------------------------------------- the run
 
 
-def _quantile(values, q):
+def _quantile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, profile=False, max_runs=2,
-        server_env=None, browser=False):
+def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: float = 2.5, seed: int = 0,
+        url: str | None = None, profile: bool = False, max_runs: int = 2, server_env: Mapping[str, str] | None = None,
+        browser: bool = False) -> dict[str, Any]:
     """Run the load (and, with `browser`, one chromium drawing meanwhile); returns the summary dict."""
     sessions, trainers = max(0, min(sessions, MAX_SESSIONS)), max(0, min(trainers, MAX_SESSIONS - sessions))
     if url is not None and urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -654,7 +679,7 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
             env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")])),
                        CAPACITY_PROFILE_OUT=profile_out)
         proc, url = start_app(env)
-    stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
+    stats: Stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
     try:
         # Warm-up (not measured): one drawing loads the model and fills the page's caches.
         warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
@@ -698,7 +723,7 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
             stop_app(proc)
     lat = stats["latencies"]
     errors = stats["errors"]
-    counts = {}
+    counts: dict[str, int] = {}
     for e in errors:
         k = e.split(":")[0]
         counts[k] = counts.get(k, 0) + 1
@@ -722,11 +747,11 @@ def run(sessions=10, trainers=2, duration=60.0, think=2.5, seed=0, url=None, pro
     return result
 
 
-def _round(x):
+def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def run_cost(reps=60, seed=0):
+def run_cost(reps: int = 60, seed: int = 0) -> dict[str, Any]:
     """One session and nothing else: the server's CPU for a stroke's run and for a Clear, in ms (means of `reps`).
 
     Each repetition sends a whole drawing at once (its last stroke's canvas), then Clear as
@@ -736,7 +761,7 @@ def run_cost(reps=60, seed=0):
     drawings, kind = make_drawings(20, seed)
     finals = [steps[-1][0] for steps in drawings]
     proc, url = start_app()
-    stats = {"errors": []}
+    stats: Stats = {"errors": []}
     stroke, clear = [], []
 
     async def main():
@@ -769,7 +794,7 @@ def run_cost(reps=60, seed=0):
             "load_average": round(os.getloadavg()[0], 2)}
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", help="a running app on loopback (no CPU or memory figures then)")
     p.add_argument("--sessions", type=int, default=10, help="drawing sessions")

@@ -40,14 +40,19 @@ import logging
 import os
 import statistics
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+import altair as alt
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
-from data import load_dataset
+from data import Dataset, load_dataset
 from drawn import iter_drawn_digits
-from mlp import explain, load_model, to_inputs
+from mlp import MLP, explain, load_model, to_inputs
+from mlp.arrays import Ints, Pixels
 from mlp.preprocess import preprocess, to_model_input
 from webapp.views import charts, images
 from webapp.views.inside import MAP_POINTS, TOP_IMAGES
@@ -64,7 +69,8 @@ STEPS = COMMON + [step for steps in TABS.values() for step in steps]
 # -- What Streamlit does with a chart and an image ---------------------------------------------
 
 
-def marshal_chart(chart, selection_mode=None, key=None):
+def marshal_chart(chart: dict[str, Any] | alt.Chart | alt.LayerChart, selection_mode: str | None = None,
+                  key: str | None = None) -> bytes:
     """An Altair chart or a Vega-Lite spec -> the serialised VegaLiteChart proto, as st.altair_chart or
     st.vega_lite_chart builds it."""
     from streamlit.elements import vega_charts as vc
@@ -87,7 +93,7 @@ def marshal_chart(chart, selection_mode=None, key=None):
     return proto.SerializeToString()
 
 
-def encode_image(array, width):
+def encode_image(array: NDArray[Any], width: int) -> bytes:
     """An image array -> the bytes st.image(array, width=width) sends (Streamlit's own conversion)."""
     from streamlit.elements.lib import image_utils
     from streamlit.elements.lib.layout_utils import LayoutConfig
@@ -98,7 +104,7 @@ def encode_image(array, width):
     return image_utils._ensure_image_size_and_format(data, LayoutConfig(width=width), fmt)
 
 
-def decode_canvas(data_url):
+def decode_canvas(data_url: str) -> tuple[bytes, NDArray[np.uint8]]:
     """What streamlit-drawable-canvas does with the data URL: `image_bytes`, then `image_data`."""
     encoded = data_url.split(";base64,", 1)[1]
     sent = base64.b64decode(encoded)
@@ -106,7 +112,7 @@ def decode_canvas(data_url):
     return sent, rgba
 
 
-def canvas_url(canvas):
+def canvas_url(canvas: Pixels) -> str:
     """A (280, 280) uint8 drawing -> the RGBA PNG data URL the canvas component sends."""
     grey = Image.fromarray(canvas)
     rgba = Image.merge("RGBA", (grey, grey, grey, Image.new("L", grey.size, 255)))
@@ -121,7 +127,7 @@ def canvas_url(canvas):
 class Page:
     """What stays between strokes: the model, its per-model caches, the picked unit."""
 
-    def __init__(self, model, other, x_test_u8, y_test, labels):
+    def __init__(self, model: MLP, other: MLP, x_test_u8: Pixels, y_test: Ints, labels: Sequence[str]) -> None:
         self.model, self.other, self.labels = model, other, labels
         self.x_test_u8 = x_test_u8
         x_test = to_inputs(x_test_u8)
@@ -135,7 +141,7 @@ class Page:
         self.map_base = charts.embedding_base(self.embedding.coords[shown], y_test[shown], shown, labels)
         self.layer, self.unit = 0, None
 
-    def stroke(self, data_url):
+    def stroke(self, data_url: str) -> dict[str, float]:
         """Every step of one stroke; {step: seconds}."""
         t = {}
         clock = time.perf_counter
@@ -181,19 +187,20 @@ class Page:
         return t
 
 
-def summary(values):
+def summary(values: Iterable[float]) -> dict[str, float]:
     """Median, p95 and max of seconds, in ms."""
     ms = sorted(v * 1000 for v in values)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
     return {"median_ms": round(statistics.median(ms), 3), "p95_ms": round(p95, 3), "max_ms": round(ms[-1], 3)}
 
 
-def canvases(n, ds):
+def canvases(n: int, ds: Dataset) -> list[str]:
     """n drawings of MNIST test digits as data URLs (balanced over the digits)."""
     return [canvas_url(d.canvas) for d in iter_drawn_digits(n, 0, ds.x_test, ds.y_test)]
 
 
-def measure_steps(urls, ds):
+def measure_steps(urls: Sequence[str], ds: Dataset) -> tuple[dict[str, dict[str, float]],
+                                                             dict[str, dict[str, float]], dict[str, float]]:
     model = load_model(MODEL)
     other = load_model(MODEL)
     page = Page(model, other, ds.x_test, ds.y_test.astype(np.int64), [str(i) for i in range(10)])
@@ -204,7 +211,7 @@ def measure_steps(urls, ds):
     return steps, by_tab, summary([sum(r.values()) for r in rows])
 
 
-def measure_apptest(urls):
+def measure_apptest(urls: Sequence[str]) -> dict[str, float]:
     """Median of whole Draw-page reruns through AppTest, each with a new canvas injected."""
     from harness import canvas_value
     from harness.apptest import open_app
@@ -225,7 +232,7 @@ def measure_apptest(urls):
     return {**summary(times), "tabs_run": tabs_run}
 
 
-def run(repeats=50, apptest=True):
+def run(repeats: int = 50, apptest: bool = True) -> dict[str, Any]:
     ds = load_dataset("mnist")
     urls = canvases(repeats, ds)
     steps, by_tab, all_tabs = measure_steps(urls, ds)
@@ -241,7 +248,7 @@ def run(repeats=50, apptest=True):
     return result
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=50, help="strokes (different canvases) timed")
     p.add_argument("--no-apptest", action="store_true", help="skip the end-to-end AppTest reruns")

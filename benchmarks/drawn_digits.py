@@ -12,14 +12,18 @@ first 40 canvases, to see what is being measured. Needs real MNIST.
 
 import argparse
 import json
+import os
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from data import load_dataset
 from drawn import drawn_inputs, make_drawn_digits, score_drawn
 from mlp import load_model
+from mlp.arrays import Pixels
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="models/default.npz", help="model file (.npz)")
     p.add_argument("--n", type=int, default=2000, help="number of drawings (default 2000)")
@@ -32,7 +36,7 @@ def parse_args(argv=None):
     return args
 
 
-def contact_sheet(canvases, path, columns=8, tile=140):
+def contact_sheet(canvases: Pixels, path: str | os.PathLike[str], columns: int = 8, tile: int = 140) -> None:
     """Save canvases (k, 280, 280) uint8 side by side, downscaled, with grey gaps."""
     from PIL import Image
 
@@ -44,7 +48,7 @@ def contact_sheet(canvases, path, columns=8, tile=140):
     sheet.save(path)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     model = load_model(args.model)
     dataset = load_dataset("mnist")
@@ -62,7 +66,7 @@ def main(argv=None):
         print(report(result))
 
 
-def report(r):
+def report(r: Mapping[str, Any]) -> str:
     """Human-readable summary of a score_drawn result."""
     mnist = r.get("mnist_test_accuracy")
     lines = [

@@ -19,19 +19,22 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from data import load_dataset
+from data import Dataset, load_dataset
 from drawn.negatives import DIGIT_LIKE_LETTERS, iter_negatives, negative_images
 from drawn.styles import STYLES, iter_styled_digits, pen_digit_inputs, score_styles, styled_images
-from mlp import load_model
+from mlp import MLP, load_model
+from mlp.arrays import Floats
 
 #: Share of pen digits the doubt threshold flags (the issue's operating point).
 FLAG_RATE = 0.015
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="models/default.npz", help="model file (.npz)")
     p.add_argument("--n", type=int, default=5000, help="pen digits to score (default 5000)")
@@ -47,9 +50,9 @@ def parse_args(argv=None):
     return args
 
 
-def speed(dataset, n, repeats, seed):
+def speed(dataset: Dataset, n: int, repeats: int, seed: int) -> dict[str, Any]:
     """Median ms per drawing of styled_images and negative_images over ``repeats`` runs of n."""
-    out = {}
+    out: dict[str, Any] = {}
     for name, run in (
         ("styled_images_ms", lambda s: styled_images(n, s, dataset.x_train, dataset.y_train)),
         ("negative_images_ms", lambda s: negative_images(n, s, split="train")),
@@ -68,7 +71,7 @@ def speed(dataset, n, repeats, seed):
     return out
 
 
-def negatives_report(model, digit_top, n, seed):
+def negatives_report(model: MLP, digit_top: Floats, n: int, seed: int) -> dict[str, Any]:
     """Median top probability per negative kind; letters doubted at the threshold flagging FLAG_RATE of digits."""
     images, kinds, chars = negative_images(n, seed, split="eval")
     top = model.predict_proba(images.reshape(len(images), -1).astype(np.float32) / 255).max(axis=1)
@@ -88,7 +91,7 @@ def negatives_report(model, digit_top, n, seed):
     return report
 
 
-def sheet(dataset, path, seed, per_row=8, tile=110):
+def sheet(dataset: Dataset, path: str, seed: int, per_row: int = 8, tile: int = 110) -> None:
     """Contact sheet: a row per style (MNIST test sources), then letters, scribbles and shapes."""
     from benchmarks.drawn_digits import contact_sheet
 
@@ -102,7 +105,7 @@ def sheet(dataset, path, seed, per_row=8, tile=110):
     contact_sheet(np.array(canvases), path, columns=per_row, tile=tile)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     model = load_model(args.model)
     dataset = load_dataset("mnist")
@@ -121,7 +124,7 @@ def main(argv=None):
     print(json.dumps(result, indent=2) if args.json else report(result))
 
 
-def report(r):
+def report(r: Mapping[str, Any]) -> str:
     """Human-readable summary."""
     lines = []
     if "speed" in r:

@@ -13,6 +13,8 @@ Bounded: every user stops after --duration seconds or that first round; the whol
 at 4x --duration plus 2 minutes.
 """
 
+from __future__ import annotations
+
 import argparse
 import asyncio
 import json
@@ -20,9 +22,17 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness import CHROMIUM, CHROMIUM_ARGS, DRAWING_LAYER, HAS_INK_JS, ROOT, start_app, stop_app
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+#: What the simulated users found: {"drawers": [{...} per drawer], "trainers": [{...} per trainer]}.
+Report = dict[str, list[dict[str, Any]]]
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 
@@ -34,7 +44,7 @@ STROKES = [
 ]
 
 
-def family_rss_mb(pid):
+def family_rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the training workers), in MB."""
     total = memory_mb(pid)[0]
     children = []
@@ -51,7 +61,7 @@ def family_rss_mb(pid):
     return total
 
 
-def memory_mb(pid):
+def memory_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MB, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
@@ -59,7 +69,7 @@ def memory_mb(pid):
     return rss / 1024, hwm / 1024
 
 
-async def draw(page, points):
+async def draw(page: Page, points: Sequence[tuple[float, float]]) -> None:
     box = await page.locator("canvas.upper-canvas").bounding_box()
     await page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
     await page.mouse.down()
@@ -68,12 +78,13 @@ async def draw(page, points):
     await page.mouse.up()
 
 
-async def has_ink(page):
+async def has_ink(page: Page) -> bool:
     """True if the drawing canvas shows any stroke."""
     return await page.locator(DRAWING_LAYER).last.evaluate(HAS_INK_JS)
 
 
-async def drawer(browser, url, until, report, index, think, shots):
+async def drawer(browser: Browser, url: str, until: float, report: Report, index: int, think: float,
+                 shots: Path) -> None:
     """One user drawing, waiting for the prediction, clearing, again, until the deadline."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -132,7 +143,8 @@ async def drawer(browser, url, until, report, index, think, shots):
                               "redraws": redraws})
 
 
-async def trainer(browser, url, until, report, index, epochs, shots):
+async def trainer(browser: Browser, url: str, until: float, report: Report, index: int, epochs: int,
+                  shots: Path) -> None:
     """One user training a network on a subset and watching it until the deadline."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -164,10 +176,11 @@ async def trainer(browser, url, until, report, index, epochs, shots):
                                "running_seen": running_seen})
 
 
-async def run_users(url, drawers, trainers, duration, epochs, think, shots):
+async def run_users(url: str, drawers: int, trainers: int, duration: float, epochs: int, think: float,
+                    shots: Path) -> Report:
     from playwright.async_api import async_playwright
 
-    report = {"drawers": [], "trainers": []}
+    report: Report = {"drawers": [], "trainers": []}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         until = time.time() + duration
@@ -178,7 +191,8 @@ async def run_users(url, drawers, trainers, duration, epochs, think, shots):
     return report
 
 
-def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=3, think=1.0, shots=SHOTS):
+def run_load(drawers: int = 10, trainers: int = 3, duration: float = 60, epochs: int = 30, url: str | None = None,
+             max_runs: int = 3, think: float = 1.0, shots: str | Path = SHOTS) -> dict[str, Any]:
     """Run the load test; returns a summary dict (see the module docstring). Screenshots go to `shots`."""
     proc = None
     if url is None:
@@ -186,14 +200,14 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
     peak, peak_family = [0.0], [0.0]
     stop = False
 
-    async def sample_memory():
+    async def sample_memory() -> None:
         while not stop:
             if proc is not None:
                 peak[0] = max(peak[0], memory_mb(proc.pid)[0])
                 peak_family[0] = max(peak_family[0], family_rss_mb(proc.pid))
             await asyncio.sleep(0.5)
 
-    async def main():
+    async def main() -> Report:
         nonlocal stop
         sampler = asyncio.create_task(sample_memory())
         try:
@@ -228,7 +242,7 @@ def run_load(drawers=10, trainers=3, duration=60, epochs=30, url=None, max_runs=
     }
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--drawers", type=int, default=10)
     p.add_argument("--trainers", type=int, default=3)

@@ -21,18 +21,21 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from data import load_dataset
-from mlp import load_model, to_inputs
-from mlp.explain import deletion_drop, fit_embedding, saliency, trace
+from mlp import MLP, load_model, to_inputs
+from mlp.arrays import Floats
+from mlp.explain import Embedding, deletion_drop, fit_embedding, saliency, trace
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.npz"
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--n", type=int, default=1000, help="test images in the deletion test")
@@ -41,7 +44,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def deletion(model, x, of, fraction=0.1, seed=0):
+def deletion(model: MLP, x: Floats, of: str, fraction: float = 0.1, seed: int = 0) -> dict[str, Any]:
     """The deletion test on x (n, 784) for the predicted digits, with saliency of `of`."""
     start = time.perf_counter()
     result = deletion_drop(model, x, None, fraction, np.random.default_rng(seed), of=of)
@@ -56,7 +59,7 @@ def deletion(model, x, of, fraction=0.1, seed=0):
     }
 
 
-def median_ms(fn, calls):
+def median_ms(fn: Callable[[int], object], calls: int) -> float:
     """Median milliseconds of fn(i) for i in range(calls), after one warm-up call."""
     fn(0)
     times = []
@@ -67,13 +70,13 @@ def median_ms(fn, calls):
     return statistics.median(times) * 1e3
 
 
-def per_call(model, x_calls, embedding):
+def per_call(model: MLP, x_calls: Floats, embedding: Embedding) -> dict[str, float]:
     """Median ms of what the Draw page runs each stroke, one (1, 784) image per call."""
     rows = [x_calls[i:i + 1] for i in range(len(x_calls))]
     traces = [trace(model, r) for r in rows]
     n = len(rows)
 
-    def stroke(i):
+    def stroke(i: int) -> None:
         t = trace(model, rows[i])
         digit = int(t.probs[0].argmax())
         saliency(model, rows[i], digit, traced=t)
@@ -88,7 +91,7 @@ def per_call(model, x_calls, embedding):
     }
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load = os.getloadavg()[0]
     model = load_model(args.model)

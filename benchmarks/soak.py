@@ -19,24 +19,32 @@ visits and errors. The goal (Safe to host): the end within 15% of the baseline. 
 stops after --minutes, every visit has a time limit, the end waits at most --settle seconds.
 """
 
+from __future__ import annotations
+
 import argparse
 import asyncio
 import json
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.load_test import family_rss_mb, memory_mb
 from harness import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
 from mlp import MLP, model_to_bytes
 
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
 STROKES = ([(140, 40), (140, 240)], [(60, 60), (200, 60), (120, 240)], [(80, 40), (90, 250)])
 VISIT_LIMIT = 600  # seconds one visit may take before it counts as an error
 
 
-async def settle(page, quiet=0.6, timeout=60):
+async def settle(page: Page, quiet: float = 0.6, timeout: float = 60) -> None:
     """Wait until the app has not been running a script for `quiet` seconds."""
     status = page.locator('[data-testid="stStatusWidget"]')
     deadline, calm_since = time.time() + timeout, None
@@ -51,7 +59,7 @@ async def settle(page, quiet=0.6, timeout=60):
     raise TimeoutError(f"the app kept running for {timeout} s")
 
 
-async def wait_for_text(page, pattern, timeout=120):
+async def wait_for_text(page: Page, pattern: str, timeout: float = 120) -> None:
     """Wait until the main area's text matches `pattern` (a regular expression)."""
     main = page.locator('[data-testid="stMain"]')
     deadline = time.time() + timeout
@@ -61,7 +69,7 @@ async def wait_for_text(page, pattern, timeout=120):
         await asyncio.sleep(0.3)
 
 
-async def stroke(page, points):
+async def stroke(page: Page, points: Sequence[tuple[float, float]]) -> None:
     """Drag the mouse through `points` in canvas pixels (0-280), as harness.draw_stroke does, in view first."""
     canvas = page.locator("canvas.upper-canvas")
     await canvas.scroll_into_view_if_needed()
@@ -74,7 +82,7 @@ async def stroke(page, points):
     await page.mouse.up()
 
 
-async def visit(browser, url, seed, epochs):
+async def visit(browser: Browser, url: str, seed: int, epochs: int) -> dict[str, float]:
     """One student, start to finish; what they did ({step: seconds})."""
     done, t = {}, time.time()
     context = await browser.new_context(viewport={"width": 1280, "height": 1000})
@@ -120,7 +128,7 @@ async def visit(browser, url, seed, epochs):
     return done
 
 
-async def student(browser, url, until, seed, epochs, report):
+async def student(browser: Browser, url: str, until: float, seed: int, epochs: int, report: dict[str, Any]) -> None:
     """Visit after visit until the time is up."""
     n = 0
     while time.time() < until:
@@ -131,13 +139,14 @@ async def student(browser, url, until, seed, epochs, report):
         n += 1
 
 
-async def run(url, proc, visitors, minutes, epochs, settle_seconds):
+async def run(url: str, proc: subprocess.Popen[Any] | None, visitors: int, minutes: float, epochs: int,
+              settle_seconds: float) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
-    report = {"visits": [], "errors": [], "samples": []}
+    report: dict[str, Any] = {"visits": [], "errors": [], "samples": []}
     stop = asyncio.Event()
 
-    async def sample():
+    async def sample() -> None:
         while not stop.is_set():
             if proc is not None:
                 report["samples"].append((time.time(), memory_mb(proc.pid)[0], family_rss_mb(proc.pid)))
@@ -163,7 +172,7 @@ async def run(url, proc, visitors, minutes, epochs, settle_seconds):
     return report
 
 
-async def settled_rss(proc, limit, grace=70, steady=20):
+async def settled_rss(proc: subprocess.Popen[Any], limit: float, grace: float = 70, steady: float = 20) -> float:
     """The server's RSS once the visitors who left have had their sessions closed: after `grace` seconds
     (a session's 60 s by default, and the reaper's sweep), when it has not fallen for `steady` seconds;
     at most `limit` seconds."""
@@ -180,7 +189,7 @@ async def settled_rss(proc, limit, grace=70, steady=20):
         await asyncio.sleep(2)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--visitors", type=int, default=4, help="students at once")
     p.add_argument("--minutes", type=float, default=10, help="how long new visits start")

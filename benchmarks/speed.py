@@ -36,6 +36,9 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import ModuleType
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HIDDEN = (256, 128)
@@ -48,7 +51,7 @@ REGULARISED = {
 }
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=5, help="measured epochs per configuration (after one warm-up)")
     p.add_argument("--threads", type=int, default=2, help="BLAS / PyTorch threads")
@@ -65,22 +68,27 @@ if ARGS is not None:
         os.environ[var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
-from data import load_dataset  # noqa: E402
-from mlp import TrainConfig, Trainer, build_model, load_model, to_inputs  # noqa: E402
+from data import Dataset, load_dataset  # noqa: E402
+from mlp import MLP, TrainConfig, Trainer, build_model, load_model, to_inputs  # noqa: E402
+from mlp.metrics import Evaluation  # noqa: E402
 from mlp.preprocess import preprocess, to_model_input  # noqa: E402
 
+#: One epoch of a run: (training seconds, validation seconds, validation accuracy).
+EpochTimes = tuple[float, float, float | None]
 
-def median(xs):
+
+def median(xs: Sequence[float]) -> float:
     return statistics.median(xs)
 
 
 # -- environment ----------------------------------------------------------------------------------
 
 
-def environment(threads, torch):
+def environment(threads: int, torch: ModuleType | None) -> dict[str, Any]:
     """What the figures depend on: CPU, NumPy and its BLAS (kernel, threads), PyTorch."""
-    env = {
+    env: dict[str, Any] = {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "cpu": _cpu_name(),
@@ -105,7 +113,7 @@ def environment(threads, torch):
     return env
 
 
-def _cpu_name():
+def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -116,7 +124,7 @@ def _cpu_name():
     return platform.processor() or "unknown"
 
 
-def import_torch(threads, wanted):
+def import_torch(threads: int, wanted: bool) -> ModuleType | None:
     if not wanted:
         return None
     try:
@@ -130,13 +138,13 @@ def import_torch(threads, wanted):
 # -- NumPy training ---------------------------------------------------------------------------------
 
 
-def numpy_config(optimizer, epochs, dropout=0.0, weight_decay=0.0):
+def numpy_config(optimizer: str, epochs: int, dropout: float = 0.0, weight_decay: float = 0.0) -> TrainConfig:
     return TrainConfig(hidden=HIDDEN, activation="relu", optimizer=optimizer, lr=LR[optimizer], batch_size=BATCH,
                        epochs=epochs, dropout=dropout, weight_decay=weight_decay, val_fraction=0.0, seed=0,
                        dtype="float32")
 
 
-def numpy_run(config, ds):
+def numpy_run(config: TrainConfig, ds: Dataset) -> Iterator[EpochTimes]:
     """Yield (train seconds, validation seconds, validation accuracy) per epoch of the real Trainer."""
     model = build_model(config)
     trainer = Trainer(model, config, ds.x_train, ds.y_train, validation=(ds.x_test, ds.y_test))
@@ -147,13 +155,14 @@ def numpy_run(config, ds):
 # -- PyTorch training --------------------------------------------------------------------------------
 
 
-def torch_data(torch, ds):
+def torch_data(torch: ModuleType, ds: Dataset) -> tuple[Any, ...]:
     """Training and test images as float32 tensors in [0, 1], labels as int64 (made once, shared by runs)."""
     return tuple(torch.from_numpy(a) for a in (to_inputs(ds.x_train), ds.y_train.astype(np.int64),
                                                   to_inputs(ds.x_test), ds.y_test.astype(np.int64)))
 
 
-def torch_run(torch, optimizer, epochs, data, fused=False):
+def torch_run(torch: ModuleType, optimizer: str, epochs: int, data: Sequence[Any],
+              fused: bool = False) -> Iterator[tuple[float, float, float]]:
     """The same network, optimizer and batch size in PyTorch, written as a PyTorch user would.
 
     The training images are one float32 tensor scaled to [0, 1] once (PyTorch's
@@ -192,13 +201,14 @@ def torch_run(torch, optimizer, epochs, data, fused=False):
         yield seconds, time.perf_counter() - started, acc
 
 
-def round_robin(runs, epochs, each_round):
+def round_robin(runs: Mapping[str, Iterator[EpochTimes]], epochs: int,
+                each_round: Callable[[], Any]) -> tuple[dict[str, list[EpochTimes]], list[Any]]:
     """Run one epoch of each run in turn, and each_round() once per round.
 
     Returns ({name: [(train s, val s, val acc), ...]}, [each_round() results]), both
     without the warm-up round.
     """
-    results = {name: [] for name in runs}
+    results: dict[str, list[EpochTimes]] = {name: [] for name in runs}
     extra = []
     for epoch in range(epochs + 1):
         for name, run in runs.items():
@@ -210,7 +220,7 @@ def round_robin(runs, epochs, each_round):
     return results, extra
 
 
-def step_breakdown(ds, optimizer="adam", steps=400):
+def step_breakdown(ds: Dataset, optimizer: str = "adam", steps: int = 400) -> dict[str, float]:
     """Median microseconds per part of one training step (reference network), from the Trainer's own pieces."""
     from mlp.losses import softmax_cross_entropy
 
@@ -218,7 +228,7 @@ def step_breakdown(ds, optimizer="adam", steps=400):
     model = build_model(config)
     trainer = Trainer(model, config, ds.x_train, ds.y_train)
     order = np.random.default_rng(0).permutation(len(ds.x_train))
-    parts = {"gather": [], "forward": [], "loss": [], "backward": [], "update": []}
+    parts: dict[str, list[float]] = {"gather": [], "forward": [], "loss": [], "backward": [], "update": []}
     clock = time.perf_counter
     for b in range(steps):
         idx = order[(b * BATCH) % (len(order) - BATCH):][:BATCH]
@@ -242,7 +252,7 @@ def step_breakdown(ds, optimizer="adam", steps=400):
 # -- the GEMM bound ----------------------------------------------------------------------------------
 
 
-def gemm_shapes(sizes, batch):
+def gemm_shapes(sizes: Sequence[int], batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int], str]]:
     """The matrix products of one training step, as (name, a, b) shapes in the network's own layouts.
 
     Forward x @ W per layer; backward x.T @ grad (weight gradient) per layer and
@@ -258,7 +268,8 @@ def gemm_shapes(sizes, batch):
     return shapes
 
 
-def time_gemms(sizes, batch, dtype=np.float32, min_seconds=0.05):
+def time_gemms(sizes: Sequence[int], batch: int, dtype: type[np.float32] | type[np.float64] = np.float32,
+               min_seconds: float = 0.05) -> list[dict[str, Any]]:
     """Seconds per call of each of the step's matrix products, with out= as the layers call them."""
     rng = np.random.default_rng(0)
     timings = []
@@ -288,7 +299,7 @@ def time_gemms(sizes, batch, dtype=np.float32, min_seconds=0.05):
     return timings
 
 
-def one_thread_gemm_bound(n_samples, rounds=3):
+def one_thread_gemm_bound(n_samples: int, rounds: int = 3) -> dict[str, Any]:
     """The GEMM bound with a single BLAS thread, timed in a child process (BLAS threads are fixed at start)."""
     import subprocess
 
@@ -299,7 +310,7 @@ def one_thread_gemm_bound(n_samples, rounds=3):
     return gemm_bound(json.loads(out.stdout), n_samples, BATCH)
 
 
-def gemm_bound(per_round, n_samples, batch):
+def gemm_bound(per_round: Sequence[Sequence[Mapping[str, Any]]], n_samples: int, batch: int) -> dict[str, Any]:
     """Epoch GEMM FLOPs and the time numpy.matmul needs for them, from time_gemms() results (median)."""
     step_flops = sum(t["flops"] for t in per_round[0])
     steps = n_samples / batch  # the short last batch counts for its share of the FLOPs
@@ -317,7 +328,7 @@ def gemm_bound(per_round, n_samples, batch):
 # -- prediction and evaluation ------------------------------------------------------------------------
 
 
-def drawn_canvas():
+def drawn_canvas() -> NDArray[np.uint8]:
     """A 280x280 RGBA canvas with a thick white '7' on black, as the Draw page's canvas returns it."""
     from PIL import Image, ImageDraw
 
@@ -327,7 +338,7 @@ def drawn_canvas():
     return np.asarray(img)
 
 
-def repeat_times(fn, repeats):
+def repeat_times(fn: Callable[[], object], repeats: int) -> list[float]:
     """Wall times of ``repeats`` calls of fn()."""
     times = []
     for _ in range(repeats):
@@ -337,9 +348,9 @@ def repeat_times(fn, repeats):
     return times
 
 
-def prediction_latency(model, canvas, repeats=300):
+def prediction_latency(model: MLP, canvas: NDArray[np.uint8], repeats: int = 300) -> dict[str, float]:
     """Median and 95th-percentile seconds for preprocess + predict_proba on one canvas."""
-    def predict():
+    def predict() -> NDArray[Any]:
         return model.predict_proba(to_model_input(preprocess(canvas)))[0]
 
     x28 = preprocess(canvas)
@@ -356,16 +367,16 @@ def prediction_latency(model, canvas, repeats=300):
     }
 
 
-def evaluation_time(model, ds, repeats=7):
+def evaluation_time(model: MLP, ds: Dataset, repeats: int = 7) -> dict[str, float]:
     """Median seconds to score the test set from its uint8 images (conversion included), and the accuracy."""
-    def run():
+    def run() -> Evaluation:
         return model.evaluate(to_inputs(ds.x_test), ds.y_test)
 
     acc = run().accuracy
     return {"median_seconds": median(repeat_times(run, repeats)), "accuracy": acc}
 
 
-def torch_evaluation_time(torch, model_np, ds, repeats=7):
+def torch_evaluation_time(torch: ModuleType, model_np: MLP, ds: Dataset, repeats: int = 7) -> dict[str, float]:
     """The same evaluation (conversion, forward, softmax, accuracy) in PyTorch, with the reference weights."""
     nn = torch.nn
     layers = []
@@ -379,7 +390,7 @@ def torch_evaluation_time(torch, model_np, ds, repeats=7):
     x8 = torch.from_numpy(ds.x_test.reshape(len(ds.x_test), -1).copy())
     y = torch.from_numpy(ds.y_test.astype(np.int64))
 
-    def run():
+    def run() -> float:
         with torch.no_grad():
             probs = torch.softmax(net(x8.float().mul_(1 / 255)), dim=1)
             return float((probs.argmax(dim=1) == y).float().mean())
@@ -395,7 +406,7 @@ def torch_evaluation_time(torch, model_np, ds, repeats=7):
 PAGE_RERUN_SECONDS = 1.0
 
 
-def ui_overhead(ds, epochs, rounds=3):
+def ui_overhead(ds: Dataset, epochs: int, rounds: int = 3) -> dict[str, Any]:
     """Epoch seconds of training through the Train page's machinery against the bare Trainer (Adam).
 
     The page starts a `webapp.training.job.TrainingJob`, which trains in a worker process
@@ -422,12 +433,13 @@ def ui_overhead(ds, epochs, rounds=3):
     return {"bare_seconds": b, "page_seconds": p, "overhead": p / b - 1}
 
 
-def paged_job(ds, config, charts, TrainingJob, TrainingSlots, training_split):
+def paged_job(ds: Dataset, config: TrainConfig, charts: ModuleType, TrainingJob: Any, TrainingSlots: Any,
+              training_split: Any) -> Any:
     """Run one TrainingJob to its end while a thread polls it the way the live panel does."""
     job = TrainingJob("bench", build_model(config), config, training_split(ds), slots=TrainingSlots(1))
     done = threading.Event()
 
-    def poll():
+    def poll() -> None:
         while not done.wait(PAGE_RERUN_SECONDS):
             job.progress(), job.eta_seconds()
             history = job.snapshot.meta.get("history", []) if job.snapshot is not None else []
@@ -447,14 +459,15 @@ def paged_job(ds, config, charts, TrainingJob, TrainingSlots, training_split):
 # -- putting it together ----------------------------------------------------------------------------------
 
 
-def main(args):
+def main(args: argparse.Namespace) -> dict[str, Any]:
     torch = import_torch(args.threads, not args.no_torch)
     load_before = os.getloadavg()
     ds = load_dataset("mnist")
     n_train = len(ds.x_train)
-    result = {"config": {"layers": [784, *HIDDEN, 10], "activation": "relu", "batch_size": BATCH, "dtype": "float32",
-                         "train_samples": n_train, "epochs_measured": args.epochs},
-              "environment": environment(args.threads, torch)}
+    result: dict[str, Any] = {
+        "config": {"layers": [784, *HIDDEN, 10], "activation": "relu", "batch_size": BATCH, "dtype": "float32",
+                   "train_samples": n_train, "epochs_measured": args.epochs},
+        "environment": environment(args.threads, torch)}
 
     runs = {name: numpy_run(numpy_config(name, args.epochs + 1), ds)
             for name in ("adam", "momentum", "nesterov", "sgd")}
@@ -516,11 +529,11 @@ def main(args):
     return result
 
 
-def training_median(epochs, name):
+def training_median(epochs: Mapping[str, Sequence[EpochTimes]], name: str) -> float:
     return median([r[0] for r in epochs[name]])
 
 
-def print_table(r):
+def print_table(r: Mapping[str, Any]) -> None:
     env, cfg, g = r["environment"], r["config"], r["gemm"]
     blas = env.get("blas", {})
     layers = "-".join(map(str, cfg["layers"]))

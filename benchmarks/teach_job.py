@@ -20,6 +20,8 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +32,7 @@ from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="models/default.npz", help="model file (.npz)")
     p.add_argument("--drawings", type=int, default=20, help="drawings taught, a multiple of 10 (default 20)")
@@ -47,7 +49,7 @@ def parse_args(argv=None):
     return args
 
 
-def run(args):
+def run(args: argparse.Namespace) -> dict[str, Any]:
     ds = load_dataset("mnist")
     model = load_model(args.model)
     per_digit = args.drawings // 10
@@ -82,7 +84,7 @@ def run(args):
     }
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     result = run(args)
     if args.json:

@@ -34,6 +34,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +48,7 @@ SIZES = (784, 256, 128, 10)
 BATCH = 128
 
 
-def in_threads(fn, n):
+def in_threads(fn: Callable[[int], object], n: int) -> float:
     """Seconds to run fn(i) in n threads at once (n=1: in this thread)."""
     started = time.perf_counter()
     if n == 1:
@@ -60,13 +62,14 @@ def in_threads(fn, n):
     return time.perf_counter() - started
 
 
-def elementwise_scaling(sizes=(2**14, 2**16, 2**18), elements=2 * 10**9, rounds=3):
+def elementwise_scaling(sizes: Sequence[int] = (2**14, 2**16, 2**18), elements: int = 2 * 10**9,
+                        rounds: int = 3) -> list[dict[str, float]]:
     """Aggregate speedup of two threads over one for three passes per round on private arrays."""
     out = []
     for size in sizes:
         reps = max(1, elements // size // 3)
 
-        def work(_, size=size, reps=reps):
+        def work(_: int, size: int = size, reps: int = reps) -> None:
             a, b = np.ones(size, np.float32), np.ones(size, np.float32)
             for _ in range(reps):
                 np.multiply(a, 0.999, out=a)
@@ -83,24 +86,25 @@ def elementwise_scaling(sizes=(2**14, 2**16, 2**18), elements=2 * 10**9, rounds=
 class Helper:
     """A thread that runs one job per `run_with` call, handing off through two semaphores."""
 
-    def __init__(self):
-        self.go, self.done, self.job = threading.Semaphore(0), threading.Semaphore(0), None
+    def __init__(self) -> None:
+        self.go, self.done = threading.Semaphore(0), threading.Semaphore(0)
+        self.job: Callable[[], object] = lambda: None
         threading.Thread(target=self._loop, daemon=True).start()
 
-    def _loop(self):
+    def _loop(self) -> None:
         while True:
             self.go.acquire()
             self.job()
             self.done.release()
 
-    def run_with(self, job, own_job):
+    def run_with(self, job: Callable[[], object], own_job: Callable[[], object]) -> None:
         self.job = job
         self.go.release()
         own_job()
         self.done.acquire()
 
 
-def adam_update(steps=2000, rounds=5):
+def adam_update(steps: int = 2000, rounds: int = 5) -> dict[str, float]:
     """Microseconds per Adam step over the reference network's parameters: one thread vs two."""
     model = build_model(TrainConfig(hidden=SIZES[1:-1]))
     rng = np.random.default_rng(0)
@@ -116,15 +120,15 @@ def adam_update(steps=2000, rounds=5):
     second = Adam([pair[1] for pair in halves])
     helper = Helper()
 
-    def one():
+    def one() -> None:
         for _ in range(steps):
             whole.step(1e-3)
 
-    def two():
+    def two() -> None:
         for _ in range(steps):
             helper.run_with(lambda: first.step(1e-3), lambda: second.step(1e-3))
 
-    timings = {"one_thread": [], "two_threads": []}
+    timings: dict[str, list[float]] = {"one_thread": [], "two_threads": []}
     for _ in range(rounds):
         timings["one_thread"].append(in_threads(lambda _: one(), 1) / steps * 1e6)
         timings["two_threads"].append(in_threads(lambda _: two(), 1) / steps * 1e6)
@@ -133,7 +137,7 @@ def adam_update(steps=2000, rounds=5):
     return result
 
 
-def forward_backward(batch, threads, steps=400, rounds=5):
+def forward_backward(batch: int, threads: int, steps: int = 400, rounds: int = 5) -> float:
     """Microseconds per step: `threads` models each doing forward + backward on `batch` rows, at once."""
     from data import load_dataset
 
@@ -143,7 +147,7 @@ def forward_backward(batch, threads, steps=400, rounds=5):
     rng = np.random.default_rng(0)
     batches = [(x[i].astype(np.float32) / 255, y[i]) for i in rng.integers(0, len(x), (steps, batch))]
 
-    def work(k):
+    def work(k: int) -> None:
         for xb, yb in batches:
             models[k].loss_and_grads(xb, yb)
 
@@ -151,7 +155,7 @@ def forward_backward(batch, threads, steps=400, rounds=5):
     return statistics.median(in_threads(work, threads) for _ in range(rounds)) / steps * 1e6
 
 
-def data_parallel():
+def data_parallel() -> dict[str, float]:
     """forward_backward() in child processes with the BLAS thread counts each way needs."""
     (full,) = _children_at_once(f"forward_backward({BATCH}, 1)", blas=2, copies=1)
     (halves,) = _children_at_once(f"forward_backward({BATCH // 2}, 2)", blas=1, copies=1)
@@ -159,7 +163,7 @@ def data_parallel():
             "speedup": full / halves}
 
 
-def half_update(steps=1000, rounds=5):
+def half_update(steps: int = 1000, rounds: int = 5) -> float:
     """Microseconds per step: sum two gradient halves, then Adam over half the reference network's parameters."""
     n = sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:])) // 2
     rng = np.random.default_rng(0)
@@ -167,7 +171,7 @@ def half_update(steps=1000, rounds=5):
     g, other = p * np.float32(1e-2), p * np.float32(2e-2)
     adam = Adam([(p, g, True)])
 
-    def work(_):
+    def work(_: int) -> None:
         for _ in range(steps):
             np.add(g, other, out=g)
             adam.step(1e-3)
@@ -175,7 +179,7 @@ def half_update(steps=1000, rounds=5):
     return statistics.median(in_threads(work, 1) for _ in range(rounds)) / steps * 1e6
 
 
-def _children_at_once(calls, blas=1, copies=2):
+def _children_at_once(calls: str, blas: int = 1, copies: int = 2) -> list[float]:
     """Run `threads.<call>` in `copies` child processes at the same time; their printed results."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas), "OMP_NUM_THREADS": str(blas)}
     code = f"from benchmarks import threads; print(threads.{calls})"
@@ -187,7 +191,7 @@ def _children_at_once(calls, blas=1, copies=2):
     return [float(o) for o in outs]
 
 
-def data_parallel_processes():
+def data_parallel_processes() -> dict[str, float]:
     """Two processes at once, one BLAS thread each: half-batch forward + backward, then half the update."""
     forward_backward_us = max(_children_at_once(f"forward_backward({BATCH // 2}, 1)"))
     update_us = max(_children_at_once("half_update()"))
@@ -195,12 +199,13 @@ def data_parallel_processes():
             "floor_us": forward_backward_us + update_us}
 
 
-def main():
+def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = p.parse_args()
-    result = {"cpu_count": os.cpu_count(), "elementwise": elementwise_scaling(), "adam_update_us": adam_update(),
-              "forward_backward": data_parallel(), "processes": data_parallel_processes()}
+    result: dict[str, Any] = {"cpu_count": os.cpu_count(), "elementwise": elementwise_scaling(),
+                              "adam_update_us": adam_update(), "forward_backward": data_parallel(),
+                              "processes": data_parallel_processes()}
     if args.json:
         print(json.dumps(result, indent=2))
         return

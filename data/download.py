@@ -133,7 +133,7 @@ def _fetch(
         tmp.unlink(missing_ok=True)
 
 
-def _content_length(resp) -> int | None:
+def _content_length(resp: http.client.HTTPResponse) -> int | None:
     value = resp.headers.get("Content-Length")
     try:
         return int(value) if value is not None else None

@@ -31,9 +31,10 @@ offered (``CANVAS_SIDE``, ``Hand``, ``skeletonize``, ...) are imported from here
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .hand import BRUSH_RANGE, HEIGHT_RANGE, _hand_events
 from .hand import Hand as Hand  # importable from here, as before the split
@@ -140,7 +141,8 @@ def _check_sources(n: int, seed: int, images: np.ndarray, labels: np.ndarray) ->
     return images, labels
 
 
-def _balanced_choice(labels, usable, n, rng):
+def _balanced_choice(labels: NDArray[np.integer[Any]], usable: NDArray[np.bool_], n: int,
+                     rng: np.random.Generator) -> NDArray[np.intp]:
     """n source indices, n // k per label (the first n % k labels get one more), shuffled.
 
     Only ``usable`` sources are picked, unless a label has none. Without
@@ -158,7 +160,8 @@ def _balanced_choice(labels, usable, n, rng):
     return rng.permutation(np.concatenate(picks))
 
 
-def _pen_events(paths, rng):
+def _pen_events(paths: list[NDArray[np.float64]],
+                rng: np.random.Generator) -> tuple[list[NDArray[np.float64]], int, int]:
     """Skeleton paths as one random person's pen strokes -> (mouse events per stroke, brush, height).
 
     Each stroke is an (m, 2) array of (x, y) canvas pixels where the mouse events fall.

@@ -9,10 +9,12 @@ would fall. ``drawn.render`` then draws those events as the canvas does.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
+from .polylines import Stroke
 from .render import CANVAS_SIDE
 
 __all__ = ["BRUSH_RANGE", "HEIGHT_RANGE", "Hand"]
@@ -56,7 +58,7 @@ def _hand_events(
     return [_mouse_events(s, rng) for s in strokes], brush, int(round(height))
 
 
-def _hand_shape(strokes, rng, hand=None):
+def _hand_shape(strokes: Sequence[Stroke], rng: np.random.Generator, hand: Hand | None = None) -> list[Stroke]:
     """Apply one slant, rotation and aspect to all strokes (x right, y down); random unless ``hand`` is given."""
     if hand is None:
         hand = Hand(rng.uniform(-0.3, 0.3), rng.uniform(-10, 10), math.exp(rng.uniform(-0.2, 0.2)))
@@ -66,7 +68,8 @@ def _hand_shape(strokes, rng, hand=None):
     return [s @ m.T for s in strokes]
 
 
-def _place(strokes, brush, target_height, rng):
+def _place(strokes: Sequence[Stroke], brush: float, target_height: float,
+           rng: np.random.Generator) -> tuple[list[Stroke], float]:
     """Scale and move strokes so the ink is ``target_height`` tall (or as tall as fits) and inside.
 
     Returns the placed strokes (canvas px) and the ink height actually used.
@@ -84,7 +87,7 @@ def _place(strokes, brush, target_height, rng):
     return placed, size[1] + brush
 
 
-def _wobble(strokes, rng, level=None):
+def _wobble(strokes: Sequence[Stroke], rng: np.random.Generator, level: float | None = None) -> list[Stroke]:
     """Add a smooth random offset along each stroke: a hand is never exactly on the path.
 
     Offsets of 0.5-2.5% of the digit's height (one ``level`` per drawing, random
@@ -105,7 +108,7 @@ def _wobble(strokes, rng, level=None):
     return out
 
 
-def _mouse_events(points, rng):
+def _mouse_events(points: Stroke, rng: np.random.Generator) -> Stroke:
     """Resample a placed path (canvas px) where mouse events would fall: every 3-10 px, unevenly."""
     arc = _arclength(points)
     step = rng.uniform(3, 10)
@@ -115,6 +118,6 @@ def _mouse_events(points, rng):
     return np.stack([np.interp(at, arc, points[:, j]) for j in range(2)], axis=1)
 
 
-def _arclength(points):
+def _arclength(points: Stroke) -> Stroke:
     """Cumulative length along a polyline (m, 2) -> (m,), starting at 0."""
     return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])

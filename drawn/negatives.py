@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from mlp.preprocess import FIELD_SIZE, preprocess
 
 from .generate import _check_sources
 from .hand import _hand_events
-from .polylines import _arc, _poly
+from .polylines import Stroke, _arc, _poly
 from .render import render_pen_strokes
 from .skeleton import _enlarge, skeleton_strokes, skeletonize, trace_paths
 from .styles import to_uint8
@@ -192,14 +193,14 @@ def glyph_image(font_path: str, char: str) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 # Letters
 # --------------------------------------------------------------------------- #
-def _check_fonts(fonts):
+def _check_fonts(fonts: Iterable[Font]) -> None:
     for f in fonts:
         if not Path(f.path).is_file():
             raise FileNotFoundError(f"font {f.path} is missing")
 
 
 @functools.lru_cache(maxsize=4096)
-def _glyph_image(font_path, char):
+def _glyph_image(font_path: str, char: str) -> NDArray[np.uint8]:
     if not Path(font_path).is_file():
         raise FileNotFoundError(f"font {font_path} is missing")
     x28 = preprocess(_draw_glyph(font_path, char))
@@ -208,7 +209,7 @@ def _glyph_image(font_path, char):
     return to_uint8(x28)
 
 
-def _draw_glyph(font_path, char):
+def _draw_glyph(font_path: str, char: str) -> Image.Image:
     """One character at 200 px, white on black, centred on a 320x320 image ("L")."""
     img = Image.new("L", (320, 320), 0)
     ImageDraw.Draw(img).text((160, 160), char, fill=255, font=ImageFont.truetype(font_path, 200), anchor="mm")
@@ -216,19 +217,19 @@ def _draw_glyph(font_path, char):
 
 
 @functools.lru_cache(maxsize=4096)
-def _glyph_skeleton(font_path, char):
+def _glyph_skeleton(font_path: str, char: str) -> tuple[Stroke, ...]:
     skeleton = skeletonize(_enlarge(_glyph_image(font_path, char)[None]))[0]
     return tuple(skeleton_strokes(trace_paths(skeleton)))
 
 
-def _glyph_strokes(font_path, char):
+def _glyph_strokes(font_path: str, char: str) -> list[Stroke]:
     return [s.copy() for s in _glyph_skeleton(font_path, char)]
 
 
 # --------------------------------------------------------------------------- #
 # Scribbles and shapes (unit box, y down)
 # --------------------------------------------------------------------------- #
-def _scribble(rng):
+def _scribble(rng: np.random.Generator) -> list[Stroke]:
     """1-2 smooth random curves: through 4-9 random points, or a wandering walk that loops."""
     strokes = []
     for _ in range(int(rng.integers(1, 3))):
@@ -244,7 +245,7 @@ def _scribble(rng):
     return strokes
 
 
-def _moving_average(points, k):
+def _moving_average(points: Stroke, k: int) -> Stroke:
     """Smooth a polyline (m, 2) over 2k + 1 points, ends held."""
     if len(points) <= 2 * k:
         return points
@@ -253,7 +254,7 @@ def _moving_average(points, k):
     return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(2)], axis=1)
 
 
-def _circle_cross(rng):
+def _circle_cross(rng: np.random.Generator) -> list[Stroke]:
     r = 0.5
     circle = _arc(0.5, 0.5, r, r * rng.uniform(0.9, 1.1), -90, -450 - rng.uniform(0, 20))
     a = rng.uniform(0, 45)
@@ -263,31 +264,31 @@ def _circle_cross(rng):
     return [circle, _poly([c - d, c + d]), _poly([c - e, c + e])]
 
 
-def _triangle(rng):
+def _triangle(rng: np.random.Generator) -> list[Stroke]:
     w = rng.uniform(0.7, 1.2)
     apex = (w * rng.uniform(0.3, 0.7), 0.0)
     return [_poly([apex, (0.0, 1.0), (w, 1.0), apex])]
 
 
-def _square(rng):
+def _square(rng: np.random.Generator) -> list[Stroke]:
     w = rng.uniform(0.7, 1.3)
     return [_poly([(0, 0), (w, 0), (w, 1), (0, 1), (0, 0)])]
 
 
-def _star(rng):
+def _star(rng: np.random.Generator) -> list[Stroke]:
     r, spin = 0.5, rng.uniform(-15, 15)
     angles = np.deg2rad(-90 + spin + 144 * np.arange(6))
     return [_poly(np.stack([0.5 + r * np.cos(angles), 0.5 + r * np.sin(angles)], axis=1))]
 
 
-def _heart(rng):
+def _heart(rng: np.random.Generator) -> list[Stroke]:
     t = np.linspace(0, 2 * np.pi, 200)
     x = 16 * np.sin(t) ** 3
     y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
     return [np.stack([x, y], axis=1) / 32 * np.array([rng.uniform(0.8, 1.2), 1.0])]
 
 
-def _arrow(rng):
+def _arrow(rng: np.random.Generator) -> list[Stroke]:
     a = math.radians(rng.choice([0, 90, 180, 270]) + rng.uniform(-20, 20))
     tip = np.array([math.cos(a), math.sin(a)]) * 0.5
     head = rng.uniform(0.15, 0.3)
@@ -295,26 +296,26 @@ def _arrow(rng):
     return [_poly([-tip, tip]), _poly([back[0], tip, back[1]])]
 
 
-def _smiley(rng):
+def _smiley(rng: np.random.Generator) -> list[Stroke]:
     face = _arc(0.5, 0.5, 0.5, 0.5, -90, -450 - rng.uniform(0, 15))
     eyes = [_poly([(x, 0.35), (x, 0.35 + rng.uniform(0.02, 0.08))]) for x in (0.33, 0.67)]
     mouth = _arc(0.5, 0.5 + rng.uniform(0.0, 0.1), 0.25, 0.2, 20, 160)
     return [face, *eyes, mouth]
 
 
-def _hash(rng):
+def _hash(rng: np.random.Generator) -> list[Stroke]:
     s = rng.uniform(-0.15, 0.15)
     return [_poly([(0.35 + s, 0), (0.35 - s, 1)]), _poly([(0.65 + s, 0), (0.65 - s, 1)]),
             _poly([(0, 0.35), (1, 0.35)]), _poly([(0, 0.65), (1, 0.65)])]
 
 
-def _wave(rng):
+def _wave(rng: np.random.Generator) -> list[Stroke]:
     x = np.linspace(0, 1, 150)
     cycles = rng.uniform(1.5, 3)
     return [np.stack([x, 0.15 * np.sin(2 * np.pi * cycles * x)], axis=1)]
 
 
-def _house(rng):
+def _house(rng: np.random.Generator) -> list[Stroke]:
     roof = rng.uniform(0.3, 0.5)
     return [_poly([(0, 1), (0, roof), (0.5, 0), (1, roof), (1, 1), (0, 1)])]
 
@@ -329,14 +330,14 @@ SHAPES = {
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
-def _even(k, count, rng):
+def _even(k: int, count: int, rng: np.random.Generator) -> NDArray[np.int_]:
     """count indices into range(k), each used count // k or one more times, the extra ones at random."""
     return np.concatenate([np.tile(np.arange(k), count // k), rng.choice(k, count % k, replace=False)]).astype(int)
 
 
-def _is_count(n):
+def _is_count(n: object) -> bool | np.bool_:
     return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
 
 
-def _check_count(n, seed):
+def _check_count(n: int, seed: int) -> None:
     _check_sources(n, seed, np.zeros((0, 28, 28), np.uint8), np.zeros(0))

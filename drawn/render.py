@@ -6,8 +6,13 @@ round pen, white on black, at twice the size and averaged down (anti-aliasing li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageDraw
+
+from .polylines import Stroke
 
 __all__ = ["CANVAS_SIDE", "render_pen_strokes"]
 
@@ -26,7 +31,7 @@ def render_pen_strokes(events: list[np.ndarray], brush: int) -> np.ndarray:
     return _render([_fabric_curve(s) for s in events], brush)
 
 
-def _fabric_curve(points, steps=6):
+def _fabric_curve(points: Stroke, steps: int = 6) -> Stroke:
     """Densify like Fabric.js's PencilBrush: quadratic curves through the midpoints.
 
     The pen goes from midpoint to midpoint of consecutive events, with each
@@ -41,7 +46,7 @@ def _fabric_curve(points, steps=6):
     return np.concatenate([points[:1], curves.reshape(-1, 2), mids[-1:], points[-1:]])
 
 
-def _render(strokes, brush):
+def _render(strokes: Sequence[Stroke], brush: int) -> NDArray[np.uint8]:
     """Draw strokes with a round pen, white on black; anti-aliased by supersampling."""
     s = _SUPERSAMPLE
     img = Image.new("L", (CANVAS_SIDE * s, CANVAS_SIDE * s), 0)

@@ -10,10 +10,12 @@ the Draw page does, then through the model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mlp.preprocess import FIELD_SIZE, PREPROCESS_VERSION, preprocess
 
@@ -99,14 +101,15 @@ def evaluate_drawn(model: MLP, n: int = 2000, seed: int = 0, *, dataset: Dataset
     return score_drawn(model, drawn_inputs(n, seed, dataset=dataset))
 
 
-def _by_bucket(correct, values, edges):
+def _by_bucket(correct: NDArray[np.bool_], values: NDArray[Any],
+               edges: Sequence[int]) -> dict[str, dict[str, Any]]:
     """{"low-high": {"n": count, "accuracy": fraction}} for consecutive [low, high) buckets.
 
     Values outside the edges (a flat digit can be shorter than the height
     range) count in the nearest bucket, so the counts always add up to n.
     """
     values = np.clip(values, edges[0], edges[-1] - 1)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for low, high in zip(edges[:-1], edges[1:]):
         inside = (values >= low) & (values < high)
         count = int(inside.sum())

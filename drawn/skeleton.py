@@ -11,8 +11,14 @@ apart by ``stroke_width``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
+
+#: A pixel of the skeleton: (row, col).
+Pixel = tuple[int, int]
 
 __all__ = ["skeleton_strokes", "skeletonize", "stroke_width", "trace_paths"]
 
@@ -42,7 +48,7 @@ def stroke_width(images: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 # Skeleton: enlarge, threshold, thin (Zhang-Suen), trace into paths
 # --------------------------------------------------------------------------- #
-def _enlarge(images):
+def _enlarge(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
     """(k, 28, 28) uint8 -> (k, 112, 112) bool ink masks, smooth-edged (bilinear, then threshold)."""
     size = 28 * _UPSCALE
     out = np.empty((len(images), size, size), dtype=bool)
@@ -95,7 +101,7 @@ def skeletonize(masks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _neighbours(img):
+def _neighbours(img: NDArray[np.uint8]) -> list[NDArray[np.uint8]]:
     """The 8 neighbour planes P2..P9 (N, NE, E, SE, S, SW, W, NW) of a padded (k, h+2, w+2) array."""
     h, w = img.shape[1] - 2, img.shape[2] - 2
     offsets = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]
@@ -118,10 +124,10 @@ def trace_paths(skeleton: np.ndarray, min_length: int = 10) -> list[np.ndarray]:
     unvisited = set(pixels)
     around = {p: [(p[0] + dr, p[1] + dc) for dr, dc in _STEPS if (p[0] + dr, p[1] + dc) in pixels] for p in pixels}
 
-    def free_neighbours(p):
+    def free_neighbours(p: Pixel) -> list[Pixel]:
         return [q for q in around[p] if q in unvisited]
 
-    def drawn_neighbour(p, nearby):
+    def drawn_neighbour(p: Pixel, nearby: set[Pixel]) -> Pixel | None:
         """A drawn pixel next to p other than the path's own last few (a branch or loop to join)."""
         return next((q for q in around[p] if q not in unvisited and q not in nearby), None)
 
@@ -147,7 +153,7 @@ def trace_paths(skeleton: np.ndarray, min_length: int = 10) -> list[np.ndarray]:
     return kept or sorted(paths, key=len)[-1:]
 
 
-def _straightest(path, options):
+def _straightest(path: Sequence[Pixel], options: Sequence[Pixel]) -> Pixel:
     """The option that continues the path's recent direction best (options are edge-first)."""
     if len(path) < 3:
         return options[0]
@@ -164,7 +170,7 @@ def skeleton_strokes(paths: list[np.ndarray]) -> list[np.ndarray]:
     return [_smooth(p[:, ::-1] / _UPSCALE, 2.0) for p in paths]
 
 
-def _smooth(points, width):
+def _smooth(points: NDArray[np.float64], width: float) -> NDArray[np.float64]:
     """Moving average along the path over about ``width`` skeleton pixels (removes staircases)."""
     k = max(1, int(round(width * _UPSCALE)))
     if len(points) <= 2 * k:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from mlp.io import FORMAT, FORMAT_VERSION
 
@@ -20,14 +21,14 @@ MARKDOWN_NAMES = (
 )
 
 
-def _npy_header(shape, dtype):
+def _npy_header(shape: Sequence[int], dtype: DTypeLike) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                                                "fortran_order": False, "shape": tuple(shape)})
     return buf.getvalue()
 
 
-def _write(zf, name, header, nbytes, chunk=1 << 20):
+def _write(zf: zipfile.ZipFile, name: str, header: bytes, nbytes: int, chunk: int = 1 << 20) -> None:
     with zf.open(name, "w", force_zip64=True) as f:
         f.write(header)
         zeros = bytes(min(chunk, nbytes))
@@ -36,7 +37,7 @@ def _write(zf, name, header, nbytes, chunk=1 << 20):
             nbytes -= len(zeros)
 
 
-def _metadata(meta):
+def _metadata(meta: dict[str, Any] | bytes) -> bytes:
     raw = json.dumps(meta).encode() if isinstance(meta, dict) else meta
     return _npy_header((len(raw),), np.uint8) + raw
 

@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 from .server import free_port
 
@@ -23,7 +24,7 @@ __all__ = ["forwarding_proxy"]
 HEAD_LIMIT = 64 * 1024
 
 
-def _rewrite(head, forwarded_for):
+def _rewrite(head: bytes, forwarded_for: str) -> bytes:
     """The request head with X-Forwarded-For appended and, unless it upgrades to a websocket, Connection: close."""
     lines = head.decode("latin-1").split("\r\n")
     upgrade = any(line.lower().startswith("upgrade:") for line in lines[1:])
@@ -42,7 +43,7 @@ def _rewrite(head, forwarded_for):
     return ("\r\n".join(kept) + "\r\n\r\n").encode("latin-1")
 
 
-async def _pipe(reader, writer):
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -54,7 +55,8 @@ async def _pipe(reader, writer):
             writer.close()
 
 
-async def _serve(target_port, forwarded_for, client_reader, client_writer):
+async def _serve(target_port: int | None, forwarded_for: str, client_reader: asyncio.StreamReader,
+                 client_writer: asyncio.StreamWriter) -> None:
     try:
         head = await client_reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
@@ -71,9 +73,9 @@ def forwarding_proxy(app_url: str, forwarded_for: str) -> Iterator[str]:
     """Serve the app at `app_url` through a proxy adding `forwarded_for`; yields the proxy's URL."""
     target = urllib.parse.urlsplit(app_url).port
     port, loop, ready = free_port(), asyncio.new_event_loop(), threading.Event()
-    holder = {}
+    holder: dict[str, asyncio.Server] = {}
 
-    async def main():
+    async def main() -> None:
         holder["server"] = await asyncio.start_server(
             lambda r, w: _serve(target, forwarded_for, r, w), "127.0.0.1", port, limit=HEAD_LIMIT)
         ready.set()
@@ -91,7 +93,7 @@ def forwarding_proxy(app_url: str, forwarded_for: str) -> Iterator[str]:
         thread.join(10)
 
 
-def _run(loop, coroutine):
+def _run(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None]) -> None:
     asyncio.set_event_loop(loop)
     with contextlib.suppress(asyncio.CancelledError, RuntimeError):
         loop.run_until_complete(coroutine)

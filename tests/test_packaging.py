@@ -44,6 +44,16 @@ def test_the_core_imports_nothing_above_it():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_the_pure_views_import_no_streamlit():
+    """The Train page's settings (and the URL fields they declare) are pure: their unit tests, the CLI or a
+    worker can load them without Streamlit, which only `webapp.views.urlstate` syncs them with."""
+    code = ("import sys, webapp.views.train_settings, webapp.views.fields; "
+            "st = sorted(m for m in sys.modules if m.partition('.')[0] == 'streamlit'); assert not st, st[:5]")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_dependencies_are_the_pinned_requirements():
     assert PYPROJECT["project"]["dynamic"] == ["dependencies"]
     assert PYPROJECT["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}

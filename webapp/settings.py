@@ -16,6 +16,7 @@ when the connection comes from one of `trusted_proxies`.
 
 import functools
 import ipaddress
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -89,7 +90,7 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _split_networks(cls, value):
+    def _split_networks(cls, value: str | Iterable[str]) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         for part in value:

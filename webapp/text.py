@@ -54,7 +54,7 @@ def html(text: object) -> str:
     return _html.escape(str(text), quote=True)
 
 
-def _invisible(char):
+def _invisible(char: str) -> bool:
     code = ord(char)
     if char in _INVISIBLE or any(low <= code <= high for low, high in _INVISIBLE_RANGES):
         return True
@@ -64,7 +64,7 @@ def _invisible(char):
     return category[0] == "C" or category in ("Zl", "Zp")
 
 
-def _skeleton(text):
+def _skeleton(text: str) -> str:
     """What `text` looks like, roughly: case-folded, marks and non-alphanumerics dropped, look-alikes
     (UTS #39's confusables, e.g. Cyrillic 'Р') replaced by the Latin letters they imitate."""
     found = confusables.is_confusable(text, preferred_aliases=["latin"], greedy=True) or []

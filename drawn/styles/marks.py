@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ..polylines import _STEP, _bbox, _poly
+from ..polylines import _STEP, Stroke, _bbox, _poly
 from ..skeleton import _MAX_SOURCE_WIDTH, stroke_width
 
 
-def _slash(base, p):
+def _slash(base: list[Stroke], p: dict[str, float]) -> list[Stroke]:
     """A slash through the 0 from beyond its upper right to beyond its lower left."""
     lo, hi, size = _bbox(base)
     centre = (lo + hi) / 2 + np.array([p["dx"], p["dy"]]) * size
@@ -26,7 +27,7 @@ def _slash(base, p):
     return base + [_poly([start, end], _STEP * size[1])]
 
 
-def _dot(base, p):
+def _dot(base: list[Stroke], p: dict[str, float]) -> list[Stroke]:
     """A dot or a short tick in the 0's centre."""
     lo, hi, size = _bbox(base)
     centre = (lo + hi) / 2 + np.array([p["dx"], p["dy"]]) * size
@@ -35,7 +36,7 @@ def _dot(base, p):
     return base + [_poly([centre - half, centre + half], _STEP * size[1])]
 
 
-def _flag(base, p):
+def _flag(base: list[Stroke], p: dict[str, float]) -> list[Stroke]:
     """A flag from the top of the 1 down to the left, drawn first."""
     lo, hi, size = _bbox(base)
     allp = np.concatenate(base)
@@ -47,7 +48,7 @@ def _flag(base, p):
     return [_poly([end, top], _STEP * size[1])] + base
 
 
-def _base_bar(base, p):
+def _base_bar(base: list[Stroke], p: dict[str, float]) -> list[Stroke]:
     """A bar along the foot of the 1, mostly centred on it."""
     lo, hi, size = _bbox(base)
     allp = np.concatenate(base)
@@ -59,7 +60,7 @@ def _base_bar(base, p):
     return base + [_poly([left, right], _STEP * size[1])]
 
 
-def _crossbar(base, p):
+def _crossbar(base: list[Stroke], p: dict[str, float]) -> list[Stroke]:
     """A short bar across the 7's stem at about mid height, drawn left to right."""
     lo, hi, size = _bbox(base)
     allp = np.concatenate(base)
@@ -73,7 +74,7 @@ def _crossbar(base, p):
     return base + [_poly([left, right], _STEP * size[1])]
 
 
-def _straight(images):
+def _straight(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
     """Digits whose ink is one straight stick (a 1 with no flag or foot already): thin along its axis."""
     ys, xs = np.mgrid[:28, :28]
     w = images.astype(np.float64)
@@ -87,5 +88,5 @@ def _straight(images):
     return np.sqrt(np.maximum(minor, 0) / np.maximum(major, 1e-9)) < 0.2
 
 
-def _usable_stick(images):
+def _usable_stick(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
     return (stroke_width(images) <= _MAX_SOURCE_WIDTH) & _straight(images)

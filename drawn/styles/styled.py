@@ -8,18 +8,23 @@ the added-stroke styles redraw, and sends each style's strokes through the hand 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mlp.preprocess import FIELD_SIZE, preprocess
 
 from ..generate import _check_sources
-from ..hand import BRUSH_RANGE, HEIGHT_RANGE, _hand_events
+from ..hand import BRUSH_RANGE, HEIGHT_RANGE, Hand, _hand_events
+from ..polylines import Stroke
 from ..render import render_pen_strokes
 from ..skeleton import _MAX_SOURCE_WIDTH, _enlarge, skeleton_strokes, skeletonize, stroke_width, trace_paths
-from .table import STYLES, styles_of
+from .table import STYLES, Style, styles_of
+
+#: {digit: {style name: weight}}: which styles each digit is drawn in, and how often.
+Shares = dict[int, dict[str, float]]
 
 __all__ = ["StyledDigit", "iter_styled_digits", "styled_images", "to_uint8"]
 
@@ -88,10 +93,12 @@ def to_uint8(x28: np.ndarray | None) -> np.ndarray:
     return np.round(np.clip(x28, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def _shares(styles, mix, classes):
+def _shares(styles: list[str] | None, mix: Mapping[int, Mapping[str, float]] | None,
+            classes: Iterable[Any]) -> Shares:
     """{digit: {style: weight}} from the styles or mix arguments (checked), for the digits present."""
     if styles is not None and mix is not None:
         raise ValueError("give styles or mix, not both")
+    out: Shares
     if mix is not None:
         out = {}
         for digit, weights in mix.items():
@@ -126,14 +133,14 @@ def _shares(styles, mix, classes):
     return out
 
 
-def _check_style(name, digit=None):
+def _check_style(name: str, digit: int | None = None) -> None:
     if name not in STYLES:
         raise ValueError(f"unknown style {name!r}; known: {', '.join(STYLES)}")
     if digit is not None and STYLES[name].digit not in (None, digit):
         raise ValueError(f"style {name!r} is for digit {STYLES[name].digit}, not {digit}")
 
 
-def _plan(n, shares):
+def _plan(n: int, shares: Shares) -> list[tuple[int, str]]:
     """n (label, style) pairs: n // k per digit (the first n % k digits one more), styles by weight."""
     digits = sorted(shares)
     plan = []
@@ -145,7 +152,7 @@ def _plan(n, shares):
     return plan
 
 
-def _apportion(count, weights):
+def _apportion(count: int, weights: Sequence[float]) -> list[int]:
     """Split count by weights, largest remainders first (ties to the earlier), summing to count."""
     w = np.asarray(weights, dtype=np.float64) / sum(weights)
     exact = w * count
@@ -155,7 +162,8 @@ def _apportion(count, weights):
     return out.tolist()
 
 
-def _pick_sources(plan, images, labels, rng):
+def _pick_sources(plan: Sequence[tuple[int, str]], images: NDArray[np.uint8], labels: NDArray[np.integer[Any]],
+                  rng: np.random.Generator) -> NDArray[np.int64]:
     """A source index per planned drawing (-1 for templates), without replacement while a pool lasts."""
     sources = np.full(len(plan), -1, dtype=np.int64)
     default_usable = stroke_width(images) <= _MAX_SOURCE_WIDTH
@@ -176,7 +184,7 @@ def _pick_sources(plan, images, labels, rng):
     return sources
 
 
-def _skeleton_bases(indices, images):
+def _skeleton_bases(indices: Iterable[int], images: NDArray[np.uint8]) -> dict[int, list[Stroke]]:
     """{source index: smoothed skeleton strokes (x, y) in MNIST px} for the given sources."""
     unique = sorted(set(int(i) for i in indices))
     if not unique:
@@ -185,7 +193,9 @@ def _skeleton_bases(indices, images):
     return {i: skeleton_strokes(trace_paths(s)) for i, s in zip(unique, skeletons)}
 
 
-def _draw(style, base, params, rng, *, brush=None, target_height=None, hand=None, wobble=None):
+def _draw(style: Style, base: list[Stroke] | None, params: dict[str, float], rng: np.random.Generator, *,
+          brush: int | None = None, target_height: float | None = None, hand: Hand | None = None,
+          wobble: float | None = None) -> tuple[list[np.ndarray], int, int]:
     """A style's strokes through the hand, placement and mouse events -> (events, brush, height)."""
     strokes = style.draw(base, params)
     if brush is None:

@@ -7,10 +7,11 @@ digit drawn from a unit box) and a row here with the ranges of its proportions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..polylines import Stroke
 from .marks import _base_bar, _crossbar, _dot, _flag, _slash, _usable_stick
 from .templates import (
     _eight_two_loops,
@@ -39,20 +40,21 @@ class Style(NamedTuple):
     digit: int | None
     description: str
     template: bool
-    params: Callable[[np.random.Generator], dict]
-    draw: Callable[[list[np.ndarray] | None, dict], list[np.ndarray]]
+    params: Callable[[np.random.Generator], dict[str, float]]
+    # The source's skeleton strokes for an added-stroke style, None for a template: Any, as each takes one of them.
+    draw: Callable[[Any, dict[str, float]], list[Stroke]]
     #: Drawn at least this many pen widths tall (a dot inside a 0 needs room to stay a dot).
     min_height_in_brushes: float = 3.5
     #: Which source digits it can use (bool mask over (m, 28, 28) uint8), added-stroke styles only.
     usable: Callable[[np.ndarray], np.ndarray] | None = None
 
 
-def _params(**ranges):
+def _params(**ranges: tuple[float, float]) -> Callable[[np.random.Generator], dict[str, float]]:
     """A params(rng) drawing each named proportion uniformly from its (low, high)."""
     return lambda rng: {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges.items()}
 
 
-def _plain(base, _):
+def _plain(base: list[Stroke], _: dict[str, float]) -> list[Stroke]:
     return base
 
 

@@ -7,24 +7,27 @@ a style's proportions ``p`` (drawn at random by its ``params``) and ignores the 
 
 from __future__ import annotations
 
-from ..polylines import _arc, _join, _poly
+from ..polylines import Stroke, _arc, _join, _poly
+
+#: A style's proportions, by name (drawn by its ``params``).
+Proportions = dict[str, float]
 
 
-def _four_open(_, p):
+def _four_open(_: object, p: Proportions) -> list[Stroke]:
     w, yb = p["width"], p["bar_y"]
     arm = _poly([(p["arm_x"] * w, 0.0), (p["arm_x"] * w - p["lean"], yb), (w, yb)])
     stem = _poly([(p["stem_x"] * w, p["stem_top"]), (p["stem_x"] * w, 1.0)])
     return [arm, stem]
 
 
-def _four_closed(_, p):
+def _four_closed(_: object, p: Proportions) -> list[Stroke]:
     w, yb, xs = p["width"], p["bar_y"], p["stem_x"] * p["width"]
     triangle = _poly([(xs, p["apex"]), (0.0, yb), (w, yb)])
     stem = _poly([(xs + p["stem_dx"], 0.0), (xs, 1.0)])
     return [triangle, stem]
 
 
-def _nine_straight(_, p):
+def _nine_straight(_: object, p: Proportions) -> list[Stroke]:
     rx, ry = p["width"] / 2, p["loop"]
     # Counter-clockwise from the upper right, once round and a little past the start, so it closes.
     loop = _arc(rx, ry, rx, ry, p["start"], p["start"] - 360 - p["close"])
@@ -32,7 +35,7 @@ def _nine_straight(_, p):
     return [_join(loop, stem)]
 
 
-def _two_loop(_, p):
+def _two_loop(_: object, p: Proportions) -> list[Stroke]:
     w, ry = p["width"], p["top"]
     top = _arc(w / 2, ry, w / 2, ry, p["start"], p["end"])
     r = p["loop"]
@@ -42,7 +45,7 @@ def _two_loop(_, p):
     return [_join(top, _poly([top[-1], loop[0]]), loop, base)]
 
 
-def _three_flat_top(_, p):
+def _three_flat_top(_: object, p: Proportions) -> list[Stroke]:
     w, ym, xm = p["width"], p["mid_y"], p["mid_x"] * p["width"]
     zed = _poly([(p["bar_x"] * w, 0.0), (w, 0.0), (xm, ym)])
     ry = (1 - ym) / 2
@@ -50,7 +53,7 @@ def _three_flat_top(_, p):
     return [_join(zed, bowl)]
 
 
-def _five_detached(_, p):
+def _five_detached(_: object, p: Proportions) -> list[Stroke]:
     w, ym = p["width"], p["mid_y"]
     ry = (1 - ym) / 2
     rx = w * p["bowl"] / 2
@@ -60,7 +63,7 @@ def _five_detached(_, p):
     return [_join(stem, bowl), bar]
 
 
-def _eight_two_loops(_, p):
+def _eight_two_loops(_: object, p: Proportions) -> list[Stroke]:
     w, rt = p["width"], p["top"]
     rb = (1 - 2 * rt) / 2
     over = p["overlap"]

@@ -8,7 +8,7 @@ import pytest
 from mlp import TrainConfig
 from mlp import hyperparams as hp
 from webapp.session import keys
-from webapp.views import charts, display, images, train_settings, urlstate
+from webapp.views import charts, display, fields, images, train_settings
 from webapp.views.mistakes import ANY, mistakes, page_of
 
 # -- train_settings --------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_other_settings_always_show():
 
 
 def test_choice_accepts_the_text_of_an_option_and_returns_the_option():
-    parse = urlstate.choice([1, 2, "sgd"])
+    parse = fields.choice([1, 2, "sgd"])
     assert parse("1") == 1 and type(parse("1")) is int
     assert parse("sgd") == "sgd"
     for bad in ("3", "SGD", "", " 1"):
@@ -184,12 +184,12 @@ def test_choice_accepts_the_text_of_an_option_and_returns_the_option():
 
 
 def test_int_in_accepts_whole_numbers_in_range():
-    parse = urlstate.int_in(0, 9)
+    parse = fields.int_in(0, 9)
     assert parse("0") == 0 and parse("9") == 9
     for bad in ("-1", "10", "x", "1.5", ""):
         with pytest.raises(ValueError):
             parse(bad)
-    unbounded = urlstate.int_in(1)
+    unbounded = fields.int_in(1)
     assert unbounded("1000000") == 1000000
     with pytest.raises(ValueError):
         unbounded("0")
@@ -650,8 +650,8 @@ def test_url_parser_says_what_the_widget_takes_without_repeating_the_text(url, r
 
 def test_generic_url_parsers_say_what_they_take():
     with pytest.raises(ValueError, match="must be one of a, b"):
-        urlstate.choice(["a", "b"])("<x>")
+        fields.choice(["a", "b"])("<x>")
     with pytest.raises(ValueError, match="must be a whole number from 0 to 9"):
-        urlstate.int_in(0, 9)("12")
+        fields.int_in(0, 9)("12")
     with pytest.raises(ValueError, match="must be a whole number, at least 1"):
-        urlstate.int_in(1)("x")
+        fields.int_in(1)("x")

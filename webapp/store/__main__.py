@@ -16,6 +16,8 @@ Names come from visitors: they are printed with anything unprintable escaped.
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from typing import TextIO
 
 from webapp.session.clients import address_key
 from webapp.settings import current
@@ -26,12 +28,12 @@ from webapp.store.engine import create_engine, store_url
 MB = 1024 * 1024
 
 
-def printable(value):
+def printable(value: object) -> str:
     """`value` as one line a terminal shows as it is: control and formatting characters escaped."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value))
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m webapp.store", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("usage", help="how much the store holds")
@@ -56,7 +58,7 @@ def _parser():
     return p
 
 
-def main(argv=None, out=sys.stdout):
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "address", None) is not None:  # as the store keeps it: an IPv6 address as its network
         try:
@@ -78,7 +80,7 @@ def main(argv=None, out=sys.stdout):
         store.engine.dispose()
 
 
-def _run(store, args, out):
+def _run(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "usage":
         u = store.usage()
         print(f"models: {u['models'][0]} ({u['models'][1] / MB:.1f} MB), {u['published']} published; "

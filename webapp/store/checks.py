@@ -30,24 +30,24 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or read right now (a damaged file, a database that is down)."""
 
 
-def new_id():
+def new_id() -> str:
     """An unguessable id: 144 random bits, URL-safe."""
     return secrets.token_urlsafe(ID_BYTES)
 
 
-def valid_id(value):
+def valid_id(value: object) -> bool:
     """True if `value` has the shape of a store id (what new_id makes)."""
     return isinstance(value, str) and len(value) <= 43 and ID_RE.fullmatch(value) is not None
 
 
-def check_owner(owner):
+def check_owner(owner: object) -> str:
     """The client token that owns a row, or StoreError."""
     if not (isinstance(owner, str) and len(owner) <= 64 and OWNER_RE.fullmatch(owner)):
         raise StoreError("this browser cannot share (no valid client token)")
     return owner
 
 
-def check_address(address):
+def check_address(address: object) -> str | None:
     """A client's address key (or None where none is known), or StoreError."""
     if address is None:
         return None
@@ -56,7 +56,7 @@ def check_address(address):
     return address
 
 
-def clean_name(name):
+def clean_name(name: object) -> str:
     """A model's name as webapp.text.clean_name makes it, or StoreError saying why not."""
     try:
         return text.clean_name(name)
@@ -64,7 +64,7 @@ def clean_name(name):
         raise StoreError(str(e)) from None
 
 
-def clean_class_code(code):
+def clean_class_code(code: object) -> str | None:
     """`code` lowercased, or None for None; StoreError unless 1-32 letters, digits, '-' or '_'."""
     if code is None:
         return None
@@ -75,7 +75,7 @@ def clean_class_code(code):
     raise StoreError("a class code is 1 to 32 letters, digits, '-' or '_'")
 
 
-def check_collection(images, labels, cap):
+def check_collection(images: object, labels: object, cap: int) -> tuple[bytes, bytes, int]:
     """(images bytes, labels bytes, count) of a checked collection, or StoreError naming what is wrong."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3 \
             or images.shape[1:] != DRAWING_SHAPE:

@@ -16,14 +16,17 @@ import json
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from numpy.typing import NDArray
 
-from mlp import ModelFileError, load_model
-from webapp.settings import MB, MODEL_SHAPE, current
+from mlp import MLP, ModelFileError, load_model
+from webapp.settings import MB, MODEL_SHAPE, Settings, current
 from webapp.store import migrate
 from webapp.store.checks import (
     DRAWING_SHAPE,
@@ -51,11 +54,11 @@ MAX_FILE_OVERHEAD = 5 * MB  # a model file's bytes beyond its weights: metadata 
 LISTED = [c for c in MODELS.c if c.name != "npz"]  # what a listing reads: never the model files
 
 
-def _utcnow():
+def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _megabytes(n):
+def _megabytes(n: float) -> str:
     return f"{n / MB:.1f} MB"
 
 
@@ -66,7 +69,8 @@ class Store:
     Call migrate() once before use.
     """
 
-    def __init__(self, engine, *, settings=None, clock=_utcnow):
+    def __init__(self, engine: sa.Engine, *, settings: Settings | None = None,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
         self.engine = engine
         self.settings = settings if settings is not None else current()
         self.clock = clock
@@ -77,31 +81,31 @@ class Store:
         # PostgreSQL). Each operation takes milliseconds; the database orders writes anyway.
         self._lock = threading.RLock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Store({self.dialect})"
 
     # -- transactions --
 
     @contextmanager
-    def _connect(self):
+    def _connect(self) -> Iterator[sa.Connection]:
         """A connection, holding this process's store lock."""
         with self._lock, self.engine.connect() as conn:
             yield conn
 
     @contextmanager
-    def _begin(self):
+    def _begin(self) -> Iterator[sa.Connection]:
         """A connection in a transaction, holding this process's store lock."""
         with self._lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
-    def _write(self):
+    def _write(self) -> Iterator[sa.Connection]:
         """A transaction holding the store's write lock until it ends, so checks and writes are atomic."""
         with self._connect() as conn, migrate.write_lock(conn):
             yield conn
 
     @contextmanager
-    def _unavailable(self, doing):
+    def _unavailable(self, doing: str) -> Iterator[None]:
         """Database failures become StoreUnavailable (logged with the detail, which visitors never see)."""
         try:
             yield
@@ -111,7 +115,7 @@ class Store:
 
     # -- schema --
 
-    def migrate(self):
+    def migrate(self) -> str:
         """Bring the database to the current schema (webapp.store.migrate); the revision reached."""
         if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             try:  # persistent in the file: readers no longer wait for a writer
@@ -124,29 +128,30 @@ class Store:
 
     # -- limits --
 
-    def _check_rate(self, conn, table, owner, address, what):
+    def _check_rate(self, conn: sa.Connection, table: sa.Table, owner: str, address: str | None, what: str) -> None:
         """StoreError if `owner` (or its address) made as many rows of `table` in the last hour as allowed."""
         s, since = self.settings, self.clock() - timedelta(hours=1)
         per_client, per_address = ((s.shares_per_hour, s.address_shares_per_hour) if table is MODELS
                                    else (s.collections_per_hour, s.address_collections_per_hour))
-        recent = conn.scalar(sa.select(sa.func.count()).select_from(table).where(
-            table.c.owner == owner, table.c.created_at > since))
+        recent = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+            table.c.owner == owner, table.c.created_at > since)).scalar_one()
         if recent >= per_client:
             raise StoreError(f"this browser has {what} {recent} times in the last hour, the most allowed; "
                              "try again later")
         if address is not None:
-            recent = conn.scalar(sa.select(sa.func.count()).select_from(table).where(
-                table.c.address == address, table.c.created_at > since))
+            recent = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+                table.c.address == address, table.c.created_at > since)).scalar_one()
             if recent >= per_address:
                 raise StoreError(f"this network has {what} {recent} times in the last hour, the most this server "
                                  "allows one network; try again later")
 
-    def _held(self, conn, column, value):
+    def _held(self, conn: sa.Connection, column: str, value: str) -> int:
         """Bytes the store holds for the rows whose `column` ("owner" or "address") is `value`, in both tables."""
-        return sum(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(t.c.size), 0)).where(t.c[column] == value))
-                   for t in (MODELS, COLLECTIONS))
+        return sum(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.c.size), 0)).where(t.c[column] == value))
+                   .scalar_one() for t in (MODELS, COLLECTIONS))
 
-    def _check_held(self, conn, owner, address, size, replacing=0):
+    def _check_held(self, conn: sa.Connection, owner: str, address: str | None, size: int,
+                    replacing: int = 0) -> None:
         """StoreError if `size` more bytes (less `replacing`) would take the client or its address over its share."""
         s = self.settings
         held = self._held(conn, "owner", owner) - replacing
@@ -159,7 +164,7 @@ class Store:
                 raise StoreError(f"what this network keeps on the server would come to {_megabytes(held + size)}, "
                                  f"over the {_megabytes(s.bytes('address_store_mb'))} one network may keep")
 
-    def _forget_addresses(self, conn):
+    def _forget_addresses(self, conn: sa.Connection) -> None:
         """Rows older than store_keep_days forget the address they were shared from (kept only for the limits;
         such rows then count for their browser's limit alone)."""
         cutoff = self.clock() - timedelta(days=self.settings.store_keep_days)
@@ -167,13 +172,13 @@ class Store:
             conn.execute(sa.update(table).where(table.c.created_at < cutoff, table.c.address.is_not(None))
                          .values(address=None))
 
-    def _make_room(self, conn, table, size, quota, keep=None):
+    def _make_room(self, conn: sa.Connection, table: sa.Table, size: int, quota: int, keep: str | None = None) -> None:
         """Make `size` more bytes fit in `table`'s quota by removing stale rows, or StoreError ("full").
 
         Stale: not opened for store_keep_days and, for models, not published, the least recently used
         first. Nothing else is ever removed to make room.
         """
-        total = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(table.c.size), 0)))
+        total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(table.c.size), 0))).scalar_one()
         excess = total + size - quota
         if excess <= 0:
             return
@@ -203,7 +208,9 @@ class Store:
 
     # -- models --
 
-    def put_model(self, model_bytes, *, name, owner, address=None, published=False, class_code=None, scores=None):
+    def put_model(self, model_bytes: bytes | bytearray, *, name: str, owner: str, address: str | None = None,
+                  published: bool = False, class_code: str | None = None,
+                  scores: Mapping[str, float | None] | None = None) -> str:
         """Store a checked Digit Lab model file's exact bytes; its new id. StoreError if refused.
 
         `scores` ({"test_accuracy": ..., "drawn_accuracy": ...}, fractions or None), measured by the
@@ -237,7 +244,7 @@ class Store:
         log.info("store: model %s shared (%d bytes)", model_id, size)
         return model_id
 
-    def get_model(self, model_id, opener=None):
+    def get_model(self, model_id: str, opener: str | None = None) -> tuple[MLP, dict[str, Any], bytes] | None:
         """(MLP, summary row, the .npz bytes) for a stored id, or None for a malformed or unknown id.
 
         StoreUnavailable when the database cannot be read; StoreError when the row is damaged (logged).
@@ -258,14 +265,14 @@ class Store:
             self._mark_used(MODELS, model_id, "model")
         return model, summary, data
 
-    def _read_row(self, table, row_id, what):
+    def _read_row(self, table: sa.Table, row_id: str, what: str) -> sa.Row[Any] | None:
         """The row of `table` with id `row_id`, or None for a malformed or unknown id; StoreUnavailable on failure."""
         if not valid_id(row_id):
             return None
         with self._unavailable(f"reading {what} {row_id}"), self._connect() as conn:
             return conn.execute(sa.select(table).where(table.c.id == row_id)).one_or_none()
 
-    def _mark_used(self, table, row_id, what):
+    def _mark_used(self, table: sa.Table, row_id: str, what: str) -> None:
         """Record that the row was just opened (only rows unopened for a while may make room); never raises."""
         try:
             with self._begin() as conn:
@@ -274,7 +281,7 @@ class Store:
             log.warning("store: could not mark %s %s used", what, row_id, exc_info=True)
 
     @staticmethod
-    def _row_summary(row):
+    def _row_summary(row: sa.Row[Any]) -> dict[str, Any]:
         summary = json.loads(row.summary)
         if not isinstance(summary, dict):
             raise ValueError("summary is not a JSON object")
@@ -284,7 +291,7 @@ class Store:
             summary["created"] = summary["shared"]
         return summary
 
-    def publish(self, model_id, owner, published=True):
+    def publish(self, model_id: str, owner: str, published: bool = True) -> bool:
         """Show (or hide) an owner's model in the gallery; False if no such model of that owner."""
         if not valid_id(model_id) or not isinstance(owner, str) or len(owner) > 64:
             return False
@@ -293,7 +300,8 @@ class Store:
                                 .values(published=bool(published)))
             return done.rowcount == 1
 
-    def list_published(self, class_code=None, sort="test_accuracy", limit=200):
+    def list_published(self, class_code: str | None = None, sort: str = "test_accuracy",
+                       limit: int = 200) -> list[dict[str, Any]]:
         """Summary rows of published models (of one class, if a code is given), best or newest first.
 
         sort: "test_accuracy" or "drawn" (highest first, unscored last), "created" (newest first) or
@@ -317,13 +325,13 @@ class Store:
         query = query.order_by(*order, MODELS.c.id).limit(max(1, min(limit, MAX_LIST)))
         return self._summaries(query, "listing models")
 
-    def leaderboard(self, class_code):
+    def leaderboard(self, class_code: str) -> list[dict[str, Any]]:
         """A class's published models, highest test accuracy first."""
         if class_code is None:
             raise StoreError("a leaderboard needs a class code")
         return self.list_published(class_code, sort="test_accuracy")
 
-    def _summaries(self, query, doing):
+    def _summaries(self, query: sa.Select[Any], doing: str) -> list[dict[str, Any]]:
         with self._unavailable(doing), self._connect() as conn:
             rows = conn.execute(query).all()
         summaries = []
@@ -336,7 +344,8 @@ class Store:
 
     # -- collections: a user's teaching drawings, kept together by private link --
 
-    def put_collection(self, images, labels, *, owner, address=None, replace=None):
+    def put_collection(self, images: NDArray[np.uint8], labels: NDArray[np.integer[Any]], *, owner: str,
+                       address: str | None = None, replace: str | None = None) -> str:
         """Keep labelled drawings together ((n, 28, 28) uint8, n integer labels 0-9, 1 <= n <= MAX_DRAWINGS); the id.
 
         `replace`: the id of a collection this owner kept before, whose contents are replaced in place (its
@@ -372,7 +381,7 @@ class Store:
         log.info("store: %d drawings kept as collection %s", count, collection_id)
         return collection_id
 
-    def get_collection(self, collection_id):
+    def get_collection(self, collection_id: str) -> tuple[NDArray[np.uint8], NDArray[np.int64], str] | None:
         """(images (n, 28, 28) uint8, labels int64 (n,), created ISO time) of a kept collection, or None.
 
         None for a malformed or unknown id; StoreUnavailable when the database cannot be read;
@@ -394,7 +403,8 @@ class Store:
 
     # -- moderation (the operator's command, webapp/store/__main__.py) --
 
-    def items(self, *, published=None, class_code=None, owner=None, address=None, limit=MAX_LIST):
+    def items(self, *, published: bool | None = None, class_code: str | None = None, owner: str | None = None,
+              address: str | None = None, limit: int = MAX_LIST) -> list[dict[str, Any]]:
         """Rows of both tables as dicts (no model files, no drawings), newest first, filtered as given."""
         out = []
         with self._unavailable("listing items"), self._connect() as conn:
@@ -414,13 +424,13 @@ class Store:
                 out += [{"kind": "model" if table is MODELS else "drawings", **row} for row in rows]
         return sorted(out, key=lambda r: r["created_at"], reverse=True)[:limit]
 
-    def remove(self, ids):
+    def remove(self, ids: Iterable[str]) -> int:
         """Delete the models and collections with these ids; how many rows went."""
         ids = [i for i in ids if valid_id(i)]
         with self._unavailable("removing items"), self._write() as conn:
             return sum(conn.execute(sa.delete(t).where(t.c.id.in_(ids))).rowcount for t in (MODELS, COLLECTIONS))
 
-    def set_published(self, model_id, published):
+    def set_published(self, model_id: str, published: bool) -> bool:
         """Show or hide any model in the gallery (the operator's, not an owner's, decision); False if unknown."""
         if not valid_id(model_id):
             return False
@@ -428,10 +438,10 @@ class Store:
             done = conn.execute(sa.update(MODELS).where(MODELS.c.id == model_id).values(published=bool(published)))
             return done.rowcount == 1
 
-    def usage(self):
+    def usage(self) -> dict[str, Any]:
         """{"models": (count, bytes), "published": count, "collections": (count, bytes)} of the whole store."""
         with self._unavailable("reading the store's usage"), self._connect() as conn:
-            def count_and_bytes(table, *where):
+            def count_and_bytes(table: sa.Table, *where: Any) -> tuple[int, int]:
                 row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(table.c.size), 0))
                                    .where(*where)).one()
                 return int(row[0]), int(row[1])

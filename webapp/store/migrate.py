@@ -5,6 +5,7 @@ they are adopted (stamped with the matching revision) and upgraded from there, k
 """
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ _PG_LOCK_KEY = 0x6469676974  # "digit": the advisory lock that serialises migrat
 
 
 @contextmanager
-def write_lock(conn):
+def write_lock(conn: sa.Connection) -> Iterator[sa.Connection]:
     """Hold the store's write lock for the rest of `conn`'s transaction (which the caller ends).
 
     SQLite: BEGIN IMMEDIATE (pysqlite would otherwise begin only at the first INSERT, after the
@@ -43,21 +44,21 @@ def write_lock(conn):
         raise
 
 
-def _config(conn):
+def _config(conn: sa.Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", "webapp.store:migrations")
     config.attributes["connection"] = conn
     return config
 
 
-def current_revision(engine):
+def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at: None for an empty one, "0002" for one versioned by hand as 2."""
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
         return revision if revision is not None else _hand_written(conn)
 
 
-def _hand_written(conn):
+def _hand_written(conn: sa.Connection) -> str | None:
     if not sa.inspect(conn).has_table("schema_version"):
         return None
     version = conn.scalar(sa.text("SELECT max(version) FROM schema_version"))
@@ -66,7 +67,7 @@ def _hand_written(conn):
     return HAND_WRITTEN[version]
 
 
-def upgrade(engine):
+def upgrade(engine: sa.Engine) -> str:
     """Migrate to the current schema in one transaction under the write lock; the revision reached.
 
     Idempotent. Several servers starting at once take turns (the lock), and a failing migration

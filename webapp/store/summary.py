@@ -2,9 +2,12 @@
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from data import DATASETS
+from mlp import MLP
 from webapp.views.images import weight_thumbnail
 
 __all__ = ["summarize"]
@@ -12,13 +15,13 @@ __all__ = ["summarize"]
 MAX_TRAINING_JSON = 8192  # a summary keeps a model's training settings only up to this size
 
 
-def _finite_fraction(value):
+def _finite_fraction(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1:
         return float(value)
     return None
 
 
-def _iso_time(value):
+def _iso_time(value: object) -> str | None:
     """`value` as an ISO 8601 time if it is one (a model's own claim), else None."""
     if not isinstance(value, str) or len(value) > 40:
         return None
@@ -28,11 +31,11 @@ def _iso_time(value):
         return None
 
 
-def summarize(model, measured=None):
+def summarize(model: MLP, measured: Mapping[str, float | None] | None = None) -> dict[str, Any]:
     """The summary a gallery shows of a loaded model, from its metadata (which may be hostile: checked); its
     scores from `measured` instead, where given (what the server measured, not what the file claims)."""
     meta = model.meta
-    history = meta.get("history") if isinstance(meta.get("history"), list) else []
+    history = found if isinstance(found := meta.get("history"), list) else []
     recorded = [r.get("seconds") for r in history if isinstance(r, dict)]
     seconds = [s for s in recorded if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)]
     training = meta.get("training") if isinstance(meta.get("training"), dict) else None

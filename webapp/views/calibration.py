@@ -9,8 +9,11 @@ tab is opened, and each model's figures on it are kept per model (registry.deriv
 import numpy as np
 import streamlit as st
 
-from mlp.calibration import describe, reliability
+from mlp.arrays import Ints
+from mlp.calibration import Reliability, describe, reliability
+from mlp.metrics import Evaluation
 from webapp.session import keys, registry, resources
+from webapp.session.registry import ModelEntry
 from webapp.views import charts
 
 N_BINS = 15
@@ -27,13 +30,13 @@ EXPLAIN = (
 )
 
 
-def test_reliability(entry, ev, y_test):
+def test_reliability(entry: ModelEntry, ev: Evaluation, y_test: Ints) -> Reliability:
     """Reliability of entry's current model on its test set, from its Evaluation's probabilities (kept per model)."""
     return registry.derived(entry, ("calibration", entry.dataset, N_BINS),
                             lambda: reliability(ev.probabilities, y_test, N_BINS))
 
 
-def drawn_reliability(entry, n=None, seed=None):
+def drawn_reliability(entry: ModelEntry, n: int | None = None, seed: int | None = None) -> Reliability:
     """Reliability of entry's current model on the drawn set (generated once per server, kept per model)."""
     n, seed = n or DRAWN_N, DRAWN_SEED if seed is None else seed
     model = entry.current()
@@ -44,7 +47,7 @@ def drawn_reliability(entry, n=None, seed=None):
                             lambda: reliability(model.predict_proba(inputs.x), inputs.labels, N_BINS))
 
 
-def section(entry, ev, y_test):
+def section(entry: ModelEntry, ev: Evaluation, y_test: Ints) -> None:
     """The explanation and, per set, the diagram and its figures; only the open tab is computed."""
     st.markdown(EXPLAIN)
     if entry.dataset != "mnist":
@@ -64,7 +67,7 @@ def section(entry, ev, y_test):
                  "through the Draw page's preprocessing")
 
 
-def show(rel, name, what):
+def show(rel: Reliability, name: str, what: str) -> None:
     """Figures, the diagram and the verdict in words for one Reliability."""
     c = st.columns(3)
     c[0].metric(f"ECE on {name}", f"{rel.ece:.2%}",
@@ -81,5 +84,5 @@ def show(rel, name, what):
                f"({rel.edges[worst]:.0%}–{rel.edges[worst + 1]:.0%}, {_images(rel.count[worst])}).")
 
 
-def _images(n):
+def _images(n: int) -> str:
     return "1 image" if n == 1 else f"{n:,} images"

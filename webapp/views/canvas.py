@@ -21,8 +21,12 @@ width; the component maps pointer positions through that scale, and still sends 
 """
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 import streamlit as st
+from numpy.typing import NDArray
 from streamlit_drawable_canvas import st_canvas
 
 from webapp.session import keys
@@ -84,7 +88,7 @@ SCRIPT = """
 """ % (PAGE_CSS, json.dumps(CANVAS_CSS), keys.CLEAR)
 
 
-def drawing_canvas():
+def drawing_canvas() -> NDArray[np.uint8] | None:
     """Draw the canvas, Clear and the brush control; returns the drawing as RGBA (280, 280, 4) or None.
 
     The page renders SCRIPT once, outside the fragment this runs in (draw.py): it styles the
@@ -117,13 +121,13 @@ def drawing_canvas():
         return None  # not a drawing this canvas makes: read as an empty canvas
 
 
-def _sent(value):
+def _sent(value: Mapping[str, Any] | None) -> str | None:
     """The PNG data URL in the canvas's widget value, or None."""
     drawing = (value or {}).get("drawing") or {}
     return drawing.get("data")
 
 
-def _clear():
+def _clear() -> None:
     """Clear: hand the canvas a new, empty initial drawing, and ignore the one it holds until it sends the empty one."""
     ss = st.session_state
     ss[keys.CANVAS_ROUND] += 1

@@ -2,11 +2,22 @@
 
 import functools
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from numpy.typing import ArrayLike
+
+from mlp.arrays import Floats, Ints
+from mlp.calibration import Reliability
+
+#: A Vega-Lite spec as a dict, for st.vega_lite_chart.
+Spec = dict[str, Any]
+#: Epoch records of a training history: {"epoch": 1, "train_loss": ..., "val_accuracy": ..., ...}.
+History = Iterable[Mapping[str, Any]]
 
 # Colours that read on both the light and the dark theme (axes and text follow the theme).
 ACCENT = "#e4572e"  # the network's answer
@@ -22,7 +33,8 @@ SPLIT_NAMES = {"train": "blue: training", "val": "orange: validation"}
 DIAGONAL = "#cfe8cf"  # correct readings in the confusion matrix
 
 
-def probability_bars(probs, labels=None, height=220, highlight=True, true_class=None):
+def probability_bars(probs: ArrayLike, labels: Iterable[object] | None = None, height: int = 220,
+                     highlight: bool = True, true_class: int | None = None) -> Spec:
     """Bar chart of class probabilities as a Vega-Lite spec (for st.vega_lite_chart): the most likely class
     highlighted, the true class (if given) marked. With highlight=False every bar is plain (nothing read yet).
 
@@ -40,7 +52,7 @@ def probability_bars(probs, labels=None, height=220, highlight=True, true_class=
     return spec
 
 
-def arrow_datasets(spec):
+def arrow_datasets(spec: Spec) -> Spec:
     """The spec with its row lists as Arrow tables, for st.vega_lite_chart; the spec itself is left as it is.
 
     Streamlit sends every dataset as Arrow: a list of rows goes through a pandas DataFrame first
@@ -52,7 +64,7 @@ def arrow_datasets(spec):
 
 
 @functools.lru_cache(maxsize=32)
-def _bars_template(labels, height, true_class):
+def _bars_template(labels: tuple[str, ...], height: int, true_class: int | None) -> str:
     """The bar chart's Vega-Lite spec without its rows, as JSON (each use gets its own copy)."""
     x = alt.X("class:N", sort=list(labels), title=None, axis=alt.Axis(labelAngle=0))
     bars = alt.Chart(alt.Data(name="probs")).mark_bar().encode(
@@ -70,12 +82,12 @@ def _bars_template(labels, height, true_class):
     return json.dumps(bars.properties(height=height).to_dict())
 
 
-def history_frame(history):
+def history_frame(history: History) -> pd.DataFrame:
     """Long-form DataFrame (epoch, metric, split, value) from a list of epoch records."""
     return pd.DataFrame(_history_rows(history), columns=["epoch", "metric", "split", "value"])
 
 
-def _history_rows(history, metrics=("loss", "accuracy")):
+def _history_rows(history: History, metrics: Sequence[str] = ("loss", "accuracy")) -> list[dict[str, Any]]:
     """history_frame's rows as dicts, for `metrics` only."""
     rows = []
     for r in history:
@@ -87,7 +99,7 @@ def _history_rows(history, metrics=("loss", "accuracy")):
     return rows
 
 
-def history_chart(history, metric, height=260):
+def history_chart(history: History, metric: str, height: int = 260) -> alt.Chart:
     """Line chart of train and validation `metric` ('loss' or 'accuracy') per epoch, from epoch 1.
 
     The key is the chart's subtitle: a legend inside the plot covered lines, and one beside or
@@ -100,7 +112,7 @@ def history_chart(history, metric, height=260):
     return _history_lines(alt.Chart(df), metric, height, splits, last)
 
 
-def history_spec(history, metric, height=260):
+def history_spec(history: History, metric: str, height: int = 260) -> Spec:
     """history_chart as a Vega-Lite spec for st.vega_lite_chart, the same chart: built by Altair once per
     shape, with only the rows and the epoch axis new. The Train page redraws it every second while a run
     trains; Altair building and validating the two charts took most of that refresh."""
@@ -114,12 +126,12 @@ def history_spec(history, metric, height=260):
 
 
 @functools.lru_cache(maxsize=16)
-def _history_template(metric, height, splits):
+def _history_template(metric: str, height: int, splits: tuple[str, ...]) -> str:
     """history_spec's chart without its rows (JSON; each use gets its own copy)."""
     return json.dumps(_history_lines(alt.Chart(alt.Data(name="history")), metric, height, splits, 2).to_dict())
 
 
-def _history_lines(chart, metric, height, splits, last):
+def _history_lines(chart: alt.Chart, metric: str, height: int, splits: tuple[str, ...], last: int) -> alt.Chart:
     """The lines of `metric` per epoch over `chart`'s data, epochs 1..last, subtitled with the `splits` shown."""
     axis = alt.Axis(format="%") if metric == "accuracy" else alt.Axis()
     return (
@@ -138,26 +150,26 @@ def _history_lines(chart, metric, height, splits, last):
     )
 
 
-def luminance(colour):
+def luminance(colour: str) -> float:
     """WCAG's relative luminance of a '#rrggbb' colour, 0 (black) to 1 (white)."""
     channels = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
     r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def contrast(a, b):
+def contrast(a: str, b: str) -> float:
     """WCAG's contrast ratio of two '#rrggbb' colours, 1 to 21."""
     light, dark = sorted((luminance(a), luminance(b)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
 
 
-def ink(fill):
+def ink(fill: str) -> str:
     """Black or white, whichever reads better on `fill` ('#rrggbb'): at least 4.58:1 on any colour (WCAG AA
     asks 4.5:1). Dark grey or a fixed threshold on the count left mid-red cells near 4:1."""
     return "#000000" if contrast("#000000", fill) >= contrast("#ffffff", fill) else "#ffffff"
 
 
-def _cell_colours(cm):
+def _cell_colours(cm: Ints) -> list[str]:
     """Fill per cell: green diagonal, none for zero, orange to red by count off the diagonal.
 
     Zero cells stay transparent (and unlabelled), so the matrix reads on a light or a dark page.
@@ -181,7 +193,8 @@ def _cell_colours(cm):
     return colours
 
 
-def confusion_heatmap(cm, labels=None, selected=None, selection_name="cell"):
+def confusion_heatmap(cm: ArrayLike, labels: Sequence[str] | None = None,
+                      selected: Sequence[int] | None = None, selection_name: str = "cell") -> alt.LayerChart:
     """Heatmap of a confusion matrix with counts; clicking a cell selects (true, predicted).
 
     `selected`, a (true, predicted) pair or None, is the cell the page is filtering by: it stays
@@ -193,7 +206,7 @@ def confusion_heatmap(cm, labels=None, selected=None, selection_name="cell"):
     labels = [str(i) for i in range(k)] if labels is None else [str(x) for x in labels]
     true, pred = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     fill = _cell_colours(cm)
-    faded = [selected is not None and (i, j) != tuple(selected) for i, j in zip(true.ravel(), pred.ravel())]
+    faded = [selected is not None and (int(i), int(j)) != tuple(selected) for i, j in zip(true.ravel(), pred.ravel())]
     df = pd.DataFrame({
         "true": true.ravel(), "predicted": pred.ravel(), "count": cm.ravel(),
         "true_label": [labels[i] for i in true.ravel()], "predicted_label": [labels[j] for j in pred.ravel()],
@@ -217,7 +230,7 @@ def confusion_heatmap(cm, labels=None, selected=None, selection_name="cell"):
     return (cells + text).properties(width=alt.Step(36), height=alt.Step(30))
 
 
-def weight_histogram(w, title, bins=60):
+def weight_histogram(w: ArrayLike, title: str, bins: int = 60) -> alt.Chart:
     """Histogram of one layer's weights, binned in NumPy (not in the browser); fits its column."""
     counts, edges = np.histogram(w, bins=bins)
     df = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
@@ -235,7 +248,7 @@ def weight_histogram(w, title, bins=60):
     )
 
 
-def per_class_chart(per_class, labels=None):
+def per_class_chart(per_class: ArrayLike, labels: Sequence[str] | None = None) -> alt.Chart:
     """Per-class accuracy as dots on an axis that starts just below the weakest class.
 
     Dots, not bars: a bar's length would claim a zero the zoomed axis does not show.
@@ -256,7 +269,7 @@ def per_class_chart(per_class, labels=None):
     )
 
 
-def embedding_map(base, here):
+def embedding_map(base: Mapping[str, Any], here: Floats) -> Spec:
     """The test-set map (`embedding_base`) with the current drawing, `here` (2,), as an orange diamond.
 
     A Vega-Lite spec for st.vega_lite_chart: only the drawing's row is new each stroke.
@@ -267,7 +280,8 @@ def embedding_map(base, here):
     return spec
 
 
-def embedding_base(coords, classes, indices, labels, height=420):
+def embedding_base(coords: Floats, classes: Ints, indices: ArrayLike, labels: Sequence[str],
+                   height: int = 420) -> dict[str, Any]:
     """What the map keeps per model: the spec (JSON) and its test-image dots, made ready to send once.
 
     coords (n, 2), classes (n,), indices (n,) test-image numbers (a click selects "index").
@@ -303,7 +317,7 @@ def embedding_base(coords, classes, indices, labels, height=420):
             "points": dataframe_util.convert_anything_to_arrow_bytes(points)}
 
 
-def difference_heatmap(diff, labels=None):
+def difference_heatmap(diff: ArrayLike, labels: Sequence[str] | None = None) -> alt.LayerChart:
     """Heatmap of B's confusion matrix minus A's: green cells gained images, red ones lost them, blank unchanged.
 
     Off the diagonal a gain is more mistakes, so the colour there is flipped: green always means B did better.
@@ -334,19 +348,19 @@ def difference_heatmap(diff, labels=None):
     return (cells + text).properties(width=alt.Step(36), height=alt.Step(30))
 
 
-def _red_white_green(t):
+def _red_white_green(t: float) -> str:
     """-1 (red: B did worse) through 0 (near white) to 1 (green: B did better), as '#rrggbb'."""
     white, red, green = np.array([247, 247, 247]), np.array([192, 57, 43]), np.array([30, 132, 73])
     rgb = white + abs(t) * ((green if t > 0 else red) - white)
     return "#%02x%02x%02x" % tuple(int(round(c)) for c in rgb)
 
 
-def _label_expr(labels):
+def _label_expr(labels: Iterable[object]) -> str:
     """A Vega expression showing class names instead of class numbers on an axis."""
     return "[" + ", ".join(repr(str(x)) for x in labels) + "][datum.value]"
 
 
-def reliability_diagram(rel, height=300):
+def reliability_diagram(rel: Reliability, height: int = 300) -> Spec:
     """Reliability diagram of an mlp.calibration.Reliability as a Vega-Lite spec (for st.vega_lite_chart).
 
     One bar per non-empty confidence bin, as tall as the fraction read correctly, fainter the fewer
@@ -364,7 +378,7 @@ def reliability_diagram(rel, height=300):
 
 
 @functools.lru_cache(maxsize=8)
-def _reliability_template(height):
+def _reliability_template(height: int) -> str:
     """The reliability diagram's Vega-Lite spec without its rows, as JSON (each use gets its own copy)."""
     unit = alt.Scale(domain=[0, 1], nice=False)
     bars = alt.Chart(alt.Data(name="bins")).mark_bar(color=MUTED, stroke=ACCENT, strokeWidth=1).encode(

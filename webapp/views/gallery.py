@@ -9,14 +9,16 @@ never from model files: a card's picture is the thumbnail made when the model wa
 import functools
 import math
 import re
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import streamlit as st
 
 from webapp import text
 from webapp.session import keys, registry
-from webapp.store import StoreError
+from webapp.session.registry import ModelEntry
+from webapp.store import Store, StoreError
 from webapp.training.status import plural
 from webapp.views import images
 from webapp.views.display import settings_summary
@@ -29,6 +31,8 @@ REFRESH_SECONDS = 5  # how often a class's leaderboard looks for new models (one
 MAX_PICTURE = 16_384  # characters of a thumbnail data URL a card shows (they are about 4,000)
 MAX_DETAILS = 160  # characters of a card's details line (a model file's settings may be long)
 PNG_DATA_URL = "data:image/png;base64,"
+#: A store summary row (Store.list_published): id, name, scores, architecture, ... as the store keeps them.
+Row = Mapping[str, Any]
 # Pictures are a few pixels enlarged: keep them sharp.
 STYLE = "<style>.st-key-%s img{image-rendering:pixelated}</style>" % keys.GALLERY_CARDS
 
@@ -47,21 +51,21 @@ class Card(NamedTuple):
     class_code: str  # "" when it belongs to no class
 
 
-def class_code_problem(code):
+def class_code_problem(code: str) -> str | None:
     """Why `code` is not a class code, or None (empty means no class)."""
     if code and not CLASS_CODE.fullmatch(code):
         return "A class code is 1 to 32 letters, digits, - or _ (no spaces)."
     return None
 
 
-def class_code_or_error(text):
+def class_code_or_error(text: str) -> str:
     """URL parser for `class=`: the code, or ValueError (the page then starts without a class)."""
     if class_code_problem(text):
         raise ValueError(class_code_problem(text))
     return text
 
 
-def flag(text):
+def flag(text: str) -> bool:
     """URL parser for an on/off switch: "1" or "true" is on, "0" or "false" off; ValueError for anything else."""
     value = {"1": True, "true": True, "0": False, "false": False}.get(text.lower())
     if value is None:
@@ -69,14 +73,14 @@ def flag(text):
     return value
 
 
-def percent(value):
+def percent(value: object) -> str:
     """0.9731 -> '97.31%'; MISSING for anything that is not a fraction in [0, 1]."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1:
         return f"{value:.2%}"
     return MISSING
 
 
-def picture(summary):
+def picture(summary: Row) -> str | None:
     """The summary's thumbnail if it is a PNG data URL of sane size, else None (rows shared before thumbnails)."""
     url = summary.get("thumbnail")
     if isinstance(url, str) and url.startswith(PNG_DATA_URL) and len(url) <= MAX_PICTURE:
@@ -84,7 +88,7 @@ def picture(summary):
     return None
 
 
-def _details(row):
+def _details(row: Row) -> str:
     epochs = row.get("epochs")
     words = [row.get("architecture") or MISSING,
              plural(epochs, "epoch") if isinstance(epochs, int) and not isinstance(epochs, bool) else MISSING,
@@ -93,27 +97,27 @@ def _details(row):
     return line if len(line) <= MAX_DETAILS else line[:MAX_DETAILS - 1] + "…"
 
 
-def _day(row):
+def _day(row: Row) -> str:
     shared = row.get("shared")
     if isinstance(shared, str) and re.match(r"\d{4}-\d\d-\d\d", shared):
         return shared[:10]
     return MISSING
 
 
-def cards(rows):
+def cards(rows: Sequence[Row]) -> list[Card]:
     """Store summary rows (in the order shown) -> Cards, ranked from 1."""
     return [Card(rank, str(r["id"]), str(r.get("name") or MISSING), picture(r), percent(r.get("test_accuracy")),
                  percent(r.get("drawn_accuracy")), _details(r), _day(r), str(r.get("class_code") or ""))
             for rank, r in enumerate(rows, 1)]
 
 
-def signature(rows):
+def signature(rows: Sequence[Row]) -> tuple[tuple[Any, Any, Any], ...]:
     """What the leaderboard shows of `rows`, to tell when it changed: ids, names and scores, in order."""
     return tuple((r.get("id"), r.get("name"), r.get("test_accuracy")) for r in rows)
 
 
 @functools.cache
-def placeholder():
+def placeholder() -> str:
     """The picture of a card whose model was shared before pictures were kept: blank grey tiles."""
     grid = images.weight_grid(np.zeros((784, images.THUMBNAIL_UNITS), np.float32), range(images.THUMBNAIL_UNITS),
                               columns=images.THUMBNAIL_COLUMNS, scale=1, pad=1)
@@ -122,7 +126,8 @@ def placeholder():
     return images.png_data_url(grid)
 
 
-def card_grid(rows, empty="Nothing published here yet. Train a model, then publish it below."):
+def card_grid(rows: Sequence[Row],
+              empty: str = "Nothing published here yet. Train a model, then publish it below.") -> None:
     """A card per model, PER_ROW to a row (one a row on a phone): picture, name, scores, Draw and Inspect."""
     if not rows:
         st.info(empty)
@@ -136,7 +141,7 @@ def card_grid(rows, empty="Nothing published here yet. Train a model, then publi
     st.html(STYLE, width="content")
 
 
-def picture_alt(card):
+def picture_alt(card: Card) -> str:
     """What a card's picture shows, for screen readers (the card's heading gives the model's name)."""
     if card.picture is None:
         return "No picture: this model was shared before pictures of the weights were kept"
@@ -144,7 +149,7 @@ def picture_alt(card):
             "red where ink pushes a unit up, blue where it pulls it down")
 
 
-def _card(card):
+def _card(card: Card) -> None:
     # The rank's dot escaped: a heading that starts "1." would be a numbered list.
     st.subheader(f"{card.rank}\\. {text.literal(card.name)}", anchor=False)
     st.image(card.picture or placeholder(), width="stretch", alt=picture_alt(card))
@@ -186,7 +191,7 @@ header[data-testid="stHeader"]{display:none!important}
 </style>"""
 
 
-def board_html(board_cards, code):
+def board_html(board_cards: Sequence[Card], code: str) -> str:
     """The leaderboard as HTML for st.html: rank, name and test accuracy in large type, the theme's own colours.
 
     Names and the code are escaped (text.html): a visitor's text is shown, never run.
@@ -202,12 +207,12 @@ def board_html(board_cards, code):
             f'<ol>{items}</ol></div>')
 
 
-def projector_heading(code):
+def projector_heading(code: str) -> None:
     """The class's name in large type, for the projector view (which has no page title)."""
     st.html(f'{PROJECTOR_STYLE}<p class="dl-class">Class {text.html(code.lower())}</p>')
 
 
-def leaderboard(store, code, rows):
+def leaderboard(store: Store, code: str, rows: Sequence[Row]) -> None:
     """A class's models ranked by test accuracy in large type, for a projector; it follows new models by itself.
 
     `rows` are the class's rows, ranked (Store.leaderboard). Every REFRESH_SECONDS a fragment reads the
@@ -222,7 +227,7 @@ def leaderboard(store, code, rows):
     st.fragment(_watch, run_every=REFRESH_SECONDS)(store, code)
 
 
-def _watch(store, code):
+def _watch(store: Store, code: str) -> None:
     """Rerun the page when the class's leaderboard changed since the page drew it."""
     ss = st.session_state
     if ss.pop(keys.GALLERY_FRESH, False):
@@ -238,7 +243,7 @@ def _watch(store, code):
 # -- Publish ------------------------------------------------------------------------------------------
 
 
-def publish_form(store, code):
+def publish_form(store: Store, code: str) -> None:
     """Publish one of this session's finished models to the gallery (and to a class, with a code)."""
     mine = {n: e for n, e in registry.session_models().items()
             if e.current() is not None and (e.job is None or e.job.done)}
@@ -269,7 +274,7 @@ def publish_form(store, code):
             _publish(store, mine, *pending)
 
 
-def _publish(store, mine, pick, name, target):
+def _publish(store: Store, mine: Mapping[str, ModelEntry], pick: str, name: str, target: str) -> None:
     """Measure `pick` on this server's data and store it published (what Publish pressed asked for)."""
     ss = st.session_state
     entry = mine.get(pick)

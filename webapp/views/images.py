@@ -2,15 +2,19 @@
 
 import base64
 import io
+from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from PIL import Image
+
+from mlp.arrays import Floats
 
 CANVAS_MAX_SIDE = 1200  # the 280-pixel canvas at up to 4 times (a phone's screen draws it at its pixel ratio)
 CANVAS_MAX_URL = 4 * 1024 * 1024  # characters of the drawing's data URL (a real one is tens of kilobytes)
 
 
-def decode_canvas(data_url):
+def decode_canvas(data_url: object) -> NDArray[np.uint8]:
     """The canvas's drawing, a PNG data URL, as an (h, w, 4) uint8 array; ValueError for anything else.
 
     The browser sends this, so it is checked before it is decoded: its length, its kind, and the
@@ -33,7 +37,7 @@ def decode_canvas(data_url):
         raise ValueError(f"the drawing is not a readable PNG ({e})") from None
 
 
-def enlarge(image28, scale=10, grid=True):
+def enlarge(image28: ArrayLike, scale: int = 10, grid: bool = True) -> NDArray[np.uint8]:
     """A (28, 28) float image in [0, 1] -> (28*scale, 28*scale) uint8 with visible pixels.
 
     Each pixel becomes a scale x scale block; a faint grid separates the blocks.
@@ -46,7 +50,7 @@ def enlarge(image28, scale=10, grid=True):
     return out
 
 
-def diverging_rgb(values, limit=None):
+def diverging_rgb(values: ArrayLike, limit: float | None = None) -> NDArray[np.uint8]:
     """Map values to RGB uint8 with a blue-white-red scale, symmetric around 0."""
     v = np.asarray(values, dtype=np.float32)
     limit = float(np.abs(v).max()) if limit is None else float(limit)
@@ -58,7 +62,8 @@ def diverging_rgb(values, limit=None):
     return rgb.astype(np.uint8)
 
 
-def weight_grid(w, units, columns=16, scale=3, pad=2):
+def weight_grid(w: Floats, units: Iterable[int], columns: int = 16, scale: int = 3,
+                pad: int = 2) -> NDArray[np.uint8]:
     """First-layer weights W (784, n_hidden) -> one RGBA image of the chosen units' 28x28 tiles.
 
     Each tile uses its own symmetric colour limit, so weak and strong units are both visible.
@@ -82,7 +87,7 @@ THUMBNAIL_UNITS, THUMBNAIL_COLUMNS = 8, 4  # a gallery card's picture: the first
 THUMBNAIL_COLOURS = 16  # a palette this small keeps the picture near 4 KB as a data URL
 
 
-def weight_thumbnail(w, units=THUMBNAIL_UNITS, columns=THUMBNAIL_COLUMNS):
+def weight_thumbnail(w: ArrayLike, units: int = THUMBNAIL_UNITS, columns: int = THUMBNAIL_COLUMNS) -> str:
     """A small picture of a model's first-layer weights W (784, n_hidden): its first `units` units as 28x28
     tiles, one pixel per weight, as a palette PNG data URL of about 4 KB (the browser enlarges it).
 
@@ -98,7 +103,8 @@ def weight_thumbnail(w, units=THUMBNAIL_UNITS, columns=THUMBNAIL_COLUMNS):
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def unit_grid(values, scale=None, width=256, mark=None):
+def unit_grid(values: ArrayLike, scale: float | None = None, width: int = 256,
+              mark: int | None = None) -> NDArray[np.uint8]:
     """One hidden layer's activations (units,) -> an RGB heat grid, one square per unit, about `width` px wide.
 
     Units fill a near-square grid (1024 units: 32x32; 16 units: 4x4) in unit order, so unit u sits
@@ -129,12 +135,12 @@ def unit_grid(values, scale=None, width=256, mark=None):
     return out
 
 
-def grid_columns(n):
+def grid_columns(n: int) -> int:
     """Columns of the near-square grid that unit_grid lays `n` units out in."""
     return max(1, int(np.ceil(np.sqrt(n))))
 
 
-def saliency_overlay(image28, saliency28, scale=8):
+def saliency_overlay(image28: ArrayLike, saliency28: ArrayLike, scale: int = 8) -> NDArray[np.uint8]:
     """The 28x28 input in grey with the saliency on top: red where ink raises the class, blue where it lowers it."""
     img = np.clip(np.asarray(image28, np.float32).reshape(28, 28), 0, 1)
     s = np.asarray(saliency28, np.float32).reshape(28, 28)
@@ -149,7 +155,7 @@ def saliency_overlay(image28, saliency28, scale=8):
     return np.kron(out, np.ones((scale, scale, 1), np.uint8))
 
 
-def png_data_url(image):
+def png_data_url(image: ArrayLike) -> str:
     """A uint8 image ((h, w) grey, (h, w, 3) RGB or (h, w, 4) RGBA) as a PNG `data:` URL, for st.image.
 
     st.image hands a data URL to the browser as it is, inside the page's message: no media file for

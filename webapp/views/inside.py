@@ -7,13 +7,18 @@ What depends only on the model (the map of the test set, the test images that ex
 unit) is computed once per model and kept (registry.derived).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import streamlit as st
+from numpy.typing import NDArray
 
 from data import DatasetError, DatasetNotFound
-from mlp import explain
+from mlp import MLP, explain
+from mlp.arrays import Floats
 from webapp import text
 from webapp.session import keys, registry, resources
+from webapp.session.registry import ModelEntry
 from webapp.views import charts, display, images
 
 MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
@@ -23,7 +28,8 @@ TOP_IMAGES = 8
 TABS = ("Activations", "Why this digit", "Where it sits", "Two models")
 
 
-def section(entry, model, x, traced, labels):
+def section(entry: ModelEntry, model: MLP, x: Floats | None, traced: explain.Trace | None,
+            labels: Sequence[str]) -> None:
     """The four tabs under the canvas; only the open one runs. x: the (1, 784) input, or None before a drawing.
 
     Lazy tabs (on_change="rerun"): a stroke costs the server only the view the visitor is looking at,
@@ -35,7 +41,7 @@ def section(entry, model, x, traced, labels):
         if not tab.open:
             continue
         with tab:
-            if x is None:
+            if x is None or traced is None:  # (traced is None exactly when x is)
                 st.caption("Draw a digit to see inside the network.")
             elif not traced.hidden and view in (activations, where):
                 st.caption("This model has no hidden layer: its inputs go straight to the ten outputs.")
@@ -43,7 +49,7 @@ def section(entry, model, x, traced, labels):
                 view(entry, model, x, traced, labels)
 
 
-def activations(entry, model, x, traced, labels):
+def activations(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels: Sequence[str]) -> None:
     """Every hidden layer as a grid of units, brightest most active; a picked unit's template and favourite images."""
     ss = st.session_state
     sizes = [h.shape[1] for h in traced.hidden]
@@ -95,14 +101,14 @@ def activations(entry, model, x, traced, labels):
                   f"This drawing gives it {traced.hidden[layer][0, unit]:.2f}.")
 
 
-def favourite_images(entry, model, layer):
+def favourite_images(entry: ModelEntry, model: MLP, layer: int) -> NDArray[np.intp] | None:
     """(units, TOP_IMAGES) test-image indices that excite each unit of `layer` most; None without the dataset."""
     try:
         x_test, _ = resources.test_inputs(entry.dataset)
     except (DatasetNotFound, DatasetError):
         return None
 
-    def compute():
+    def compute() -> NDArray[np.intp]:
         h = explain.trace(model, x_test).hidden[layer]  # (n, units)
         part = np.argpartition(-h, TOP_IMAGES, axis=0)[:TOP_IMAGES]  # (k, units), unordered
         order = np.argsort(-np.take_along_axis(h, part, axis=0), axis=0, kind="stable")
@@ -112,7 +118,7 @@ def favourite_images(entry, model, layer):
         return registry.derived(entry, ("favourites", layer), compute)
 
 
-def why(entry, model, x, traced, labels):
+def why(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels: Sequence[str]) -> None:
     """Saliency over the 28x28 input, for the reading or a digit the user picks."""
     reading = int(traced.probs[0].argmax())
     options = [None, *range(len(labels))]
@@ -131,7 +137,7 @@ def why(entry, model, x, traced, labels):
               "probability far more than blanking 10% of the ink at random (docs/inside-the-network.md).")
 
 
-def where(entry, model, x, traced, labels):
+def where(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels: Sequence[str]) -> None:
     """The drawing on a 2-D map of the test set (PCA of the last hidden layer); a click opens a test image."""
     try:
         x_test, y_test = resources.test_inputs(entry.dataset)
@@ -153,7 +159,7 @@ def where(entry, model, x, traced, labels):
         st.switch_page("app_pages/inspect.py")
 
 
-def _open_clicked():
+def _open_clicked() -> None:
     ss = st.session_state
     points = ss[keys.MAP_CHART].selection.get("image", [])
     if points:
@@ -162,7 +168,7 @@ def _open_clicked():
         ss[keys.OPEN_SAMPLE] = ss[keys.F_SAMPLE]
 
 
-def two_models(entry, model, x, traced, labels):
+def two_models(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels: Sequence[str]) -> None:
     """The same drawing through a second model, beside the first."""
     entries = registry.all_models()
     others = [n for n, e in entries.items() if n != entry.name and e.current() is not None]

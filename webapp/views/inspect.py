@@ -1,11 +1,17 @@
 """The Inspect page's sections, each drawn from a model and pure helpers."""
 
+from collections.abc import Iterable, Sequence
+
 import streamlit as st
 
-from mlp import explain
+from data import Dataset
+from mlp import MLP, explain
+from mlp.arrays import Floats, Ints, Pixels
+from mlp.metrics import Evaluation
 from webapp import text
 from webapp.session import keys, registry, resources
-from webapp.views import charts, images, urlstate
+from webapp.session.registry import ModelEntry
+from webapp.views import charts, fields, images
 from webapp.views.display import (
     compared_image_alt,
     curves_note,
@@ -20,18 +26,18 @@ TILE_WIDTH = 96  # px per mistake: a phone fits three in a row, a desktop a doze
 PER_COMPARE = 24  # images shown of what model B fixed, and of what it broke
 
 
-def filter_fields(n_classes, n_test):
+def filter_fields(n_classes: int, n_test: int) -> list[fields.UrlField]:
     """The mistake browser's widgets and their URL names; a shared link restores them."""
     return [
-        urlstate.UrlField(keys.F_TRUE, ANY, "true", urlstate.int_in(0, n_classes - 1)),
-        urlstate.UrlField(keys.F_PRED, ANY, "pred", urlstate.int_in(0, n_classes - 1)),
-        urlstate.UrlField(keys.F_ORDER, "confident", "order", urlstate.choice(ORDERS)),
-        urlstate.UrlField(keys.F_PAGE, 1, "page", urlstate.int_in(1)),
-        urlstate.UrlField(keys.F_SAMPLE, None, "sample", urlstate.int_in(0, n_test - 1)),
+        fields.UrlField(keys.F_TRUE, ANY, "true", fields.int_in(0, n_classes - 1)),
+        fields.UrlField(keys.F_PRED, ANY, "pred", fields.int_in(0, n_classes - 1)),
+        fields.UrlField(keys.F_ORDER, "confident", "order", fields.choice(ORDERS)),
+        fields.UrlField(keys.F_PAGE, 1, "page", fields.int_in(1)),
+        fields.UrlField(keys.F_SAMPLE, None, "sample", fields.int_in(0, n_test - 1)),
     ]
 
 
-def summary(entry, model):
+def summary(entry: ModelEntry, model: MLP) -> None:
     """Architecture, size, scores, training curves and settings."""
     meta = model.meta
     history = meta.get("history", [])
@@ -66,7 +72,7 @@ def summary(entry, model):
                          hide_index=True, width="stretch")
 
 
-def weights(model):
+def weights(model: MLP) -> None:
     """First-layer weight tiles and every layer's weight histogram."""
     w0 = model.dense[0].params["W"]
     n_units = w0.shape[1]
@@ -83,7 +89,7 @@ def weights(model):
             col.altair_chart(charts.weight_histogram(w, title), width="stretch")
 
 
-def sample_card(x, true, probs, labels, index):
+def sample_card(x: Pixels, true: int, probs: Floats, labels: Sequence[str], index: int) -> None:
     """One test image with its probabilities, the true class marked; Close clears the choice."""
     with st.container(border=True):
         a, b, c = st.columns([1, 3, 1])
@@ -99,7 +105,8 @@ def sample_card(x, true, probs, labels, index):
             st.rerun()
 
 
-def mistake_grid(items, x_test, y_test, probabilities, labels):
+def mistake_grid(items: Iterable[int], x_test: Pixels, y_test: Ints, probabilities: Floats,
+                 labels: Sequence[str]) -> None:
     """Misclassified test images as tiles that wrap to the screen's width, each with a probabilities button."""
     captions, alts = [], []
     for i in items:
@@ -109,7 +116,8 @@ def mistake_grid(items, x_test, y_test, probabilities, labels):
     image_grid(items, x_test, captions, alts)
 
 
-def image_grid(items, x_test, captions, alts, key_prefix="s"):
+def image_grid(items: Iterable[int], x_test: Pixels, captions: Iterable[str], alts: Iterable[str],
+               key_prefix: str = "s") -> None:
     """Test images as tiles that wrap (3 in a row on a phone, a dozen on a desktop); a button opens each one.
     `alts` say what each image shows, for screen readers."""
     grid = st.container(horizontal=True, gap="small", key=f"{keys.ICON_BUTTONS}_{key_prefix.replace(' ', '_')}")
@@ -123,7 +131,7 @@ def image_grid(items, x_test, captions, alts, key_prefix="s"):
             st.rerun()
 
 
-def compare(entry, ds, ev, labels):
+def compare(entry: ModelEntry, ds: Dataset, ev: Evaluation, labels: Sequence[str]) -> None:
     """Model A (the page's model) against a model B on the test set: what B fixed and what it broke."""
     b = registry.compare_selector(entry)
     if b is None:

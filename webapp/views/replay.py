@@ -1,8 +1,12 @@
 """The Inspect page's replay of a session-trained run: its weights and test scores epoch by epoch."""
 
+from collections.abc import Sequence
+
 import streamlit as st
 
+from mlp.arrays import Inputs, Ints
 from webapp.session import keys
+from webapp.session.registry import ModelEntry
 from webapp.training import replay
 from webapp.views import charts, display, images
 
@@ -10,14 +14,15 @@ REPLAY_EPOCH = "replay_epoch"  # the epoch slider
 REPLAY_CM = "replay_cm"  # the confusion matrix at that epoch (no selection; the key keeps it apart from the page's)
 
 
-def replay_section(entry, x_test, y_test, labels):
+def replay_section(entry: ModelEntry, x_test: Inputs, y_test: Ints, labels: Sequence[str]) -> None:
     """An epoch slider over `entry`'s run, with the test accuracy, first-layer weights and confusion matrix then.
 
     Draws nothing for a model without a run in this session, or with fewer than two kept epochs.
     """
     job = entry.job
-    if job is None:
+    if job is None or job.model is None:
         return
+    model = job.model
     stored = job.epoch_weights()
     if len(stored) < 2:
         return
@@ -28,7 +33,7 @@ def replay_section(entry, x_test, y_test, labels):
     st.markdown("**Watch it learn**: the model as it was after each epoch of its run in this session.")
     epoch = st.select_slider("Epoch", epochs, key=REPLAY_EPOCH)
     weights = stored[epoch]
-    result = replay.CACHE.get(job, epoch, lambda: replay.evaluate_epoch(job.model, weights, x_test, y_test, epoch))
+    result = replay.CACHE.get(job, epoch, lambda: replay.evaluate_epoch(model, weights, x_test, y_test, epoch))
     done = len(job.records)
     if len(epochs) < done:
         st.caption(f"{len(epochs)} of this run's {done} epochs are kept, evenly spaced, "

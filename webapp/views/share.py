@@ -7,10 +7,13 @@ link itself (`drawing=`, webapp.views.links), beside the model that read it.
 
 import re
 
+import numpy as np
 import streamlit as st
+from numpy.typing import ArrayLike, NDArray
 
 from webapp import text
 from webapp.session import keys, registry, resources
+from webapp.session.registry import ModelEntry
 from webapp.store import StoreError
 from webapp.views import links
 
@@ -20,7 +23,7 @@ DRAWING_PARAM = "drawing"
 SHAREABLE = ("trained", "uploaded", "shared", "taught")
 
 
-def share(entry):
+def share(entry: ModelEntry) -> str | None:
     """Put `entry`'s model in the store (once) and its id in the address bar; the id, or None (said why)."""
     ss = st.session_state
     if entry.shared:
@@ -42,7 +45,7 @@ def share(entry):
     return model_id
 
 
-def share_model_button(entry, key):
+def share_model_button(entry: ModelEntry | None, key: str) -> None:
     """'Share model' for a trained, uploaded or taught model whose training has finished."""
     if entry is None or entry.kind not in SHAREABLE or entry.current() is None:
         return
@@ -57,10 +60,11 @@ def share_model_button(entry, key):
         st.rerun()
 
 
-def share_drawing_button(entry, x28, key="share_drawing"):
+def share_drawing_button(entry: ModelEntry, x28: ArrayLike | None, key: str = "share_drawing") -> None:
     """'Share drawing': the drawing (and the model that read it) in the address bar."""
-    if st.button("Share drawing", key=key, icon=":material/ios_share:", disabled=x28 is None,
-                 help="Put this drawing and the model in the address bar: the link reopens the same reading."):
+    clicked = st.button("Share drawing", key=key, icon=":material/ios_share:", disabled=x28 is None,
+                        help="Put this drawing and the model in the address bar: the link reopens the same reading.")
+    if clicked and x28 is not None:  # (the button is disabled without a drawing)
         params = {}
         if entry.kind != "pretrained":
             if share(entry) is None:
@@ -72,7 +76,7 @@ def share_drawing_button(entry, x28, key="share_drawing"):
         st.rerun()
 
 
-def shared_drawing():
+def shared_drawing() -> NDArray[np.float32] | None:
     """The drawing a link carries ((28, 28) floats), or None; a bad one is explained once and dropped."""
     packed = st.query_params.get(DRAWING_PARAM)
     if packed is None:
@@ -85,12 +89,12 @@ def shared_drawing():
         return None
 
 
-def drop_shared_drawing():
+def drop_shared_drawing() -> None:
     """The visitor drew their own: the link's drawing is no longer what the page shows."""
     st.query_params.pop(DRAWING_PARAM, None)
 
 
-def show_notice():
+def show_notice() -> None:
     """The last share's outcome, once: the link to copy, or why it failed."""
     notice = st.session_state.pop(keys.SHARE_NOTICE, None)
     if notice is None:
@@ -102,11 +106,11 @@ def show_notice():
         st.code(f"{app_root()}/?{query}", language=None, wrap_lines=True)  # opens on Draw
 
 
-def app_root():
+def app_root() -> str:
     """The app's address without the page: links open on Draw, the default page."""
     return re.sub(r"/(train|inspect|gallery)$", "", (st.context.url or "").rstrip("/"))
 
 
-def _notice(kind, message, link=None):
+def _notice(kind: str, message: str, link: dict[str, str] | None = None) -> None:
     """Keep a notice for show_notice; `message` is Markdown, with any visitor's text in it made literal."""
     st.session_state[keys.SHARE_NOTICE] = (kind, message, link)

@@ -13,21 +13,27 @@ drawings. Nothing lists kept drawings, and saving again from the same session up
 """
 
 import hashlib
+from collections.abc import Sequence
 
 import streamlit as st
+from numpy.typing import ArrayLike
+from streamlit.delta_generator import DeltaGenerator
 
 from data import DatasetError, DatasetNotFound
+from mlp import MLP
 from mlp.unsure import judge, threshold_of
 from webapp import settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
+from webapp.session.registry import ModelEntry
 from webapp.store import StoreError, StoreUnavailable
+from webapp.training.job import TrainingJob
 from webapp.training.memory import model_bytes, worker_bytes
 from webapp.training.protocol import JobState
 from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
 from webapp.training.status import plural
-from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, kept_note
+from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, Merged, kept_note
 from webapp.views import display, images, share
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
@@ -43,28 +49,28 @@ OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, acr
 STYLE = "<style>.st-key-%s [role=radiogroup]{flex-wrap:wrap;gap:0.25rem}</style>" % keys.CORRECTION
 
 
-def noun(entry):
+def noun(entry: ModelEntry | None) -> str:
     """What a model's classes are called in "That doesn't look like a …"."""
     return NOUNS.get(entry.dataset if entry is not None else "mnist", "known class")
 
 
-def reading(entry, model, probs, labels):
+def reading(entry: ModelEntry | None, model: MLP, probs: ArrayLike, labels: Sequence[str]) -> display.Reading:
     """The reading's words (display.Reading): a class in the Prediction slot only when the network is sure."""
     return display.reading(judge(probs, threshold_of(model)), labels, noun(entry))
 
 
-def unsure_note(note):
+def unsure_note(note: str | None) -> None:
     """The unsure note under the reading, as a badge (nothing when the reading is sure)."""
     if note is not None:
         st.markdown(f":orange-badge[:material/help: {note}]")
 
 
-def drawings():
+def drawings() -> Drawings:
     """This session's Drawings, created on first use."""
     return st.session_state.setdefault(keys.DRAWINGS, Drawings())
 
 
-def section(entry, model, x28):
+def section(entry: ModelEntry | None, model: MLP | None, x28: ArrayLike | None) -> None:
     """Corrections, Your drawings and Teach the model, under the reading; nothing for models of other datasets."""
     follow_link()  # before the dataset check: kept drawings are the session's, whatever model is selected
     if entry is None or entry.dataset != "mnist":
@@ -88,7 +94,7 @@ def section(entry, model, x28):
     _teach(entry, model, kept, job)
 
 
-def follow_link():
+def follow_link() -> None:
     """Merge the drawings a `mine=<id>` link names into this session's, once per link; say what happened.
 
     An unknown, removed or malformed id changes nothing but the address bar (the id is dropped).
@@ -124,7 +130,7 @@ def follow_link():
     ss[OPEN_KEPT] = True  # show them
 
 
-def merged_message(merged):
+def merged_message(merged: Merged) -> str:
     """What loading a link's drawings did, in words (a webapp.training.teaching.Merged)."""
     said = [f"Loaded {plural(merged.added, 'drawing')} from the link into Your drawings."]
     if merged.already:
@@ -137,7 +143,7 @@ def merged_message(merged):
     return " ".join(said)
 
 
-def _corrections(x28):
+def _corrections(x28: ArrayLike) -> None:
     """'Wrong? It's a' and the ten digits: a click keeps the drawing with that digit."""
     try:
         kept = drawings().find(x28)
@@ -149,7 +155,7 @@ def _corrections(x28):
                   "your handwriting. A right reading can be kept too, as an example.")
 
 
-def _keep(x28):
+def _keep(x28: ArrayLike) -> None:
     """The pills' callback: keep the drawing with the digit clicked, reset the pills, say what happened."""
     ss = st.session_state
     digit = ss.get(keys.CORRECTION)
@@ -166,7 +172,7 @@ def _keep(x28):
     ss[keys.TEACH_NOTICE] = (":material/bookmark_added:", f"{said} a {digit} in Your drawings ({len(kept)})")
 
 
-def _your_drawings(kept):
+def _your_drawings(kept: Drawings) -> None:
     """The expander of thumbnails, each with its digit and a delete button, and Clear all; drawn only while open."""
     # The label carries the count, and a new label is a new expander to Streamlit: it opens as
     # `expanded` says, so the state is remembered beside it (a delete must not close the box).
@@ -192,7 +198,7 @@ def _your_drawings(kept):
             row.markdown(f"**{drawing.label}**", width="content")
             row.button(f"Delete this drawing of {display.article(drawing.label)} {drawing.label}",
                        key=f"{keys.DELETE_DRAWING}{drawing.id}", icon=":material/close:", type="tertiary",
-                       help="Delete this drawing", on_click=kept.delete, args=(drawing.id,))  # words: screen readers
+                       help="Delete this drawing", on_click=_delete, args=(kept, drawing.id))  # words: screen readers
         counts = " · ".join(f"{digit}: {n}" for digit, n in enumerate(kept.counts()))
         shown = f"The newest {SHOWN} of {len(kept)}. " if len(kept) > SHOWN else ""
         row = st.container(horizontal=True, vertical_alignment="center")
@@ -201,13 +207,13 @@ def _your_drawings(kept):
         _keep_by_link(kept)
 
 
-def _digest(kept):
+def _digest(kept: Drawings) -> str:
     """A fingerprint of the drawings and their labels: whether the kept link still holds what is shown."""
     x, y = kept.arrays()
     return hashlib.sha256(x.tobytes() + y.astype("int64").tobytes()).hexdigest()
 
 
-def _keep_by_link(kept):
+def _keep_by_link(kept: Drawings) -> None:
     """'Keep my drawings': store them under a private link (the same link again for this session), and show it."""
     ss = st.session_state
     if st.button("Keep my drawings", key=keys.KEEP_DRAWINGS, icon=":material/bookmark:",
@@ -223,7 +229,7 @@ def _keep_by_link(kept):
     st.code(f"{share.app_root()}/?{MINE_PARAM}={saved[0]}", language=None, wrap_lines=True)
 
 
-def _keep_in_store(kept):
+def _keep_in_store(kept: Drawings) -> None:
     """Put the drawings in the store (replacing what this session kept before) and the link in the address bar."""
     ss = st.session_state
     shared = resources.store()
@@ -243,11 +249,11 @@ def _keep_in_store(kept):
     st.query_params[MINE_PARAM] = mine_id
 
 
-def _remember_open():
+def _remember_open() -> None:
     st.session_state[OPEN_KEPT] = bool(st.session_state.get(keys.DRAWINGS_OPEN))
 
 
-def _teach(entry, model, kept, job):
+def _teach(entry: ModelEntry, model: MLP | None, kept: Drawings, job: TrainingJob | None) -> None:
     """Teach the model (or its progress while a teach job runs), and the last teaching's before and after."""
     if job is not None and not job.done:
         st.fragment(_progress, run_every=0.5)()
@@ -263,13 +269,13 @@ def _teach(entry, model, kept, job):
                     "(two or more of a digit also measure it on drawings it has not seen), mixed with MNIST digits "
                     "so it keeps "
                     "reading the others, in the background.")
-    if clicked:
+    if clicked and model is not None:  # (the button is disabled without a model)
         _start(entry, model, kept)
         st.rerun()
     _result(job)
 
 
-def _start(entry, model, kept):
+def _start(entry: ModelEntry, model: MLP, kept: Drawings) -> None:
     """Start a teach job on the selected model and the drawings (or say why not)."""
     ss = st.session_state
     try:
@@ -291,7 +297,7 @@ def _start(entry, model, kept):
         registry.client())
 
 
-def _progress():
+def _progress() -> None:
     """The teach job under way, refreshed twice a second; the whole page reruns once it is done."""
     job = st.session_state[keys.TEACH_JOB]
     view = job.view()
@@ -306,7 +312,7 @@ def _progress():
     st.button("Stop teaching", key=keys.STOP_TEACHING, icon=":material/stop:", on_click=job.stop)
 
 
-def _collect(job):
+def _collect(job: TrainingJob | None) -> bool:
     """Register and select a completed teach job's model, once; True if it did so now."""
     ss = st.session_state
     if job is None or job.state != JobState.COMPLETED or job.snapshot is None:
@@ -318,7 +324,7 @@ def _collect(job):
     return True
 
 
-def _result(job):
+def _result(job: TrainingJob | None) -> None:
     """How the last teaching went: the before and after, or why there is no taught model."""
     if job is None:
         return
@@ -355,10 +361,16 @@ def _result(job):
                            mime="application/octet-stream", icon=":material/download:")
 
 
-def _before_after(row, label, before, after, digits, help):
+def _before_after(row: DeltaGenerator, label: str, before: float | None, after: float | None, digits: int,
+                  help: str) -> None:
     """A metric: the accuracy after (with `digits` decimals, in %), and the change from before in points."""
     if after is None:
         row.metric(label, "–", help=help)
         return
     delta = f"{(after - before) * 100:+.{digits}f} points from {before:.{digits}%}" if before is not None else None
     row.metric(label, f"{after:.{digits}%}", delta=delta, help=help)
+
+
+def _delete(kept: Drawings, drawing_id: int) -> None:
+    """The delete button's callback (Streamlit's on_click wants no return value)."""
+    kept.delete(drawing_id)

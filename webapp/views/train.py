@@ -1,15 +1,20 @@
 """The Train page's sections: the settings sidebar, the run panel and Continue."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
+from data import Dataset
+from mlp import TrainConfig
 from mlp import hyperparams as hp
 from mlp.io import loaded_bytes
 from webapp import settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.training import status as run_status
+from webapp.training.job import JobView, TrainingJob
 from webapp.training.memory import worker_bytes
 from webapp.training.replay import EPOCH_WEIGHTS_BUDGET
 from webapp.training.start import continue_config, start_job
@@ -17,14 +22,14 @@ from webapp.training.status import plural
 from webapp.views import charts, display, share, train_settings, urlstate
 
 
-def sidebar():
+def sidebar() -> tuple[dict[str, object], dict[str, DeltaGenerator]]:
     """Every setting as a widget, from the hyperparameter table; returns (values, slots for problems)."""
     fields = train_settings.url_fields()
     ss = st.session_state
     refused = urlstate.restore(fields)
     if refused:  # a link's settings the sidebar cannot take: the page says which, and why (link_notice)
         ss[keys.LINK_REFUSED] = refused
-    slots = {}
+    slots: dict[str, DeltaGenerator] = {}
     section = None
     for p in train_settings.widget_params():
         if p.section != section:
@@ -43,7 +48,7 @@ def sidebar():
     return {f.key: ss.get(f.key) for f in fields}, slots
 
 
-def _widget(p):
+def _widget(p: hp.Param) -> None:
     """One setting's widget, as the table describes it."""
     k = train_settings.key(p)
     kw: dict[str, Any] = {"help": p.help or None}
@@ -67,7 +72,7 @@ SIDEBAR_HINT_STYLE = ('<style>body:has([data-testid="stSidebar"][data-collapsed=
                       % (keys.SIDEBAR_HINT, keys.SIDEBAR_HINT))
 
 
-def sidebar_hint():
+def sidebar_hint() -> None:
     """A line saying where the settings are, while the sidebar is folded away (always, where no CSS runs)."""
     with st.container(key=keys.SIDEBAR_HINT):
         st.info("The settings are in the sidebar: open it with :material/keyboard_double_arrow_right: at the "
@@ -75,7 +80,7 @@ def sidebar_hint():
     st.html(SIDEBAR_HINT_STYLE, width="content")
 
 
-def link_notice():
+def link_notice() -> None:
     """Which of a link's settings were ignored and why, until dismissed (the sidebar shows its own values)."""
     refused = st.session_state.get(keys.LINK_REFUSED)
     if not refused:
@@ -90,7 +95,7 @@ def link_notice():
         st.rerun()
 
 
-def show_problems(problems, slots):
+def show_problems(problems: Mapping[str, str], slots: Mapping[str, DeltaGenerator]) -> None:
     """Each problem under its widget, and all of them above the buttons."""
     for field, message in problems.items():  # a message may quote what a link typed: plain text
         if field in slots:
@@ -100,13 +105,13 @@ def show_problems(problems, slots):
         st.warning(f"Fix the settings marked in the sidebar to start: {listed}")
 
 
-def active_job():
+def active_job() -> TrainingJob | None:
     """The run this session's Train page follows, or None."""
     entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN))
     return entry.job if entry is not None else None
 
 
-def run_cost(config, n_classes):
+def run_cost(config: TrainConfig, n_classes: int) -> int:
     """Bytes a run of `config` will hold at most: in the server its model and the last epoch's snapshot
     (each with its gradient arrays) and its kept epochs (float16, within their budget); and its worker."""
     sizes = [784, *config.hidden, n_classes]
@@ -115,7 +120,7 @@ def run_cost(config, n_classes):
             + worker_bytes(sizes, config.dtype, config.batch_size))
 
 
-def with_memory_problem(problems, config):
+def with_memory_problem(problems: dict[str, str], config: TrainConfig) -> dict[str, str]:
     """`problems`, and one more (on the batch size) if a run of `config` could never fit in what one browser may
     hold of the server's memory: Start would only be refused."""
     if problems:
@@ -128,7 +133,7 @@ def with_memory_problem(problems, config):
                           f"{limit / 2**20:,.0f} MB one browser may use: use smaller batches or a smaller network"}
 
 
-def start(config, ds):
+def start(config: TrainConfig, ds: Dataset) -> bool:
     """Start a new run of `config` on `ds` and follow it; False (said why) if the server has no room for it."""
     try:
         registry.admit(run_cost(config, len(ds.class_names)), "this run", run=True)
@@ -144,7 +149,7 @@ def start(config, ds):
     return True
 
 
-def run_panel(config, ds, can_start):
+def run_panel(config: TrainConfig, ds: Dataset, can_start: bool) -> None:
     """Buttons, live status, charts and the model list, all from one read of the run; reruns itself
     every second while a run is under way, so the buttons follow the run whatever the timing."""
     job = active_job()
@@ -155,15 +160,16 @@ def run_panel(config, ds, can_start):
                   icon=":material/play_arrow:"):
         start(config, ds)
         st.rerun()
+    # Resume, Pause and Stop are enabled only while there is a job ("and job is not None" tells the type checker).
     if ctl.resume:
-        if row.button("Resume", key=keys.RESUME, icon=":material/play_circle:"):
+        if row.button("Resume", key=keys.RESUME, icon=":material/play_circle:") and job is not None:
             job.resume()
             st.rerun()
     elif row.button("Pause", key=keys.PAUSE, disabled=not ctl.pause, icon=":material/pause:",
-                    help="Pause after the epoch under way; Resume goes on from there."):
+                    help="Pause after the epoch under way; Resume goes on from there.") and job is not None:
         job.pause()
         st.rerun()
-    if row.button("Stop", key=keys.STOP, disabled=not ctl.stop, icon=":material/stop:"):
+    if row.button("Stop", key=keys.STOP, disabled=not ctl.stop, icon=":material/stop:") and job is not None:
         job.stop()
         job.join(timeout=1.5)
         st.rerun()
@@ -180,9 +186,9 @@ def run_panel(config, ds, can_start):
         st.rerun()  # the whole page: its refresh stops, and Continue appears
 
 
-def _live(job, view):
+def _live(job: TrainingJob | None, view: JobView | None) -> None:
     status = run_status.status(view)
-    if job is None:
+    if job is None or view is None:  # (view is None exactly when job is)
         st.info(status.text)
         return
     st.subheader(text.literal(view.name))
@@ -205,7 +211,7 @@ def _live(job, view):
     st.caption(f"{plural(len(history), 'epoch')}{loss}{val}")
 
 
-def _model_list(active_view):
+def _model_list(active_view: JobView | None) -> None:
     """The user's models with download buttons; the run under way is labelled from the panel's own read."""
     st.subheader("Your models")
     models = registry.session_models()
@@ -228,7 +234,7 @@ def _model_list(active_view):
                 share.share_model_button(entry, key=f"share-{name}")
 
 
-def continue_expander(ds):
+def continue_expander(ds: Dataset) -> None:
     """Train a finished model of this session further."""
     finished = {n: e for n, e in registry.session_models().items()
                 if e.current() is not None and (e.job is None or e.job.done)}

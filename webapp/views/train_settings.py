@@ -5,13 +5,14 @@ new activation, optimizer or setting shows up in the sidebar and in shared links
 A widget's key is "t_" + the setting's URL name.
 """
 
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, cast
 
 from mlp import TrainConfig
 from mlp import hyperparams as hp
 from mlp.augment import AugmentConfig
 from webapp.session import keys
-from webapp.views.urlstate import UrlField
+from webapp.views.fields import UrlField
 
 SECTIONS = ("Network", "Training", "Augmentation")
 USE_SUBSET = keys.TRAIN_PREFIX + "use_subset"  # the toggle in front of "Training images"
@@ -23,31 +24,33 @@ class Settings(NamedTuple):
 
     dataset: str
     config: TrainConfig
-    problems: dict
+    problems: dict[str, str]
 
 
-def key(param):
+def key(param: hp.Param) -> str:
     """The widget key of a setting."""
+    if param.url is None:
+        raise ValueError(f"{param.name} has no URL name: the sidebar does not show it")
     return keys.TRAIN_PREFIX + param.url
 
 
-def widget_params():
+def widget_params() -> list[hp.Param]:
     """The settings the sidebar shows, by section, in table order (the dataset first)."""
     shown = [hp.DATASET, *(p for p in hp.PARAMS.values() if p.url is not None)]
     return sorted(shown, key=lambda p: SECTIONS.index(p.section))  # sorted() is stable
 
 
-def initial(param):
+def initial(param: hp.Param) -> object:
     """A widget's starting value: text for text boxes, else the app's default."""
     value = hp.ui_default(param)
     return hp.to_text(param, value) if param.widget == "text" else value
 
 
-def url_parser(param):
+def url_parser(param: hp.Param) -> Callable[[str], object]:
     """Reads a shared link's text for `param`: a value the widget can show, else ValueError saying what the
     widget takes (never repeating the text, which the page shows on its own)."""
 
-    def parse(text):
+    def parse(text: str) -> object:
         if param.widget == "text":  # shown as typed; the sidebar explains what is wrong with it
             if len(text) > MAX_TEXT:
                 raise ValueError(f"{param.label} may be at most {MAX_TEXT} characters long in a link")
@@ -72,7 +75,7 @@ def url_parser(param):
     return parse
 
 
-def _number(param, text):
+def _number(param: hp.Param, text: str) -> int | float | None:
     """`text` as the number `param` takes (int or float), or None; the range is not checked."""
     try:
         return int(text) if param.kind == "int" else float(text)
@@ -80,7 +83,7 @@ def _number(param, text):
         return None
 
 
-def url_fields():
+def url_fields() -> list[UrlField]:
     """Every sidebar widget as a UrlField: kept across pages, read from and written to the URL."""
     fields = [UrlField(key(p), initial(p), p.url, url_parser(p), _to_text(p)) for p in widget_params()]
     use_subset = hp.Param("use_subset", "bool", False, "Train on a subset")
@@ -88,12 +91,12 @@ def url_fields():
     return fields
 
 
-def _to_text(param):
+def _to_text(param: hp.Param) -> Callable[[Any], str]:
     """How a widget's value goes into the URL (a text box's value is its text already)."""
     return str if param.widget == "text" else lambda value: hp.to_text(param, value)
 
 
-def visible(param, values):
+def visible(param: hp.Param, values: Mapping[str, object]) -> bool:
     """Whether the sidebar shows `param`, given the other widgets' values ({key: value})."""
     if param.only_with is not None:
         other, wanted = param.only_with
@@ -106,7 +109,8 @@ def visible(param, values):
     return True
 
 
-def build(values, n_samples=None, max_weight_bytes=None):
+def build(values: Mapping[str, object], n_samples: int | None = None,
+          max_weight_bytes: int | None = None) -> Settings:
     """Settings from the widgets' values ({key: value}); n_samples checks sizes against the dataset, and
     max_weight_bytes the network's weights against the server's limit per model."""
     problems: dict[str, str] = {}
@@ -127,4 +131,5 @@ def build(values, n_samples=None, max_weight_bytes=None):
     config = TrainConfig(**fields["train"], augment=augment)
     found = config.problems(n_samples, max_weight_bytes)
     problems.update({k: v for k, v in found.items() if k not in problems})
-    return Settings(values.get(key(hp.DATASET), hp.DATASET.default), config, problems)
+    dataset = cast(str, values.get(key(hp.DATASET), hp.DATASET.default))  # the dataset selectbox's option
+    return Settings(dataset, config, problems)

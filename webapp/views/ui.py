@@ -10,17 +10,18 @@ from webapp import text
 from webapp.session import clients, downloads, keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.session.downloads import DownloadState
+from webapp.session.registry import ModelEntry
 
 log = logging.getLogger("digit_lab")
 _LOGGED: set[str] = set()  # datasets whose absence the log has been told about
 
 
-def class_names(entry):
+def class_names(entry: ModelEntry | None) -> list[str]:
     """Class labels for a model entry's dataset (digits when there is no entry)."""
     return resources.class_names(entry.dataset if entry is not None else "mnist")
 
 
-def upload_model_expander():
+def upload_model_expander() -> None:
     """'Use your own model': read an uploaded .npz, add it to the session's models and select it.
 
     A file refused is not left listed in the uploader as if it were in use: the uploader is drawn
@@ -54,7 +55,7 @@ def upload_model_expander():
             getattr(st, kind)(text.literal(message))
 
 
-def dataset_notice(name, error):
+def dataset_notice(name: str, error: object) -> None:
     """Say plainly that a dataset is not here and offer to fetch it; every waiting page sees the one download.
 
     Visitors see one short line; where the server looked (`error`) goes to the log, once per dataset.
@@ -68,7 +69,7 @@ def dataset_notice(name, error):
     st.fragment(_download_panel, run_every=1.0)(name, label)
 
 
-def _download_panel(name, label):
+def _download_panel(name: str, label: str) -> None:
     """The server's download of `name` (or the Download button); reruns itself while one runs."""
     current = downloads.status(name) or downloads.DOWNLOADS.running
     if current is not None and current.state is DownloadState.DONE and current.name == name:
@@ -112,7 +113,7 @@ _CLOSE_SIDEBAR_ON_NAV = """
 """
 
 
-def _keep_client_cookie():
+def _keep_client_cookie() -> str:
     """A script that makes the browser keep this session's client token (webapp.session.clients) for a year."""
     client = registry.client()
     if not client.new:
@@ -146,7 +147,7 @@ PAGE_STYLE = ('<style>[data-testid="stBaseButton-primary"]:not(:disabled){color:
               'height:1px;overflow:hidden;clip-path:inset(50%%);white-space:nowrap}</style>' % keys.ICON_BUTTONS)
 
 
-def page_scripts():
+def page_scripts() -> None:
     """Once per page run, in the sidebar: the page's style (contrast, icon buttons), the client cookie (for a new
     browser) and the phone navigation fix."""
     with st.sidebar:

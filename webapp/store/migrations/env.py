@@ -7,11 +7,12 @@ URL comes from the server's settings (DIGIT_LAB_STORE_URL, else the SQLite file 
 """
 
 from alembic import context
+from sqlalchemy import Connection
 
 from webapp.store.schema import METADATA
 
 
-def run_migrations_online():
+def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
         _run(connection)
@@ -24,7 +25,7 @@ def run_migrations_online():
     engine.dispose()
 
 
-def _run(connection):
+def _run(connection: Connection) -> None:
     # Batch mode: SQLite cannot ALTER most of a table, so Alembic copies it into a new one.
     context.configure(connection=connection, target_metadata=METADATA, render_as_batch=True,
                       transactional_ddl=True)

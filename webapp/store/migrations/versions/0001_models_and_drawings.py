@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "models",
         sa.Column("id", sa.String(43), primary_key=True),
@@ -45,6 +45,6 @@ def upgrade():
     op.create_index("drawings_model", "drawings", ["model_id"])
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("drawings")
     op.drop_table("models")

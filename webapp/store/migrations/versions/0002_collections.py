@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "collections",
         sa.Column("id", sa.String(43), primary_key=True),
@@ -30,5 +30,5 @@ def upgrade():
     op.create_index("collections_last_used", "collections", ["last_used_at"])
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("collections")

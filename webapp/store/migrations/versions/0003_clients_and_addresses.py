@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     for table in ("models", "collections"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("address", sa.String(64)))
@@ -26,7 +26,7 @@ def upgrade():
     op.execute("DROP TABLE IF EXISTS schema_version")  # the hand-written migrations' record (webapp.store.migrate)
 
 
-def downgrade():
+def downgrade() -> None:
     op.create_table(
         "drawings",
         sa.Column("id", sa.String(43), primary_key=True),
