@@ -12,6 +12,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import streamlit as st
@@ -36,17 +37,30 @@ NO_STORE = ("Sharing is unavailable on this server right now, so the model this 
             "Try the link again later; meanwhile the pretrained model is shown.")
 
 
+class ModelKind(StrEnum):
+    """Where a model a user can pick came from."""
+
+    PRETRAINED = "pretrained"  # the shipped model, shared by every session
+    TRAINED = "trained"  # trained (or continued) on the Train page, in this session
+    UPLOADED = "uploaded"  # a .npz the user uploaded
+    SHARED = "shared"  # opened from a link, out of the shared store
+    TAUGHT = "taught"  # taught the user's drawings ("... + yours")
+
+
 @dataclass(eq=False)
 class ModelEntry:
     """A model a user can pick: the pretrained one, one they trained (maybe still training), or an upload."""
 
     name: str
-    kind: str  # "pretrained" | "trained" | "uploaded" | "shared" (opened from a link) | "taught" (+ yours)
+    kind: ModelKind
     model: MLP | None = None  # for finished and uploaded models
     job: TrainingJob | None = None  # while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
     shared: bool = False  # in the shared store (its link works in any browser)
     derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
+
+    def __post_init__(self):
+        self.kind = ModelKind(self.kind)  # a kind that is not one says so here, not in a page later
 
     def file_name(self):
         """The file name a download of this model gets: its name in lower case, spaces as _ and + as plus."""
@@ -122,7 +136,9 @@ def session_models():
 def all_models():
     """name -> ModelEntry for every model this user can pick, pretrained first."""
     model, _ = resources.pretrained_or_error()
-    entries = {PRETRAINED: ModelEntry(PRETRAINED, "pretrained", model=model, link_id="")} if model is not None else {}
+    entries = {}
+    if model is not None:
+        entries[PRETRAINED] = ModelEntry(PRETRAINED, ModelKind.PRETRAINED, model=model, link_id="")
     entries.update(session_models())
     return entries
 
@@ -150,7 +166,7 @@ def add_taught(model, base):
     entry name: "Pretrained + yours", numbered if taken), and select it; the ModelEntry."""
     name = free_name(taught_name(base))
     model.meta["name"] = name
-    entry = add_model(ModelEntry(name, "taught", model=model))
+    entry = add_model(ModelEntry(name, ModelKind.TAUGHT, model=model))
     select(name)
     return entry
 
@@ -293,7 +309,7 @@ def _from_store(model_id):
     except BudgetError as e:
         raise StoreError(f"The model this link names cannot be opened right now: {e}.") from None
     name = free_name(with_suffix(str(summary.get("name") or "Model"), " (shared)"))
-    return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
+    return ModelEntry(name, ModelKind.SHARED, model=model, link_id=model_id, shared=True)
 
 
 def model_selector(key, label="Model", help=None):
@@ -370,7 +386,7 @@ def derived(entry, what, compute):
     results are shared by every session, a session model's are kept on its entry until it changes."""
     model = entry.current()
     key = (what, id(model))
-    if entry.kind == "pretrained":
+    if entry.kind is ModelKind.PRETRAINED:
         with _SHARED_LOCK:
             if key not in _SHARED:
                 _SHARED[key] = compute()
@@ -402,7 +418,7 @@ def measured_scores(entry):
 def evaluation(entry, name=None):
     """Test-set Evaluation of an entry's current model on dataset `name` (cached per entry)."""
     name = name or entry.dataset
-    if entry.kind == "pretrained":
+    if entry.kind is ModelKind.PRETRAINED:
         return resources.pretrained_evaluation(name)
     model = entry.current()
     return derived(entry, ("evaluation", name), lambda: model.evaluate(*resources.test_inputs(name)))

@@ -11,13 +11,14 @@ import streamlit as st
 
 from webapp import text
 from webapp.session import keys, registry, resources
+from webapp.session.registry import ModelKind
 from webapp.store import StoreError
 from webapp.views import links
 
 DRAWING_PARAM = "drawing"
 # A taught model ("… + yours") is shared like a trained one: its file holds weights and metadata, never
 # the drawings it was taught, and sharing it is the user's own click.
-SHAREABLE = ("trained", "uploaded", "shared", "taught")
+SHAREABLE = frozenset({ModelKind.TRAINED, ModelKind.UPLOADED, ModelKind.SHARED, ModelKind.TAUGHT})
 
 
 def share(entry):
@@ -62,7 +63,7 @@ def share_drawing_button(entry, x28, key="share_drawing"):
     if st.button("Share drawing", key=key, icon=":material/ios_share:", disabled=x28 is None,
                  help="Put this drawing and the model in the address bar: the link reopens the same reading."):
         params = {}
-        if entry.kind != "pretrained":
+        if entry.kind is not ModelKind.PRETRAINED:
             if share(entry) is None:
                 st.rerun()
             params["model"] = entry.link_id

@@ -138,7 +138,7 @@ def start(config, ds):
     name = registry.next_model_name()
     job = start_job(name, config, ds, resources.training_slots(), alive=resources.session_alive(),
                     grace=settings.current().orphan_seconds)
-    registry.add_model(registry.ModelEntry(name, "trained", job=job))
+    registry.add_model(registry.ModelEntry(name, registry.ModelKind.TRAINED, job=job))
     st.session_state[keys.ACTIVE_RUN] = name
     registry.select_when_ready(name)  # Draw and Inspect open on it once its first epoch is done
     return True
@@ -258,7 +258,7 @@ def continue_expander(ds):
             name = registry.free_name(registry.continued_name(pick))
             job = start_job(name, config, ds, resources.training_slots(), model=source,
                             alive=resources.session_alive(), grace=settings.current().orphan_seconds)
-            registry.add_model(registry.ModelEntry(name, "trained", job=job))
+            registry.add_model(registry.ModelEntry(name, registry.ModelKind.TRAINED, job=job))
             st.session_state[keys.ACTIVE_RUN] = name
             registry.select_when_ready(name)
             st.rerun()

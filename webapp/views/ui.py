@@ -46,7 +46,7 @@ def upload_model_expander():
                 ss[keys.UPLOAD_ERROR] = None if not uploaded.dropped_meta else ("warning", (
                     f"{name} was loaded, but these details in it were not readable and were left out: "
                     f"{', '.join(uploaded.dropped_meta)}."))
-                registry.add_model(registry.ModelEntry(name, "uploaded", model=uploaded))
+                registry.add_model(registry.ModelEntry(name, registry.ModelKind.UPLOADED, model=uploaded))
                 registry.select(name)
                 st.rerun()
         if ss.get(keys.UPLOAD_ERROR):

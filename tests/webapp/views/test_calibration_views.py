@@ -14,7 +14,7 @@ from mlp.calibration import reliability
 from needs import missing
 from webapp import settings
 from webapp.session import registry
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 from webapp.views import calibration
 
 SMALL_N = 40  # drawn digits in these tests (2,000 take ~15 s)
@@ -105,7 +105,7 @@ def test_drawn_tab_scores_the_drawn_set_once_per_server(mnist, shipped, fresh_ca
 def test_a_session_model_gets_its_own_figures(mnist, fresh_caches):
     at = open_app("inspect")
     model = MLP([784, 16, 10], seed=3)  # untrained: about 10% right, far from calibrated either way
-    at.session_state["models"]["Uploaded 1"] = ModelEntry("Uploaded 1", "uploaded", model=model)
+    at.session_state["models"]["Uploaded 1"] = ModelEntry("Uploaded 1", ModelKind.UPLOADED, model=model)
     at.run()
     at.selectbox(key="inspect_model").set_value("Uploaded 1").run()
     assert not at.exception, at.exception
@@ -126,7 +126,7 @@ def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_cac
     at = open_app("inspect")
     model = MLP([784, 16, 10], seed=5)
     model.meta["dataset"] = "fashion-mnist"
-    at.session_state["models"]["Clothes"] = ModelEntry("Clothes", "uploaded", model=model)
+    at.session_state["models"]["Clothes"] = ModelEntry("Clothes", ModelKind.UPLOADED, model=model)
     at.run()
     at.selectbox(key="inspect_model").set_value("Clothes").run()
     assert not at.exception, at.exception
