@@ -10,7 +10,6 @@ loaded or trained, and it leaves the budget with the session.
 import itertools
 import re
 import secrets
-import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +20,8 @@ from data import DATASETS, DatasetError, DatasetNotFound
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp import settings, text
 from webapp.session import clients, keys, resources
-from webapp.session.budget import BudgetError, array_bytes
+from webapp.session.budget import BudgetError
+from webapp.session.results import ModelResults
 from webapp.store import StoreError, StoreUnavailable
 from webapp.training import status as run_status
 from webapp.training.jobs import TrainingJob, model_bytes
@@ -57,7 +57,8 @@ class ModelEntry:
     job: TrainingJob | None = None  # while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
     shared: bool = False  # in the shared store (its link works in any browser)
-    derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
+    # Results derived from its current model (`derived`): counted in its memory, gone with the entry.
+    derived: ModelResults = field(default_factory=lambda: ModelResults(latest_only=True), repr=False)
 
     def __post_init__(self):
         self.kind = ModelKind(self.kind)  # a kind that is not one says so here, not in a page later
@@ -85,7 +86,7 @@ class ModelEntry:
         held = self.job.memory_bytes() if self.job is not None else 0
         if self.model is not None and (self.job is None or self.model is not self.job.model):
             held += model_bytes(self.model)
-        return held + array_bytes(self.derived)
+        return held + self.derived.nbytes
 
     @property
     def dataset(self):
@@ -377,24 +378,18 @@ def describe(entry):
     return f"{entry.name} ({sizes}{suffix})"
 
 
-_SHARED: dict[object, object] = {}  # the pretrained model's derived results, for every session
-_SHARED_LOCK = threading.Lock()
-
-
 def derived(entry, what, compute):
-    """compute(), once per entry's current model and `what` (a hashable label): the pretrained model's
-    results are shared by every session, a session model's are kept on its entry until it changes."""
+    """compute(), once per entry's current model and `what` (a hashable label), computed outside any lock.
+
+    The pretrained model's results are kept for every session (resources.pretrained_results); a session
+    model's on its entry (ModelEntry.derived: counted in its memory, let go when its model changes or the
+    entry goes). Either way they are kept by the model object, never by its id().
+    """
     model = entry.current()
-    key = (what, id(model))
-    if entry.kind is ModelKind.PRETRAINED:
-        with _SHARED_LOCK:
-            if key not in _SHARED:
-                _SHARED[key] = compute()
-            return _SHARED[key]
-    if key not in entry.derived:
-        entry.derived = {k: v for k, v in entry.derived.items() if k[1] == id(model)}
-        entry.derived[key] = compute()
-    return entry.derived[key]
+    if model is None:
+        raise ValueError(f"{entry.name} has no model yet: nothing to derive a result from")
+    results = resources.pretrained_results() if entry.kind is ModelKind.PRETRAINED else entry.derived
+    return results.get(model, what, compute)
 
 
 def measured_scores(entry):

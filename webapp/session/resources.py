@@ -16,6 +16,7 @@ from data import DATASETS, load_dataset
 from mlp import ModelFileError, load_model, to_inputs
 from webapp import settings
 from webapp.session.budget import Budget
+from webapp.session.results import ModelResults
 from webapp.training.jobs import TrainingSlots
 
 
@@ -248,6 +249,12 @@ def pretrained_evaluation(name):
     """The pretrained model's Evaluation on a dataset's test set."""
     x, y = test_inputs(name)
     return pretrained_model().evaluate(x, y)
+
+
+@st.cache_resource(show_spinner=False)
+def pretrained_results():
+    """Results derived from the pretrained model (registry.derived), kept for every session: a ModelResults."""
+    return ModelResults()
 
 
 @st.cache_resource(show_spinner=False)

@@ -13,7 +13,6 @@ from mlp import MLP, load_model, to_inputs
 from mlp.calibration import reliability
 from needs import missing
 from webapp import settings
-from webapp.session import registry
 from webapp.session.registry import ModelEntry, ModelKind
 from webapp.views import calibration
 
@@ -24,7 +23,6 @@ SMALL_N = 40  # drawn digits in these tests (2,000 take ~15 s)
 def fresh_caches(monkeypatch):
     """An empty process-wide cache per test, as a fresh server has; a small drawn set, its makings counted."""
     clear_caches()
-    registry._SHARED.clear()
     made, make = [], score.drawn_inputs
 
     def counted(n, seed, **kwargs):
@@ -35,7 +33,6 @@ def fresh_caches(monkeypatch):
     monkeypatch.setattr(score, "drawn_inputs", counted)  # resources.drawn_set makes the set through it
     yield made
     clear_caches()
-    registry._SHARED.clear()
 
 
 @pytest.fixture(scope="module")
