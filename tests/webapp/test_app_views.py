@@ -5,23 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from harness import canvas_value
-from harness.apptest import clear_caches, metrics, open_app, plain
+from harness.apptest import metrics, open_app, plain
 from mlp import MLP, load_model
 from webapp.session.registry import ModelEntry, ModelKind
 
 ROOT = Path(__file__).resolve().parents[2]
 UNAVAILABLE = "The link you opened names a model that is not available here"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test starts from an empty process-wide cache, as a fresh server would."""
-    clear_caches()
-    yield
-    clear_caches()
 
 
 def charts(at):

@@ -1,7 +1,8 @@
 """At most one dataset download per server, which every waiting page can watch. No Streamlit here.
 
 A visitor's click starts `data.download_dataset` in a background thread, or joins the download
-already under way: pages poll `status(name)` on their reruns for its progress and outcome. A
+already under way: pages poll `status(name)` on their reruns for its progress and outcome. The
+server's one Downloads is made by webapp.session.resources.downloads. A
 visitor only ever sees a short message; the error itself, with the folders and mirrors it
 names, goes to the log (logger "digit_lab") for whoever runs the server. A failed download
 can be started again.
@@ -114,15 +115,3 @@ class Downloads:
             self._running = None
             self._cond.notify_all()
 
-
-DOWNLOADS = Downloads()  # the server's one manager: a module is imported once per process
-
-
-def start(name):
-    """Start (or join) the server's download of dataset `name`; see Downloads.start."""
-    return DOWNLOADS.start(name)
-
-
-def status(name):
-    """The latest Download of dataset `name` on this server, or None."""
-    return DOWNLOADS.status(name)

@@ -111,7 +111,7 @@ def _identify():
     ctx = st.context
     s = settings.current()
     return clients.identify(ctx.cookies, ctx.headers.get_all("x-forwarded-for"), ctx.ip_address,
-                            s.proxy_networks(), s.ipv6_prefix)
+                            s.proxy_networks(), s.ipv6_prefix, warned=resources.log_once(clients.UNTRUSTED_FORWARD))
 
 
 def client():

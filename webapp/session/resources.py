@@ -1,8 +1,26 @@
-"""What the server loads once and every session shares read-only (`st.cache_resource`).
+"""Everything the server's sessions share, each made once per process by an `st.cache_resource` factory here.
 
-The shipped model, datasets, test-set inputs, the pretrained model's evaluation and the
-limiter of training runs. Failures are not cached: a missing dataset is looked up again on
-the next page run.
+One pattern for state shared across sessions. What holds it is a class in a module of its own that
+knows nothing of Streamlit and is thread-safe (sessions run in threads of one server): the memory
+Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, the Store. The one instance the
+server uses is made by a factory below, decorated with `st.cache_resource`, and every caller asks the
+factory (`resources.downloads().start(name)`); no module keeps such an object in a global. So this
+module is the list of what sessions share; Streamlit makes each at most once, however many sessions
+ask at the same moment; and one call, `st.cache_resource.clear()`, empties all of it, as a fresh
+server has it (harness.apptest.clear_caches; tests/conftest.py does it around every test). What a
+shared object keeps for a model or a run is keyed by that object, held weakly, never by its id().
+
+Here too: what the server loads once and shares read-only (the shipped model, datasets, test-set
+inputs, the pretrained model's evaluation, the drawn set), and the process-wide set-ups made once.
+Failures are not cached: a missing dataset is looked up again on the next page run.
+
+Not here: a session's own state (st.session_state: session.registry, session.keys); the settings,
+read once by webapp.settings.current (functools.cache: the CLI and the store's tools read them
+without Streamlit; clear_caches reads them again too); constants pure helpers memoise
+(functools.cache in views.charts and views.gallery), which hold nothing a session changes. And the
+lock in mlp.io around .npy header parses: it guards CPython's own process-wide parser state
+(python/cpython#106905) for every user of the core, the CLI included, not anything sessions share,
+so it stays with the code that parses.
 """
 
 import collections
@@ -16,8 +34,11 @@ from data import DATASETS, load_dataset
 from mlp import ModelFileError, load_model, to_inputs
 from webapp import settings
 from webapp.session.budget import Budget
+from webapp.session.downloads import Downloads
+from webapp.session.once import Once
 from webapp.session.results import ModelResults
 from webapp.training.jobs import TrainingSlots
+from webapp.training.replay import ReplayCache
 
 
 @st.cache_resource(show_spinner=False)
@@ -114,7 +135,8 @@ def _session_address(session_id):
     peer = None if ip in ("::1", "127.0.0.1") else ip  # as st.context.ip_address reports it
     forwarded = [value for name, value in context.headers if name.lower() == "x-forwarded-for"]
     s = settings.current()
-    return clients.address_key(clients.client_address(peer, forwarded, s.proxy_networks()), s.ipv6_prefix)
+    address = clients.client_address(peer, forwarded, s.proxy_networks(), log_once(clients.UNTRUSTED_FORWARD))
+    return clients.address_key(address, s.ipv6_prefix)
 
 
 def cap_uploads():
@@ -255,6 +277,30 @@ def pretrained_evaluation(name):
 def pretrained_results():
     """Results derived from the pretrained model (registry.derived), kept for every session: a ModelResults."""
     return ModelResults()
+
+
+@st.cache_resource(show_spinner=False)
+def replay_cache():
+    """The scores of runs' kept epochs (webapp.training.replay.ReplayCache), per run: small (a confusion
+    matrix each), shared by every replay of a run."""
+    return ReplayCache()
+
+
+@st.cache_resource(show_spinner=False)
+def downloads():
+    """The server's dataset downloads (webapp.session.downloads.Downloads): at most one at a time, which every
+    waiting page watches."""
+    return Downloads()
+
+
+@st.cache_resource(show_spinner=False)
+def log_once(topic):
+    """The server's Once for `topic` (webapp.session.once): what the log was told about it, once per key, for
+    at most LOG_ONCE_KEYS keys (visitors choose some of them: the addresses they connect from)."""
+    return Once(most=LOG_ONCE_KEYS)
+
+
+LOG_ONCE_KEYS = 20
 
 
 @st.cache_resource(show_spinner=False)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from webapp.session import keys
+from webapp.session import keys, resources
 from webapp.training import replay
 from webapp.views import charts, display, images
 
@@ -28,7 +28,8 @@ def replay_section(entry, x_test, y_test, labels):
     st.markdown("**Watch it learn**: the model as it was after each epoch of its run in this session.")
     epoch = st.select_slider("Epoch", epochs, key=REPLAY_EPOCH)
     weights = stored[epoch]
-    result = replay.CACHE.get(job, epoch, lambda: replay.evaluate_epoch(job.model, weights, x_test, y_test, epoch))
+    result = resources.replay_cache().get(
+        job, epoch, lambda: replay.evaluate_epoch(job.model, weights, x_test, y_test, epoch))
     done = len(job.records)
     if len(epochs) < done:
         st.caption(f"{len(epochs)} of this run's {done} epochs are kept, evenly spaced, "

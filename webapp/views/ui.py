@@ -12,7 +12,7 @@ from webapp.session.budget import BudgetError
 from webapp.session.downloads import DownloadState
 
 log = logging.getLogger("digit_lab")
-_LOGGED: set[str] = set()  # datasets whose absence the log has been told about
+MISSING_DATASET = "dataset not on this server"  # the topic of its Once (resources.log_once): a dataset's name once
 
 
 def class_names(entry):
@@ -59,8 +59,7 @@ def dataset_notice(name, error):
 
     Visitors see one short line; where the server looked (`error`) goes to the log, once per dataset.
     """
-    if name not in _LOGGED:
-        _LOGGED.add(name)
+    if resources.log_once(MISSING_DATASET).first(name):
         log.warning("dataset %s is not available: %s", name, error)
     label = resources.dataset_label(name)
     st.warning(f"**{label} is not available on this server yet**, so training and the test-set views wait for it.",
@@ -70,7 +69,8 @@ def dataset_notice(name, error):
 
 def _download_panel(name, label):
     """The server's download of `name` (or the Download button); reruns itself while one runs."""
-    current = downloads.status(name) or downloads.DOWNLOADS.running
+    server = resources.downloads()
+    current = server.status(name) or server.running
     if current is not None and current.state is DownloadState.DONE and current.name == name:
         try:
             resources.dataset(name)
@@ -87,7 +87,7 @@ def _download_panel(name, label):
     if current is not None and current.state is DownloadState.FAILED and current.name == name:
         st.error(current.message)
     if st.button(f"Download {label} (about 30–55 MB)", key=f"download-{name}", icon=":material/download:"):
-        downloads.start(name)
+        server.start(name)
         st.rerun()
 
 

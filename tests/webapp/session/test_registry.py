@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from harness import PATIENCE
-from harness.apptest import clear_caches
 from mlp import MLP
 from webapp.session import registry
 from webapp.session.registry import PRETRAINED, ModelEntry, ModelKind
@@ -20,14 +19,6 @@ class Stub:
     """Stands in for an MLP: `derived` asks an entry for its current model and nothing else of it."""
 
     meta: dict = {}
-
-
-@pytest.fixture(autouse=True)
-def fresh_server():
-    """What sessions share (the pretrained model's results among it) as a fresh server has it."""
-    clear_caches()
-    yield
-    clear_caches()
 
 
 def pretrained_entry(model):
