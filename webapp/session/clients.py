@@ -64,7 +64,7 @@ def address_key(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address, ipv6_pr
     return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
-def _parse(text):
+def _parse(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address from a forwarding header's entry, with or without a port; None for anything else
     ("unknown", an obfuscated name, garbage)."""
     if not isinstance(text, str):  # (AppTest's context gives a mock)

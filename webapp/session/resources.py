@@ -23,26 +23,41 @@ lock in mlp.io around .npy header parses: it guards CPython's own process-wide p
 so it stays with the code that parses.
 """
 
+from __future__ import annotations
+
 import collections
 import contextlib
 import logging
 import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
+import numpy as np
 import streamlit as st
+from numpy.typing import NDArray
 
-from data import DATASETS, load_dataset
-from mlp import ModelFileError, load_model, to_inputs
+from data import DATASETS, Dataset, load_dataset
+from mlp import MLP, ModelFileError, load_model, to_inputs
+from mlp.metrics import Evaluation
 from webapp import settings
+from webapp.session import clients, uploads
 from webapp.session.budget import Budget
 from webapp.session.downloads import Downloads
 from webapp.session.once import Once
+from webapp.session.reaper import Reaper
 from webapp.session.results import ModelResults
 from webapp.training.jobs import TrainingSlots
 from webapp.training.replay import ReplayCache
 
+if TYPE_CHECKING:
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    from drawn.score import DrawnInputs
+    from webapp.store import Store
+
 
 @st.cache_resource(show_spinner=False)
-def one_blas_thread():
+def one_blas_thread() -> object | None:
     """Limit the server's BLAS to one thread, once per process.
 
     A page run multiplies one drawing (one row) by the weights: BLAS threads only spin beside the
@@ -68,7 +83,7 @@ def one_blas_thread():
 
 
 @st.cache_resource(show_spinner=False)
-def give_freed_memory_back():
+def give_freed_memory_back() -> bool:
     """Make large allocations go back to the system when freed, once per process (glibc only).
 
     glibc serves an allocation above its mmap threshold with its own mapping, returned to the
@@ -95,11 +110,9 @@ M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024  # glibc's malloc.h
 
 
 @st.cache_resource(show_spinner=False)
-def _reaper():
+def _reaper() -> Reaper | None:
     """The server's one Reaper (webapp.session.reaper), started on first use; None outside a real server."""
     from streamlit.runtime import Runtime
-
-    from webapp.session.reaper import Reaper
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
@@ -108,24 +121,21 @@ def _reaper():
 
 
 @st.cache_resource(show_spinner=False)
-def _uploads():
+def _uploads() -> MemoryUploadedFileManager | None:
     """Streamlit's uploaded-file manager, capped (session.uploads), once per process; None outside a real server."""
     from streamlit.runtime import Runtime
-
-    from webapp.session import uploads
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
     s = settings.current()
-    return uploads.cap(Runtime.instance().uploaded_file_mgr, s.bytes("uploads_mb"), s.bytes("address_uploads_mb"),
-                       address_of=_session_address)
+    # `streamlit run` holds uploads in memory (the manager the cap reaches into); the runtime's type says less.
+    manager = cast("MemoryUploadedFileManager", Runtime.instance().uploaded_file_mgr)
+    return uploads.cap(manager, s.bytes("uploads_mb"), s.bytes("address_uploads_mb"), address_of=_session_address)
 
 
-def _session_address(session_id):
+def _session_address(session_id: str) -> str | None:
     """The network a session connects from (clients' key), from its WebSocket's handshake; None if unknown."""
     from streamlit.runtime import Runtime
-
-    from webapp.session import clients
 
     client = Runtime.instance().get_client(session_id)
     context = getattr(client, "client_context", None)
@@ -139,23 +149,21 @@ def _session_address(session_id):
     return clients.address_key(address, s.ipv6_prefix)
 
 
-def cap_uploads():
+def cap_uploads() -> None:
     """Once per page run (cheap): the upload manager is capped before any visitor can upload."""
     _uploads()
 
 
-def forget_upload(file_id):
+def forget_upload(file_id: str) -> None:
     """Drop a file the page has read from Streamlit's memory (a real server only)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    from webapp.session import uploads
 
     manager, ctx = _uploads(), get_script_run_ctx()
     if manager is not None and ctx is not None:
         uploads.forget(manager, ctx.session_id, file_id)
 
 
-def close_when_gone():
+def close_when_gone() -> None:
     """Once per page run: the reaper closes this session once its browser has been gone a while."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -175,13 +183,13 @@ class Turns:
     the runs behind it wait for it alone, not for the slow one.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         # One Event per run holding or awaiting the turn, in order of arrival.
         self._queue: collections.deque[threading.Event] = collections.deque()
 
     @contextlib.contextmanager
-    def turn(self, wait):
+    def turn(self, wait: float) -> Iterator[None]:
         """Run the block when every earlier run is done, or after `wait` seconds whatever happens."""
         me = threading.Event()
         with self._lock:
@@ -203,18 +211,18 @@ class Turns:
                 elif me in self._queue:
                     self._queue.remove(me)  # not reached as the code stands; never leave a dead entry behind
 
-    def waiting(self):
+    def waiting(self) -> int:
         """Runs holding or awaiting the turn (the slow runs taken over from not counted)."""
         with self._lock:
             return len(self._queue)
 
 
 @st.cache_resource(show_spinner=False)
-def _turns():
+def _turns() -> Turns:
     return Turns()
 
 
-def turn():
+def turn() -> contextlib.AbstractContextManager[None]:
     """A context manager: run the block in its turn among the sessions' Draw runs (Turns, TURN_WAIT).
 
     Every page run of the server shares one core (Python's GIL), and a run gives the GIL up
@@ -229,12 +237,12 @@ def turn():
 
 
 @st.cache_resource(show_spinner=False)
-def pretrained_model():
+def pretrained_model() -> MLP:
     """The shipped model (read-only; inference stores nothing on it). Raises ModelFileError."""
     return load_model(settings.current().pretrained)
 
 
-def pretrained_or_error():
+def pretrained_or_error() -> tuple[MLP, None] | tuple[None, str]:
     """(model, None) or (None, message) when the shipped model file is missing or bad."""
     try:
         return pretrained_model(), None
@@ -243,13 +251,13 @@ def pretrained_or_error():
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
-def dataset(name):
+def dataset(name: str) -> Dataset:
     """A Dataset (uint8 arrays). Raises DatasetNotFound / DatasetError."""
     return load_dataset(name)
 
 
 @st.cache_resource(show_spinner=False)
-def test_inputs(name):
+def test_inputs(name: str) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """(x_test float32 (n, 784), y_test int64) for a dataset, converted once."""
     ds = dataset(name)
     return to_inputs(ds.x_test), ds.y_test.astype("int64")
@@ -259,7 +267,7 @@ DRAWN_N, DRAWN_SEED = 2000, 0  # the drawn set of docs/real-handwriting.md and t
 
 
 @st.cache_resource(show_spinner=False)
-def drawn_set(n, seed):
+def drawn_set(n: int, seed: int) -> DrawnInputs:
     """n pen-drawn digits (drawn.score.DrawnInputs, seeded), preprocessed as on Draw; made once per server."""
     from drawn.score import drawn_inputs
 
@@ -267,34 +275,34 @@ def drawn_set(n, seed):
 
 
 @st.cache_resource(show_spinner="Evaluating the pretrained model on the test set…")
-def pretrained_evaluation(name):
+def pretrained_evaluation(name: str) -> Evaluation:
     """The pretrained model's Evaluation on a dataset's test set."""
     x, y = test_inputs(name)
     return pretrained_model().evaluate(x, y)
 
 
 @st.cache_resource(show_spinner=False)
-def pretrained_results():
+def pretrained_results() -> ModelResults:
     """Results derived from the pretrained model (registry.derived), kept for every session: a ModelResults."""
     return ModelResults()
 
 
 @st.cache_resource(show_spinner=False)
-def replay_cache():
+def replay_cache() -> ReplayCache:
     """The scores of runs' kept epochs (webapp.training.replay.ReplayCache), per run: small (a confusion
     matrix each), shared by every replay of a run."""
     return ReplayCache()
 
 
 @st.cache_resource(show_spinner=False)
-def downloads():
+def downloads() -> Downloads:
     """The server's dataset downloads (webapp.session.downloads.Downloads): at most one at a time, which every
     waiting page watches."""
     return Downloads()
 
 
 @st.cache_resource(show_spinner=False)
-def log_once(topic):
+def log_once(topic: str) -> Once:
     """The server's Once for `topic` (webapp.session.once): what the log was told about it, once per key, for
     at most LOG_ONCE_KEYS keys (visitors choose some of them: the addresses they connect from)."""
     return Once(most=LOG_ONCE_KEYS)
@@ -304,7 +312,7 @@ LOG_ONCE_KEYS = 20
 
 
 @st.cache_resource(show_spinner=False)
-def budget():
+def budget() -> Budget:
     """The one memory budget for every visitor's models (webapp.session.budget.Budget), from the settings."""
     s = settings.current()
     return Budget(s.bytes("memory_budget_mb"), s.bytes("client_memory_mb"), s.bytes("address_memory_mb"),
@@ -312,13 +320,13 @@ def budget():
 
 
 @st.cache_resource(show_spinner=False)
-def training_slots():
+def training_slots() -> TrainingSlots:
     """The one limiter shared by every session's training runs: a run starts its worker only when the worker
     fits in the memory budget too (a paused run keeps its worker)."""
     return TrainingSlots(settings.current().max_runs, room=budget().fits)
 
 
-def session_alive():
+def session_alive() -> Callable[[], bool]:
     """A callable telling whether this browser session is still connected (always True outside a server)."""
     from streamlit.runtime import Runtime
     from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -330,17 +338,17 @@ def session_alive():
     return lambda: runtime.is_active_session(session_id)
 
 
-def dataset_label(name):
+def dataset_label(name: str) -> str:
     """Human name of a dataset key."""
     return {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothes"}.get(name, name)
 
 
-def class_names(name):
+def class_names(name: str) -> list[str]:
     """Class labels of a dataset (digits for MNIST)."""
     return list(DATASETS[name].class_names) if name in DATASETS else [str(i) for i in range(10)]
 
 
-def store():
+def store() -> Store | None:
     """The shared SQL store (webapp.store.Store), migrated; None while it cannot be reached (logged).
 
     `url` under `[connections.digit_lab]` in .streamlit/secrets.toml (any SQLAlchemy URL, e.g. a
@@ -355,7 +363,7 @@ def store():
 
 
 @st.cache_resource(show_spinner=False)
-def _store():
+def _store() -> Store:
     from webapp.store import Store, create_engine, store_url
 
     try:

@@ -102,7 +102,7 @@ def show_problems(problems, slots):
 
 def active_job():
     """The run this session's Train page follows, or None."""
-    entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN))
+    entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN, ""))
     return entry.job if entry is not None else None
 
 
@@ -243,7 +243,7 @@ def continue_expander(ds):
         pick = st.selectbox("Model", list(finished), key=keys.CONTINUE_MODEL)
         more = st.number_input("More epochs", 1, 100, 5, key=keys.CONTINUE_EPOCHS)
         entry = finished[pick]
-        source = entry.current()
+        source = entry.require_model()
         if source.meta.get("dataset", "mnist") != ds.name:
             st.caption(f"This model was trained on {text.literal(source.meta.get('dataset'))}; "
                        "switch the dataset in the sidebar to continue it.")
