@@ -2,7 +2,7 @@
 
 One pattern for state shared across sessions. What holds it is a class in a module of its own that
 knows nothing of Streamlit and is thread-safe (sessions run in threads of one server): the memory
-Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, the Store. The one instance the
+Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, Turns, the Store. The one instance the
 server uses is made by a factory below, decorated with `st.cache_resource`, and every caller asks the
 factory (`resources.downloads().start(name)`); no module keeps such an object in a global. So this
 module is the list of what sessions share; Streamlit makes each at most once, however many sessions
@@ -25,11 +25,10 @@ so it stays with the code that parses.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -46,6 +45,7 @@ from webapp.session.downloads import Downloads
 from webapp.session.once import Once
 from webapp.session.reaper import Reaper
 from webapp.session.results import ModelResults
+from webapp.session.turns import Turns
 from webapp.training.jobs import TrainingSlots
 from webapp.training.replay import ReplayCache
 
@@ -170,55 +170,14 @@ def close_when_gone() -> None:
     reaper, ctx = _reaper(), get_script_run_ctx()
     if reaper is not None and ctx is not None:
         reaper.seen(ctx.session_id)
+
+
 TURN_WAIT = 1.0  # seconds a page run waits for its turn before it runs anyway (beside the one taking long)
-
-
-class Turns:
-    """First come, first served: a page run waits until the runs that came before it are done.
-
-    A plain lock lets a newcomer take the lock before the waiter it just woke gets going (the
-    waiter needs the GIL first), so some runs waited far longer than others; here each waiter
-    has its own Event, set when the run before it leaves. A waiter whose wait runs out takes the
-    turn over from the slow runs ahead of it (they go on, but their end passes nothing on), so
-    the runs behind it wait for it alone, not for the slow one.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # One Event per run holding or awaiting the turn, in order of arrival.
-        self._queue: collections.deque[threading.Event] = collections.deque()
-
-    @contextlib.contextmanager
-    def turn(self, wait: float) -> Iterator[None]:
-        """Run the block when every earlier run is done, or after `wait` seconds whatever happens."""
-        me = threading.Event()
-        with self._lock:
-            self._queue.append(me)
-            if self._queue[0] is me:
-                me.set()
-        if not me.wait(wait):
-            with self._lock:
-                while me in self._queue and self._queue[0] is not me:
-                    self._queue.popleft().set()  # overdue: the slow run, and any waiter as overdue as this one
-        try:
-            yield
-        finally:
-            with self._lock:
-                if self._queue and self._queue[0] is me:
-                    self._queue.popleft()
-                    if self._queue:
-                        self._queue[0].set()
-                elif me in self._queue:
-                    self._queue.remove(me)  # not reached as the code stands; never leave a dead entry behind
-
-    def waiting(self) -> int:
-        """Runs holding or awaiting the turn (the slow runs taken over from not counted)."""
-        with self._lock:
-            return len(self._queue)
 
 
 @st.cache_resource(show_spinner=False)
 def _turns() -> Turns:
+    """The server's one Turns (webapp.session.turns), which every session's Draw runs take."""
     return Turns()
 
 

@@ -10,12 +10,13 @@ from webapp.session.budget import Budget
 from webapp.session.downloads import Downloads
 from webapp.session.once import Once
 from webapp.session.results import ModelResults
+from webapp.session.turns import Turns
 from webapp.training.jobs import TrainingSlots
 from webapp.training.replay import ReplayCache
 
 ROOT = Path(__file__).resolve().parents[3]
 # What holds state sessions share, and the locks that guard such state.
-HOLDERS = {cls.__name__ for cls in (Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, resources.Turns)}
+HOLDERS = {cls.__name__ for cls in (Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, Turns)}
 HOLDERS |= {"Lock", "RLock", "Condition", "Event", "Semaphore", "WeakKeyDictionary", "WeakValueDictionary"}
 FACTORIES = {
     "budget": resources.budget, "training_slots": resources.training_slots, "downloads": resources.downloads,
