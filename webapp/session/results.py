@@ -29,7 +29,8 @@ class ModelResults:
     def __init__(self, latest_only: bool = False) -> None:
         self.latest_only = latest_only
         self._held: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = weakref.WeakKeyDictionary()
-        self._computing: dict[tuple[Any, Hashable], threading.Event] = {}  # set when that computation ends
+        # (model, what) -> (an Event set when its computation ends, the thread computing it)
+        self._computing: dict[tuple[Any, Hashable], tuple[threading.Event, int]] = {}
         self._latest: weakref.ref[Any] | None = None  # with latest_only: the model whose results are kept
         self._lock = threading.Lock()
 
@@ -37,9 +38,10 @@ class ModelResults:
         """The result kept for (model, what), else compute()'s, kept; compute() runs outside the lock.
 
         While another caller computes the same (model, what), this one waits and takes its result (or,
-        if that computation failed, computes it itself).
+        if that computation failed, computes it itself). A compute() that asks for its own result is an error
+        (RuntimeError), not a thread waiting for itself.
         """
-        key = (model, what)
+        key, me = (model, what), threading.get_ident()
         while True:
             with self._lock:
                 if self.latest_only and not self._is_latest(model):
@@ -48,10 +50,13 @@ class ModelResults:
                 results = self._held.get(model)
                 if results is not None and what in results:
                     return results[what]
-                under_way = self._computing.get(key)
-                if under_way is None:
-                    under_way = self._computing[key] = threading.Event()
+                if key not in self._computing:
+                    under_way = threading.Event()
+                    self._computing[key] = (under_way, me)
                     break
+                under_way, computing = self._computing[key]
+            if computing == me:
+                raise RuntimeError(f"the computation of {what!r} asked for its own result")
             under_way.wait()
         try:
             value = compute()

@@ -124,6 +124,14 @@ def test_a_failed_computation_is_not_kept_and_a_waiting_caller_computes_it_itsel
     assert results.get(model, "x", failing) == "computed by the second"
 
 
+def test_a_computation_that_asks_for_its_own_result_fails_rather_than_waiting_for_itself():
+    results, model = ModelResults(), Model()
+    with pytest.raises(RuntimeError, match="asked for its own result"):
+        results.get(model, "x", lambda: results.get(model, "x", lambda: 1))
+    assert results.get(model, "x", lambda: 2) == 2  # nothing left half-done
+    assert results.get(model, "y", lambda: results.get(model, "z", lambda: 3)) == 3  # another label is fine
+
+
 def test_a_model_that_cannot_be_held_weakly_is_refused():
     with pytest.raises(TypeError):
         ModelResults().get(None, "x", lambda: 1)
