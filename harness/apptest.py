@@ -14,7 +14,10 @@ TIMEOUT = 60
 
 
 def clear_caches() -> None:
-    """Empty the process-wide caches and read the settings again, as a fresh server has them."""
+    """Empty what the server's sessions share and read the settings again, as a fresh server has them.
+
+    All of it is made by st.cache_resource factories (webapp.session.resources), so one call empties it.
+    """
     from webapp import settings
 
     st.cache_resource.clear()

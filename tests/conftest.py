@@ -7,6 +7,7 @@ the run fails if it left files in the checkout (`checkout_files`, compared befor
 """
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,23 @@ def throwaway_store(tmp_path_factory):
     yield url
     patch.undo()
     settings.current.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_server():
+    """Every test starts and ends with what a fresh server shares between sessions: all of it is made by
+    webapp.session.resources' st.cache_resource factories, which harness.apptest.clear_caches empties in
+    one call (with the settings). Before anything imported Streamlit there is nothing to empty."""
+    _clear_shared()
+    yield
+    _clear_shared()
+
+
+def _clear_shared():
+    if "streamlit" in sys.modules:
+        from harness.apptest import clear_caches
+
+        clear_caches()
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("mlp", "cli", "data", "drawn", "webapp", "harness", "benchmarks", "app_pages", "app.py")
-# Being annotated on their own branches: the integrator empties this set after merging them.
-PENDING = {
-    "webapp/session",  # a visitor's session and what sessions share
-}
 
 
 def _public_functions(tree: ast.Module):
@@ -44,13 +40,11 @@ def _files():
         yield from [path] if path.is_file() else sorted(path.rglob("*.py"))
 
 
-def unannotated(pending=frozenset(PENDING)):
-    """'path:line name (what lacks a type)' for every public function not fully annotated, outside `pending`."""
+def unannotated():
+    """'path:line name (what lacks a type)' for every public function not fully annotated."""
     found = []
     for path in _files():
         rel = path.relative_to(ROOT).as_posix()
-        if any(rel.startswith(p + "/") for p in pending):
-            continue
         for name, node, method in _public_functions(ast.parse(path.read_text(), rel)):
             missing = _unannotated(node, method)
             if missing:
@@ -60,19 +54,6 @@ def unannotated(pending=frozenset(PENDING)):
 
 def test_every_public_function_is_annotated():
     assert unannotated() == []
-
-
-def test_the_pending_packages_exist():
-    """A package renamed or moved must not leave an entry here that silently exempts nothing (or its successor)."""
-    for package in PENDING:
-        assert (ROOT / package / "__init__.py").is_file(), package
-
-
-def test_a_pending_package_leaves_the_set_once_annotated():
-    """So the exemption ends with the work: a package with nothing left to annotate comes out of PENDING."""
-    for package in PENDING:
-        left = [line for line in unannotated(PENDING - {package}) if line.startswith(package + "/")]
-        assert left, f"{package} is annotated: take it out of PENDING"
 
 
 def test_the_check_sees_what_lacks_a_type():

@@ -9,19 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness import canvas_data_url, canvas_value
-from harness.apptest import clear_caches, metrics, open_app, plain, wait_for
+from harness.apptest import metrics, open_app, plain, wait_for
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from webapp.session.registry import read_upload
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test starts from an empty process-wide cache, as a fresh server would."""
-    clear_caches()
-    yield
-    clear_caches()
 
 
 
@@ -255,9 +247,6 @@ def test_inspect_most_confident_mistakes_first(mnist):
 @pytest.fixture
 def no_dataset(monkeypatch, tmp_path):
     import data.catalog as catalog
-    from webapp.session import downloads
-
-    monkeypatch.setattr(downloads, "DOWNLOADS", downloads.Downloads())  # no download from an earlier test
     monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "nothing"))
     monkeypatch.setattr(catalog, "PROJECT_DATA_DIR", tmp_path / "project")
     monkeypatch.setattr(catalog, "SYSTEM_DATA_DIR", tmp_path / "system")
@@ -294,11 +283,11 @@ def test_download_button_fetches_the_dataset(no_dataset, monkeypatch, mnist):
         spec = replace(catalog.DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",))
         monkeypatch.setitem(catalog.DATASETS, "mnist", spec)
         at = open_app("train")
-        from webapp.session import downloads
+        from webapp.session import resources
 
         at.button(key="download-mnist").click().run()
         assert not at.exception, at.exception
-        assert downloads.DOWNLOADS.wait("mnist", timeout=60).state == "done"  # in the background
+        assert resources.downloads().wait("mnist", timeout=60).state == "done"  # in the background
         at.run()
         assert not at.button(key="start").disabled
         assert sorted(p.name for p in (no_dataset / "project" / "mnist").iterdir()) == sorted(spec.filenames())

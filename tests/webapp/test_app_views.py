@@ -5,23 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from harness import canvas_value
-from harness.apptest import clear_caches, metrics, open_app, plain
+from harness.apptest import metrics, open_app, plain
 from mlp import MLP, load_model
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 
 ROOT = Path(__file__).resolve().parents[2]
 UNAVAILABLE = "The link you opened names a model that is not available here"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test starts from an empty process-wide cache, as a fresh server would."""
-    clear_caches()
-    yield
-    clear_caches()
 
 
 def charts(at):
@@ -81,7 +72,7 @@ def test_a_session_models_link_reopens_it_here_and_says_not_available_elsewhere(
     at = open_app("inspect")
     assert not any(UNAVAILABLE in w for w in warnings(at))
     upload = MLP([784, 16, 10], seed=3)
-    entry = ModelEntry("Uploaded 1", "uploaded", model=upload)
+    entry = ModelEntry("Uploaded 1", ModelKind.UPLOADED, model=upload)
     at.session_state["models"]["Uploaded 1"] = entry
     at.run()
     at.selectbox(key="inspect_model").set_value("Uploaded 1").run()
@@ -103,7 +94,8 @@ def test_a_session_models_link_reopens_it_here_and_says_not_available_elsewhere(
 def test_picking_another_model_clears_the_notice(mnist):
     at = open_app("inspect", model="deadbeefdeadbeef")
     assert any(UNAVAILABLE in w for w in warnings(at))
-    at.session_state["models"]["Uploaded 1"] = ModelEntry("Uploaded 1", "uploaded", model=MLP([784, 16, 10], seed=3))
+    upload = ModelEntry("Uploaded 1", ModelKind.UPLOADED, model=MLP([784, 16, 10], seed=3))
+    at.session_state["models"]["Uploaded 1"] = upload
     at.run()
     at.selectbox(key="inspect_model").set_value("Uploaded 1").run()
     assert not any(UNAVAILABLE in w for w in warnings(at))
@@ -332,7 +324,7 @@ def test_no_page_text_points_to_the_readme():
 
 def test_a_new_run_is_selected_once_it_has_a_model_unless_the_visitor_chose_meanwhile():
     at = open_app()
-    waiting = ModelEntry("My model 1", "trained")  # no epoch finished yet: nothing to show
+    waiting = ModelEntry("My model 1", ModelKind.TRAINED)  # no epoch finished yet: nothing to show
     at.session_state["models"]["My model 1"] = waiting
     at.session_state["select_when_ready"] = "My model 1"
     at.run()
@@ -342,7 +334,7 @@ def test_a_new_run_is_selected_once_it_has_a_model_unless_the_visitor_chose_mean
     assert at.selectbox(key="inspect_model").value == "My model 1"
     assert at.session_state["select_when_ready"] is None
 
-    at.session_state["models"]["My model 2"] = later = ModelEntry("My model 2", "trained")
+    at.session_state["models"]["My model 2"] = later = ModelEntry("My model 2", ModelKind.TRAINED)
     at.session_state["select_when_ready"] = "My model 2"
     at.run()
     at.selectbox(key="inspect_model").set_value("Pretrained").run()  # the visitor's own choice, meanwhile

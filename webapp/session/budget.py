@@ -121,7 +121,7 @@ class Budget:
             gc.collect()
             self._check(client, cost, what)
 
-    def _check(self, client, cost, what):
+    def _check(self, client: Client | None, cost: int, what: str) -> None:
         used, limit = self.usage(client), self.limits
         if cost > limit.client:  # never fits, whatever the others hold
             raise BudgetError(f"{what} would take {cost / MB:,.0f} MB of the server's memory, more than the "

@@ -19,6 +19,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from webapp.session.once import Once
+
 __all__ = ["COOKIE", "COOKIE_DAYS", "Client", "address_key", "client_address", "identify", "valid_token"]
 
 COOKIE = "digit_lab_client"
@@ -27,7 +29,7 @@ LOOPBACK = "127.0.0.1"  # Streamlit reports no address for a loopback connection
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _WITH_PORT = re.compile(r"\[(?P<v6>[^\]]+)\](:\d+)?|(?P<v4>[0-9.]+):\d+")  # [2001:db8::1]:443, 192.0.2.1:5678
 log = logging.getLogger("digit_lab")
-_warned: list[object] = []  # once per process: X-Forwarded-For arrived from a peer that is not a trusted proxy
+UNTRUSTED_FORWARD = "X-Forwarded-For from a peer not trusted"  # the topic of its Once (resources.log_once)
 
 
 class Client(NamedTuple):
@@ -62,7 +64,7 @@ def address_key(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address, ipv6_pr
     return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
-def _parse(text):
+def _parse(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address from a forwarding header's entry, with or without a port; None for anything else
     ("unknown", an obfuscated name, garbage)."""
     if not isinstance(text, str):  # (AppTest's context gives a mock)
@@ -78,15 +80,18 @@ def _parse(text):
 
 
 def client_address(peer: str | None, forwarded_for: Iterable[str],
-                   trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+                   trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network], warned: Once | None = None) -> str:
     """The visitor's address: `peer` (the connection's, None for loopback), or, when the peer is one of the
-    `trusted` networks, the right-most untrusted address of the X-Forwarded-For values `forwarded_for`."""
+    `trusted` networks, the right-most untrusted address of the X-Forwarded-For values `forwarded_for`.
+
+    X-Forwarded-For from a peer that is no trusted proxy is logged once per peer `warned` (the server's:
+    resources.log_once) has room for; not at all without one.
+    """
     here = _parse(peer) if peer else ipaddress.ip_address(LOOPBACK)
     if here is None:
         return LOOPBACK
     chain = [a for value in forwarded_for for a in value.split(",") if a.strip()]
-    if chain and not any(here in network for network in trusted) and here not in _warned and len(_warned) < 20:
-        _warned.append(here)
+    if chain and not any(here in network for network in trusted) and warned is not None and warned.first(here):
         log.warning("X-Forwarded-For came from %s, which is not in DIGIT_LAB_TRUSTED_PROXIES, so it is ignored: "
                     "behind a reverse proxy, list the proxy there, or every visitor counts as the proxy's "
                     "address (logged once for this peer)", here)
@@ -99,9 +104,11 @@ def client_address(peer: str | None, forwarded_for: Iterable[str],
 
 
 def identify(cookies: Mapping[str, str], forwarded_for: Iterable[str], peer: str | None,
-             trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network], ipv6_prefix: int = 56) -> Client:
-    """The Client a connection comes from: its cookie's token, or a new one; its address key."""
+             trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network], ipv6_prefix: int = 56,
+             warned: Once | None = None) -> Client:
+    """The Client a connection comes from: its cookie's token, or a new one; its address key (client_address,
+    which logs a forwarding header it ignores once per peer `warned` has room for)."""
     found = cookies.get(COOKIE)
     new = not valid_token(found)
     token = secrets.token_urlsafe(24) if new else str(found)
-    return Client(token, address_key(client_address(peer, forwarded_for, trusted), ipv6_prefix), new)
+    return Client(token, address_key(client_address(peer, forwarded_for, trusted, warned), ipv6_prefix), new)

@@ -1,7 +1,8 @@
 """At most one dataset download per server, which every waiting page can watch. No Streamlit here.
 
 A visitor's click starts `data.download_dataset` in a background thread, or joins the download
-already under way: pages poll `status(name)` on their reruns for its progress and outcome. A
+already under way: pages poll `status(name)` on their reruns for its progress and outcome. The
+server's one Downloads is made by webapp.session.resources.downloads. A
 visitor only ever sees a short message; the error itself, with the folders and mirrors it
 names, goes to the log (logger "digit_lab") for whoever runs the server. A failed download
 can be started again.
@@ -9,6 +10,7 @@ can be started again.
 
 import logging
 import threading
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -38,11 +40,15 @@ class Download(NamedTuple):
     message: str | None = None  # for visitors, when FAILED: short, with no path in it
 
     @property
-    def fraction(self):
+    def fraction(self) -> float | None:
         """Share of the current file received, in [0, 1]; None when its size is unknown."""
         if not self.bytes_total:
             return None
         return min(1.0, self.bytes_done / self.bytes_total)
+
+
+Progress = Callable[[str, int, "int | None"], None]  # (file name, bytes received, bytes in all or None)
+Fetch = Callable[..., object]  # fetch(name, progress=Progress): where the dataset went (data.download_dataset)
 
 
 class Downloads:
@@ -51,13 +57,13 @@ class Downloads:
     `fetch(name, progress=...)` does the work (data.download_dataset by default).
     """
 
-    def __init__(self, fetch=None):
+    def __init__(self, fetch: Fetch | None = None) -> None:
         self._fetch = fetch  # None: data.download_dataset, looked up when a download starts
         self._cond = threading.Condition()
         self._latest: dict[str, Download] = {}  # dataset name -> its latest Download
-        self._running = None  # the name being downloaded, or None
+        self._running: str | None = None  # the name being downloaded, or None
 
-    def start(self, name):
+    def start(self, name: str) -> Download:
         """Start downloading dataset `name` unless a download runs; returns the one that runs.
 
         A second request while `name` downloads joins it. While another dataset downloads,
@@ -71,32 +77,32 @@ class Downloads:
             threading.Thread(target=self._download, args=(name,), name=f"download:{name}", daemon=True).start()
             return self._latest[name]
 
-    def status(self, name):
+    def status(self, name: str) -> Download | None:
         """The latest Download of dataset `name`, or None if none was started."""
         with self._cond:
             return self._latest.get(name)
 
     @property
-    def running(self):
+    def running(self) -> Download | None:
         """The Download under way, or None."""
         with self._cond:
             return self._latest[self._running] if self._running is not None else None
 
-    def wait(self, name, timeout=None):
+    def wait(self, name: str, timeout: float | None = None) -> Download | None:
         """Block until dataset `name` is not downloading (or `timeout` seconds pass); its latest Download."""
         with self._cond:
             self._cond.wait_for(lambda: self._running != name, timeout)
             return self._latest.get(name)
 
-    def _update(self, name, **fields):
+    def _update(self, name: str, **fields: Any) -> None:
         with self._cond:
             self._latest[name] = self._latest[name]._replace(**fields)
             self._cond.notify_all()
 
-    def _download(self, name):
+    def _download(self, name: str) -> None:
         log.info("downloading dataset %s", name)
 
-        def progress(filename, done, total):
+        def progress(filename: str, done: int, total: int | None) -> None:
             self._update(name, filename=filename, bytes_done=done, bytes_total=total)
 
         outcome: dict[str, Any] = {"state": DownloadState.FAILED, "message": FAILED_MESSAGE}
@@ -114,15 +120,3 @@ class Downloads:
             self._running = None
             self._cond.notify_all()
 
-
-DOWNLOADS = Downloads()  # the server's one manager: a module is imported once per process
-
-
-def start(name):
-    """Start (or join) the server's download of dataset `name`; see Downloads.start."""
-    return DOWNLOADS.start(name)
-
-
-def status(name):
-    """The latest Download of dataset `name` on this server, or None."""
-    return DOWNLOADS.status(name)

@@ -33,6 +33,7 @@ class Reaper:
         self.closed = 0
 
     def start(self) -> "Reaper":
+        """Start sweeping in a daemon thread; the Reaper."""
         self._thread.start()
         return self
 
@@ -42,6 +43,7 @@ class Reaper:
             self._gone_since.setdefault(session_id, None)
 
     def watched(self) -> int:
+        """How many sessions it knows of (connected, or gone and not yet closed)."""
         with self._lock:
             return len(self._gone_since)
 

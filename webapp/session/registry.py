@@ -10,21 +10,27 @@ loaded or trained, and it leaves the budget with the session.
 import itertools
 import re
 import secrets
-import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 
 from data import DATASETS, DatasetError, DatasetNotFound
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
+from mlp.metrics import Evaluation
 from webapp import settings, text
 from webapp.session import clients, keys, resources
-from webapp.session.budget import BudgetError, array_bytes
+from webapp.session.budget import BudgetError
+from webapp.session.results import ModelResults
 from webapp.store import StoreError, StoreUnavailable
 from webapp.training import status as run_status
 from webapp.training.job import TrainingJob
 from webapp.training.memory import model_bytes
+
+T = TypeVar("T")
 
 PRETRAINED = "Pretrained"
 MODEL_PARAM = "model"
@@ -37,52 +43,73 @@ NO_STORE = ("Sharing is unavailable on this server right now, so the model this 
             "Try the link again later; meanwhile the pretrained model is shown.")
 
 
+class ModelKind(StrEnum):
+    """Where a model a user can pick came from."""
+
+    PRETRAINED = "pretrained"  # the shipped model, shared by every session
+    TRAINED = "trained"  # trained (or continued) on the Train page, in this session
+    UPLOADED = "uploaded"  # a .npz the user uploaded
+    SHARED = "shared"  # opened from a link, out of the shared store
+    TAUGHT = "taught"  # taught the user's drawings ("... + yours")
+
+
 @dataclass(eq=False)
 class ModelEntry:
     """A model a user can pick: the pretrained one, one they trained (maybe still training), or an upload."""
 
     name: str
-    kind: str  # "pretrained" | "trained" | "uploaded" | "shared" (opened from a link) | "taught" (+ yours)
+    kind: ModelKind
     model: MLP | None = None  # for finished and uploaded models
     job: TrainingJob | None = None  # while (and after) training in this session
     link_id: str = field(default_factory=lambda: secrets.token_hex(8))  # the store's id once shared
     shared: bool = False  # in the shared store (its link works in any browser)
-    derived: dict = field(default_factory=dict, repr=False)  # (what, model id) -> see `derived`
+    # Results derived from its current model (`derived`): counted in its memory, gone with the entry.
+    derived: ModelResults = field(default_factory=lambda: ModelResults(latest_only=True), repr=False)
 
-    def file_name(self):
+    def __post_init__(self) -> None:
+        self.kind = ModelKind(self.kind)  # a kind that is not one says so here, not in a page later
+
+    def file_name(self) -> str:
         """The file name a download of this model gets: its name in lower case, spaces as _ and + as plus."""
         return f"{self.name.replace(' ', '_').replace('+', 'plus').lower()}.npz"
 
-    def file_bytes(self):
+    def file_bytes(self) -> bytes:
         """The current model as a compressed .npz file (made on each call: a download, a share)."""
-        return model_to_bytes(self.current(), compress=True)
+        return model_to_bytes(self.require_model(), compress=True)
 
-    def current(self):
+    def current(self) -> MLP | None:
         """The MLP to use now: the finished model, or a run's last finished epoch (None before the first)."""
         if self.job is not None:
             return self.job.snapshot
         return self.model
 
-    def busy(self):
+    def require_model(self) -> MLP:
+        """current(), where a model is needed: ValueError if there is none yet (a run before its first epoch)."""
+        model = self.current()
+        if model is None:
+            raise ValueError(f"{self.name} has no model yet")
+        return model
+
+    def busy(self) -> bool:
         """True while its run trains or waits for a slot (webapp.session.budget counts a client's runs)."""
         return self.job is not None and not self.job.done
 
-    def memory_bytes(self):
+    def memory_bytes(self) -> int:
         """Bytes this model holds in the server (webapp.session.budget): weights, its run's, and cached results."""
         held = self.job.memory_bytes() if self.job is not None else 0
         if self.model is not None and (self.job is None or self.model is not self.job.model):
             held += model_bytes(self.model)
-        return held + array_bytes(self.derived)
+        return held + self.derived.nbytes
 
     @property
-    def dataset(self):
+    def dataset(self) -> str:
         """The dataset this model was trained on ('mnist' when unknown)."""
         m = self.current() or (self.job.model if self.job is not None else None)  # a run's model before its epoch
         name = m.meta.get("dataset", "mnist") if m is not None else "mnist"  # (None once a failed run let it go)
         return name if name in DATASETS else "mnist"
 
 
-def init_session():
+def init_session() -> None:
     """Create this session's state once (guarded), before any page reads it."""
     ss = st.session_state
     if keys.MODELS not in ss:
@@ -92,21 +119,21 @@ def init_session():
         ss[keys.CLIENT] = _identify()  # who this is, for every per-client and per-address limit
 
 
-def _identify():
+def _identify() -> clients.Client:
     """This connection's webapp.session.clients.Client, from its cookie and address (st.context)."""
     ctx = st.context
     s = settings.current()
     return clients.identify(ctx.cookies, ctx.headers.get_all("x-forwarded-for"), ctx.ip_address,
-                            s.proxy_networks(), s.ipv6_prefix)
+                            s.proxy_networks(), s.ipv6_prefix, warned=resources.log_once(clients.UNTRUSTED_FORWARD))
 
 
-def client():
+def client() -> clients.Client:
     """This session's webapp.session.clients.Client."""
     init_session()
     return st.session_state[keys.CLIENT]
 
 
-def admit(cost, what="this model", run=False):
+def admit(cost: int, what: str = "this model", run: bool = False) -> None:
     """Raise budget.BudgetError if `cost` more bytes would not fit this client, its address or the server
     (and, for a `run`, if the client or its address has as many runs under way as allowed)."""
     if run:
@@ -114,21 +141,23 @@ def admit(cost, what="this model", run=False):
     resources.budget().admit(client(), cost, what)
 
 
-def session_models():
+def session_models() -> dict[str, ModelEntry]:
     """name -> ModelEntry for the models this user trained or uploaded."""
     init_session()
     return st.session_state[keys.MODELS]
 
 
-def all_models():
+def all_models() -> dict[str, ModelEntry]:
     """name -> ModelEntry for every model this user can pick, pretrained first."""
     model, _ = resources.pretrained_or_error()
-    entries = {PRETRAINED: ModelEntry(PRETRAINED, "pretrained", model=model, link_id="")} if model is not None else {}
+    entries = {}
+    if model is not None:
+        entries[PRETRAINED] = ModelEntry(PRETRAINED, ModelKind.PRETRAINED, model=model, link_id="")
     entries.update(session_models())
     return entries
 
 
-def add_model(entry):
+def add_model(entry: ModelEntry) -> ModelEntry:
     """Register a session model (counted in the memory budget while it lives), dropping the oldest finished
     ones beyond the per-session cap."""
     models = session_models()
@@ -139,46 +168,46 @@ def add_model(entry):
     return entry
 
 
-def drop_model(name):
+def drop_model(name: str) -> None:
     """Forget one of this session's models (its memory goes with it)."""
     session_models().pop(name, None)
     if st.session_state.get(keys.SELECTED_MODEL) == name:
         st.session_state[keys.SELECTED_MODEL] = PRETRAINED
 
 
-def add_taught(model, base):
+def add_taught(model: MLP, base: str) -> ModelEntry:
     """Register a model taught the user's drawings, named after the model it was taught from (`base`, an
     entry name: "Pretrained + yours", numbered if taken), and select it; the ModelEntry."""
     name = free_name(taught_name(base))
     model.meta["name"] = name
-    entry = add_model(ModelEntry(name, "taught", model=model))
+    entry = add_model(ModelEntry(name, ModelKind.TAUGHT, model=model))
     select(name)
     return entry
 
 
-def with_suffix(base, suffix):
+def with_suffix(base: str, suffix: str) -> str:
     """`base` + `suffix`, the base cut so that the name, with free_name's number, stays within text.NAME_MAX
     (the store's limit, should it be shared)."""
     return base[: text.NAME_MAX - len(suffix) - 3].rstrip() + suffix
 
 
-def taught_name(base):
+def taught_name(base: str) -> str:
     """'Pretrained' -> 'Pretrained + yours'; a taught model taught again keeps one ' + yours' ('... + yours 2' too)."""
     return with_suffix(re.sub(r" \+ yours( \d+)?$", "", base), " + yours")
 
 
-def continued_name(base):
+def continued_name(base: str) -> str:
     """'My model 1' -> 'My model 1 (continued)'; a continued model continued again keeps one '(continued)'."""
     return with_suffix(re.sub(r" \(continued\)( \d+)?$", "", base), " (continued)")
 
 
-def free_name(base):
+def free_name(base: str) -> str:
     """`base`, or `base 2`, `base 3`, ... : the first name no model of this session's lists has."""
     taken = all_models()
     return next(n for n in itertools.chain([base], (f"{base} {i}" for i in itertools.count(2))) if n not in taken)
 
 
-def read_upload(filename, data):
+def read_upload(filename: str, data: bytes) -> MLP:
     """An uploaded .npz as an MLP, within the per-model limit and the memory budget; ModelFileError or
     BudgetError('<filename> was not loaded: <why>') if it is bad or does not fit."""
     limit = settings.current().bytes("max_model_mb")
@@ -190,7 +219,7 @@ def read_upload(filename, data):
     return model
 
 
-def upload_name(filename):
+def upload_name(filename: object) -> str:
     """The name an upload gets: its file's name without .npz, unused in this session ("Uploaded N" if it is no
     valid name)."""
     try:
@@ -200,7 +229,7 @@ def upload_name(filename):
     return free_name(base)
 
 
-def next_model_name(prefix="My model"):
+def next_model_name(prefix: str = "My model") -> str:
     """A fresh name like 'My model 3' for this session."""
     models = session_models()
     while True:
@@ -209,7 +238,7 @@ def next_model_name(prefix="My model"):
             return name
 
 
-def select(name):
+def select(name: str) -> None:
     """Make `name` the model every page shows (a run waiting to be selected, select_when_ready, no longer is).
 
     The address bar still names the model shown before (until the selector writes the new one's
@@ -221,14 +250,14 @@ def select(name):
     st.session_state[keys.FOLLOWED_LINK] = st.query_params.get(MODEL_PARAM)
 
 
-def select_when_ready(name):
+def select_when_ready(name: str) -> None:
     """Make the run `name` just started the session's selection as soon as it has a model to show (its first
     epoch; at once for a continued model), so that Draw and Inspect open on it. Any choice made meanwhile (the
     visitor's, a link's) wins: select() cancels this."""
     st.session_state[keys.SELECT_WHEN_READY] = name
 
 
-def _select_ready_run():
+def _select_ready_run() -> None:
     """select() the run select_when_ready named, once it has a model; forget it if it ended without one."""
     ss = st.session_state
     name = ss.get(keys.SELECT_WHEN_READY)
@@ -241,7 +270,7 @@ def _select_ready_run():
         ss[keys.SELECT_WHEN_READY] = None
 
 
-def follow_link():
+def follow_link() -> str | None:
     """Make the model the address bar names (`model=<id>`) this session's selection, if there is such a link.
 
     A session model with that link id is selected; otherwise the shared store is asked, and a model
@@ -252,7 +281,7 @@ def follow_link():
     ss = st.session_state
     entries = all_models()
     wanted = st.query_params.get(MODEL_PARAM)
-    current = entries.get(ss.get(keys.SELECTED_MODEL))
+    current = entries.get(ss.get(keys.SELECTED_MODEL, ""))
     if not wanted or (current is not None and current.link_id == wanted) or ss.get(keys.FOLLOWED_LINK) == wanted:
         return None
     ss[keys.FOLLOWED_LINK] = wanted  # once per link: choosing another model afterwards is the visitor's call
@@ -273,7 +302,7 @@ def follow_link():
     return None
 
 
-def _from_store(model_id):
+def _from_store(model_id: str) -> ModelEntry | None:
     """A ModelEntry for a model shared through the store, or None (unknown or removed); StoreError (said why)
     when the store cannot be read, the row is damaged or the model does not fit in memory now."""
     shared = resources.store()
@@ -294,10 +323,10 @@ def _from_store(model_id):
     except BudgetError as e:
         raise StoreError(f"The model this link names cannot be opened right now: {e}.") from None
     name = free_name(with_suffix(str(summary.get("name") or "Model"), " (shared)"))
-    return ModelEntry(name, "shared", model=model, link_id=model_id, shared=True)
+    return ModelEntry(name, ModelKind.SHARED, model=model, link_id=model_id, shared=True)
 
 
-def model_selector(key, label="Model", help=None):
+def model_selector(key: str, label: str = "Model", help: str | None = None) -> ModelEntry | None:
     """A selectbox over all_models() that remembers the choice across pages and in the URL; the ModelEntry."""
     entries = all_models()
     ss = st.session_state
@@ -327,7 +356,7 @@ def model_selector(key, label="Model", help=None):
     return entry
 
 
-def compare_selector(entry):
+def compare_selector(entry: ModelEntry) -> ModelEntry | None:
     """A selectbox of the other models for entry's dataset, kept in the URL as `compare=<link id>`; None if none."""
     ss = st.session_state
     entries = {n: e for n, e in all_models().items()
@@ -350,7 +379,7 @@ def compare_selector(entry):
     return entries[name]
 
 
-def describe(entry):
+def describe(entry: ModelEntry) -> str:
     """One-line label for a model in selectors."""
     under_way = run_status.selector_label(entry.job) if entry.job is not None else None
     if under_way is not None:
@@ -362,27 +391,19 @@ def describe(entry):
     return f"{entry.name} ({sizes}{suffix})"
 
 
-_SHARED: dict[object, object] = {}  # the pretrained model's derived results, for every session
-_SHARED_LOCK = threading.Lock()
+def derived(entry: ModelEntry, what: Hashable, compute: Callable[[], T]) -> T:
+    """compute(), once per entry's current model and `what` (a hashable label), computed outside any lock.
+
+    The pretrained model's results are kept for every session (resources.pretrained_results); a session
+    model's on its entry (ModelEntry.derived: counted in its memory, let go when its model changes or the
+    entry goes). Either way they are kept by the model object, never by its id().
+    """
+    model = entry.require_model()
+    results = resources.pretrained_results() if entry.kind is ModelKind.PRETRAINED else entry.derived
+    return results.get(model, what, compute)
 
 
-def derived(entry, what, compute):
-    """compute(), once per entry's current model and `what` (a hashable label): the pretrained model's
-    results are shared by every session, a session model's are kept on its entry until it changes."""
-    model = entry.current()
-    key = (what, id(model))
-    if entry.kind == "pretrained":
-        with _SHARED_LOCK:
-            if key not in _SHARED:
-                _SHARED[key] = compute()
-            return _SHARED[key]
-    if key not in entry.derived:
-        entry.derived = {k: v for k, v in entry.derived.items() if k[1] == id(model)}
-        entry.derived[key] = compute()
-    return entry.derived[key]
-
-
-def measured_scores(entry):
+def measured_scores(entry: ModelEntry) -> dict[str, float | None]:
     """What a published model is ranked by, measured here, never taken from its file: test accuracy on its
     dataset's test set, and for a digit model accuracy on the server's pen-drawn digits (None where the data
     is not on this server)."""
@@ -395,15 +416,15 @@ def measured_scores(entry):
     drawn = None
     if entry.dataset == "mnist":
         inputs = resources.drawn_set(resources.DRAWN_N, resources.DRAWN_SEED)
-        model = entry.current()
+        model = entry.require_model()
         drawn = derived(entry, ("drawn score", inputs.n, inputs.seed), lambda: score_drawn(model, inputs)["accuracy"])
     return {"test_accuracy": test, "drawn_accuracy": drawn}
 
 
-def evaluation(entry, name=None):
+def evaluation(entry: ModelEntry, name: str | None = None) -> Evaluation:
     """Test-set Evaluation of an entry's current model on dataset `name` (cached per entry)."""
     name = name or entry.dataset
-    if entry.kind == "pretrained":
+    if entry.kind is ModelKind.PRETRAINED:
         return resources.pretrained_evaluation(name)
-    model = entry.current()
+    model = entry.require_model()
     return derived(entry, ("evaluation", name), lambda: model.evaluate(*resources.test_inputs(name)))

@@ -1,26 +1,63 @@
-"""What the server loads once and every session shares read-only (`st.cache_resource`).
+"""Everything the server's sessions share, each made once per process by an `st.cache_resource` factory here.
 
-The shipped model, datasets, test-set inputs, the pretrained model's evaluation and the
-limiter of training runs. Failures are not cached: a missing dataset is looked up again on
-the next page run.
+One pattern for state shared across sessions. What holds it is a class in a module of its own that
+knows nothing of Streamlit and is thread-safe (sessions run in threads of one server): the memory
+Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, Turns, the Store. The one instance the
+server uses is made by a factory below, decorated with `st.cache_resource`, and every caller asks the
+factory (`resources.downloads().start(name)`); no module keeps such an object in a global. So this
+module is the list of what sessions share; Streamlit makes each at most once, however many sessions
+ask at the same moment; and one call, `st.cache_resource.clear()`, empties all of it, as a fresh
+server has it (harness.apptest.clear_caches; tests/conftest.py does it around every test). What a
+shared object keeps for a model or a run is keyed by that object, held weakly, never by its id().
+
+Here too: what the server loads once and shares read-only (the shipped model, datasets, test-set
+inputs, the pretrained model's evaluation, the drawn set), and the process-wide set-ups made once.
+Failures are not cached: a missing dataset is looked up again on the next page run.
+
+Not here: a session's own state (st.session_state: session.registry, session.keys); the settings,
+read once by webapp.settings.current (functools.cache: the CLI and the store's tools read them
+without Streamlit; clear_caches reads them again too); constants pure helpers memoise
+(functools.cache in views.charts and views.gallery), which hold nothing a session changes. And the
+lock in mlp.io around .npy header parses: it guards CPython's own process-wide parser state
+(python/cpython#106905) for every user of the core, the CLI included, not anything sessions share,
+so it stays with the code that parses.
 """
 
-import collections
+from __future__ import annotations
+
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
+import numpy as np
 import streamlit as st
+from numpy.typing import NDArray
 
-from data import DATASETS, load_dataset
-from mlp import ModelFileError, load_model, to_inputs
+from data import DATASETS, Dataset, load_dataset
+from mlp import MLP, ModelFileError, load_model, to_inputs
+from mlp.metrics import Evaluation
 from webapp import settings
+from webapp.session import clients, uploads
 from webapp.session.budget import Budget
+from webapp.session.downloads import Downloads
+from webapp.session.once import Once
+from webapp.session.reaper import Reaper
+from webapp.session.results import ModelResults
+from webapp.session.turns import Turns
+from webapp.training.replay import ReplayCache
 from webapp.training.slots import TrainingSlots
+
+if TYPE_CHECKING:
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    from drawn.score import DrawnInputs
+    from webapp.store import Store
 
 
 @st.cache_resource(show_spinner=False)
-def one_blas_thread():
+def one_blas_thread() -> object | None:
     """Limit the server's BLAS to one thread, once per process.
 
     A page run multiplies one drawing (one row) by the weights: BLAS threads only spin beside the
@@ -46,7 +83,7 @@ def one_blas_thread():
 
 
 @st.cache_resource(show_spinner=False)
-def give_freed_memory_back():
+def give_freed_memory_back() -> bool:
     """Make large allocations go back to the system when freed, once per process (glibc only).
 
     glibc serves an allocation above its mmap threshold with its own mapping, returned to the
@@ -73,11 +110,9 @@ M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024  # glibc's malloc.h
 
 
 @st.cache_resource(show_spinner=False)
-def _reaper():
+def _reaper() -> Reaper | None:
     """The server's one Reaper (webapp.session.reaper), started on first use; None outside a real server."""
     from streamlit.runtime import Runtime
-
-    from webapp.session.reaper import Reaper
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
@@ -86,24 +121,21 @@ def _reaper():
 
 
 @st.cache_resource(show_spinner=False)
-def _uploads():
+def _uploads() -> MemoryUploadedFileManager | None:
     """Streamlit's uploaded-file manager, capped (session.uploads), once per process; None outside a real server."""
     from streamlit.runtime import Runtime
-
-    from webapp.session import uploads
 
     if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # AppTest mocks the runtime
         return None
     s = settings.current()
-    return uploads.cap(Runtime.instance().uploaded_file_mgr, s.bytes("uploads_mb"), s.bytes("address_uploads_mb"),
-                       address_of=_session_address)
+    # `streamlit run` holds uploads in memory (the manager the cap reaches into); the runtime's type says less.
+    manager = cast("MemoryUploadedFileManager", Runtime.instance().uploaded_file_mgr)
+    return uploads.cap(manager, s.bytes("uploads_mb"), s.bytes("address_uploads_mb"), address_of=_session_address)
 
 
-def _session_address(session_id):
+def _session_address(session_id: str) -> str | None:
     """The network a session connects from (clients' key), from its WebSocket's handshake; None if unknown."""
     from streamlit.runtime import Runtime
-
-    from webapp.session import clients
 
     client = Runtime.instance().get_client(session_id)
     context = getattr(client, "client_context", None)
@@ -113,85 +145,43 @@ def _session_address(session_id):
     peer = None if ip in ("::1", "127.0.0.1") else ip  # as st.context.ip_address reports it
     forwarded = [value for name, value in context.headers if name.lower() == "x-forwarded-for"]
     s = settings.current()
-    return clients.address_key(clients.client_address(peer, forwarded, s.proxy_networks()), s.ipv6_prefix)
+    address = clients.client_address(peer, forwarded, s.proxy_networks(), log_once(clients.UNTRUSTED_FORWARD))
+    return clients.address_key(address, s.ipv6_prefix)
 
 
-def cap_uploads():
+def cap_uploads() -> None:
     """Once per page run (cheap): the upload manager is capped before any visitor can upload."""
     _uploads()
 
 
-def forget_upload(file_id):
+def forget_upload(file_id: str) -> None:
     """Drop a file the page has read from Streamlit's memory (a real server only)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    from webapp.session import uploads
 
     manager, ctx = _uploads(), get_script_run_ctx()
     if manager is not None and ctx is not None:
         uploads.forget(manager, ctx.session_id, file_id)
 
 
-def close_when_gone():
+def close_when_gone() -> None:
     """Once per page run: the reaper closes this session once its browser has been gone a while."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     reaper, ctx = _reaper(), get_script_run_ctx()
     if reaper is not None and ctx is not None:
         reaper.seen(ctx.session_id)
+
+
 TURN_WAIT = 1.0  # seconds a page run waits for its turn before it runs anyway (beside the one taking long)
 
 
-class Turns:
-    """First come, first served: a page run waits until the runs that came before it are done.
-
-    A plain lock lets a newcomer take the lock before the waiter it just woke gets going (the
-    waiter needs the GIL first), so some runs waited far longer than others; here each waiter
-    has its own Event, set when the run before it leaves. A waiter whose wait runs out takes the
-    turn over from the slow runs ahead of it (they go on, but their end passes nothing on), so
-    the runs behind it wait for it alone, not for the slow one.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        # One Event per run holding or awaiting the turn, in order of arrival.
-        self._queue: collections.deque[threading.Event] = collections.deque()
-
-    @contextlib.contextmanager
-    def turn(self, wait):
-        """Run the block when every earlier run is done, or after `wait` seconds whatever happens."""
-        me = threading.Event()
-        with self._lock:
-            self._queue.append(me)
-            if self._queue[0] is me:
-                me.set()
-        if not me.wait(wait):
-            with self._lock:
-                while me in self._queue and self._queue[0] is not me:
-                    self._queue.popleft().set()  # overdue: the slow run, and any waiter as overdue as this one
-        try:
-            yield
-        finally:
-            with self._lock:
-                if self._queue and self._queue[0] is me:
-                    self._queue.popleft()
-                    if self._queue:
-                        self._queue[0].set()
-                elif me in self._queue:
-                    self._queue.remove(me)  # not reached as the code stands; never leave a dead entry behind
-
-    def waiting(self):
-        """Runs holding or awaiting the turn (the slow runs taken over from not counted)."""
-        with self._lock:
-            return len(self._queue)
-
-
 @st.cache_resource(show_spinner=False)
-def _turns():
+def _turns() -> Turns:
+    """The server's one Turns (webapp.session.turns), which every session's Draw runs take."""
     return Turns()
 
 
-def turn():
+def turn() -> contextlib.AbstractContextManager[None]:
     """A context manager: run the block in its turn among the sessions' Draw runs (Turns, TURN_WAIT).
 
     Every page run of the server shares one core (Python's GIL), and a run gives the GIL up
@@ -206,12 +196,12 @@ def turn():
 
 
 @st.cache_resource(show_spinner=False)
-def pretrained_model():
+def pretrained_model() -> MLP:
     """The shipped model (read-only; inference stores nothing on it). Raises ModelFileError."""
     return load_model(settings.current().pretrained)
 
 
-def pretrained_or_error():
+def pretrained_or_error() -> tuple[MLP, None] | tuple[None, str]:
     """(model, None) or (None, message) when the shipped model file is missing or bad."""
     try:
         return pretrained_model(), None
@@ -220,13 +210,13 @@ def pretrained_or_error():
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
-def dataset(name):
+def dataset(name: str) -> Dataset:
     """A Dataset (uint8 arrays). Raises DatasetNotFound / DatasetError."""
     return load_dataset(name)
 
 
 @st.cache_resource(show_spinner=False)
-def test_inputs(name):
+def test_inputs(name: str) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """(x_test float32 (n, 784), y_test int64) for a dataset, converted once."""
     ds = dataset(name)
     return to_inputs(ds.x_test), ds.y_test.astype("int64")
@@ -236,7 +226,7 @@ DRAWN_N, DRAWN_SEED = 2000, 0  # the drawn set of docs/real-handwriting.md and t
 
 
 @st.cache_resource(show_spinner=False)
-def drawn_set(n, seed):
+def drawn_set(n: int, seed: int) -> DrawnInputs:
     """n pen-drawn digits (drawn.score.DrawnInputs, seeded), preprocessed as on Draw; made once per server."""
     from drawn.score import drawn_inputs
 
@@ -244,14 +234,44 @@ def drawn_set(n, seed):
 
 
 @st.cache_resource(show_spinner="Evaluating the pretrained model on the test set…")
-def pretrained_evaluation(name):
+def pretrained_evaluation(name: str) -> Evaluation:
     """The pretrained model's Evaluation on a dataset's test set."""
     x, y = test_inputs(name)
     return pretrained_model().evaluate(x, y)
 
 
 @st.cache_resource(show_spinner=False)
-def budget():
+def pretrained_results() -> ModelResults:
+    """Results derived from the pretrained model (registry.derived), kept for every session: a ModelResults."""
+    return ModelResults()
+
+
+@st.cache_resource(show_spinner=False)
+def replay_cache() -> ReplayCache:
+    """The scores of runs' kept epochs (webapp.training.replay.ReplayCache), per run: small (a confusion
+    matrix each), shared by every replay of a run."""
+    return ReplayCache()
+
+
+@st.cache_resource(show_spinner=False)
+def downloads() -> Downloads:
+    """The server's dataset downloads (webapp.session.downloads.Downloads): at most one at a time, which every
+    waiting page watches."""
+    return Downloads()
+
+
+@st.cache_resource(show_spinner=False)
+def log_once(topic: str) -> Once:
+    """The server's Once for `topic` (webapp.session.once): what the log was told about it, once per key, for
+    at most LOG_ONCE_KEYS keys (visitors choose some of them: the addresses they connect from)."""
+    return Once(most=LOG_ONCE_KEYS)
+
+
+LOG_ONCE_KEYS = 20
+
+
+@st.cache_resource(show_spinner=False)
+def budget() -> Budget:
     """The one memory budget for every visitor's models (webapp.session.budget.Budget), from the settings."""
     s = settings.current()
     return Budget(s.bytes("memory_budget_mb"), s.bytes("client_memory_mb"), s.bytes("address_memory_mb"),
@@ -259,13 +279,13 @@ def budget():
 
 
 @st.cache_resource(show_spinner=False)
-def training_slots():
+def training_slots() -> TrainingSlots:
     """The one limiter shared by every session's training runs: a run starts its worker only when the worker
     fits in the memory budget too (a paused run keeps its worker)."""
     return TrainingSlots(settings.current().max_runs, room=budget().fits)
 
 
-def session_alive():
+def session_alive() -> Callable[[], bool]:
     """A callable telling whether this browser session is still connected (always True outside a server)."""
     from streamlit.runtime import Runtime
     from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -277,17 +297,17 @@ def session_alive():
     return lambda: runtime.is_active_session(session_id)
 
 
-def dataset_label(name):
+def dataset_label(name: str) -> str:
     """Human name of a dataset key."""
     return {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothes"}.get(name, name)
 
 
-def class_names(name):
+def class_names(name: str) -> list[str]:
     """Class labels of a dataset (digits for MNIST)."""
     return list(DATASETS[name].class_names) if name in DATASETS else [str(i) for i in range(10)]
 
 
-def store():
+def store() -> Store | None:
     """The shared SQL store (webapp.store.Store), migrated; None while it cannot be reached (logged).
 
     `url` under `[connections.digit_lab]` in .streamlit/secrets.toml (any SQLAlchemy URL, e.g. a
@@ -302,7 +322,7 @@ def store():
 
 
 @st.cache_resource(show_spinner=False)
-def _store():
+def _store() -> Store:
     from webapp.store import Store, create_engine, store_url
 
     try:

@@ -10,8 +10,16 @@ route answers 500; the uploader says the upload failed). So a handful of scripte
 upload and never read cannot hold the server's uploads for long, nor alone.
 """
 
+from __future__ import annotations
+
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
 __all__ = ["UploadRefused", "cap", "forget"]
 
@@ -22,8 +30,9 @@ class UploadRefused(RuntimeError):
     """Uploads in flight already take what the server (or this address) allows."""
 
 
-def cap(manager, total_bytes, address_bytes=None, address_of=None, unread_seconds=UNREAD_SECONDS,
-        clock=time.monotonic):
+def cap(manager: MemoryUploadedFileManager, total_bytes: int, address_bytes: int | None = None,
+        address_of: Callable[[str], str | None] | None = None, unread_seconds: float = UNREAD_SECONDS,
+        clock: Callable[[], float] = time.monotonic) -> MemoryUploadedFileManager:
     """Bound Streamlit's uploaded-file `manager` as the module says; returns it.
 
     `address_of(session_id)` names the network a session connects from (None: unknown, counted in all only).
@@ -31,12 +40,12 @@ def cap(manager, total_bytes, address_bytes=None, address_of=None, unread_second
     add, lock = manager.add_file, threading.Lock()
     added: dict[tuple[str, str], tuple[float, str | None]] = {}  # (session id, file id) -> (when, address)
 
-    def held():
+    def held() -> list[tuple[str, str, int, float, str | None]]:
         """(session id, file id, bytes, when, address) of every file the manager holds now."""
         return [(sid, fid, len(rec.data), *added.get((sid, fid), (clock(), None)))
                 for sid, files in list(manager.file_storage.items()) for fid, rec in list(files.items())]
 
-    def add_file(session_id, file):
+    def add_file(session_id: str, file: UploadedFileRec) -> None:
         with lock:
             for older in list(manager.file_storage.get(session_id, {})):
                 manager.remove_file(session_id, older)
@@ -59,10 +68,10 @@ def cap(manager, total_bytes, address_bytes=None, address_of=None, unread_second
             add(session_id, file)
             added[(session_id, file.file_id)] = (now, address)
 
-    manager.add_file = add_file
+    manager.add_file = add_file  # type: ignore[method-assign]  # the manager's own, bounded
     return manager
 
 
-def forget(manager, session_id, file_id):
+def forget(manager: MemoryUploadedFileManager, session_id: str, file_id: str) -> None:
     """Drop an upload the page has read (its bytes are a model now, or refused)."""
     manager.remove_file(session_id, file_id)

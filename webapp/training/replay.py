@@ -2,8 +2,9 @@
 
 A TrainingJob (webapp/training/job.py) keeps the weights after each finished epoch in an
 EpochWeights, as float16 copies within a memory budget; `evaluate_epoch` rebuilds the
-network at one of those epochs (float32) and scores it on the test set, and `CACHE` keeps
-the scores so a slider moved back and forth evaluates each epoch once.
+network at one of those epochs (float32) and scores it on the test set, and a ReplayCache (the
+server's: webapp.session.resources.replay_cache) keeps the scores so a slider moved back and
+forth evaluates each epoch once.
 """
 
 import threading
@@ -17,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from mlp import MLP, to_inputs
 
-__all__ = ["CACHE", "EPOCH_WEIGHTS_BUDGET", "EpochReplay", "EpochWeights", "ReplayCache", "compact",
+__all__ = ["EPOCH_WEIGHTS_BUDGET", "EpochReplay", "EpochWeights", "ReplayCache", "compact",
            "evaluate_epoch", "model_at"]
 
 # Bytes of stored weights per run. As float16 copies an epoch of 784-256-128-10 takes 0.47 MB
@@ -138,7 +139,3 @@ class ReplayCache:
             while len(results) > self.per_run:
                 results.popitem(last=False)
         return value
-
-
-# One per server: EpochReplay results are small (a confusion matrix), shared by a run's replays.
-CACHE = ReplayCache()

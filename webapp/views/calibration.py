@@ -39,9 +39,8 @@ def test_reliability(entry: ModelEntry, ev: Evaluation, y_test: Ints) -> Reliabi
 def drawn_reliability(entry: ModelEntry, n: int | None = None, seed: int | None = None) -> Reliability:
     """Reliability of entry's current model on the drawn set (generated once per server, kept per model)."""
     n, seed = n or DRAWN_N, DRAWN_SEED if seed is None else seed
-    model = entry.current()
-    # Made before registry.derived: the pretrained model's results are computed under one lock that
-    # every session shares, and the drawings take seconds (st.cache_resource has a lock per key).
+    model = entry.require_model()
+    # The server's drawn set (made once, seconds); the reliability on it is this model's (registry.derived).
     inputs = resources.drawn_set(n, seed)
     return registry.derived(entry, ("calibration-drawn", n, seed, N_BINS),
                             lambda: reliability(model.predict_proba(inputs.x), inputs.labels, N_BINS))

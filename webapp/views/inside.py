@@ -181,7 +181,7 @@ def two_models(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, 
                                  format_func=lambda n: registry.describe(entries[n]))]
     left, right = st.columns(2)
     for col, e in ((left, entry), (right, other)):
-        probs = e.current().predict_proba(x)[0]
+        probs = e.require_model().predict_proba(x)[0]
         digit = int(probs.argmax())
         col.metric(text.literal(e.name), labels[digit])
         col.caption(f"{probs[digit]:.1%} sure")

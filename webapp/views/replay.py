@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from mlp.arrays import Inputs, Ints
-from webapp.session import keys
+from webapp.session import keys, resources
 from webapp.session.registry import ModelEntry
 from webapp.training import replay
 from webapp.views import charts, display, images
@@ -33,7 +33,8 @@ def replay_section(entry: ModelEntry, x_test: Inputs, y_test: Ints, labels: Sequ
     st.markdown("**Watch it learn**: the model as it was after each epoch of its run in this session.")
     epoch = st.select_slider("Epoch", epochs, key=REPLAY_EPOCH)
     weights = stored[epoch]
-    result = replay.CACHE.get(job, epoch, lambda: replay.evaluate_epoch(model, weights, x_test, y_test, epoch))
+    result = resources.replay_cache().get(
+        job, epoch, lambda: replay.evaluate_epoch(model, weights, x_test, y_test, epoch))
     done = len(job.records)
     if len(epochs) < done:
         st.caption(f"{len(epochs)} of this run's {done} epochs are kept, evenly spaced, "

@@ -13,14 +13,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from webapp import text
 from webapp.session import keys, registry, resources
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 from webapp.store import StoreError
 from webapp.views import links
 
 DRAWING_PARAM = "drawing"
 # A taught model ("… + yours") is shared like a trained one: its file holds weights and metadata, never
 # the drawings it was taught, and sharing it is the user's own click.
-SHAREABLE = ("trained", "uploaded", "shared", "taught")
+SHAREABLE = frozenset({ModelKind.TRAINED, ModelKind.UPLOADED, ModelKind.SHARED, ModelKind.TAUGHT})
 
 
 def share(entry: ModelEntry) -> str | None:
@@ -66,7 +66,7 @@ def share_drawing_button(entry: ModelEntry, x28: ArrayLike | None, key: str = "s
                         help="Put this drawing and the model in the address bar: the link reopens the same reading.")
     if clicked and x28 is not None:  # (the button is disabled without a drawing)
         params = {}
-        if entry.kind != "pretrained":
+        if entry.kind is not ModelKind.PRETRAINED:
             if share(entry) is None:
                 st.rerun()
             params["model"] = entry.link_id

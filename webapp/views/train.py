@@ -107,7 +107,7 @@ def show_problems(problems: Mapping[str, str], slots: Mapping[str, DeltaGenerato
 
 def active_job() -> TrainingJob | None:
     """The run this session's Train page follows, or None."""
-    entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN))
+    entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN, ""))
     return entry.job if entry is not None else None
 
 
@@ -143,7 +143,7 @@ def start(config: TrainConfig, ds: Dataset) -> bool:
     name = registry.next_model_name()
     job = start_job(name, config, ds, resources.training_slots(), alive=resources.session_alive(),
                     grace=settings.current().orphan_seconds)
-    registry.add_model(registry.ModelEntry(name, "trained", job=job))
+    registry.add_model(registry.ModelEntry(name, registry.ModelKind.TRAINED, job=job))
     st.session_state[keys.ACTIVE_RUN] = name
     registry.select_when_ready(name)  # Draw and Inspect open on it once its first epoch is done
     return True
@@ -249,7 +249,7 @@ def continue_expander(ds: Dataset) -> None:
         pick = st.selectbox("Model", list(finished), key=keys.CONTINUE_MODEL)
         more = st.number_input("More epochs", 1, 100, 5, key=keys.CONTINUE_EPOCHS)
         entry = finished[pick]
-        source = entry.current()
+        source = entry.require_model()
         if source.meta.get("dataset", "mnist") != ds.name:
             st.caption(f"This model was trained on {text.literal(source.meta.get('dataset'))}; "
                        "switch the dataset in the sidebar to continue it.")
@@ -264,7 +264,7 @@ def continue_expander(ds: Dataset) -> None:
             name = registry.free_name(registry.continued_name(pick))
             job = start_job(name, config, ds, resources.training_slots(), model=source,
                             alive=resources.session_alive(), grace=settings.current().orphan_seconds)
-            registry.add_model(registry.ModelEntry(name, "trained", job=job))
+            registry.add_model(registry.ModelEntry(name, registry.ModelKind.TRAINED, job=job))
             st.session_state[keys.ACTIVE_RUN] = name
             registry.select_when_ready(name)
             st.rerun()

@@ -13,7 +13,7 @@ from webapp.session.downloads import DownloadState
 from webapp.session.registry import ModelEntry
 
 log = logging.getLogger("digit_lab")
-_LOGGED: set[str] = set()  # datasets whose absence the log has been told about
+MISSING_DATASET = "dataset not on this server"  # the topic of its Once (resources.log_once): a dataset's name once
 
 
 def class_names(entry: ModelEntry | None) -> list[str]:
@@ -47,7 +47,7 @@ def upload_model_expander() -> None:
                 ss[keys.UPLOAD_ERROR] = None if not uploaded.dropped_meta else ("warning", (
                     f"{name} was loaded, but these details in it were not readable and were left out: "
                     f"{', '.join(uploaded.dropped_meta)}."))
-                registry.add_model(registry.ModelEntry(name, "uploaded", model=uploaded))
+                registry.add_model(registry.ModelEntry(name, registry.ModelKind.UPLOADED, model=uploaded))
                 registry.select(name)
                 st.rerun()
         if ss.get(keys.UPLOAD_ERROR):
@@ -60,8 +60,7 @@ def dataset_notice(name: str, error: object) -> None:
 
     Visitors see one short line; where the server looked (`error`) goes to the log, once per dataset.
     """
-    if name not in _LOGGED:
-        _LOGGED.add(name)
+    if resources.log_once(MISSING_DATASET).first(name):
         log.warning("dataset %s is not available: %s", name, error)
     label = resources.dataset_label(name)
     st.warning(f"**{label} is not available on this server yet**, so training and the test-set views wait for it.",
@@ -71,7 +70,8 @@ def dataset_notice(name: str, error: object) -> None:
 
 def _download_panel(name: str, label: str) -> None:
     """The server's download of `name` (or the Download button); reruns itself while one runs."""
-    current = downloads.status(name) or downloads.DOWNLOADS.running
+    server = resources.downloads()
+    current = server.status(name) or server.running
     if current is not None and current.state is DownloadState.DONE and current.name == name:
         try:
             resources.dataset(name)
@@ -88,7 +88,7 @@ def _download_panel(name: str, label: str) -> None:
     if current is not None and current.state is DownloadState.FAILED and current.name == name:
         st.error(current.message)
     if st.button(f"Download {label} (about 30–55 MB)", key=f"download-{name}", icon=":material/download:"):
-        downloads.start(name)
+        server.start(name)
         st.rerun()
 
 

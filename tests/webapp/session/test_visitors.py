@@ -11,6 +11,7 @@ from harness.apptest import plain
 from mlp import MLP
 from webapp.session.budget import Budget, BudgetError, array_bytes
 from webapp.session.clients import COOKIE, Client, address_key, client_address, identify, valid_token
+from webapp.session.once import Once
 from webapp.session.reaper import Reaper
 from webapp.text import TextError, clean_name, html, literal, passes_for
 
@@ -67,15 +68,15 @@ def test_addresses_count_ipv6_by_its_network_and_mapped_ipv4_as_ipv4():
     assert identify({}, [], "2001:db8:1:2::9", (), ipv6_prefix=48).address == "2001:db8:1::/48"
 
 
-def test_a_forwarded_header_from_a_peer_not_trusted_is_logged_once(caplog, monkeypatch):
-    from webapp.session import clients
-
-    monkeypatch.setattr(clients, "_warned", [])
-    for peer in ("203.0.113.9", "203.0.113.9", "192.0.2.4", "203.0.113.9"):
-        assert client_address(peer, ["198.51.100.1"], ()) == peer
-    warned = [r.message for r in caplog.records if "X-Forwarded-For" in r.message]
-    assert len(warned) == 2 and "203.0.113.9" in warned[0] and "DIGIT_LAB_TRUSTED_PROXIES" in warned[0]
-    assert "192.0.2.4" in warned[1]  # a visitor sending the header does not use up the operator's warning
+def test_a_forwarded_header_from_a_peer_not_trusted_is_logged_once(caplog):
+    warned = Once(most=2)  # the server's is resources.log_once(clients.UNTRUSTED_FORWARD)
+    for peer in ("203.0.113.9", "203.0.113.9", "192.0.2.4", "203.0.113.9", "198.51.100.7"):
+        assert client_address(peer, ["198.51.100.1"], (), warned) == peer
+    assert client_address("198.51.100.8", ["198.51.100.1"], ()) == "198.51.100.8"  # no Once: no log
+    logged = [r.message for r in caplog.records if "X-Forwarded-For" in r.message]
+    assert len(logged) == 2 and "203.0.113.9" in logged[0] and "DIGIT_LAB_TRUSTED_PROXIES" in logged[0]
+    assert "192.0.2.4" in logged[1]  # a visitor sending the header does not use up the operator's warning
+    # ... nor grows what the server keeps: the third peer is past `most`
 
 
 # -- the memory budget ---------------------------------------------------------------------------------

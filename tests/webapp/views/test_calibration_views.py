@@ -8,23 +8,20 @@ import pytest
 from drawn import score
 from drawn.score import drawn_inputs as make_drawn  # bound before any test counts the makings
 from harness import PATIENCE
-from harness.apptest import clear_caches, metrics, open_app
+from harness.apptest import metrics, open_app
 from mlp import MLP, load_model, to_inputs
 from mlp.calibration import reliability
 from needs import missing
 from webapp import settings
-from webapp.session import registry
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 from webapp.views import calibration
 
 SMALL_N = 40  # drawn digits in these tests (2,000 take ~15 s)
 
 
 @pytest.fixture(autouse=True)
-def fresh_caches(monkeypatch):
-    """An empty process-wide cache per test, as a fresh server has; a small drawn set, its makings counted."""
-    clear_caches()
-    registry._SHARED.clear()
+def drawn_makings(monkeypatch):
+    """A small drawn set, its makings counted (what sessions share is a fresh server's: tests/conftest.py)."""
     made, make = [], score.drawn_inputs
 
     def counted(n, seed, **kwargs):
@@ -33,9 +30,7 @@ def fresh_caches(monkeypatch):
 
     monkeypatch.setattr(calibration, "DRAWN_N", SMALL_N)
     monkeypatch.setattr(score, "drawn_inputs", counted)  # resources.drawn_set makes the set through it
-    yield made
-    clear_caches()
-    registry._SHARED.clear()
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +63,7 @@ def open_drawn(at):
     return at
 
 
-def test_pretrained_shows_its_mnist_test_ece_and_leaves_the_drawn_set_alone(mnist, shipped, fresh_caches):
+def test_pretrained_shows_its_mnist_test_ece_and_leaves_the_drawn_set_alone(mnist, shipped, drawn_makings):
     at = open_app("inspect")
     expected = reliability(shipped.predict_proba(to_inputs(mnist.x_test)), mnist.y_test.astype(np.int64))
     shown = metrics(at)
@@ -83,11 +78,11 @@ def test_pretrained_shows_its_mnist_test_ece_and_leaves_the_drawn_set_alone(mnis
     text = " ".join(m.value for m in tab.markdown)
     assert "when it says 90%, it is right about 90% of the time" in text
     assert calibration.describe(expected) in text
-    assert fresh_caches == []  # the drawn set waits for its tab
+    assert drawn_makings == []  # the drawn set waits for its tab
     assert "ECE on drawn digits" not in shown
 
 
-def test_drawn_tab_scores_the_drawn_set_once_per_server(mnist, shipped, fresh_caches):
+def test_drawn_tab_scores_the_drawn_set_once_per_server(mnist, shipped, drawn_makings):
     at = open_drawn(open_app("inspect"))
     inputs = make_drawn(SMALL_N, 0, dataset=mnist)
     expected = reliability(shipped.predict_proba(inputs.x), inputs.labels)
@@ -95,17 +90,17 @@ def test_drawn_tab_scores_the_drawn_set_once_per_server(mnist, shipped, fresh_ca
     assert shown["ECE on drawn digits"] == f"{expected.ece:.2%}"
     assert "ECE on MNIST test" not in shown  # only the open tab runs
     assert diagram_bins(calibration_tab(at))["count"].sum() == SMALL_N
-    assert fresh_caches == [(SMALL_N, 0)]
+    assert drawn_makings == [(SMALL_N, 0)]
     at.run()
     other = open_drawn(open_app("inspect"))  # another session: the same drawings, not made again
     assert metrics(other)["ECE on drawn digits"] == f"{expected.ece:.2%}"
-    assert fresh_caches == [(SMALL_N, 0)]
+    assert drawn_makings == [(SMALL_N, 0)]
 
 
-def test_a_session_model_gets_its_own_figures(mnist, fresh_caches):
+def test_a_session_model_gets_its_own_figures(mnist, drawn_makings):
     at = open_app("inspect")
     model = MLP([784, 16, 10], seed=3)  # untrained: about 10% right, far from calibrated either way
-    at.session_state["models"]["Uploaded 1"] = ModelEntry("Uploaded 1", "uploaded", model=model)
+    at.session_state["models"]["Uploaded 1"] = ModelEntry("Uploaded 1", ModelKind.UPLOADED, model=model)
     at.run()
     at.selectbox(key="inspect_model").set_value("Uploaded 1").run()
     assert not at.exception, at.exception
@@ -116,7 +111,7 @@ def test_a_session_model_gets_its_own_figures(mnist, fresh_caches):
     assert metrics(at)["ECE on drawn digits"] == f"{reliability(model.predict_proba(inputs.x), inputs.labels).ece:.2%}"
 
 
-def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_caches):
+def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(drawn_makings):
     from data import DatasetNotFound, load_dataset
 
     try:
@@ -126,7 +121,7 @@ def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_cac
     at = open_app("inspect")
     model = MLP([784, 16, 10], seed=5)
     model.meta["dataset"] = "fashion-mnist"
-    at.session_state["models"]["Clothes"] = ModelEntry("Clothes", "uploaded", model=model)
+    at.session_state["models"]["Clothes"] = ModelEntry("Clothes", ModelKind.UPLOADED, model=model)
     at.run()
     at.selectbox(key="inspect_model").set_value("Clothes").run()
     assert not at.exception, at.exception
@@ -136,7 +131,7 @@ def test_a_fashion_model_uses_its_own_test_set_and_skips_the_drawn_set(fresh_cac
     tab = calibration_tab(at)
     assert not tab.tabs  # no drawn-set tab
     assert any("only applies to models trained on MNIST" in c.value for c in tab.caption)
-    assert fresh_caches == []
+    assert drawn_makings == []
 
 
 # -- in a real browser ---------------------------------------------------------------------------

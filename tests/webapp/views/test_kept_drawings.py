@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from harness import canvas_data_url, canvas_value, draw_stroke
 from harness.apptest import APP, TIMEOUT, clear_caches, plain
 from mlp import MLP
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 from webapp.store import COLLECTIONS, MODELS, Store, create_engine, valid_id
 from webapp.training.teaching import Drawings, Merged
 from webapp.views.teach import PRIVATE, merged_message
@@ -218,7 +218,7 @@ HOSTILE_LINKS = [
 def test_an_unknown_or_hostile_link_says_so_and_changes_nothing(mnist, store_url, kept_session, mine):
     first, kept_id = kept_session
     if mine is None:
-        model_bytes = ModelEntry("m", "uploaded", model=MLP([784, 8, 10], seed=0)).file_bytes()
+        model_bytes = ModelEntry("m", ModelKind.UPLOADED, model=MLP([784, 8, 10], seed=0)).file_bytes()
         mine = Store(create_engine(store_url)).put_model(model_bytes, name="m", owner="someone")
     before = collections(store_url)
     at = open_at()
@@ -262,7 +262,7 @@ def test_a_taught_model_offers_share_model_and_its_link_opens_it(mnist, store_ur
     at = open_at()
     model = MLP([784, 16, 10], seed=3)
     model.meta.update(dataset="mnist", adapted={"n_drawings": 20, "per_digit": [2] * 10})
-    at.session_state["models"]["Pretrained + yours"] = ModelEntry("Pretrained + yours", "taught", model=model)
+    at.session_state["models"]["Pretrained + yours"] = ModelEntry("Pretrained + yours", ModelKind.TAUGHT, model=model)
     at.session_state["selected_model"] = "Pretrained + yours"
     ok(at.run())
     ok(at.button(key="share_model_draw").click().run())

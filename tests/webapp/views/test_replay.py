@@ -156,7 +156,7 @@ def replay_app():
     import streamlit as st
 
     from mlp import MLP
-    from webapp.session.registry import ModelEntry
+    from webapp.session.registry import ModelEntry, ModelKind
     from webapp.training.replay import compact
     from webapp.views.replay import replay_section
 
@@ -174,7 +174,7 @@ def replay_app():
         ss.job = FakeJob(ss.get("kept", [1, 3, 5])) if ss.get("kept", [1, 3, 5]) is not None else None
         rng = np.random.default_rng(0)
         ss.x, ss.y = rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), rng.integers(0, 10, 50)
-    replay_section(ModelEntry("m", "trained", job=ss.job), ss.x, ss.y, [str(i) for i in range(10)])
+    replay_section(ModelEntry("m", ModelKind.TRAINED, job=ss.job), ss.x, ss.y, [str(i) for i in range(10)])
 
 
 def open_replay(kept=(1, 3, 5)):

@@ -24,7 +24,7 @@ from harness.apptest import APP, TIMEOUT, clear_caches, metrics, plain
 from mlp import MLP, to_inputs
 from webapp import text
 from webapp.session import registry, resources
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 from webapp.store import MODELS, Store, create_engine, new_id, valid_id
 from webapp.views import gallery as gallery_parts
 from webapp.views.links import MAX_LINK_CHARS, encode_drawing
@@ -85,7 +85,7 @@ def add_model(at, name, accuracy=None, seed=1, select=False):
     model = MLP([784, 32, 10], seed=seed)
     if accuracy is not None:
         model.meta["test_accuracy"] = accuracy
-    entry = ModelEntry(name, "uploaded", model=model)
+    entry = ModelEntry(name, ModelKind.UPLOADED, model=model)
     at.session_state["models"][name] = entry
     if select:
         at.session_state["selected_model"] = name
@@ -177,7 +177,7 @@ def test_shared_model_opens_on_draw_in_another_session_and_reads_the_same(mnist,
     other = open_at(model=model_id)
     name = other.selectbox(key="draw_model").value
     assert name == "Mine (shared)", name
-    assert other.session_state["models"][name].kind == "shared"
+    assert other.session_state["models"][name].kind is ModelKind.SHARED
     assert not any(UNAVAILABLE in w for w in texts(other.warning))
     assert metrics(draw(other, mnist)) == mine
     assert other.query_params.get("model") == model_id

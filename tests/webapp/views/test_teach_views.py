@@ -4,17 +4,10 @@ import numpy as np
 import pytest
 
 from harness import canvas_data_url, canvas_value, draw_stroke
-from harness.apptest import clear_caches, metrics, open_app, wait_for
+from harness.apptest import metrics, open_app, wait_for
 from mlp import MLP
-from webapp.session.registry import ModelEntry
+from webapp.session.registry import ModelEntry, ModelKind
 from webapp.training.teaching import Drawings
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    clear_caches()
-    yield
-    clear_caches()
 
 
 def draw(at, digit28):
@@ -26,7 +19,7 @@ def draw(at, digit28):
 
 
 def use_model(at, model, name="Mine"):
-    at.session_state["models"][name] = ModelEntry(name, "uploaded", model=model)
+    at.session_state["models"][name] = ModelEntry(name, ModelKind.UPLOADED, model=model)
     at.run()
     at.selectbox(key="draw_model").set_value(name).run()
     assert not at.exception, at.exception
@@ -146,7 +139,7 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
     assert shown["MNIST test"].endswith("%") and shown["Your unseen drawings"].endswith("%")
     assert "Prediction" in shown  # the drawing is read again, by the taught model
     taught = at.session_state["models"]["Tiny + yours"]
-    assert taught.kind == "taught" and taught.model.meta["adapted"]["n_drawings"] == 20
+    assert taught.kind is ModelKind.TAUGHT and taught.model.meta["adapted"]["n_drawings"] == 20
     assert taught.model.meta["adapted"]["holdout"]["n"] >= 1
     assert len(at.get("download_button")) == 1
 
