@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 import pytest
-from webapp.training.jobs import model_bytes
+from webapp.training.memory import model_bytes
 
 from harness import PATIENCE
 from mlp import MLP

@@ -4,7 +4,7 @@
 import ast
 from pathlib import Path
 
-from webapp.training.jobs import TrainingSlots
+from webapp.training.slots import TrainingSlots
 
 from harness.apptest import clear_caches
 from webapp.session import resources
