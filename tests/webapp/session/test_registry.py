@@ -5,12 +5,12 @@ import threading
 
 import numpy as np
 import pytest
-from webapp.training.memory import model_bytes
 
 from harness import PATIENCE
 from mlp import MLP
 from webapp.session import registry
 from webapp.session.registry import PRETRAINED, ModelEntry, ModelKind
+from webapp.training.memory import model_bytes
 
 GUARD = 30  # seconds a test waits for what must happen at once, before it calls it held up
 

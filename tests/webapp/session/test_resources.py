@@ -4,8 +4,6 @@
 import ast
 from pathlib import Path
 
-from webapp.training.slots import TrainingSlots
-
 from harness.apptest import clear_caches
 from webapp.session import resources
 from webapp.session.budget import Budget
@@ -14,6 +12,7 @@ from webapp.session.once import Once
 from webapp.session.results import ModelResults
 from webapp.session.turns import Turns
 from webapp.training.replay import ReplayCache
+from webapp.training.slots import TrainingSlots
 
 ROOT = Path(__file__).resolve().parents[3]
 # What holds state sessions share, and the locks that guard such state.
