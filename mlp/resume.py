@@ -44,7 +44,6 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "Slice", "advance", "state_from_bytes", "
 
 FORMAT = "digit-lab-train-state"
 FORMAT_VERSION = 1
-MAX_RECORD_BYTES = 8 * 1024 * 1024  # the JSON record: a model's metadata and a history of many thousand epochs
 MAX_LAYERS = 512
 MOMENT_NAMES = ("velocity", "m", "v")
 
@@ -159,9 +158,8 @@ def _read(zf: zipfile.ZipFile) -> TrainState:
     members = {info.filename: info for info in zf.infolist()}
     if "state.npy" not in members:
         raise StateError("training state refused: no state record (not a training state)")
+    # At most mlp.io.MAX_METADATA_BYTES, like a model file's metadata (checked before it is read).
     raw = _read_member(zf, members["state.npy"], "state", np.dtype(np.uint8), None)
-    if len(raw) > MAX_RECORD_BYTES:
-        raise StateError(f"training state refused: its record of {len(raw):,} bytes is over {MAX_RECORD_BYTES:,}")
     record = _parse(raw.tobytes())
     config = _config(record["config"])
     sizes = record["layer_sizes"]

@@ -294,9 +294,9 @@ class TrainState:
 
 def _array_problem(name: str, arrays: list[Floats], dtype: np.dtype[Any]) -> str | None:
     if any(a.dtype != dtype for a in arrays):
-        return f"its {name} are not {dtype}"
+        return f"{name}: not {dtype}, the dtype of its settings"
     if not all(np.isfinite(a).all() for a in arrays):
-        return f"its {name} hold NaN or infinite values"
+        return f"NaN or infinite values in its {name}"
     return None
 
 
