@@ -233,8 +233,10 @@ class TrainState:
     def problem(self) -> str | None:
         """What makes this state inconsistent in itself (shapes, dtypes, values, counts), or None."""
         c = self.config
-        if not isinstance(c, TrainConfig) or (found := c.problems()):
-            return f"its settings are invalid: {next(iter(found.values())) if found else type(c).__name__}"
+        if not isinstance(c, TrainConfig):
+            return f"its settings are a {type(c).__name__}, not a TrainConfig"
+        if found := c.problems():
+            return f"its settings are invalid: {next(iter(found.values()))}"
         sizes = list(self.layer_sizes)
         if len(sizes) < 2 or tuple(sizes[1:-1]) != tuple(c.hidden) or not all(s > 0 for s in sizes):
             return f"layer sizes {sizes[:8]} do not match the hidden layers {list(c.hidden)} of its settings"
@@ -433,9 +435,13 @@ class Trainer:
         if ours != theirs:
             differ = ", ".join(k for k in ours if ours[k] != theirs.get(k))
             raise StateError(f"training state refused: it is of a run with other settings ({differ})")
-        if list(state.layer_sizes) != self.model.layer_sizes:
-            raise StateError(f"training state refused: it is of a {'-'.join(map(str, state.layer_sizes))} network, "
-                             f"not this {'-'.join(map(str, self.model.layer_sizes))} one")
+        m, c = self.model, self.config
+        if (list(state.layer_sizes) != m.layer_sizes or (m.activation, m.dropout, m.dtype.name)
+                != (c.activation, c.dropout, c.dtype)):
+            raise StateError(f"training state refused: it is of a {'-'.join(map(str, state.layer_sizes))} "
+                             f"{c.activation} network (dropout {c.dropout}, {c.dtype}), not this "
+                             f"{'-'.join(map(str, m.layer_sizes))} {m.activation} one (dropout {m.dropout}, "
+                             f"{m.dtype.name})")
         if tuple(state.data) != tuple(self.data):
             raise StateError(f"training state refused: it is of a run on other data ({state.data}, here {self.data})")
         if sorted(state.moments) != sorted(self.optimizer.moment_names):

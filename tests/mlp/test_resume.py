@@ -5,6 +5,7 @@ in another process once), ends with the very weights, records and outcome the un
 has. And bytes that are not such a state are refused with a message that says why.
 """
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -316,3 +317,5 @@ def test_a_state_of_another_run_is_refused_by_the_trainer(state_bytes):
         advance(state_bytes, x[:200], y[:200])
     with pytest.raises(StateError, match="network"):
         Trainer(build_model(config, n_out=N_OUT + 1), config, x, y, state=state)
+    with pytest.raises(StateError, match=r"dropout 0.25, float32\), not this 784-16-3 relu one \(dropout 0.5"):
+        Trainer(build_model(dataclasses.replace(config, dropout=0.5), n_out=N_OUT), config, x, y, state=state)
