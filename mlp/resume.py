@@ -137,13 +137,17 @@ def state_to_bytes(state: TrainState) -> bytes:
     return buf.getvalue()
 
 
-def state_from_bytes(blob: bytes) -> TrainState:
-    """The TrainState in `blob` (from state_to_bytes); StateError saying what is wrong if it is not one."""
+def state_from_bytes(blob: bytes, *, max_loaded_bytes: int | None = None) -> TrainState:
+    """The TrainState in `blob` (from state_to_bytes); StateError saying what is wrong if it is not one.
+
+    max_loaded_bytes caps what the network's weights would take in memory (the state holds up to
+    four times that), checked from the record before any array is read, as mlp.io.load_model does.
+    """
     try:
         source = io.BytesIO(blob)
         _check_directory(source)
         with zipfile.ZipFile(source) as zf:
-            return _read(zf)
+            return _read(zf, max_loaded_bytes)
     except StateError:
         raise
     except ModelFileError as e:  # from the readers shared with model files
@@ -154,7 +158,7 @@ def state_from_bytes(blob: bytes) -> TrainState:
         raise StateError(f"training state refused: it is damaged ({type(e).__name__})") from None
 
 
-def _read(zf: zipfile.ZipFile) -> TrainState:
+def _read(zf: zipfile.ZipFile, max_loaded_bytes: int | None) -> TrainState:
     members = {info.filename: info for info in zf.infolist()}
     if "state.npy" not in members:
         raise StateError("training state refused: no state record (not a training state)")
@@ -167,6 +171,10 @@ def _read(zf: zipfile.ZipFile) -> TrainState:
     if n > MAX_PARAMETERS:
         raise StateError(f"training state refused: layer sizes {sizes[:8]} imply {n:,} parameters, "
                          f"over the {MAX_PARAMETERS:,} limit")
+    cost = n * np.dtype(config.dtype).itemsize
+    if max_loaded_bytes is not None and cost > max_loaded_bytes:
+        raise StateError(f"training state refused: its {'-'.join(map(str, sizes))} network's weights would take "
+                         f"{cost / 2**20:,.1f} MB, over the limit of {max_loaded_bytes / 2**20:,.1f} MB")
     if list(config.hidden) != sizes[1:-1]:
         raise StateError(f"training state refused: layer sizes {sizes[:8]} do not match the hidden layers "
                          f"{list(config.hidden)} of its settings")
@@ -269,18 +277,18 @@ class Slice(NamedTuple):
 
 def advance(blob: bytes, x: Inputs, y: Labels, *, epochs: int = 1, validation: tuple[Inputs, Labels] | None = None,
             extra: tuple[Inputs, Labels] | None = None, stop: threading.Event | None = None,
-            progress: Callable[[int, int], object] | None = None) -> Slice:
+            progress: Callable[[int, int], object] | None = None, max_loaded_bytes: int | None = None) -> Slice:
     """Train the run in `blob` (state_to_bytes) at most `epochs` more epochs on (x, y).
 
     A task function for an engine: what the run needs comes in its arguments (the data as the
     Trainer took it: the same rows, `validation` and `extra`), what it did goes out as plain data.
     Stopped during an epoch, the slice ends STOPPED with the state of its last finished epoch.
     Raises StateError for bytes that are not a state of a run on this data, and DivergedError as
-    Trainer.run does (the run is then over).
+    Trainer.run does (the run is then over). max_loaded_bytes: as for state_from_bytes.
     """
     if not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    state = state_from_bytes(blob)
+    state = state_from_bytes(blob, max_loaded_bytes=max_loaded_bytes)
     trainer = Trainer(state.model(), state.config, x, y, validation=validation, extra=extra, progress=progress,
                       state=state)
     records: list[EpochRecord] = []

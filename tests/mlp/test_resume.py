@@ -297,6 +297,16 @@ def test_hostile_state_bytes_are_refused_with_a_clear_message(state_bytes, recor
         state_from_bytes(edited(state_bytes, record_change, array_change))
 
 
+def test_a_state_over_the_readers_memory_limit_is_refused_before_its_arrays_are_read(state_bytes):
+    n = state_from_bytes(state_bytes).weights[0].size + 16 + 16 * 3 + 3  # 784-16-3
+    assert state_from_bytes(state_bytes, max_loaded_bytes=4 * n).epoch == 2
+    with pytest.raises(StateError, match="784-16-3 network's weights would take 0.0 MB, over the limit"):
+        state_from_bytes(state_bytes, max_loaded_bytes=4 * n - 1)
+    x, y = image_data()
+    with pytest.raises(StateError, match="over the limit"):
+        advance(state_bytes, x, y, max_loaded_bytes=1000)
+
+
 def test_nan_and_infinity_in_the_record_are_refused(state_bytes):
     record, arrays = members(state_bytes)
     for constant in ("NaN", "Infinity"):
