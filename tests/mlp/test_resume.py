@@ -132,6 +132,14 @@ def test_early_stopping_spent_in_one_slice_acts_in_the_next():
     sliced, outcome, sliced_records, _ = sliced_run(config, x, y)
     assert outcome is TrainOutcome.EARLY_STOPPED
     assert_same_run(model, records, sliced, sliced_records)
+    # A state taken at the last yield, before the run acted on its spent patience, acts on resuming.
+    trainer = Trainer(build_model(config, n_out=N_OUT), config, x, y)
+    for _ in trainer.run():
+        state = trainer.state()
+    assert state.waited == config.patience and state.finished
+    resumed = Trainer(build_model(config, n_out=N_OUT), config, x, y, state=state_from_bytes(state_to_bytes(state)))
+    assert list(resumed.run()) == [] and resumed.outcome is TrainOutcome.EARLY_STOPPED
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), resumed.model.get_weights()))
 
 
 def test_trainer_state_in_memory_and_slices_of_several_epochs():
@@ -141,13 +149,14 @@ def test_trainer_state_in_memory_and_slices_of_several_epochs():
     first = build_model(config, n_out=N_OUT)
     trainer = Trainer(first, config, x, y)
     got = list(trainer.run(epochs=2))
-    assert trainer.outcome is None and trainer.state().epoch == 2
+    assert trainer.outcome is None and trainer.state().epoch == 2 and not trainer.state().finished
     other = build_model(config, n_out=N_OUT)
     rest = Trainer(other, config, x, y, state=trainer.state())
     got += list(rest.run(epochs=10))
     assert rest.outcome is TrainOutcome.COMPLETED
     assert_same_run(model, records, other, got)
     assert list(rest.run()) == [] and rest.outcome is TrainOutcome.COMPLETED  # nothing left to train
+    assert rest.state().finished
 
 
 def test_a_continued_model_numbers_its_epochs_on_across_slices():
