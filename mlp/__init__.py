@@ -2,13 +2,16 @@
 
 from .io import ModelFileError, load_model, model_to_bytes, save_model
 from .network import MLP
+from .resume import advance, state_from_bytes, state_to_bytes
 from .training import (
     ConfigError,
     DivergedError,
     EpochRecord,
+    StateError,
     TrainConfig,
     Trainer,
     TrainOutcome,
+    TrainState,
     build_model,
     to_inputs,
 )
@@ -19,12 +22,17 @@ __all__ = [
     "DivergedError",
     "EpochRecord",
     "ModelFileError",
+    "StateError",
     "TrainConfig",
     "TrainOutcome",
+    "TrainState",
     "Trainer",
+    "advance",
     "build_model",
     "load_model",
     "model_to_bytes",
     "save_model",
+    "state_from_bytes",
+    "state_to_bytes",
     "to_inputs",
 ]

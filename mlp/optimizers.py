@@ -6,7 +6,7 @@ weights only, never to biases, and is added to the gradient (classic L2).
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,19 @@ def in_chunks(parameters: Sequence[Parameter]) -> list[Parameter]:
     return chunks
 
 
+def _joined(chunks: Sequence[Floats]) -> Floats:
+    """One flat copy of per-chunk arrays, in chunk order (the parameters' order)."""
+    return np.concatenate([c.ravel() for c in chunks])
+
+
+def _split_into(flat: Floats, chunks: Sequence[Floats]) -> None:
+    """Copy a flat vector (as from _joined) back into the chunks, in place."""
+    start = 0
+    for c in chunks:
+        np.copyto(c, flat[start:start + c.size].reshape(c.shape))
+        start += c.size
+
+
 class SGD:
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -95,6 +108,21 @@ class SGD:
         self.velocity = [np.zeros_like(p) for p, _, _ in self._chunks] if momentum else None
         self._tmp = [np.empty_like(p) for p, _, _ in self._chunks]
         self.t = 0
+
+    @property
+    def moment_names(self) -> tuple[str, ...]:
+        """The keys moments() gives."""
+        return () if self.velocity is None else ("velocity",)
+
+    def moments(self) -> dict[str, Floats]:
+        """Copies of the running state: {"velocity": (n,)} with momentum, {} without (n: all parameters, in order)."""
+        return {} if self.velocity is None else {"velocity": _joined(self.velocity)}
+
+    def load_moments(self, moments: Mapping[str, Floats], t: int) -> None:
+        """Put back what moments() gave, and the step count t (shapes are the caller's to check)."""
+        if self.velocity is not None:
+            _split_into(moments["velocity"], self.velocity)
+        self.t = t
 
     def step(self, lr: float) -> None:
         """Apply one update with learning rate lr (every array updated in place)."""
@@ -133,6 +161,18 @@ class Adam:
         self.v = [np.zeros_like(p) for p, _, _ in self._chunks]  # second moment / (1 - beta2)
         self._tmp = [np.empty_like(p) for p, _, _ in self._chunks]
         self.t = 0
+
+    moment_names = ("m", "v")  # the keys moments() gives
+
+    def moments(self) -> dict[str, Floats]:
+        """Copies of the running state, as stored (see the class docstring): {"m": (n,), "v": (n,)}."""
+        return {"m": _joined(self.m), "v": _joined(self.v)}
+
+    def load_moments(self, moments: Mapping[str, Floats], t: int) -> None:
+        """Put back what moments() gave, and the step count t (shapes are the caller's to check)."""
+        _split_into(moments["m"], self.m)
+        _split_into(moments["v"], self.v)
+        self.t = t
 
     def step(self, lr: float) -> None:
         """Apply one update with learning rate lr (every array updated in place)."""

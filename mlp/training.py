@@ -9,15 +9,27 @@ A stop request is honoured between batches; the model is then put back to the
 weights of the last finished epoch, so it is always consistent and usable. A run
 that diverges raises DivergedError (outcome DIVERGED) with the weights of the
 last finished epoch in place.
+
+A run can also go in slices, each elsewhere (another process, another machine):
+
+    for record in trainer.run(epochs=1):     # at most one more epoch; outcome None if epochs are left
+        show(record)
+    state = trainer.state()                   # a TrainState: everything the run needs to go on
+    trainer = Trainer(model, config, x_train, y_train, state=state)  # here or elsewhere: goes on bit for bit
+
+mlp.resume turns a TrainState into bytes and back (checked, never pickled) and trains one slice
+from such bytes (`advance`).
 """
 
+import copy
 import math
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -48,6 +60,10 @@ class ConfigError(ValueError):
 
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss or weights; the model holds the last good weights."""
+
+
+class StateError(ValueError):
+    """A TrainState (or its bytes) is inconsistent, or is not of this run; the message says what is wrong."""
 
 
 @dataclass
@@ -161,6 +177,144 @@ class EpochRecord:
         return asdict(self)
 
 
+#: The random streams a run's state carries: the Trainer's shuffling and augmentation, the model's dropout masks.
+RNG_NAMES = ("shuffle", "augment", "dropout")
+#: A bit generator's state as numpy gives it (`Generator.bit_generator.state`); for PCG64 four integers.
+RngState = dict[str, Any]
+
+
+class DataPrint(NamedTuple):
+    """What a state knows of the data it trains on: enough to refuse other data, cheap to check."""
+
+    train_rows: int
+    val_rows: int
+    labels_crc32: int  # zlib.crc32 of the training rows' labels, then the validation labels, as int64
+
+
+@dataclass
+class TrainState:
+    """A run between two epochs, complete: a Trainer given it goes on bit for bit as the run would have.
+
+    From Trainer.state(); into Trainer(model, config, x, y, state=state); as bytes and back with
+    mlp.resume (state_to_bytes, state_from_bytes). Arrays are copies, of the config's dtype.
+    n below is the network's parameter count, every W then b of each layer in order.
+    """
+
+    config: TrainConfig
+    layer_sizes: tuple[int, ...]  # [n_in, *config.hidden, n_out]
+    epoch: int  # epochs of this run finished: where the schedule stands
+    weights: list[Floats]  # the model's, as MLP.get_weights(): [W0 (n_in, h1), b0 (h1,), W1, b1, ...]
+    moments: dict[str, Floats]  # the optimizer's, each (n,): "velocity" (momentum, nesterov), "m", "v" (adam)
+    step: int  # optimizer steps taken (Adam's bias correction): epoch * batches per epoch
+    rngs: dict[str, RngState]  # one per RNG_NAMES
+    loss_ceiling: float | None  # the divergence watch (both None before the first batch)
+    smoothed_loss: float | None
+    spiked: bool
+    best_loss: float  # early stopping: the best validation loss (inf: none yet)
+    best: list[Floats] | None  # its weights, as `weights` (None: none yet)
+    waited: int  # epochs since the validation loss last improved
+    meta: dict[str, Any]  # the model's metadata, its history (one record per finished epoch) included
+    data: DataPrint
+
+    @property
+    def finished(self) -> bool:
+        """True if the run has nothing left to train (all its epochs, or early stopping's patience, spent)."""
+        return self.epoch >= self.config.epochs or 0 < self.config.patience <= self.waited
+
+    def model(self) -> MLP:
+        """The run's model as this state holds it: a new MLP with its weights, metadata and dropout stream."""
+        c = self.config
+        model = MLP(self.layer_sizes, c.activation, dropout=c.dropout, seed=c.seed, dtype=c.dtype)
+        model.set_weights(self.weights)
+        model.meta = copy.deepcopy(self.meta)
+        model.dropout_rng.bit_generator.state = copy.deepcopy(self.rngs["dropout"])
+        return model
+
+    def problem(self) -> str | None:
+        """What makes this state inconsistent in itself (shapes, dtypes, values, counts), or None."""
+        c = self.config
+        if not isinstance(c, TrainConfig):
+            return f"its settings are a {type(c).__name__}, not a TrainConfig"
+        if found := c.problems():
+            return f"its settings are invalid: {next(iter(found.values()))}"
+        sizes = list(self.layer_sizes)
+        if len(sizes) < 2 or tuple(sizes[1:-1]) != tuple(c.hidden) or not all(s > 0 for s in sizes):
+            return f"layer sizes {sizes[:8]} do not match the hidden layers {list(c.hidden)} of its settings"
+        shapes = [shape for a, b in zip(sizes[:-1], sizes[1:]) for shape in ((a, b), (b,))]
+        n = sum(math.prod(shape) for shape in shapes)
+        dtype = np.dtype(c.dtype)
+        for name, arrays in (("weights", self.weights), ("best weights", self.best)):
+            if arrays is None:
+                continue
+            if [getattr(a, "shape", None) for a in arrays] != shapes:
+                return f"its {name} do not have the shapes of a {'-'.join(map(str, sizes))} network"
+            if problem := _array_problem(name, arrays, dtype):
+                return problem
+        for name, moment in self.moments.items():
+            if getattr(moment, "shape", None) != (n,):
+                return f"optimizer moment {name!r} is not a vector of the network's {n:,} parameters"
+            if problem := _array_problem(f"optimizer moment {name!r}", [moment], dtype):
+                return problem
+        if "v" in self.moments and (self.moments["v"] < 0).any():
+            return "optimizer moment 'v' (squared gradients) has negative values"
+        if not 0 <= self.epoch <= c.epochs:
+            return f"epoch {self.epoch} is outside the run's 0..{c.epochs}"
+        d = self.data
+        if not (d.train_rows > 0 and d.val_rows >= 0 and 0 <= d.labels_crc32 < 2**32):
+            return f"its data fingerprint {tuple(d)} is impossible"
+        if self.step != self.epoch * math.ceil(d.train_rows / c.batch_size):
+            return (f"{self.step:,} optimizer steps do not make {self.epoch} epochs of "
+                    f"{math.ceil(d.train_rows / c.batch_size):,} batches")
+        if sorted(self.rngs) != sorted(RNG_NAMES) or any(not _valid_rng_state(s) for s in self.rngs.values()):
+            return f"its random generators must be PCG64 states named {', '.join(RNG_NAMES)}"
+        return self._watch_problem() or self._early_stopping_problem() or self._history_problem()
+
+    def _watch_problem(self) -> str | None:
+        ceiling, smoothed = self.loss_ceiling, self.smoothed_loss
+        if (ceiling is None) != (self.step == 0) or (smoothed is None) != (ceiling is None):
+            return "the divergence watch's loss ceiling and smoothed loss must be set once a batch has run"
+        if ceiling is not None and smoothed is not None and not (0 < ceiling < math.inf and 0 <= smoothed <= ceiling):
+            return f"the divergence watch's smoothed loss {smoothed!r} must be within 0..{ceiling!r} (its ceiling)"
+        return None
+
+    def _early_stopping_problem(self) -> str | None:
+        patience = self.config.patience
+        if not 0 <= self.waited <= min(self.epoch, patience):
+            return f"early stopping waited {self.waited} epochs, outside 0..{min(self.epoch, patience)}"
+        if (self.best is None) != (self.best_loss == math.inf) or math.isnan(self.best_loss) or self.best_loss < 0:
+            return f"early stopping's best loss {self.best_loss!r} does not match its best weights"
+        if patience == 0 and self.best is not None:
+            return "early stopping is off, yet the state holds best weights"
+        return None
+
+    def _history_problem(self) -> str | None:
+        history = self.meta.get("history", [])
+        if not isinstance(history, list) or len(history) < self.epoch:
+            return f"the model's history must list at least the run's {self.epoch} finished epochs"
+        return None
+
+
+def _array_problem(name: str, arrays: list[Floats], dtype: np.dtype[Any]) -> str | None:
+    if any(a.dtype != dtype for a in arrays):
+        return f"{name}: not {dtype}, the dtype of its settings"
+    if not all(np.isfinite(a).all() for a in arrays):
+        return f"NaN or infinite values in its {name}"
+    return None
+
+
+def _valid_rng_state(state: object) -> bool:
+    """True if `state` is a PCG64 bit generator's state numpy takes back as it is."""
+    if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
+        return False
+    inner = state.get("state")
+    if not (isinstance(inner, dict) and set(inner) == {"state", "inc"} and set(state) == {"bit_generator", "state",
+                                                                                          "has_uint32", "uinteger"}):
+        return False
+    ints = [inner["state"], inner["inc"], state["has_uint32"], state["uinteger"]]
+    limits = [2**128, 2**128, 2, 2**32]
+    return all(type(v) is int and 0 <= v < limit for v, limit in zip(ints, limits))
+
+
 def to_inputs(images: ArrayLike, dtype: DTypeLike = np.float32, out: Floats | None = None) -> Floats:
     """uint8 images (n, 28, 28) or (n, 784) -> (n, 784) floats in [0, 1] (written into `out` if given)."""
     images = np.asarray(images)
@@ -217,12 +371,15 @@ class Trainer:
     drawings; labels may be NOT_A_CLASS for inputs that are no class): x and x_extra are then
     copied into one array. `progress(done, total)` is called a few times per epoch with batch
     counts, for progress bars.
+    `state` (a TrainState of this config, architecture and data; see Trainer.state) puts the run
+    where that state left it: weights, optimizer, random streams, early stopping, divergence watch,
+    and the model's metadata (model.meta is replaced by the state's).
     """
 
     def __init__(self, model: MLP, config: TrainConfig, x: Inputs, y: Labels, *,
                  validation: tuple[Inputs, Labels] | None = None,
                  progress: Callable[[int, int], object] | None = None,
-                 extra: tuple[Inputs, Labels] | None = None) -> None:
+                 extra: tuple[Inputs, Labels] | None = None, state: TrainState | None = None) -> None:
         if len(x) != len(y):
             raise ConfigError(f"{len(x)} inputs but {len(y)} labels")
         config.validate(len(x))
@@ -256,6 +413,81 @@ class Trainer:
         self._spiked = False
         self.history: list[dict[str, Any]] = model.meta.setdefault("history", [])
         self._good = model.get_weights()  # weights after the last finished epoch
+        self.epoch = 0  # epochs of this run finished
+        self._first = len(self.history)  # the history's length when this run started
+        # Early stopping: the best validation loss, its weights, and epochs since it improved.
+        self.best_weights: list[Floats] | None = None
+        self.best_loss, self.waited = math.inf, 0
+        self._torn = False  # an epoch was cut short (stopped, diverged): the optimizer and streams are mid-epoch
+        labels = [self.y[self.train_idx]] + ([] if self.validation is None else [self.validation[1]])
+        crc = 0
+        for part in labels:
+            crc = zlib.crc32(np.ascontiguousarray(part, dtype=np.int64).tobytes(), crc)
+        self.data = DataPrint(len(self.train_idx), 0 if self.validation is None else len(self.validation[1]), crc)
+        if state is not None:
+            self._resume(state)
+
+    def _resume(self, state: TrainState) -> None:
+        """Put this fresh Trainer where `state` left its run; StateError if it is not a state of this run."""
+        if problem := state.problem():
+            raise StateError(f"training state refused: {problem}")
+        ours, theirs = self.config.to_dict(), state.config.to_dict()
+        if ours != theirs:
+            differ = ", ".join(k for k in ours if ours[k] != theirs.get(k))
+            raise StateError(f"training state refused: it is of a run with other settings ({differ})")
+        m, c = self.model, self.config
+        if (list(state.layer_sizes) != m.layer_sizes or (m.activation, m.dropout, m.dtype.name)
+                != (c.activation, c.dropout, c.dtype)):
+            raise StateError(f"training state refused: it is of a {'-'.join(map(str, state.layer_sizes))} "
+                             f"{c.activation} network (dropout {c.dropout}, {c.dtype}), not this "
+                             f"{'-'.join(map(str, m.layer_sizes))} {m.activation} one (dropout {m.dropout}, "
+                             f"{m.dtype.name})")
+        if tuple(state.data) != tuple(self.data):
+            raise StateError(f"training state refused: it is of a run on other data ({state.data}, here {self.data})")
+        if sorted(state.moments) != sorted(self.optimizer.moment_names):
+            raise StateError(f"training state refused: optimizer moments {sorted(state.moments)}, "
+                             f"but {self.config.optimizer} keeps {sorted(self.optimizer.moment_names)}")
+        self.model.set_weights(state.weights)
+        self.model.meta = copy.deepcopy(state.meta)
+        self.history = self.model.meta.setdefault("history", [])
+        self.optimizer.load_moments(state.moments, state.step)
+        for name, rng in zip(RNG_NAMES, self._rngs()):
+            rng.bit_generator.state = copy.deepcopy(state.rngs[name])
+        self.epoch, self._first = state.epoch, len(self.history) - state.epoch
+        self.loss_ceiling, self._smoothed, self._spiked = state.loss_ceiling, state.smoothed_loss, state.spiked
+        self.best_loss, self.waited = state.best_loss, state.waited
+        self.best_weights = None if state.best is None else [a.copy() for a in state.best]
+        self._good = self.model.get_weights()
+
+    def _rngs(self) -> tuple[np.random.Generator, ...]:
+        """The run's random streams, in RNG_NAMES' order (dropout's is the model's: its layers share it)."""
+        return self.shuffle_rng, self.augment_rng, self.model.dropout_rng
+
+    def state(self) -> TrainState:
+        """The run's complete state after its last finished epoch, as copies (see TrainState).
+
+        Raises RuntimeError after a run was stopped mid-epoch or diverged: its optimizer and random
+        streams are then part-way through an epoch that never finished.
+        """
+        if self._torn:
+            raise RuntimeError("this run was stopped or diverged during an epoch: it has no state to go on from")
+        return TrainState(
+            config=TrainConfig.from_dict(self.config.to_dict()),
+            layer_sizes=tuple(self.model.layer_sizes),
+            epoch=self.epoch,
+            weights=self.model.get_weights(),
+            moments=self.optimizer.moments(),
+            step=self.optimizer.t,
+            rngs={name: copy.deepcopy(dict(rng.bit_generator.state)) for name, rng in zip(RNG_NAMES, self._rngs())},
+            loss_ceiling=self.loss_ceiling,
+            smoothed_loss=self._smoothed,
+            spiked=self._spiked,
+            best_loss=self.best_loss,
+            best=None if self.best_weights is None else [a.copy() for a in self.best_weights],
+            waited=self.waited,
+            meta=copy.deepcopy(self.model.meta),
+            data=self.data,
+        )
 
     def _append(self, extra: tuple[Inputs, Labels]) -> tuple[Inputs, Ints]:
         """(x, y) with the extra inputs and labels after the dataset's (a copy of both)."""
@@ -282,14 +514,25 @@ class Trainer:
             c.lr, epoch, c.epochs, step_size=c.step_size, gamma=c.gamma, min_lr_fraction=c.min_lr_fraction
         )
 
-    def run(self, stop: threading.Event | None = None) -> Iterator[EpochRecord]:
-        """Yield an EpochRecord after each epoch; see the module docstring."""
+    def run(self, stop: threading.Event | None = None, *, epochs: int | None = None) -> Iterator[EpochRecord]:
+        """Yield an EpochRecord after each epoch; see the module docstring.
+
+        Goes on from the last finished epoch (none, or a state's). With `epochs`, returns after at
+        most that many more: `outcome` is then None if the run has epochs left.
+        """
         c = self.config
-        best_loss, best_weights, waited = math.inf, None, 0
-        first = len(self.history)
-        for epoch in range(c.epochs):
+        if self._torn:
+            raise RuntimeError("this run was stopped or diverged during an epoch: it cannot go on")
+        self.outcome = None
+        end = c.epochs if epochs is None else min(c.epochs, self.epoch + epochs)
+        if self._patience_spent():  # a state taken after the epoch that spent it
+            self._stop_early()
+            return
+        while self.epoch < end:
+            epoch = self.epoch
             lr = self.learning_rate(epoch)
             started = time.perf_counter()
+            self._torn = True
             # Overflow is how divergence shows; it is detected and reported, not warned about.
             with np.errstate(over="ignore", invalid="ignore"):
                 result = self._epoch(lr, stop)
@@ -306,8 +549,9 @@ class Trainer:
             if self.validation is not None:
                 ev = self.model.evaluate(*self.validation)
                 val_loss, val_acc = ev.loss, ev.accuracy
+            self._torn = False
             record = EpochRecord(
-                epoch=first + epoch + 1,
+                epoch=self._first + epoch + 1,
                 train_loss=train_loss,
                 train_accuracy=train_acc,
                 val_loss=val_loss,
@@ -319,21 +563,30 @@ class Trainer:
             )
             self._good = self.model.get_weights()
             self.history.append(record.to_dict())
-            yield record
+            self.epoch += 1
+            # Before the yield, so that a state taken there knows this epoch's loss.
             if c.patience and val_loss is not None:
-                if val_loss < best_loss:
-                    best_loss, best_weights, waited = val_loss, self._good, 0
+                if val_loss < self.best_loss:
+                    self.best_loss, self.best_weights, self.waited = val_loss, self._good, 0
                 else:
-                    waited += 1
-                    if waited >= c.patience:
-                        # best_weights is None only if no validation loss ever compared (NaN): keep this epoch's.
-                        self.model.set_weights(self._good if best_weights is None else best_weights)
-                        self.outcome = TrainOutcome.EARLY_STOPPED
-                        return
+                    self.waited += 1
+            yield record
+            if self._patience_spent():
+                self._stop_early()
+                return
             if stop is not None and stop.is_set():
                 self.outcome = TrainOutcome.STOPPED
                 return
-        self.outcome = TrainOutcome.COMPLETED
+        if self.epoch >= c.epochs:
+            self.outcome = TrainOutcome.COMPLETED
+
+    def _patience_spent(self) -> bool:
+        return 0 < self.config.patience <= self.waited
+
+    def _stop_early(self) -> None:
+        # best_weights is None only if no validation loss ever compared (NaN): keep this epoch's.
+        self.model.set_weights(self._good if self.best_weights is None else self.best_weights)
+        self.outcome = TrainOutcome.EARLY_STOPPED
 
     def _epoch(self, lr: float, stop: threading.Event | None) -> tuple[float, float] | None:
         """One pass over the shuffled training set; (mean loss, accuracy) or None if stopped."""
