@@ -29,16 +29,7 @@ from typing_extensions import TypedDict
 from . import schema
 from .arrays import Floats, Inputs, Labels
 from .io import MAX_LAYER_SIZE, MAX_PARAMETERS, ModelFileError, _check_directory, _read_member
-from .training import (
-    RNG_NAMES,
-    DataPrint,
-    EpochRecord,
-    StateError,
-    TrainConfig,
-    Trainer,
-    TrainOutcome,
-    TrainState,
-)
+from .training import RNG_NAMES, DataPrint, EpochRecord, StateError, TrainConfig, Trainer, TrainOutcome, TrainState
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Slice", "advance", "state_from_bytes", "state_to_bytes"]
 
