@@ -27,6 +27,41 @@ def pytest_addoption(parser):
                      help="keep the browser tests' screenshots in DIR (default: in pytest's temporary folder)")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, the slow modules first; and keep @pytest.mark.xdist_group's promise: one worker runs a
+    group's tests (so they share a server).
+
+    --dist loadgroup groups the tests whose id ends in "@<group>". pytest-xdist 3.8 appends it by
+    setting item._nodeid, which pytest 9 no longer reads (the id is item._id): without this every
+    group was silently spread over the workers, each starting its own server. A no-op where xdist
+    did it (the id already ends in "@...").
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    # The modules that start a server or a browser first, each kept whole (its module fixtures are made
+    # once): the tail of the run is then quick tests that even out the workers' loads, not one worker
+    # alone with a two-minute browser test while the other idles. (xdist hands out the groups first,
+    # the largest first, then the tests in this order.)
+    weight = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        weight[module] = min(weight.get(module, 2), 0 if item.get_closest_marker("browser") else
+                             1 if item.get_closest_marker("slow") else 2)
+    items.sort(key=lambda item: weight[item.nodeid.split("::", 1)[0]])
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and item.nodeid.rfind("@") <= item.nodeid.rfind("]"):
+            grouped = f"{item.nodeid}@{'_'.join(groups)}"
+            item._id = NodeId.parse(grouped)
+            assert item.nodeid == grouped, f"cannot put {item.nodeid} in its xdist group"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def throwaway_store(tmp_path_factory):
     """The run's store: an SQLite file in a temporary folder, never data/digit_lab.sqlite nor a developer's own.
