@@ -6,6 +6,7 @@ browser tests' screenshots go to pytest's temporary folder (or `--screenshots DI
 the run fails if it left files in the checkout (`checkout_files`, compared before and after).
 """
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -67,19 +68,38 @@ def throwaway_store(tmp_path_factory):
     """The run's store: an SQLite file in a temporary folder, never data/digit_lab.sqlite nor a developer's own.
 
     Set in this process's environment, so the pages under AppTest and every server a test starts
-    (harness.start_app passes the environment on) use it; a test that needs a store of its own
+    (harness.start_app passes the environment on) use it. The developer's other DIGIT_LAB_* settings
+    (limits, quotas) are left out too: every test starts from the defaults. A test that needs an
+    empty store uses `empty_store`; one that needs a store elsewhere (PostgreSQL, a broken path)
     sets DIGIT_LAB_STORE_URL itself (monkeypatch, or start_app's env). One file per xdist worker.
     """
     from webapp import settings
     from webapp.store import default_url
 
     patch = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.upper().startswith("DIGIT_LAB_") and not name.upper().startswith("DIGIT_LAB_TEST_"):
+            patch.delenv(name)
     url = default_url(tmp_path_factory.mktemp("store"))
     patch.setenv("DIGIT_LAB_STORE_URL", url)
     settings.current.cache_clear()
     yield url
     patch.undo()
     settings.current.cache_clear()
+
+
+@pytest.fixture
+def empty_store(tmp_path, monkeypatch):
+    """An empty SQLite store for this test alone (the run's store holds what earlier tests shared), with the
+    process-wide caches emptied before and after, as on a fresh server; its URL. Sessions opened one after
+    another in the test share it, as two browsers share a server."""
+    from harness.apptest import clear_caches
+
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
+    clear_caches()
+    yield url
+    clear_caches()
 
 
 @pytest.fixture(scope="session")

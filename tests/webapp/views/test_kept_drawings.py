@@ -24,15 +24,9 @@ UNAVAILABLE = "The drawings this link names are not available here"
 
 
 @pytest.fixture(autouse=True)
-def store_url(tmp_path, monkeypatch):
-    """A fresh SQLite store for the test, default limits, and caches emptied as on a fresh server."""
-    url = f"sqlite:///{tmp_path}/store.sqlite"
-    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
-    for name in ("DIGIT_LAB_COLLECTIONS_PER_HOUR", "DIGIT_LAB_COLLECTIONS_QUOTA_MB"):
-        monkeypatch.delenv(name, raising=False)
-    clear_caches()
-    yield url
-    clear_caches()
+def store_url(empty_store):
+    """Every test: an empty store of its own and empty caches (tests/conftest.py; the run's limits are the defaults)."""
+    return empty_store
 
 
 # -- Drawings.merge (no Streamlit) -------------------------------------------------------------------
