@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from harness import canvas_data_url, canvas_value
-from harness.apptest import clear_caches, metrics, open_app, wait_for
+from harness.apptest import metrics, open_app, wait_for
 from mlp import MLP, explain, load_model, to_inputs
 from mlp.preprocess import preprocess, to_model_input
 from webapp import settings
@@ -22,14 +22,6 @@ from webapp.session.registry import ModelEntry
 DRAW_FIRST = "Draw a digit to see inside the network."
 NOT_HERE = "The link's model B is not available here"
 DIGIT = 0  # MNIST test image drawn on the canvas (a 7)
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test starts from an empty process-wide cache, as a fresh server would."""
-    clear_caches()
-    yield
-    clear_caches()
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,10 @@ import numpy as np
 import pytest
 
 from harness import canvas_data_url, canvas_value, draw_stroke
-from harness.apptest import clear_caches, metrics, open_app, wait_for
+from harness.apptest import metrics, open_app, wait_for
 from mlp import MLP
 from webapp.session.registry import ModelEntry
 from webapp.training.teaching import Drawings
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    clear_caches()
-    yield
-    clear_caches()
 
 
 def draw(at, digit28):
