@@ -128,6 +128,9 @@ def test_a_hostile_link_value_is_shown_as_text_and_cut_short(mnist):
 # -- runs ------------------------------------------------------------------------------------------
 
 
+LONG_RUN = 200  # epochs: the most the sidebar takes
+
+
 def small_run(at, epochs=2, subset=3000, hidden="32"):
     at.text_input(key="t_hidden").input(hidden).run()
     at.toggle(key="t_use_subset").set_value(True).run()
@@ -138,6 +141,7 @@ def small_run(at, epochs=2, subset=3000, hidden="32"):
     assert not at.exception, at.exception
 
 
+@pytest.mark.slow  # trains on MNIST
 def test_training_produces_history_points_and_a_model(mnist):
     at = open_app("train")
     small_run(at, epochs=3)
@@ -157,25 +161,30 @@ def test_training_produces_history_points_and_a_model(mnist):
 
 
 def long_run_with_an_epoch_done():
-    """The Train page with a 50-epoch run started and its first epoch finished: (app, job)."""
+    """The Train page with a 200-epoch run started and its first epoch finished: (app, job).
+
+    Short epochs (5,000 images), so that the tests' waits for the epoch under way are short, and many of
+    them: the run is far from its end whenever the test stops it."""
     at = open_app("train")
-    small_run(at, epochs=50, subset=20000, hidden="256")
+    small_run(at, epochs=LONG_RUN, subset=5000, hidden="256")
     job = at.session_state["models"]["My model 1"].job
     wait_for(at, lambda at: len(job.records) >= 1)
     return at, job
 
 
+@pytest.mark.slow  # trains on MNIST
 def test_stop_keeps_the_last_finished_epoch(mnist):
     at, job = long_run_with_an_epoch_done()
     at.button(key="stop").click().run()
     assert job.done and job.state == "stopped"
-    assert 1 <= len(job.records) < 50
+    assert 1 <= len(job.records) < LONG_RUN
     at.run()
     assert any("Stopped after" in w.value for w in at.warning)
     model = at.session_state["models"]["My model 1"].current()
     assert len(model.meta["history"]) == len(job.records)
 
 
+@pytest.mark.slow  # trains on MNIST
 def test_pause_and_resume(mnist):
     at, job = long_run_with_an_epoch_done()
     at.button(key="pause").click().run()
@@ -192,6 +201,7 @@ def test_pause_and_resume(mnist):
     assert job.done and job.state == "stopped"
 
 
+@pytest.mark.slow  # trains on MNIST
 def test_continue_trains_a_new_model_says_how_many_epochs_in_all_and_keeps_the_original(mnist):
     at = open_app("train")
     small_run(at, epochs=1)
@@ -210,6 +220,7 @@ def test_continue_trains_a_new_model_says_how_many_epochs_in_all_and_keeps_the_o
     assert at.selectbox(key="inspect_model").value == "My model 1 (continued)"
 
 
+@pytest.mark.slow  # trains on MNIST
 def test_training_with_augmentation_from_the_sidebar(mnist):
     at = open_app("train")
     at.toggle(key="t_augment").set_value(True).run()
