@@ -17,8 +17,8 @@ from needs import chromium_path, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scratch that tools keep in a checkout (all in .gitignore): pytest's cache, Python's bytecode,
-# an editable install's metadata, ruff's cache.
-SCRATCH = (".pytest_cache/", "__pycache__/", ".egg-info/", ".ruff_cache/")
+# an editable install's metadata, ruff's and mypy's caches.
+SCRATCH = (".pytest_cache/", "__pycache__/", ".egg-info/", ".ruff_cache/", ".mypy_cache/")
 _BEFORE = pytest.StashKey[dict]()
 _LEFT = pytest.StashKey[list]()
 
