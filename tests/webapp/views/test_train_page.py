@@ -128,7 +128,7 @@ def test_a_hostile_link_value_is_shown_as_text_and_cut_short(mnist):
 # -- runs ------------------------------------------------------------------------------------------
 
 
-LONG_RUN = 200  # epochs: the most the sidebar takes
+LONG_RUN = 50  # epochs
 
 
 def small_run(at, epochs=2, subset=3000, hidden="32"):
@@ -161,12 +161,9 @@ def test_training_produces_history_points_and_a_model(mnist):
 
 
 def long_run_with_an_epoch_done():
-    """The Train page with a 200-epoch run started and its first epoch finished: (app, job).
-
-    Short epochs (5,000 images), so that the tests' waits for the epoch under way are short, and many of
-    them: the run is far from its end whenever the test stops it."""
+    """The Train page with a 50-epoch run started and its first epoch finished: (app, job)."""
     at = open_app("train")
-    small_run(at, epochs=LONG_RUN, subset=5000, hidden="256")
+    small_run(at, epochs=LONG_RUN, subset=20000, hidden="256")
     job = at.session_state["models"]["My model 1"].job
     wait_for(at, lambda at: len(job.records) >= 1)
     return at, job
