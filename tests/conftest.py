@@ -6,6 +6,7 @@ browser tests' screenshots go to pytest's temporary folder (or `--screenshots DI
 the run fails if it left files in the checkout (`checkout_files`, compared before and after).
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,8 @@ from needs import chromium_path, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scratch that tools keep in a checkout (all in .gitignore): pytest's cache, Python's bytecode,
-# an editable install's metadata, ruff's cache.
-SCRATCH = (".pytest_cache/", "__pycache__/", ".egg-info/", ".ruff_cache/")
+# an editable install's metadata, ruff's and mypy's caches.
+SCRATCH = (".pytest_cache/", "__pycache__/", ".egg-info/", ".ruff_cache/", ".mypy_cache/")
 _BEFORE = pytest.StashKey[dict]()
 _LEFT = pytest.StashKey[list]()
 
@@ -28,18 +29,58 @@ def pytest_addoption(parser):
                      help="keep the browser tests' screenshots in DIR (default: in pytest's temporary folder)")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, the slow modules first; and keep @pytest.mark.xdist_group's promise: one worker runs a
+    group's tests (so they share a server).
+
+    --dist loadgroup groups the tests whose id ends in "@<group>". pytest-xdist 3.8 appends it by
+    setting item._nodeid, which pytest 9 no longer reads (the id is item._id): without this every
+    group was silently spread over the workers, each starting its own server. A no-op where xdist
+    did it (the id already ends in "@...").
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    # The modules that start a server or a browser first, each kept whole (its module fixtures are made
+    # once): the tail of the run is then quick tests that even out the workers' loads, not one worker
+    # alone with a two-minute browser test while the other idles. (xdist hands out the groups first,
+    # the largest first, then the tests in this order.)
+    weight = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        weight[module] = min(weight.get(module, 2), 0 if item.get_closest_marker("browser") else
+                             1 if item.get_closest_marker("slow") else 2)
+    items.sort(key=lambda item: weight[item.nodeid.split("::", 1)[0]])
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and item.nodeid.rfind("@") <= item.nodeid.rfind("]"):
+            grouped = f"{item.nodeid}@{'_'.join(groups)}"
+            item._id = NodeId.parse(grouped)
+            assert item.nodeid == grouped, f"cannot put {item.nodeid} in its xdist group"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def throwaway_store(tmp_path_factory):
     """The run's store: an SQLite file in a temporary folder, never data/digit_lab.sqlite nor a developer's own.
 
     Set in this process's environment, so the pages under AppTest and every server a test starts
-    (harness.start_app passes the environment on) use it; a test that needs a store of its own
+    (harness.start_app passes the environment on) use it. The developer's other DIGIT_LAB_* settings
+    (limits, quotas) are left out too: every test starts from the defaults. A test that needs an
+    empty store uses `empty_store`; one that needs a store elsewhere (PostgreSQL, a broken path)
     sets DIGIT_LAB_STORE_URL itself (monkeypatch, or start_app's env). One file per xdist worker.
     """
     from webapp import settings
     from webapp.store import default_url
 
     patch = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.upper().startswith("DIGIT_LAB_") and not name.upper().startswith("DIGIT_LAB_TEST_"):
+            patch.delenv(name)
     url = default_url(tmp_path_factory.mktemp("store"))
     patch.setenv("DIGIT_LAB_STORE_URL", url)
     settings.current.cache_clear()
@@ -63,6 +104,20 @@ def _clear_shared():
         from harness.apptest import clear_caches
 
         clear_caches()
+
+
+@pytest.fixture
+def empty_store(tmp_path, monkeypatch):
+    """An empty SQLite store for this test alone (the run's store holds what earlier tests shared), with the
+    process-wide caches emptied before and after, as on a fresh server; its URL. Sessions opened one after
+    another in the test share it, as two browsers share a server."""
+    from harness.apptest import clear_caches
+
+    url = f"sqlite:///{tmp_path}/store.sqlite"
+    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
+    clear_caches()
+    yield url
+    clear_caches()
 
 
 @pytest.fixture(scope="session")

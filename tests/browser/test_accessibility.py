@@ -1,13 +1,15 @@
 """Accessibility in a real browser: axe-core's WCAG 2.1 A and AA rules on every page and tab, in light and dark,
 and every control within reach of the keyboard.
 
-One visitor per colour scheme (the app follows the browser's preference) trains on Train (checked
-before, during, paused and stopped), draws on Draw (an unsure reading, then a 7 and each tab of Inside
-the network, Your drawings, sharing and the upload), opens each tab of Inspect, and visits the
-Gallery's cards, Publish, a class's leaderboard and its projector view. axe-core (node_modules/,
-from `npm ci`: package.json pins it) checks each view; no violation may be critical or serious.
-Every view's findings, whatever their impact, go to accessibility/<scheme>.json beside the screenshots
-(pytest's temporary folder, or --screenshots DIR).
+One visitor trains on Train (checked before, during, paused and stopped), draws on Draw (an unsure
+reading, then a 7 and each tab of Inside the network, Your drawings, sharing and the upload), opens
+each tab of Inspect, and visits the Gallery's cards, Publish, a class's leaderboard and its projector
+view. axe-core (node_modules/, from `npm ci`: package.json pins it) checks each view in the light and
+in the dark colour scheme: the app follows the browser's preference, and switches as soon as it
+changes, so one tour sees every view both ways (a page loaded dark shows what a switched one does:
+the server draws nothing by scheme). No violation may be critical or serious. Every view's findings,
+whatever their impact, go to accessibility/<scheme>.json beside the screenshots (pytest's temporary
+folder, or --screenshots DIR).
 
 The keyboard test tabs through each page to its controls and works them with Enter, Space and the
 arrow keys. Only drawing needs a pointer: the canvas takes strokes, nothing else.
@@ -21,14 +23,15 @@ import time
 
 import pytest
 
-from harness import PATIENCE, axe, draw_stroke, epochs_shown, prediction, start_app, stop_app
+from harness import ANIMATIONS_DONE_JS, PATIENCE, axe, draw_stroke, epochs_shown, prediction, start_app, stop_app
 from harness.pages import settle
 from harness.screenshots import SEVEN, pick_model
 from mlp import MLP, model_to_bytes
 from needs import missing
 from webapp.store import Store, create_engine
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# One xdist worker runs the module, so its tests share the one server.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("test_accessibility")]
 
 CLASS = "x"
 WIDE = {"width": 1280, "height": 900}
@@ -79,29 +82,52 @@ def open_page(page, name, heading):
 def open_tab(page, name):
     page.get_by_role("tab", name=name, exact=True).click()
     settle(page)
-    time.sleep(0.5)  # charts and pictures fade in
+    page.evaluate(ANIMATIONS_DONE_JS)  # charts and pictures fade in
+
+
+SCHEMES = ("light", "dark")
+# The page's background is light in the light scheme, dark in the dark one (luminance of its RGB, 0 to 255).
+BACKGROUND_IS_JS = """scheme => {
+  const rgb = getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor.match(/[\\d.]+/g);
+  const light = (Number(rgb[0]) + Number(rgb[1]) + Number(rgb[2])) / 3 > 127;
+  return light === (scheme === 'light');
+}"""
+
+
+def use_scheme(page, scheme):
+    """Switch the browser's colour preference and wait until the app shows it."""
+    page.emulate_media(color_scheme=scheme)
+    page.wait_for_function(BACKGROUND_IS_JS, arg=scheme)
 
 
 class Views:
-    """The violations axe-core finds in each view a visitor opens, by view."""
+    """The violations axe-core finds in each view a visitor opens, in each colour scheme, by view."""
 
-    def __init__(self, page):
-        self.page, self.found = page, {}
+    def __init__(self, page, scheme):
+        self.page, self.scheme, self.found = page, scheme, {s: {} for s in SCHEMES}
 
     def check(self, view):
-        settle(self.page)
-        time.sleep(0.5)
-        self.found[view] = axe.check(self.page, ALLOWED)
-        print(f"{view}: {axe.counts(self.found[view])}")
+        """Check what the page shows in the scheme it is in, then in the other one, where the tour goes on (each
+        switch makes the app draw the page again: one per view)."""
+        for scheme in sorted(SCHEMES, key=lambda s: s != self.scheme):
+            if scheme != self.scheme:
+                use_scheme(self.page, scheme)
+                self.scheme = scheme
+            settle(self.page)
+            self.page.evaluate(ANIMATIONS_DONE_JS)  # charts and pictures fade in
+            self.found[scheme][view] = axe.check(self.page, ALLOWED)
+            print(f"{view}, {scheme}: {axe.counts(self.found[scheme][view])}")
 
-    def save(self, folder, name):
-        """Every view's violations, as JSON, for a person to read."""
+    def save(self, folder):
+        """Every view's violations, as JSON, one file per scheme, for a person to read."""
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.json").write_text(json.dumps(self.found, indent=1, ensure_ascii=False))
+        for scheme, found in self.found.items():
+            (folder / f"{scheme}.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
 
     def failures(self):
-        bad = {view: [v for v in found if v["impact"] in axe.BLOCKING] for view, found in self.found.items()}
-        return "\n\n".join(f"== {view}\n{axe.report(found)}" for view, found in bad.items() if found)
+        return "\n\n".join(f"== {view}, {scheme} theme\n{axe.report(bad)}" for scheme, found in self.found.items()
+                           for view, violations in found.items()
+                           if (bad := [v for v in violations if v["impact"] in axe.BLOCKING]))
 
 
 def wait_until(condition, what):
@@ -197,10 +223,10 @@ def visit_gallery(page, url, views):
     views.check("Gallery, projector view")
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_no_page_has_a_critical_or_serious_accessibility_violation(axe_core, server, chromium, scheme, screenshots):
-    context, page = new_page(chromium, scheme)
-    views = Views(page)
+def test_no_page_has_a_critical_or_serious_accessibility_violation_light_or_dark(axe_core, server, chromium,
+                                                                                screenshots):
+    context, page = new_page(chromium, SCHEMES[0])
+    views = Views(page, SCHEMES[0])
     try:
         visit_train(page, server, views)  # first: Inspect replays this run and compares it with Pretrained
         visit_draw(page, views)
@@ -208,8 +234,8 @@ def test_no_page_has_a_critical_or_serious_accessibility_violation(axe_core, ser
         visit_gallery(page, server, views)
     finally:
         context.close()
-        views.save(screenshots / "accessibility", scheme)
-    assert not views.failures(), f"axe-core, {scheme} theme:\n{views.failures()}"
+        views.save(screenshots / "accessibility")
+    assert not views.failures(), f"axe-core:\n{views.failures()}"
 
 
 # -- keyboard ----------------------------------------------------------------------------------------

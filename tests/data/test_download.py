@@ -1,16 +1,15 @@
 """Tests for data.download against local HTTP servers on 127.0.0.1 (never the internet)."""
 
 import gzip
-import http.server
 import shutil
 import socket
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from data import DATASETS, DownloadError, catalog, download_dataset, load_dataset
+from mirrors import Mirror, no_proxies
 
 pytestmark = pytest.mark.slow
 
@@ -24,69 +23,16 @@ def real_files(mnist_dir) -> dict[str, bytes]:
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    # A proxy from the environment must never see these loopback requests.
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.setenv("NO_PROXY", "*")
-
-
-class Server:
-    """A ThreadingHTTPServer on 127.0.0.1 serving ``body(filename)`` in a given ``mode``.
-
-    Modes: "ok"; "cut" (full Content-Length, then hang up half-way);
-    "no-length" (no Content-Length, body ends at connection close);
-    "404"; "stall" (send nothing until the server closes).
-    """
-
-    def __init__(self, body, mode="ok"):
-        self.requests: list[str] = []
-        self.release = threading.Event()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                server.requests.append(name)
-                if mode == "stall":
-                    server.release.wait(60)
-                    return
-                content = body(name)
-                if mode == "404" or content is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                if mode != "no-length":
-                    self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                if mode == "cut":
-                    self.wfile.write(content[: len(content) // 2])
-                    self.close_connection = True
-                else:
-                    self.wfile.write(content)
-
-            def log_message(self, *args):
-                pass  # keep test output clean
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+    no_proxies(monkeypatch)
 
 
 @pytest.fixture
 def serve():
-    """Factory: ``serve(body, mode)`` starts a server that is shut down after the test."""
+    """Factory: ``serve(body, mode)`` starts a Mirror (tests/mirrors.py) that is closed after the test."""
     servers = []
 
     def start(body, mode="ok"):
-        servers.append(Server(body, mode))
+        servers.append(Mirror(body, mode))
         return servers[-1]
 
     yield start

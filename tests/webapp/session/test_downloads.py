@@ -1,6 +1,5 @@
 """The server's one dataset download (webapp/session/downloads.py), against local HTTP servers on 127.0.0.1."""
 
-import http.server
 import logging
 import threading
 import time
@@ -9,65 +8,22 @@ from dataclasses import replace
 import pytest
 
 from data import DATASETS, catalog
+from mirrors import Mirror, no_proxies
 from webapp.session.downloads import FAILED_MESSAGE, Download, Downloads, DownloadState
 
 MNIST_FILES = DATASETS["mnist"].filenames()
 
 
-class Mirror:
-    """An HTTP mirror of the MNIST files in `folder` on 127.0.0.1.
-
-    mode "ok" serves them, "404" does not; with `hold` set, the first file stops half-way
-    until `release` is set, so a test can look at a download under way.
-    """
-
-    def __init__(self, folder, mode="ok", hold=False):
-        self.mode, self.requests = mode, []
-        self.release = threading.Event()
-        if not hold:
-            self.release.set()
-        mirror = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                mirror.requests.append(name)
-                if mirror.mode == "404" or name not in MNIST_FILES:
-                    self.send_error(404)
-                    return
-                content = (folder / name).read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                half = len(content) // 2
-                self.wfile.write(content[:half])
-                self.wfile.flush()
-                mirror.release.wait(30)
-                self.wfile.write(content[half:])
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def mirror(monkeypatch, tmp_path, mnist_dir):
-    """A function making a Mirror that catalog's "mnist" points at; downloads land in tmp_path/project."""
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
+    """A function making a Mirror (tests/mirrors.py) of the MNIST files that catalog's "mnist" points at;
+    downloads land in tmp_path/project."""
+    no_proxies(monkeypatch)
     monkeypatch.setattr(catalog, "PROJECT_DATA_DIR", tmp_path / "project")
     made = []
 
     def make(**kwargs):
-        m = Mirror(mnist_dir, **kwargs)
+        m = Mirror(lambda name: (mnist_dir / name).read_bytes() if name in MNIST_FILES else None, **kwargs)
         monkeypatch.setitem(catalog.DATASETS, "mnist", replace(DATASETS["mnist"], mirrors=(m.url,)))
         made.append(m)
         return m

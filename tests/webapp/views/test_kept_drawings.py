@@ -24,15 +24,9 @@ UNAVAILABLE = "The drawings this link names are not available here"
 
 
 @pytest.fixture(autouse=True)
-def store_url(tmp_path, monkeypatch):
-    """A fresh SQLite store for the test, default limits, and caches emptied as on a fresh server."""
-    url = f"sqlite:///{tmp_path}/store.sqlite"
-    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
-    for name in ("DIGIT_LAB_COLLECTIONS_PER_HOUR", "DIGIT_LAB_COLLECTIONS_QUOTA_MB"):
-        monkeypatch.delenv(name, raising=False)
-    clear_caches()
-    yield url
-    clear_caches()
+def store_url(empty_store):
+    """Every test: an empty store of its own and empty caches (tests/conftest.py; the run's limits are the defaults)."""
+    return empty_store
 
 
 # -- Drawings.merge (no Streamlit) -------------------------------------------------------------------
@@ -284,13 +278,13 @@ def test_a_taught_model_offers_share_model_and_its_link_opens_it(mnist, store_ur
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(tmp_path, chromium, screenshots):
+def test_in_a_browser_kept_drawings_open_by_link_in_a_fresh_session_only(chromium, screenshots):
     """Keep a correction, open the address bar's link in a fresh browser context (its own session): the
     drawing is there; a third context without the link has none."""
     from harness import PATIENCE, canvas_ready, start_app, stop_app
 
     shots = screenshots
-    proc, url = start_app(env={"DIGIT_LAB_STORE_URL": f"sqlite:///{tmp_path}/browser-store.sqlite"})
+    proc, url = start_app()  # on the test's empty store (store_url above: DIGIT_LAB_STORE_URL, passed on)
     try:
         page = chromium.new_context(viewport={"width": 1280, "height": 1400}).new_page()
         page.set_default_timeout(PATIENCE * 1000)

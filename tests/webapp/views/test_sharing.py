@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from drawn.score import drawn_inputs, score_drawn
 from harness import canvas_data_url, canvas_value
-from harness.apptest import APP, TIMEOUT, clear_caches, metrics, plain
+from harness.apptest import APP, TIMEOUT, metrics, plain
 from mlp import MLP, to_inputs
 from webapp import text
 from webapp.session import registry, resources
@@ -36,15 +36,9 @@ DIGIT = 0  # MNIST test image drawn on the canvas
 
 
 @pytest.fixture(autouse=True)
-def store_url(tmp_path, monkeypatch):
-    """A fresh SQLite store for the test, default limits, and caches emptied as on a fresh server."""
-    url = f"sqlite:///{tmp_path}/store.sqlite"
-    monkeypatch.setenv("DIGIT_LAB_STORE_URL", url)
-    for name in ("DIGIT_LAB_SHARES_PER_HOUR", "DIGIT_LAB_STORE_QUOTA_MB", "DIGIT_LAB_MAX_MODEL_MB"):
-        monkeypatch.delenv(name, raising=False)
-    clear_caches()
-    yield url
-    clear_caches()
+def store_url(empty_store):
+    """Every test: an empty store of its own and empty caches (tests/conftest.py; the run's limits are the defaults)."""
+    return empty_store
 
 
 @pytest.fixture(autouse=True)
