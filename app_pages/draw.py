@@ -5,17 +5,9 @@ import streamlit as st
 
 from mlp.explain import trace
 from mlp.preprocess import preprocess, to_model_input
+from webapp import images
 from webapp.session import keys, registry, resources
-from webapp.views import (
-    canvas,
-    charts,
-    display,
-    images,
-    inside,
-    share,
-    teach,
-    ui,
-)
+from webapp.views import canvas, charts, display, inside, share, teach, ui
 
 registry.init_session()
 IMAGE_STYLE = ('<style>[data-testid="stMain"] img{image-rendering:pixelated}'

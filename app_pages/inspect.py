@@ -4,14 +4,7 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from webapp.session import keys, registry, resources
-from webapp.views import (
-    calibration,
-    charts,
-    inspect,
-    replay,
-    ui,
-    urlstate,
-)
+from webapp.views import calibration, charts, inspect, replay, ui, urlstate
 from webapp.views.mistakes import ANY, mistakes, page_of
 
 PER_PAGE = 24

@@ -14,7 +14,7 @@ and times each step:
   (`streamlit.elements.vega_charts`: `_convert_altair_to_vega_lite_spec`,
   `_prepare_vega_lite_spec`, `_marshall_chart_data`, `_stabilize_vega_json_spec`, the selection
   parsing and element id of the map) and the proto serialised for the wire;
-* every image as the page sends it: a PNG data URL (`webapp.views.images.png_data_url`, which st.image
+* every image as the page sends it: a PNG data URL (`webapp.images.png_data_url`, which st.image
   passes to the browser as it is); every chart's rows as Arrow tables (`charts.arrow_datasets`);
 * `unit_grids`, `unit_weights`, `favourites` (the 8 test images of the picked unit; their
   indices are cached per model, as on the page), `saliency` (with the overlay), `map`
@@ -54,7 +54,8 @@ from drawn import iter_drawn_digits
 from mlp import MLP, explain, load_model, to_inputs
 from mlp.arrays import Ints, Pixels
 from mlp.preprocess import preprocess, to_model_input
-from webapp.views import charts, images
+from webapp import images
+from webapp.views import charts
 from webapp.views.inside import MAP_POINTS, TOP_IMAGES
 
 ROOT = Path(__file__).resolve().parent.parent

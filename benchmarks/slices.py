@@ -23,14 +23,17 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from data import load_dataset
 from mlp import TrainConfig, Trainer, build_model, state_from_bytes, state_to_bytes
+from mlp.arrays import Inputs, Labels
 
 NETWORKS = ((128,), (1024, 1024))
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--repeats", type=int, default=7, help="save + restore timings per network")
@@ -39,7 +42,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def median_seconds(fn, repeats):
+def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """(median wall seconds, median CPU seconds) of ``repeats`` calls of fn()."""
     walls, cpus = [], []
     for _ in range(repeats):
@@ -50,12 +53,12 @@ def median_seconds(fn, repeats):
     return statistics.median(walls), statistics.median(cpus)
 
 
-def config_for(hidden, samples, optimizer="adam", patience=0):
+def config_for(hidden: tuple[int, ...], samples: int, optimizer: str = "adam", patience: int = 0) -> TrainConfig:
     return TrainConfig(hidden=hidden, optimizer=optimizer, batch_size=128, epochs=100, val_fraction=0.0,
                        train_subset=samples, patience=patience, seed=0)
 
 
-def measure(hidden, x, y, args):
+def measure(hidden: tuple[int, ...], x: Inputs, y: Labels, args: argparse.Namespace) -> dict[str, Any]:
     """Sizes and medians for one network; a dict of plain numbers."""
     config = config_for(hidden, args.samples)
     trainer = Trainer(build_model(config), config, x, y)
@@ -97,7 +100,7 @@ def measure(hidden, x, y, args):
     }
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     load_before = os.getloadavg()
     ds = load_dataset("mnist")

@@ -1,5 +1,6 @@
 """The project as a package: pyproject.toml, the console script, imports without path tricks. No MNIST needed."""
 
+import ast
 import importlib
 import re
 import subprocess
@@ -52,6 +53,37 @@ def test_the_pure_views_import_no_streamlit():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
+
+
+# webapp's layers, top down (docs/architecture.md): each may import only the layers below it. The pure
+# modules directly in webapp/ (settings, text, clients, images) are the ground floor.
+LAYERS = {"views": 3, "session": 2, "training": 1, "store": 1, None: 0}
+
+
+def _webapp_layer(module):
+    """The layer of a dotted webapp module ("webapp.session.keys" -> "session"; "webapp.text" -> None)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else None
+
+
+def test_webapp_layers_import_only_the_layers_below():
+    found = []
+    for path in sorted((ROOT / "webapp").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        here = _webapp_layer(".".join(rel.parts))  # a package's __init__ is in the package's layer
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("webapp"):
+                targets = [f"{node.module}.{a.name}" if node.module in ("webapp", *(f"webapp.{k}" for k in LAYERS if k))
+                           else node.module for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("webapp")]
+            else:
+                continue
+            for target in targets:
+                there = _webapp_layer(target)
+                if there != here and LAYERS[there] >= LAYERS[here]:
+                    found.append(f"{rel}:{node.lineno} imports {target}")
+    assert found == []
 
 
 def test_dependencies_are_the_pinned_requirements():

@@ -5,6 +5,7 @@
   between sessions (cached resources, the memory budget, uploads, closing gone sessions).
 - `training/`: training and teaching runs in worker processes, and a run's status in words. No Streamlit.
 - `store/`: the SQL store behind share links and the gallery, with its migrations. No Streamlit.
-- `settings.py` (every DIGIT_LAB_* setting) and `text.py` (visitor text, checked and shown as text)
-  serve every layer.
+- `settings.py` (every DIGIT_LAB_* setting), `text.py` (visitor text, checked and shown as text),
+  `clients.py` (who a visitor is, for the limits) and `images.py` (pictures of arrays): pure, for
+  every layer.
 """

@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: and no more hidden layers, or wider ones, than Train builds (a wider one would cost every page
 #: that reads it, e.g. Inspect's pass over the test set, far more than its weights).
 MODEL_SHAPE = Shape(inputs=28 * 28, outputs=10, max_width=MAX_HIDDEN_UNITS, max_hidden=MAX_HIDDEN_LAYERS)
+#: Drawings one session may keep, and the store keeps in one collection: enough to teach every digit
+#: many times over, few enough to stay a click's work to teach (mlp.adapt refuses more than its own
+#: limit, 500).
+MAX_DRAWINGS = 200
 assert {len(d.class_names) for d in DATASETS.values()} == {MODEL_SHAPE.outputs}, "a dataset of another size"
 
 

@@ -20,7 +20,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from webapp.session.clients import Client
+    from webapp.clients import Client
 
 __all__ = ["Budget", "BudgetError", "Usage", "array_bytes"]
 
@@ -69,7 +69,7 @@ class Budget:
         self._lock = threading.Lock()
 
     def track(self, holder: Any, client: Client) -> Any:
-        """Count `holder` (anything with a `memory_bytes()` method) against `client` (a webapp.session.clients.Client)
+        """Count `holder` (anything with a `memory_bytes()` method) against `client` (a webapp.clients.Client)
         for as long as it lives."""
         with self._lock:
             self._holders[holder] = (client.token, client.address)

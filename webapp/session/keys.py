@@ -14,7 +14,7 @@ SELECTED_MODEL = "selected_model"  # the model every page's selector shows
 SELECT_WHEN_READY = "select_when_ready"  # a run just started, to select once it has a model (registry)
 MISSING_LINKED_MODEL = "missing_linked_model"  # why a link's model is not shown (None: it is, or no link)
 FOLLOWED_LINK = "followed_link"  # the model id of the last link followed (each is followed once)
-CLIENT = "client"  # webapp.session.clients.Client: this browser's token and address, for every limit
+CLIENT = "client"  # webapp.clients.Client: this browser's token and address, for every limit
 SHARE_NOTICE = "share_notice"  # (kind, text) after Share model / Share drawing
 ACTIVE_RUN = "active_run"  # the model whose training run the Train page follows
 

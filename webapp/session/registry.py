@@ -3,7 +3,7 @@
 A user's own models live in their `st.session_state` only. Each has a random link id that the
 address bar carries (`model=<id>`), so a link reopens the model it was made with in the same
 session and says so plainly anywhere else. Every one counts against the server's memory budget
-(webapp.session.budget), for this session's client (webapp.session.clients): it is admitted before it is
+(webapp.session.budget), for this session's client (webapp.clients): it is admitted before it is
 loaded or trained, and it leaves the budget with the session.
 """
 
@@ -21,8 +21,8 @@ import streamlit as st
 from data import DATASETS, DatasetError, DatasetNotFound
 from mlp import MLP, ModelFileError, load_model, model_to_bytes
 from mlp.metrics import Evaluation
-from webapp import settings, text
-from webapp.session import clients, keys, resources
+from webapp import clients, settings, text
+from webapp.session import keys, resources
 from webapp.session.budget import BudgetError
 from webapp.session.results import ModelResults
 from webapp.store import StoreError, StoreUnavailable
@@ -120,7 +120,7 @@ def init_session() -> None:
 
 
 def _identify() -> clients.Client:
-    """This connection's webapp.session.clients.Client, from its cookie and address (st.context)."""
+    """This connection's webapp.clients.Client, from its cookie and address (st.context)."""
     ctx = st.context
     s = settings.current()
     return clients.identify(ctx.cookies, ctx.headers.get_all("x-forwarded-for"), ctx.ip_address,
@@ -128,7 +128,7 @@ def _identify() -> clients.Client:
 
 
 def client() -> clients.Client:
-    """This session's webapp.session.clients.Client."""
+    """This session's webapp.clients.Client."""
     init_session()
     return st.session_state[keys.CLIENT]
 

@@ -38,8 +38,8 @@ from numpy.typing import NDArray
 from data import DATASETS, Dataset, load_dataset
 from mlp import MLP, ModelFileError, load_model, to_inputs
 from mlp.metrics import Evaluation
-from webapp import settings
-from webapp.session import clients, uploads
+from webapp import clients, settings
+from webapp.session import uploads
 from webapp.session.budget import Budget
 from webapp.session.downloads import Downloads
 from webapp.session.once import Once

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from webapp.session.clients import address_key
+from webapp.clients import address_key
 from webapp.settings import current
 from webapp.store.checks import StoreError
 from webapp.store.core import Store

@@ -17,7 +17,7 @@ __all__ = ["DRAWING_SHAPE", "StoreError", "StoreUnavailable", "check_address", "
 ID_BYTES = 18  # 144 random bits; token_urlsafe gives 24 characters
 ID_RE = re.compile(r"[A-Za-z0-9_-]{22,43}")  # any token_urlsafe of 16-32 bytes
 OWNER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-ADDRESS_RE = re.compile(r"[0-9a-f.:/]{2,64}")  # webapp.session.clients.address_key's output: an IPv4 or an IPv6 /64
+ADDRESS_RE = re.compile(r"[0-9a-f.:/]{2,64}")  # webapp.clients.address_key's output: an IPv4 or an IPv6 /64
 CLASS_CODE_RE = re.compile(r"[a-z0-9_-]{1,32}")  # after lowercasing
 DRAWING_SHAPE = (28, 28)
 

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from mlp import MLP, ModelFileError, load_model
-from webapp.settings import MB, MODEL_SHAPE, Settings, current
+from webapp.settings import MAX_DRAWINGS, MB, MODEL_SHAPE, Settings, current
 from webapp.store import migrate
 from webapp.store.checks import (
     DRAWING_SHAPE,
@@ -42,7 +42,6 @@ from webapp.store.checks import (
 )
 from webapp.store.schema import COLLECTIONS, MODELS
 from webapp.store.summary import summarize
-from webapp.training.teaching import MAX_DRAWINGS
 
 __all__ = ["SORTS", "Store"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from data import DATASETS
 from mlp import MLP
-from webapp.views.images import weight_thumbnail
+from webapp.images import weight_thumbnail
 
 __all__ = ["summarize"]
 
@@ -60,6 +60,6 @@ def summarize(model: MLP, measured: Mapping[str, float | None] | None = None) ->
         "drawn_accuracy": _finite_fraction(drawn),
         "measured": measured is not None,  # scores measured by the server (a publish), not the file's claims
         "created": _iso_time(meta.get("created")),
-        # The gallery's picture of the model (webapp.views.images), made now so that listing never loads a model file.
+        # The gallery's picture of the model (webapp.images), made now so that listing never loads a model file.
         "thumbnail": weight_thumbnail(model.dense[0].params["W"]),
     }

@@ -15,12 +15,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from webapp.settings import MAX_DRAWINGS
+
 __all__ = ["MAX_DRAWINGS", "MIN_DRAWINGS", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "Merged",
            "kept_note", "to_pixels"]
 
-#: Drawings one session may keep: enough to teach every digit many times over, few enough to
-#: stay a click's work to teach (mlp.adapt refuses more than its own limit, 500).
-MAX_DRAWINGS = 200
 #: Teach needs this many drawings, of any digits: a few corrections are what people give. Three
 #: quarters of every teaching batch are replayed MNIST images of all digits, so teaching only the
 #: digits someone corrected does not make the model read everything as them (measured: 2 ones and

@@ -29,8 +29,9 @@ import streamlit as st
 from numpy.typing import NDArray
 from streamlit_drawable_canvas import st_canvas
 
+from webapp import images
 from webapp.session import keys
-from webapp.views import images, urlstate
+from webapp.views import urlstate
 
 SIZE = 280  # canvas pixels, whatever size it is shown at
 

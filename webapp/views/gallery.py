@@ -15,12 +15,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import streamlit as st
 
-from webapp import text
+from webapp import images, text
 from webapp.session import keys, registry
 from webapp.session.registry import ModelEntry
 from webapp.store import Store, StoreError
 from webapp.training.status import plural
-from webapp.views import images
 from webapp.views.display import settings_summary
 
 SORTS = {"test_accuracy": "Test accuracy", "drawn": "Drawn digits", "created": "Newest", "name": "Name"}

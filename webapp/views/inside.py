@@ -16,10 +16,10 @@ from numpy.typing import NDArray
 from data import DatasetError, DatasetNotFound
 from mlp import MLP, explain
 from mlp.arrays import Floats
-from webapp import text
+from webapp import images, text
 from webapp.session import keys, registry, resources
 from webapp.session.registry import ModelEntry
-from webapp.views import charts, display, images
+from webapp.views import charts, display
 
 MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
 TOP_IMAGES = 8

@@ -8,10 +8,10 @@ from data import Dataset
 from mlp import MLP, explain
 from mlp.arrays import Floats, Ints, Pixels
 from mlp.metrics import Evaluation
-from webapp import text
+from webapp import images, text
 from webapp.session import keys, registry, resources
 from webapp.session.registry import ModelEntry
-from webapp.views import charts, fields, images
+from webapp.views import charts, fields
 from webapp.views.display import (
     compared_image_alt,
     curves_note,

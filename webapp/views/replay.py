@@ -5,10 +5,11 @@ from collections.abc import Sequence
 import streamlit as st
 
 from mlp.arrays import Inputs, Ints
+from webapp import images
 from webapp.session import keys, resources
 from webapp.session.registry import ModelEntry
 from webapp.training import replay
-from webapp.views import charts, display, images
+from webapp.views import charts, display
 
 REPLAY_EPOCH = "replay_epoch"  # the epoch slider
 REPLAY_CM = "replay_cm"  # the confusion matrix at that epoch (no selection; the key keeps it apart from the page's)

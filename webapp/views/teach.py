@@ -22,7 +22,7 @@ from streamlit.delta_generator import DeltaGenerator
 from data import DatasetError, DatasetNotFound
 from mlp import MLP
 from mlp.unsure import judge, threshold_of
-from webapp import settings, text
+from webapp import images, settings, text
 from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.session.registry import ModelEntry
@@ -34,7 +34,7 @@ from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
 from webapp.training.status import plural
 from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, Merged, kept_note
-from webapp.views import display, images, share
+from webapp.views import display, share
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
 MINE_PARAM = "mine"  # the address bar's id of a user's kept drawings

@@ -6,8 +6,8 @@ import streamlit as st
 
 from data import DatasetError, DatasetNotFound
 from mlp import ModelFileError
-from webapp import text
-from webapp.session import clients, downloads, keys, registry, resources
+from webapp import clients, text
+from webapp.session import downloads, keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.session.downloads import DownloadState
 from webapp.session.registry import ModelEntry
@@ -114,7 +114,7 @@ _CLOSE_SIDEBAR_ON_NAV = """
 
 
 def _keep_client_cookie() -> str:
-    """A script that makes the browser keep this session's client token (webapp.session.clients) for a year."""
+    """A script that makes the browser keep this session's client token (webapp.clients) for a year."""
     client = registry.client()
     if not client.new:
         return ""

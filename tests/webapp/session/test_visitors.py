@@ -1,4 +1,4 @@
-"""Who a visitor is and what they may hold: session.clients, .budget, .reaper and webapp.text. Pure."""
+"""Who a visitor is and what they may hold: webapp.clients, session.budget, session.reaper and webapp.text. Pure."""
 
 import gc
 import ipaddress
@@ -9,8 +9,8 @@ import pytest
 
 from harness.apptest import plain
 from mlp import MLP
+from webapp.clients import COOKIE, Client, address_key, client_address, identify, valid_token
 from webapp.session.budget import Budget, BudgetError, array_bytes
-from webapp.session.clients import COOKIE, Client, address_key, client_address, identify, valid_token
 from webapp.session.once import Once
 from webapp.session.reaper import Reaper
 from webapp.text import TextError, clean_name, html, literal, passes_for

@@ -11,8 +11,8 @@ import pytest
 from harness import PATIENCE
 from mlp import TrainConfig, Trainer, TrainOutcome, build_model
 from mlp.adapt import AdaptOutcome
+from webapp.clients import Client
 from webapp.session.budget import Budget
-from webapp.session.clients import Client
 from webapp.training.job import TrainingJob
 from webapp.training.memory import model_bytes, process_bytes
 from webapp.training.protocol import JobState

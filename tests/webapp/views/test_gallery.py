@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from webapp.views import images
+from webapp import images
 
 
 def gallery_row(**fields):

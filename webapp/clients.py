@@ -16,12 +16,17 @@ import ipaddress
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
-
-from webapp.session.once import Once
+from collections.abc import Hashable, Iterable, Mapping
+from typing import NamedTuple, Protocol
 
 __all__ = ["COOKIE", "COOKIE_DAYS", "Client", "address_key", "client_address", "identify", "valid_token"]
+
+
+class Once(Protocol):
+    """What says whether the log was told of a key already (the server's: webapp.session.once.Once)."""
+
+    def first(self, key: Hashable) -> bool: ...
+
 
 COOKIE = "digit_lab_client"
 COOKIE_DAYS = 400  # browsers cap a cookie's life at 400 days

@@ -1,9 +1,9 @@
-"""webapp.views.images: the pictures the pages show, as exact pixels."""
+"""webapp.images: the pictures the pages show, as exact pixels."""
 
 import numpy as np
 import pytest
 
-from webapp.views import images
+from webapp import images
 
 
 @pytest.mark.parametrize("shape", [(28, 28), (12, 20, 3), (96, 96, 4)])
