@@ -258,7 +258,8 @@ def _load_from_zip(zf: zipfile.ZipFile, max_loaded_bytes: int | None = None, sha
         missing = sorted(n[:-4] for n in expected - set(members))
         extra = sorted(n for n in set(members) - expected)
         raise ModelFileError(
-            f"arrays do not match layer_sizes {_show(meta['layer_sizes'])}: missing "
+            f"arrays do not match layer_sizes {_show(meta['layer_sizes'])}"
+            f"{' and its memory' if memory_meta is not None else ''}: missing "
             f"{_show(missing) if missing else 'none'}, unexpected {_show(extra) if extra else 'none'}"
         )
     arrays: list[NDArray[Any]] = []
