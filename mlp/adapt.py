@@ -107,8 +107,8 @@ class AdaptConfig:
     fall (a share, 0.001 = 0.1 point) before teaching keeps less of what it changed (BACK_OFF).
     fine_tune: train the weights as above (off: they stay the base's); memory: keep a memory of
     the drawings (mlp.memory) over the taught weights; memory_copies: distorted copies of each
-    drawing it also keeps; memory_tolerance: share of the check digits the memory may turn from
-    right to wrong.
+    drawing it also keeps; memory_tolerance: how much less often (a share) the memory may read
+    the check digits right than the taught network alone does.
     """
 
     steps: int = 160

@@ -16,10 +16,13 @@ with the strongest pull: p = (1 - max w) * p_network + max w * p_memory. So a dr
 nearly one of the user's reads as it; one that is far reads as the network reads it, unchanged.
 
 The gate r_e (`calibrate`): each exemplar's distance to the nearest *check* digit of another
-digit (MNIST images the network never trained on), times one scale `gate` for the whole memory,
-the largest of GATES whose memory changes no more than `tolerance` of the check digits the
-network reads right into wrong readings. An exemplar sitting among MNIST sevens (a flagged one)
-reaches less far than one alone (a dotted zero), and MNIST digits keep the network's reading.
+digit (MNIST images the network never trained on), times one scale `gate` for the whole memory.
+An exemplar sitting among MNIST sevens (a flagged one) reaches less far than one alone (a dotted
+zero). The gates allowed are those of GATES, smallest first, up to the last whose memory reads
+the check digits right at most `tolerance` (a share) less often than the network alone; of
+them, the one that reads the user's own drawings best with each left out of the memory (its
+distorted copies too) is kept, the largest on a tie. So MNIST digits keep the network's reading,
+and a memory whose digits claim each other (a writer's 4 and 9 alike) reaches less far.
 
 The features describe particular weights: MLP drops its memory as soon as it computes
 gradients (any training step), and a model file records a digest of the weights the memory was
@@ -52,7 +55,7 @@ MAX_FEATURES = 2048 * 1024
 REACH = 2.0
 #: The gate scales tried, smallest first: the radius is this times the distance to the nearest
 #: check digit of another digit.
-GATES = (0.2, 0.3, 0.4, 0.5, 0.6)
+GATES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 #: Norms of stored features may differ from 1 by this much (float32 rounding).
 NORM_SLACK = 1e-3
 
@@ -66,8 +69,9 @@ class Memory:
     """Exemplars (see the module docstring): features (m, h) unit rows, labels (m,), radii (m,).
 
     gate: the scale the radii were calibrated with; digest: weights_digest of the network the
-    features came from; drawings: how many drawings they stand for (the rest are distorted copies);
-    claimed: share of the check digits the memory turned from right to wrong when it was calibrated.
+    features came from; drawings: how many drawings they stand for (the first `drawings` rows; the
+    rest are distorted copies); claimed: share of the check digits the memory turned from right to
+    wrong when it was calibrated.
     """
 
     features: NDArray[np.float32]
@@ -103,7 +107,11 @@ class Memory:
 
     def mix(self, hidden: Floats, probs: Floats) -> Floats:
         """The network's probabilities (n, k) mixed with the memory's for rows with features (n, h)."""
-        weights, strongest = self.pull(hidden)
+        return self.mix_pulled(self.pull(hidden)[0], probs)
+
+    def mix_pulled(self, weights: Floats, probs: Floats) -> Floats:
+        """The network's probabilities (n, k) mixed with the memory's, given each exemplar's pull (n, m)."""
+        strongest = weights.max(axis=1, initial=0.0)
         votes = np.zeros((len(weights), probs.shape[1]), dtype=np.float32)  # (n, k)
         np.add.at(votes.T, self.labels, weights.T)  # sums each exemplar's pull into its digit's column
         total = votes.sum(axis=1, keepdims=True)
@@ -165,8 +173,8 @@ def build_memory(model: "MLP", images: ArrayLike, labels: ArrayLike, *, check: t
 
     images (n, 28, 28) uint8 drawings, labels (n,) ints; check (x (c, 28, 28) uint8, y (c,)): digits
     the network never trained on, to calibrate the gate on; rng draws the distortions; copies:
-    distorted copies per drawing (fewer if MAX_EXEMPLARS asks); tolerance: the share of check
-    digits the memory may turn from right to wrong (module docstring).
+    distorted copies per drawing (fewer if MAX_EXEMPLARS asks); tolerance: how much less often (a
+    share) the check digits may be read right with the memory than without (module docstring).
     """
     from .training import to_inputs
 
@@ -180,40 +188,53 @@ def build_memory(model: "MLP", images: ArrayLike, labels: ArrayLike, *, check: t
         distorted = augment_batch(np.repeat(pixels, copies, axis=0), rng, augment or AugmentConfig())
         x = np.concatenate([x, distorted.astype(model.dtype, copy=False)])  # (n * (1 + copies), 784)
     ex_labels = np.concatenate([targets, np.repeat(targets, copies)])
-    features = _unit_rows(hidden_features(model, x).astype(np.float32))  # (m, h)
+    sources = np.concatenate([np.arange(n), np.repeat(np.arange(n), copies)])  # the drawing each row comes from
+    hidden = hidden_features(model, x)
+    features = _unit_rows(hidden.astype(np.float32))  # (m, h)
     check_y = np.asarray(check[1], dtype=np.int64)
     check_hidden = hidden_features(model, to_inputs(np.asarray(check[0]), model.dtype))
     check_probs = _softmax_of(model, check_hidden)
-    gate, radii, claimed = calibrate(features, ex_labels, check_hidden, check_probs, check_y, tolerance)
+    gate, radii, claimed = calibrate(features, ex_labels, sources, _softmax_of(model, hidden[:n]),
+                                     check_hidden, check_probs, check_y, tolerance)
     memory = Memory(features, ex_labels, radii, gate, weights_digest(model), n, claimed)
     accuracy = float((memory.mix(check_hidden, check_probs).argmax(axis=1) == check_y).mean()) if len(check_y) else 0.0
     return memory, accuracy
 
 
-def calibrate(features: NDArray[np.float32], labels: NDArray[np.int64], check_hidden: Floats, check_probs: Floats,
-              check_y: Ints, tolerance: float) -> tuple[float, NDArray[np.float32], float]:
-    """(gate, radii, share claimed): the largest gate of GATES whose memory turns at most `tolerance`
-    of the check digits from right to wrong (the smallest if none does)."""
+def calibrate(features: NDArray[np.float32], labels: NDArray[np.int64], sources: Ints, drawing_probs: Floats,
+              check_hidden: Floats, check_probs: Floats, check_y: Ints,
+              tolerance: float) -> tuple[float, NDArray[np.float32], float]:
+    """(gate, radii, share of check digits turned wrong), as the module docstring says.
+
+    features (m, h) unit rows, labels (m,), sources (m,): the drawing (0..n-1) each row comes from,
+    the first n rows being the drawings themselves; drawing_probs (n, k): the network's reading of
+    them; check_hidden (c, h), check_probs (c, k), check_y (c,): the check digits.
+    """
     f = _unit_rows(np.asarray(check_hidden, dtype=np.float32))
     distance = 1.0 - f @ features.T  # (c, m)
     other = check_y[:, None] != labels[None, :]
-    nearest_other = np.where(other, distance, np.inf).min(axis=0)  # (m,)
+    nearest_other = np.where(other, distance, np.inf).min(axis=0, initial=np.inf)  # (m,)
     # An exemplar with no check digit of another digit near it (no check digits at all) keeps a radius a
     # unit row at right angles would have.
     nearest_other = np.where(np.isfinite(nearest_other), nearest_other, 1.0).clip(1e-4, 2.0).astype(np.float32)
     right = check_probs.argmax(axis=1) == check_y
     allowed = math.floor(tolerance * len(check_y) + 1e-9)
-    chosen = GATES[0]
-    claimed = 0
+    n = len(drawing_probs)
+    left_out = sources[None, :] == np.arange(n)[:, None]  # (n, m): a drawing and its copies
+    best: tuple[int, float, NDArray[np.float32], int] | None = None  # (read right, gate, radii, turned wrong)
     for gate in GATES:
         radii = (gate * nearest_other).clip(1e-4, 2.0).astype(np.float32)
-        memory = Memory(features, labels, radii, gate, "", 0)
-        wrong = int((right & (memory.mix(f, check_probs).argmax(axis=1) != check_y)).sum())
-        if wrong > allowed:
-            break
-        chosen, claimed = gate, wrong
-    radii = (chosen * nearest_other).clip(1e-4, 2.0).astype(np.float32)
-    return chosen, radii, claimed / max(len(check_y), 1)
+        memory = Memory(features, labels, radii, gate, "", n)
+        read = memory.mix(f, check_probs).argmax(axis=1) == check_y
+        if best is not None and int(read.sum()) < int(right.sum()) - allowed:
+            break  # the smallest gate is kept whatever it costs
+        weights = memory.pull(features[:n])[0]
+        weights[left_out] = 0.0
+        own = int((memory.mix_pulled(weights, drawing_probs).argmax(axis=1) == labels[:n]).sum())
+        if best is None or own >= best[0]:
+            best = (own, gate, radii, int((right & ~read).sum()))
+    assert best is not None
+    return best[1], best[2], best[3] / max(len(check_y), 1)
 
 
 def hidden_features(model: "MLP", x: Floats, batch: int = 4096) -> Floats:
