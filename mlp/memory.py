@@ -16,7 +16,8 @@ with the strongest pull: p = (1 - max w) * p_network + max w * p_memory. So a dr
 nearly one of the user's reads as it; one that is far reads as the network reads it, unchanged.
 
 The gate r_e (`calibrate`): each exemplar's distance to the nearest *check* digit of another
-digit (MNIST images the network never trained on), times one scale `gate` for the whole memory.
+digit (MNIST images the network never trained on) or the nearest of the writer's own drawings of
+another digit, times one scale `gate` for the whole memory.
 An exemplar sitting among MNIST sevens (a flagged one) reaches less far than one alone (a dotted
 zero). The gates allowed are those of GATES, smallest first, up to the last whose memory reads
 the check digits right at most `tolerance` (a share) less often than the network alone; of
@@ -214,6 +215,11 @@ def calibrate(features: NDArray[np.float32], labels: NDArray[np.int64], sources:
     distance = 1.0 - f @ features.T  # (c, m)
     other = check_y[:, None] != labels[None, :]
     nearest_other = np.where(other, distance, np.inf).min(axis=0, initial=np.inf)  # (m,)
+    # The writer's own drawings of other digits too: their hand (slant, pen, size) is closer to the
+    # exemplars than any MNIST digit, so it is among them that a memory would claim wrongly.
+    own = 1.0 - features @ features.T  # (m, m)
+    nearest_other = np.minimum(nearest_other, np.where(labels[:, None] != labels[None, :], own, np.inf).min(
+        axis=0, initial=np.inf))
     # An exemplar with no check digit of another digit near it (no check digits at all) keeps a radius a
     # unit row at right angles would have.
     nearest_other = np.where(np.isfinite(nearest_other), nearest_other, 1.0).clip(1e-4, 2.0).astype(np.float32)
@@ -230,9 +236,9 @@ def calibrate(features: NDArray[np.float32], labels: NDArray[np.int64], sources:
             break  # the smallest gate is kept whatever it costs
         weights = memory.pull(features[:n])[0]
         weights[left_out] = 0.0
-        own = int((memory.mix_pulled(weights, drawing_probs).argmax(axis=1) == labels[:n]).sum())
-        if best is None or own >= best[0]:
-            best = (own, gate, radii, int((right & ~read).sum()))
+        right_own = int((memory.mix_pulled(weights, drawing_probs).argmax(axis=1) == labels[:n]).sum())
+        if best is None or right_own >= best[0]:
+            best = (right_own, gate, radii, int((right & ~read).sum()))
     assert best is not None
     return best[1], best[2], best[3] / max(len(check_y), 1)
 
