@@ -143,7 +143,7 @@ def teach_writer(model, dataset, drawings, seed, config, replay_check):
     predicted = result.model.predict(to_inputs(x_other))
     after = float((predicted == y_other).mean())
     return {
-        "writer": writer.seed, "styles": list(writer.styles), "before": before, "after": after,
+        "writer": writer.id, "styles": list(writer.styles), "before": before, "after": after,
         "memory": result.memory and {k: result.memory[k] for k in ("count", "gate", "claimed")},
         "errors_after_by_digit": [int(((predicted != y_other) & (y_other == d)).sum()) for d in range(10)],
         "holdout_before": result.holdout_before, "holdout_after": result.holdout_after,
