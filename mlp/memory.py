@@ -22,7 +22,7 @@ An exemplar sitting among MNIST sevens (a flagged one) reaches less far than one
 zero). The gates allowed are those of GATES, smallest first, up to the last whose memory reads
 the check digits right at most `tolerance` (a share) less often than the network alone; of
 them, the one that reads the user's own drawings best with each left out of the memory (its
-distorted copies too) is kept, the largest on a tie. So MNIST digits keep the network's reading,
+distorted copies too) is kept, the nearest to PRIOR on a tie. So MNIST digits keep the network's reading,
 and a memory whose digits claim each other (a writer's 4 and 9 alike) reaches less far.
 
 The features describe particular weights: MLP drops its memory as soon as it computes
@@ -57,6 +57,10 @@ REACH = 2.0
 #: The gate scales tried, smallest first: the radius is this times the distance to the nearest
 #: check digit of another digit.
 GATES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+#: The gate kept when the writer's drawings, each left out, read as well with others: two drawings
+#: of a digit rarely tell gates apart, and the largest allowed then claimed a writer's other ways
+#: of writing a digit (benchmarks.adapt, docs/real-handwriting.md).
+PRIOR = 0.5
 #: Norms of stored features may differ from 1 by this much (float32 rounding).
 NORM_SLACK = 1e-3
 
@@ -237,7 +241,7 @@ def calibrate(features: NDArray[np.float32], labels: NDArray[np.int64], sources:
         weights = memory.pull(features[:n])[0]
         weights[left_out] = 0.0
         right_own = int((memory.mix_pulled(weights, drawing_probs).argmax(axis=1) == labels[:n]).sum())
-        if best is None or right_own >= best[0]:
+        if best is None or right_own > best[0] or (right_own == best[0] and abs(gate - PRIOR) < abs(best[1] - PRIOR)):
             best = (right_own, gate, radii, int((right & ~read).sum()))
     assert best is not None
     return best[1], best[2], best[3] / max(len(check_y), 1)
