@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from mlp.io import load_model, save_model
@@ -18,6 +19,13 @@ def add_adapt_parser(sub: "argparse._SubParsersAction[Parser]") -> None:
                    help='a JSON object mapping each image\'s file name to its digit, e.g. {"a.png": 7}')
     a.add_argument("--out", type=Path, required=True, help="where to save the taught model")
     a.add_argument("--seed", type=int, default=0)
+    # None: mlp.adapt.AdaptConfig's default (not imported here: the command line starts without it)
+    a.add_argument("--memory", action=argparse.BooleanOptionalAction,
+                   help="keep a memory of the drawings in the model file, which readings close to one lean on "
+                        "(default: as the app teaches, mlp.adapt.AdaptConfig)")
+    a.add_argument("--fine-tune", action=argparse.BooleanOptionalAction,
+                   help="train the weights on the drawings; --no-fine-tune with --memory leaves them as they are "
+                        "(default: as the app teaches)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
                    help="canvas drawings, preprocessed as on Draw")
@@ -29,13 +37,15 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from mlp import adapt
 
     try:
+        chosen = {k: v for k, v in (("memory", args.memory), ("fine_tune", args.fine_tune)) if v is not None}
+        config = replace(adapt.AdaptConfig(), **chosen).validate()
         labels = adapt.read_labels(args.labels)
         images, digits, empty = adapt.read_drawings(args.images, labels)
         model = load_model(args.model)
         ds = load_dataset("mnist")
         replay, check = adapt.replay_and_check(model, ds.x_train, ds.y_train)
         result = adapt.adapt(model, images, digits, replay=replay, check=check, test=(ds.x_test, ds.y_test),
-                             seed=args.seed)
+                             seed=args.seed, config=config)
         assert result.model is not None  # no stop event: teaching runs to the end
         result.model.meta["adapted"]["skipped"] = empty  # file names, not indices: these never reached adapt
         save_model(result.model, args.out)
@@ -49,7 +59,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                           "mnist_test_accuracy": result.mnist_after, "mnist_test_accuracy_before": result.mnist_before,
                           "blend": result.blend,
                           "check": {"n": result.n_check, "before": result.check_before, "after": result.check_after},
-                          "skipped": empty}))
+                          "memory": result.memory, "skipped": empty}))
         return 0
     for name in empty:
         print(f"{name}: empty drawing, skipped", file=sys.stderr)
@@ -60,6 +70,10 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     print(f"taught {result.n_drawings} drawings in {result.seconds:.1f} s; held-out drawings ({result.n_holdout}): "
           f"{pct(result.holdout_before)} -> {pct(result.holdout_after)}; MNIST test {pct(result.mnist_before, 2)} -> "
           f"{pct(result.mnist_after, 2)}; saved {args.out}")
+    if result.memory is not None:
+        m = result.memory
+        print(f"memory: {m['count']} exemplars of {m['drawings']} drawings, gate {m['gate']} (check digits read "
+              f"{pct(result.check_before, 2)} -> {pct(result.check_after, 2)} with it)")
     if result.n_check:
         print(f"kept {result.blend:.0%} of what teaching changed: its {result.n_check} validation digits "
               f"{pct(result.check_before, 2)} -> {pct(result.check_after, 2)}")

@@ -27,6 +27,12 @@ falls by at most `forget_tolerance`, so a writer whose digits look like other di
 else cannot cost the model much of what it knew in one teaching. (Each teaching is checked
 against the model it starts from: teaching a taught model again can cost as much again.)
 
+A memory (`memory`, mlp.memory): the taught model's last-hidden features of the drawings (and of
+distorted copies) are kept beside the network, and a reading close to one of them leans on its
+digit; the gate is calibrated on the check digits (or, without them, on replayed ones), so MNIST
+digits keep the network's reading. With `fine_tune` off the weights do not move at all; the
+held-out figure then reads the held-out drawings with a memory of the others.
+
 What it learns from is checked by mlp.adapt_input, whose names are importable from here too
 (`read_labels` and `read_drawings` read canvas files for the command line). Nothing here prints or
 touches files; the command line (`python -m mlp adapt`) and the app's worker do that.
@@ -56,6 +62,7 @@ from .adapt_input import (
 )
 from .arrays import Floats, Ints, Pixels
 from .augment import AugmentConfig, augment_batch
+from .memory import Memory, build_memory
 from .meta import STALE_KEYS, stamp_test_scores
 from .metrics import Evaluation
 from .network import MLP
@@ -100,6 +107,10 @@ class AdaptConfig:
     base + blend * (taught - base) (weight interpolation as in WiSE-FT, Wortsman et al. 2022; 1,
     the default, keeps all of it); forget_tolerance: how far the reading of the check digits may
     fall (a share, 0.001 = 0.1 point) before teaching keeps less of what it changed (BACK_OFF).
+    fine_tune: train the weights as above (off: they stay the base's); memory: keep a memory of
+    the drawings (mlp.memory) over the taught weights; memory_copies: distorted copies of each
+    drawing it also keeps; memory_tolerance: how much less often (a share) the memory may read
+    the check digits right than the taught network alone does.
     """
 
     steps: int = 160
@@ -111,6 +122,10 @@ class AdaptConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     blend: float = 1.0
     forget_tolerance: float = 0.001
+    fine_tune: bool = True
+    memory: bool = False
+    memory_copies: int = 8
+    memory_tolerance: float = 0.0005
 
     def validate(self) -> "AdaptConfig":
         """Raise AdaptError naming the first setting that makes no sense; returns self."""
@@ -131,6 +146,17 @@ class AdaptConfig:
         if isinstance(self.forget_tolerance, bool) or not (
                 isinstance(self.forget_tolerance, (int, float)) and 0 <= self.forget_tolerance <= 1):
             raise AdaptError(f"forget_tolerance must be in [0, 1], got {self.forget_tolerance!r}")
+        for name in ("fine_tune", "memory"):
+            if not isinstance(getattr(self, name), bool):
+                raise AdaptError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not (self.fine_tune or self.memory):
+            raise AdaptError("nothing to teach: fine_tune and memory are both off")
+        if isinstance(self.memory_copies, bool) or not (isinstance(self.memory_copies, int)
+                                                         and 0 <= self.memory_copies <= 64):
+            raise AdaptError(f"memory_copies must be an integer in 0..64, got {self.memory_copies!r}")
+        if isinstance(self.memory_tolerance, bool) or not (
+                isinstance(self.memory_tolerance, (int, float)) and 0 <= self.memory_tolerance <= 0.01):
+            raise AdaptError(f"memory_tolerance must be in [0, 0.01], got {self.memory_tolerance!r}")
         self.augment.validate()
         return self
 
@@ -159,6 +185,7 @@ class AdaptResult:
     less if the check digits asked for it); check_before/after: accuracy on the n_check check
     digits of the original and of the taught model (None without them).
     skipped: indices (into the caller's arrays) of empty drawings that were left out.
+    memory: the taught model's memory (Memory.describe()), None without one.
     """
 
     model: MLP | None
@@ -178,6 +205,7 @@ class AdaptResult:
     n_check: int = 0
     check_before: float | None = None
     check_after: float | None = None
+    memory: dict[str, Any] | None = None
 
     def figures(self) -> dict[str, Any]:
         """The measured figures as a JSON-ready dict (what the model's meta["adapted"] records)."""
@@ -192,6 +220,7 @@ class AdaptResult:
             "check": {"n": self.n_check, "before": self.check_before, "after": self.check_after},
             "skipped": self.skipped,
             "seed": self.seed,
+            "memory": None if self.memory is None else {k: v for k, v in self.memory.items() if k != "digest"},
         }
 
 
@@ -276,7 +305,8 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
     pixels, targets, skipped = check_drawings(images, labels)
     x_replay, y_replay = check_replay(replay)
     checked = None if check is None else check_replay(check, "check")
-    split_rng, pick_rng, augment_rng = np.random.default_rng(seed).spawn(3)
+    # (spawn's first children do not depend on how many are spawned: a fourth leaves the others' weights as they were)
+    split_rng, pick_rng, augment_rng, memory_rng = np.random.default_rng(seed).spawn(4)
     train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
 
     student = model.with_seed(seed)  # a copy: the caller's model is never changed; dropout follows seed
@@ -287,8 +317,8 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
     optimizer = Adam(student.flat_parameters())
     n_user = max(1, round(config.user_share * config.batch_size))
     n_replay = config.batch_size - n_user
-    phases: list[tuple[int, Ints]] = [(config.steps, np.arange(len(targets)))]
-    if len(held_idx):
+    phases: list[tuple[int, Ints]] = [(config.steps, np.arange(len(targets)))] if config.fine_tune else []
+    if len(held_idx) and config.fine_tune:
         phases.insert(0, (config.probe_steps, train_idx))
     total = sum(n for n, _ in phases)
     probe = None
@@ -315,9 +345,30 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
                 progress(step, total)
     if not student.weights_finite():
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
-    blend, check_before, check_after = _keep_what_it_knew(model, student, checked, config)
+    blend, check_before, check_after = 1.0, None, None
+    if config.fine_tune:
+        blend, check_before, check_after = _keep_what_it_knew(model, student, checked, config)
     # Read by the probe kept as the taught model is kept (the same share of what it changed).
-    holdout_after = None if probe is None else _accuracy(_blended(model, probe, blend), held_x, targets[held_idx])
+    if probe is not None:
+        probe = _blended(model, probe, blend)
+    elif len(held_idx) and config.memory:  # no fine-tuning: the probe is the model itself
+        probe = model.with_seed(seed)
+    memory = None
+    if config.memory:
+        calibration = checked if checked is not None else _some_replayed(x_replay, y_replay)
+        def remember(reader: MLP, rows: Ints, rng: np.random.Generator) -> tuple[Memory, float]:
+            return build_memory(reader, pixels[rows], targets[rows], check=calibration, rng=rng,
+                                copies=config.memory_copies, tolerance=config.memory_tolerance, augment=config.augment)
+
+        if probe is not None:  # a memory of the drawings the probe saw, reading those it did not
+            probe.memory, _ = remember(probe, train_idx, memory_rng.spawn(1)[0])
+        student.memory, check_with_memory = remember(student, np.arange(len(targets)), memory_rng)
+        memory = student.memory.describe()
+        if checked is not None:
+            check_after = check_with_memory
+            if check_before is None:
+                check_before = _accuracy(model, to_inputs(checked[0], model.dtype), checked[1])
+    holdout_after = None if probe is None else _accuracy(probe, held_x, targets[held_idx])
 
     mnist_after = None
     if test is not None:
@@ -329,6 +380,7 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
         holdout_before=holdout_before, holdout_after=holdout_after, mnist_before=mnist_before,
         mnist_after=mnist_after, skipped=skipped, seed=seed, blend=blend,
         n_check=0 if checked is None else len(checked[1]), check_before=check_before, check_after=check_after,
+        memory=memory,
     )
     _stamp(student, model, result, config, evaluation if test is not None else None)
     return result
@@ -354,6 +406,16 @@ def _keep_what_it_knew(base: MLP, student: MLP, check: tuple[Pixels, NDArray[np.
         if right_after >= right_before - allowed:
             break
     return blend, right_before / len(y), right_after / len(y)
+
+
+def _some_replayed(x: Pixels, y: Ints) -> tuple[Pixels, Ints]:
+    """Up to MAX_CHECK replayed digits, evenly spaced: what a memory is calibrated on without check digits.
+
+    The network trained on them, so they sit farther from other digits than new ones would: the gate
+    is then looser than with check digits.
+    """
+    rows = np.linspace(0, len(y) - 1, min(MAX_CHECK, len(y))).astype(np.intp)
+    return x[rows], y[rows]
 
 
 def _blended(base: MLP, taught: MLP, blend: float) -> MLP:

@@ -47,7 +47,8 @@ def trace(model: MLP, x: ArrayLike) -> Trace:
     """Run x (n, d), as fed to the model (`to_model_input`, `to_inputs`), through it once.
 
     Returns a `Trace`: hidden (list of (n, h_i), post-activation), logits (n, k), probs (n, k),
-    all in the model's dtype. The same numbers as `model.predict_proba(x)`.
+    all in the model's dtype. The same numbers as `model.predict_proba(x)` for a model without a
+    memory (mlp.memory); with one, these are the network's own, before the memory is mixed in.
     """
     h = model.cast(x)  # (n, d)
     act = ACTIVATIONS[model.activation]

@@ -1,9 +1,11 @@
 """Model files: one .npz with the weights and a JSON metadata record. Never pickled.
 
 Layout: arrays W0, b0, W1, b1, ... and `metadata`, a uint8 array holding UTF-8
-JSON (so no object arrays are ever needed). Loading checks every array's header
-against the metadata *before* reading its data, so a hostile file cannot make
-us allocate gigabytes, and rebuilds the network through `MLP`'s constructor.
+JSON (so no object arrays are ever needed); a model with a memory of drawings (mlp.memory)
+adds memory_features, memory_labels and memory_radii, described by the metadata's "memory".
+Loading checks every array's header against the metadata *before* reading its data, so a
+hostile file cannot make us allocate gigabytes, and rebuilds the network through `MLP`'s
+constructor.
 """
 
 import io
@@ -27,6 +29,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from . import schema
 from .activations import ACTIVATIONS
+from .memory import MAX_EXEMPLARS, MAX_FEATURES, InvalidMemory, Memory
 from .network import DTYPES, MLP
 
 FORMAT = "digit-lab-mlp"
@@ -94,9 +97,17 @@ def _array_names(n_dense: int) -> list[str]:
     return [f"{k}{i}" for i in range(n_dense) for k in ("W", "b")]
 
 
+#: The arrays of a memory in a model file, and their dtypes.
+MEMORY_ARRAYS: dict[str, np.dtype[Any]] = {"memory_features": np.dtype(np.float32), "memory_labels": np.dtype(np.int64),
+                 "memory_radii": np.dtype(np.float32)}
+
+
 def model_metadata(model: MLP) -> dict[str, Any]:
-    """The metadata record saved with `model`: its architecture plus model.meta."""
+    """The metadata record saved with `model`: its architecture plus model.meta (and its memory's summary)."""
     meta = dict(model.meta)
+    meta.pop("memory", None)
+    if model.memory is not None:
+        meta["memory"] = model.memory.describe()
     meta.update(
         format=FORMAT,
         format_version=FORMAT_VERSION,
@@ -112,7 +123,10 @@ def model_metadata(model: MLP) -> dict[str, Any]:
 def dump_model(model: MLP, fileobj: IO[bytes], *, compress: bool = False) -> None:
     """Write `model` as .npz to a binary file object (deflated with `compress`: smaller, slower to write)."""
     meta = json.dumps(model_metadata(model), allow_nan=False, default=_json_default).encode("utf-8")
-    arrays = dict(zip(_array_names(len(model.dense)), model.get_weights()))
+    arrays: dict[str, NDArray[Any]] = dict(zip(_array_names(len(model.dense)), model.get_weights()))
+    if model.memory is not None:
+        m = model.memory
+        arrays.update(memory_features=m.features, memory_labels=m.labels, memory_radii=m.radii)
     save = np.savez_compressed if compress else np.savez
     # numpy's stubs take **arrays for its allow_pickle flag; every key here is an array's name.
     save(fileobj, metadata=np.frombuffer(meta, dtype=np.uint8), **arrays)  # type: ignore[arg-type]
@@ -236,12 +250,16 @@ def _load_from_zip(zf: zipfile.ZipFile, max_loaded_bytes: int | None = None, sha
         raise ModelFileError(problem)
     model = MLP(meta["layer_sizes"], meta["activation"], dropout=meta.get("dropout", 0.0), dtype=meta["dtype"])
     names = _array_names(len(model.dense))
+    memory_meta = _memory_metadata(meta.pop("memory", None), meta["layer_sizes"])
     expected = {f"{n}.npy" for n in names} | {"metadata.npy"}
+    if memory_meta is not None:
+        expected |= {f"{n}.npy" for n in MEMORY_ARRAYS}
     if set(members) != expected:
         missing = sorted(n[:-4] for n in expected - set(members))
         extra = sorted(n for n in set(members) - expected)
         raise ModelFileError(
-            f"arrays do not match layer_sizes {_show(meta['layer_sizes'])}: missing "
+            f"arrays do not match layer_sizes {_show(meta['layer_sizes'])}"
+            f"{' and its memory' if memory_meta is not None else ''}: missing "
             f"{_show(missing) if missing else 'none'}, unexpected {_show(extra) if extra else 'none'}"
         )
     arrays: list[NDArray[Any]] = []
@@ -251,9 +269,48 @@ def _load_from_zip(zf: zipfile.ZipFile, max_loaded_bytes: int | None = None, sha
             raise ModelFileError(f"array {name} contains NaN or infinite values")
         arrays.append(a)
     model.set_weights(arrays)
+    if memory_meta is not None:
+        model.memory = _read_memory(zf, members, memory_meta, model)
     rest = {k: v for k, v in meta.items() if k not in ("layer_sizes", "activation", "dropout", "dtype")}
     model.meta, model.dropped_meta = schema.clean_metadata(rest)
     return model
+
+
+def _memory_metadata(record: object, layer_sizes: list[int]) -> dict[str, Any] | None:
+    """The metadata's "memory" record, checked enough to read the arrays it describes (None if there is none)."""
+    if record is None:
+        return None
+    if not isinstance(record, dict):
+        raise ModelFileError("metadata's memory is not a JSON object")
+    count, width = record.get("count"), record.get("width")
+    if not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= MAX_EXEMPLARS):
+        raise ModelFileError(f"memory count must be an integer in 1..{MAX_EXEMPLARS:,}, got {_show(count)}")
+    if len(layer_sizes) < 3 or width != layer_sizes[-2]:
+        raise ModelFileError(f"memory width {_show(width)} does not match the last hidden layer of "
+                             f"{architecture(layer_sizes)}")
+    if count * width > MAX_FEATURES:
+        raise ModelFileError(f"memory of {count:,} x {width:,} numbers is over the {MAX_FEATURES:,} limit")
+    for key, kind in (("gate", (int, float)), ("drawings", int), ("claimed", (int, float)), ("digest", str)):
+        value = record.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (isinstance(value, str) and len(value) > 64):
+            raise ModelFileError(f"memory {key} is missing or malformed: {_show(value)}")
+    return record
+
+
+def _read_memory(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], record: dict[str, Any],
+                 model: MLP) -> Memory:
+    """The memory's arrays, read against the shapes `record` gives and checked against `model`."""
+    count, width = record["count"], record["width"]
+    shapes = {"memory_features": (count, width), "memory_labels": (count,), "memory_radii": (count,)}
+    arrays = {name: _read_member(zf, members[f"{name}.npy"], name, dtype, shapes[name])
+              for name, dtype in MEMORY_ARRAYS.items()}
+    try:
+        memory = Memory(arrays["memory_features"], arrays["memory_labels"], arrays["memory_radii"],
+                        float(record["gate"]), record["digest"], record["drawings"], float(record["claimed"]))
+        memory.check(model)
+    except InvalidMemory as e:
+        raise ModelFileError(f"memory: {e}") from None
+    return memory
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, dtype: np.dtype[Any],

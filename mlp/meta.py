@@ -36,7 +36,12 @@ Written by the command line's ``train --negatives/--pen`` (drawn.extras), for th
 
 Written by ``mlp.adapt`` on a taught copy (the command line's ``adapt``, the Draw page's Teach):
     adapted                  how it was taught: drawings per digit, steps, seconds, seed, and the
-                             held-out drawings' and MNIST test's accuracy before and after
+                             held-out drawings' and MNIST test's accuracy before and after (and its
+                             memory's summary, when taught with one)
+
+Written by ``mlp.io`` on save, from ``model.memory`` (mlp.memory), and dropped on load once read:
+    memory                   the memory's count, width, gate and weights digest, which its arrays
+                             (memory_features, memory_labels, memory_radii) are checked against
 """
 
 from dataclasses import replace

@@ -2,7 +2,7 @@
 
 import copy
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -12,6 +12,9 @@ from .arrays import Floats, Ints, Parameter
 from .layers import Activation, Dense, Dropout, Layer, init_scheme
 from .losses import softmax, softmax_cross_entropy
 from .metrics import Evaluation, evaluate_predictions
+
+if TYPE_CHECKING:
+    from .memory import Memory  # memory needs augment, which needs hyperparams, which needs this module
 
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
@@ -36,7 +39,8 @@ class MLP:
     """A fully connected network: layer_sizes = [n_in, *hidden, n_out].
 
     Hidden layers use `activation` (and dropout, if any); the output layer gives
-    logits that softmax turns into class probabilities.
+    logits that softmax turns into class probabilities. `memory` (an mlp.memory.Memory or None):
+    drawings a reading leans on when it is close to one of them (predict_proba).
     """
 
     #: Only on a model mlp.io.load_model read: the metadata fields the file had wrong, which were dropped.
@@ -70,6 +74,7 @@ class MLP:
                     self.layers.append(Dropout(self.dropout, self.dropout_rng))
         self.dense[0].needs_input_grad = False
         self.meta: dict[str, Any] = {}  # JSON: see mlp.meta and mlp.schema
+        self.memory: "Memory | None" = None
         self._pack_parameters()
 
     def with_seed(self, seed: int) -> "MLP":
@@ -77,6 +82,7 @@ class MLP:
         twin = MLP(self.layer_sizes, self.activation, dropout=self.dropout, seed=seed, dtype=self.dtype.name)
         twin.set_weights(self.get_weights())
         twin.meta = copy.deepcopy(self.meta)
+        twin.memory = self.memory  # immutable: shared
         return twin
 
     # -- forward and backward -------------------------------------------------
@@ -95,7 +101,11 @@ class MLP:
             delta = layer.backward(delta)
 
     def loss_and_grads(self, x: ArrayLike, labels: ArrayLike, training: bool = True) -> tuple[float, Floats]:
-        """One forward and backward pass; returns (loss, probs). Grads are left in the layers."""
+        """One forward and backward pass; returns (loss, probs). Grads are left in the layers.
+
+        Drops the memory: its features describe the weights before the step these grads are for.
+        """
+        self.memory = None
         logits = self.forward(self.cast(x), training)
         loss, probs, grad = softmax_cross_entropy(logits, labels)
         self.backward(grad)
@@ -184,7 +194,8 @@ class MLP:
         """(n, n_in) -> (n, n_out) class probabilities, computed in batches.
 
         The batch (default: as many rows as keep a pass's arrays within INFERENCE_BYTES, at most
-        8192) bounds the memory a wide network takes while it reads a whole test set.
+        8192) bounds the memory a wide network takes while it reads a whole test set. With a
+        `memory`, each row's probabilities are mixed with its (Memory.mix).
         """
         x = np.asarray(x)
         if batch_size is None:
@@ -193,7 +204,12 @@ class MLP:
         out = np.empty((len(x), self.layer_sizes[-1]), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
             chunk = self.cast(x[start:start + batch_size])
-            out[start:start + len(chunk)] = softmax(self.forward(chunk))
+            if self.memory is None:
+                out[start:start + len(chunk)] = softmax(self.forward(chunk))
+                continue
+            for layer in self.layers[:-1]:
+                chunk = layer.forward(chunk)  # (rows, last hidden width)
+            out[start:start + len(chunk)] = self.memory.mix(chunk, softmax(self.layers[-1].forward(chunk)))
         return out
 
     def predict(self, x: ArrayLike) -> Ints:
@@ -208,4 +224,5 @@ class MLP:
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"MLP({self.layer_sizes}, activation={self.activation!r}, dropout={self.dropout})[{inner}]"
+        memory = "" if self.memory is None else f", memory={self.memory.count} exemplars"
+        return f"MLP({self.layer_sizes}, activation={self.activation!r}, dropout={self.dropout}{memory})[{inner}]"

@@ -444,6 +444,26 @@ def test_adapt_command_teaches_and_saves(canvases, capsys, monkeypatch, mnist):
     assert taught.meta["test_accuracy"] == printed["mnist_test_accuracy"]
 
 
+def test_adapt_command_keeps_and_reports_a_memory(canvases, capsys, monkeypatch):
+    folder, labels = canvases
+    monkeypatch.setattr(adapt_module, "AdaptConfig", lambda: FAST)
+    small = np.random.default_rng(0)
+    monkeypatch.setattr("data.load_dataset", lambda name: type("Mnist", (), {  # a stand-in: noise for every split
+        "x_train": small.integers(0, 256, (400, 28, 28), dtype=np.uint8), "y_train": small.integers(0, 10, 400),
+        "x_test": small.integers(0, 256, (50, 28, 28), dtype=np.uint8), "y_test": small.integers(0, 10, 50)}))
+    out = folder / "taught.npz"
+    status = cli.main(["adapt", "--model", str(folder / "small.npz"), "--out", str(out), "--json", "--memory",
+                       "--no-fine-tune", "--labels", str(labels_file(folder / "labels.json", labels)),
+                       *(str(folder / n) for n in labels)])
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out)
+    taught = load_model(out)
+    assert printed["memory"]["count"] == taught.memory.count == 4 * (1 + FAST.memory_copies)
+    assert printed["memory"]["gate"] == taught.memory.gate and printed["memory"]["drawings"] == 4
+    base = load_model(folder / "small.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(taught.get_weights(), base.get_weights()))
+
+
 def test_teaching_uses_one_blas_thread_and_restores_the_count():
     from threadpoolctl import threadpool_info
 
