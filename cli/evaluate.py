@@ -4,9 +4,10 @@ import argparse
 import json
 from typing import Any
 
+from mlp.config import ConfigError
 from mlp.hyperparams import DATASET
 from mlp.io import load_model
-from mlp.training import ConfigError, to_inputs
+from mlp.training import to_inputs
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -5,9 +5,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mlp.config import ConfigError, DivergedError
 from mlp.hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS
 from mlp.io import ModelFileError
-from mlp.training import ConfigError, DivergedError
 
 from .adapt import add_adapt_parser, cmd_adapt
 from .args import DEFAULT_MODEL, Parser, add_flag, finite_float, program_name

@@ -4,7 +4,7 @@ import sys
 import time
 from typing import TextIO
 
-from mlp.training import EpochRecord
+from mlp.config import EpochRecord
 
 
 class ProgressBar:

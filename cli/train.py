@@ -7,10 +7,11 @@ import sys
 import threading
 
 from mlp.augment import AugmentConfig
+from mlp.config import ConfigError, DivergedError, TrainConfig
 from mlp.hyperparams import AUGMENT_PARAMS, TRAIN_PARAMS
 from mlp.io import load_model, save_model
 from mlp.meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
-from mlp.training import ConfigError, DivergedError, TrainConfig, Trainer, build_model, rows_used
+from mlp.training import Trainer, build_model, rows_used
 
 from .args import program_name
 from .progress import DownloadBar, ProgressBar

@@ -1,20 +1,11 @@
 """Digit Lab's neural network, written from scratch in NumPy. No Streamlit here."""
 
+from .config import ConfigError, DivergedError, EpochRecord, TrainConfig, TrainOutcome
 from .io import ModelFileError, load_model, model_to_bytes, save_model
 from .network import MLP
 from .resume import advance, state_from_bytes, state_to_bytes
-from .training import (
-    ConfigError,
-    DivergedError,
-    EpochRecord,
-    StateError,
-    TrainConfig,
-    Trainer,
-    TrainOutcome,
-    TrainState,
-    build_model,
-    to_inputs,
-)
+from .train_state import StateError, TrainState
+from .training import Trainer, build_model, to_inputs
 
 __all__ = [
     "MLP",

@@ -62,12 +62,13 @@ from .adapt_input import (
 )
 from .arrays import Floats, Ints, Pixels
 from .augment import AugmentConfig, augment_batch
+from .config import DivergedError
 from .memory import Memory, build_memory
 from .meta import STALE_KEYS, stamp_test_scores
 from .metrics import Evaluation
 from .network import MLP
 from .optimizers import Adam, cosine_lr
-from .training import DivergedError, to_inputs
+from .training import to_inputs
 
 __all__ = [
     "MAX_DRAWINGS",
@@ -281,7 +282,8 @@ def replay_and_check(model: MLP, x_train: Pixels,
     of the set to replay. The settings describe the model's last training run only: a run continued
     with another seed or validation share may have trained on some of these rows.
     """
-    from .training import TrainConfig, rows_used
+    from .config import TrainConfig
+    from .training import rows_used
 
     training = model.meta.get("training")
     if not isinstance(training, dict) or "val_fraction" not in training:

@@ -49,10 +49,11 @@ from typing import TYPE_CHECKING, Any
 
 from numpy.typing import ArrayLike
 
+from .config import TrainConfig, TrainOutcome
 from .metrics import Evaluation
 from .network import MLP
 from .preprocess import PREPROCESS_VERSION
-from .training import TrainConfig, TrainOutcome, to_inputs
+from .training import to_inputs
 
 if TYPE_CHECKING:
     from data import Dataset

@@ -28,8 +28,10 @@ from typing_extensions import TypedDict
 
 from . import schema
 from .arrays import Floats, Inputs, Labels
+from .config import EpochRecord, TrainConfig, TrainOutcome
 from .io import MAX_LAYER_SIZE, MAX_PARAMETERS, ModelFileError, _check_directory, _read_member
-from .training import RNG_NAMES, DataPrint, EpochRecord, StateError, TrainConfig, Trainer, TrainOutcome, TrainState
+from .train_state import RNG_NAMES, DataPrint, StateError, TrainState
+from .training import Trainer
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Slice", "advance", "state_from_bytes", "state_to_bytes"]
 

@@ -46,7 +46,7 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, **_STRICT)]
 
 @with_config(ConfigDict(extra="allow"))
 class Epoch(TypedDict, total=False):
-    """One finished epoch (mlp.training.EpochRecord; files from older versions lack some fields)."""
+    """One finished epoch (mlp.config.EpochRecord; files from older versions lack some fields)."""
 
     epoch: Required[Annotated[int, Field(ge=1, **_STRICT)]]
     train_loss: Finite

@@ -112,8 +112,8 @@ def test_a_slice_in_a_fresh_process_goes_on_bit_for_bit(tmp_path):
             "(d / 'out.json').write_text(json.dumps([r.to_dict() for r in part.records]))\n"
         )
         subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, check=True, timeout=120)
+        from mlp.config import EpochRecord
         from mlp.resume import Slice
-        from mlp.training import EpochRecord
         done = [EpochRecord(**r) for r in json.loads((tmp_path / "out.json").read_text())]
         return Slice(done, (tmp_path / "out.npz").read_bytes(), None)
 

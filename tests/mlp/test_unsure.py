@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mlp import MLP, TrainConfig, Trainer
+from mlp.config import ConfigError
 from mlp.losses import NOT_A_CLASS
-from mlp.training import ConfigError
 from mlp.unsure import (
     AMBIGUOUS,
     DEFAULT_THRESHOLD,
