@@ -91,6 +91,7 @@ def test_names_that_pass_for_the_pretrained_model_are_refused(chromium, store_ur
         visitor = Visitor(chromium, url)
         visitor.open()
         visitor.upload("mine.npz", model_file_with_meta({}))
+        visitor.page.get_by_text("mine").first.wait_for()  # loaded and selected: the model Publish offers
         page = visitor.go("Gallery")
         page.get_by_text("Publish one of your models").click()
         for name, why in (("\u0420retrained", "may not look like the app's own 'Pretrained' model"),
