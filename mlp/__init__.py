@@ -1,6 +1,6 @@
 """Digit Lab's neural network, written from scratch in NumPy. No Streamlit here."""
 
-from .config import ConfigError, DivergedError, EpochRecord, TrainConfig, TrainOutcome
+from .config import ConfigError, DivergedError, EpochRecord, StopFlag, TrainConfig, TrainOutcome
 from .io import ModelFileError, load_model, model_to_bytes, save_model
 from .network import MLP
 from .resume import advance, state_from_bytes, state_to_bytes
@@ -15,6 +15,7 @@ __all__ = [
     "ModelFileError",
     "StateError",
     "TrainConfig",
+    "StopFlag",
     "TrainOutcome",
     "TrainState",
     "Trainer",

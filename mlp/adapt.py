@@ -39,7 +39,6 @@ touches files; the command line (`python -m mlp adapt`) and the app's worker do 
 """
 
 import math
-import threading
 import time
 from collections.abc import Callable
 
@@ -60,7 +59,7 @@ from .adapt_input import (
 )
 from .arrays import Floats, Ints, Pixels
 from .augment import augment_batch
-from .config import DivergedError
+from .config import DivergedError, StopFlag
 from .memory import Memory, build_memory
 from .meta import STALE_KEYS, stamp_test_scores
 from .metrics import Evaluation
@@ -122,7 +121,7 @@ BLAS_THREADS = 1
 
 def adapt(model: MLP, images: ArrayLike, labels: ArrayLike, *, replay: Pair, test: Pair | None = None,
           check: Pair | None = None, config: AdaptConfig | None = None, seed: int = 0,
-          progress: Callable[[int, int], object] | None = None, stop: threading.Event | None = None) -> AdaptResult:
+          progress: Callable[[int, int], object] | None = None, stop: StopFlag | None = None) -> AdaptResult:
     """Fine-tune a copy of `model` on labelled drawings; returns an AdaptResult (see the module docstring).
 
     images (n, 28, 28) preprocessed drawings (uint8, or floats in [0, 1]); labels (n,) 0-9;
@@ -131,7 +130,7 @@ def adapt(model: MLP, images: ArrayLike, labels: ArrayLike, *, replay: Pair, tes
     was not trained on and `replay` does not hold, to keep it from forgetting (the module
     docstring; `replay_and_check` splits a training set so). config: AdaptConfig (defaults if
     None). Same inputs and seed give the same weights. progress(done, total) is called after
-    every step; stop (a threading.Event) is checked between steps, and a stopped run returns
+    every step; stop (an mlp.StopFlag) is checked between steps, and a stopped run returns
     outcome AdaptOutcome.STOPPED and no model. Raises AdaptError for unusable input, DivergedError if the
     weights become non-finite. Runs with BLAS_THREADS BLAS threads (restored afterwards).
     """
@@ -168,7 +167,7 @@ def replay_and_check(model: MLP, x_train: Pixels,
 
 def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test: Pair | None, check: Pair | None,
            config: AdaptConfig | None, seed: int, progress: Callable[[int, int], object] | None,
-           stop: threading.Event | None) -> AdaptResult:
+           stop: StopFlag | None) -> AdaptResult:
     started = time.perf_counter()
     config = (config or AdaptConfig()).validate()
     check_model(model)

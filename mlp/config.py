@@ -4,13 +4,21 @@ reports: a record per epoch, how it ended, and the errors it raises."""
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from .augment import AugmentConfig
 from .hyperparams import DEFAULTS, TRAIN_PARAMS, check
 from .io import loaded_bytes
 
-__all__ = ["ConfigError", "DivergedError", "EpochRecord", "TrainConfig", "TrainOutcome"]
+__all__ = ["ConfigError", "DivergedError", "EpochRecord", "StopFlag", "TrainConfig", "TrainOutcome"]
+
+
+class StopFlag(Protocol):
+    """What a run polls to know it should stop: threading.Event, or anything with its is_set()."""
+
+    def is_set(self) -> bool:
+        """True once the run should stop."""
+        ...
 
 
 class TrainOutcome(StrEnum):

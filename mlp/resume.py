@@ -17,7 +17,6 @@ shape) against the record before reading it, and the whole (TrainState.problem) 
 import io
 import json
 import math
-import threading
 import zipfile
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, NamedTuple
@@ -28,7 +27,7 @@ from typing_extensions import TypedDict
 
 from . import schema
 from .arrays import Floats, Inputs, Labels
-from .config import EpochRecord, TrainConfig, TrainOutcome
+from .config import EpochRecord, StopFlag, TrainConfig, TrainOutcome
 from .io import MAX_LAYER_SIZE, MAX_PARAMETERS, ModelFileError, _check_directory, _read_member
 from .train_state import RNG_NAMES, DataPrint, StateError, TrainState
 from .training import Trainer
@@ -269,7 +268,7 @@ class Slice(NamedTuple):
 
 
 def advance(blob: bytes, x: Inputs, y: Labels, *, epochs: int = 1, validation: tuple[Inputs, Labels] | None = None,
-            extra: tuple[Inputs, Labels] | None = None, stop: threading.Event | None = None,
+            extra: tuple[Inputs, Labels] | None = None, stop: StopFlag | None = None,
             progress: Callable[[int, int], object] | None = None, max_loaded_bytes: int | None = None) -> Slice:
     """Train the run in `blob` (state_to_bytes) at most `epochs` more epochs on (x, y).
 

@@ -23,7 +23,6 @@ from such bytes (`advance`).
 
 import copy
 import math
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -34,7 +33,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .arrays import Floats, Inputs, Ints, Labels
 from .augment import augment_batch
-from .config import ConfigError, DivergedError, EpochRecord, TrainConfig, TrainOutcome
+from .config import ConfigError, DivergedError, EpochRecord, StopFlag, TrainConfig, TrainOutcome
 from .losses import NOT_A_CLASS
 from .network import MLP
 from .optimizers import SCHEDULES, make_optimizer
@@ -242,7 +241,7 @@ class Trainer:
             c.lr, epoch, c.epochs, step_size=c.step_size, gamma=c.gamma, min_lr_fraction=c.min_lr_fraction
         )
 
-    def run(self, stop: threading.Event | None = None, *, epochs: int | None = None) -> Iterator[EpochRecord]:
+    def run(self, stop: StopFlag | None = None, *, epochs: int | None = None) -> Iterator[EpochRecord]:
         """Yield an EpochRecord after each epoch; see the module docstring.
 
         Goes on from the last finished epoch (none, or a state's). With `epochs`, returns after at
@@ -316,7 +315,7 @@ class Trainer:
         self.model.set_weights(self._good if self.best_weights is None else self.best_weights)
         self.outcome = TrainOutcome.EARLY_STOPPED
 
-    def _epoch(self, lr: float, stop: threading.Event | None) -> tuple[float, float] | None:
+    def _epoch(self, lr: float, stop: StopFlag | None) -> tuple[float, float] | None:
         """One pass over the shuffled training set; (mean loss, accuracy) or None if stopped."""
         model, bs, n = self.model, self.config.batch_size, len(self.train_idx)
         order = self.train_idx[self.shuffle_rng.permutation(n)]

@@ -49,7 +49,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIGIT_LAB_", frozen=True, extra="ignore")
 
     # -- training runs --
-    max_runs: int = Field(2, ge=1, description="training runs that use the CPU at once, across all visitors")
+    max_runs: int = Field(2, ge=1, description="the embedded engine's worker processes: training epochs that use "
+                                               "the CPU at once, across all visitors (runs take turns, an epoch each)")
+    engine: str = Field("", description="address of a Dask scheduler (tcp://host:8786) whose workers train; empty: "
+                                        "an engine embedded in this server (deploy/ and docs/hosting.md)")
+    worker_memory_mb: float = Field(2048, ge=0, description="an embedded worker's memory; past it the worker is "
+                                                            "restarted and its run fails with a message (0: no limit)")
     orphan_seconds: int = Field(30, ge=1, description="a run whose tab has been closed this long stops")
     client_runs: int = Field(2, ge=1, description="runs (and teachings) one browser may have training or waiting")
     address_runs: int = Field(40, ge=1, description="runs (and teachings) one address may have training or waiting")
@@ -61,9 +66,8 @@ class Settings(BaseSettings):
                               "links and Train's settings over it are refused")
     max_session_models: int = Field(8, ge=1, description="models one session keeps (oldest finished dropped first)")
     memory_budget_mb: float = Field(
-        2048, gt=0, description="all visitors' models together (weights, snapshots, replays, files) and the "
-                                "training workers alive (running or paused): past it new uploads, links and runs "
-                                "are refused until sessions end")
+        2048, gt=0, description="all visitors' models together (weights, snapshots, replays, files, runs' states "
+                                "between epochs): past it new uploads, links and runs are refused until sessions end")
     client_memory_mb: float = Field(512, gt=0, description="the part of memory_budget_mb one client may hold")
     address_memory_mb: float = Field(1536, gt=0, description="the part of memory_budget_mb one address may hold")
     uploads_mb: float = Field(256, gt=0, description="files being uploaded, all visitors together, as Streamlit "

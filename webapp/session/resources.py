@@ -2,7 +2,7 @@
 
 One pattern for state shared across sessions. What holds it is a class in a module of its own that
 knows nothing of Streamlit and is thread-safe (sessions run in threads of one server): the memory
-Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, Turns, the Store. The one instance the
+Budget, the training Engine, Downloads, ModelResults, ReplayCache, Once, Turns, the Store. The one instance the
 server uses is made by a factory below, decorated with `st.cache_resource`, and every caller asks the
 factory (`resources.downloads().start(name)`); no module keeps such an object in a global. So this
 module is the list of what sessions share; Streamlit makes each at most once, however many sessions
@@ -46,8 +46,8 @@ from webapp.session.once import Once
 from webapp.session.reaper import Reaper
 from webapp.session.results import ModelResults
 from webapp.session.turns import Turns
+from webapp.training import engine as engines
 from webapp.training.replay import ReplayCache
-from webapp.training.slots import TrainingSlots
 
 if TYPE_CHECKING:
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -279,10 +279,12 @@ def budget() -> Budget:
 
 
 @st.cache_resource(show_spinner=False)
-def training_slots() -> TrainingSlots:
-    """The one limiter shared by every session's training runs: a run starts its worker only when the worker
-    fits in the memory budget too (a paused run keeps its worker)."""
-    return TrainingSlots(settings.current().max_runs, room=budget().fits)
+def engine() -> engines.Engine:
+    """The task engine every session's runs and teaches go to (webapp.training.engine): the scheduler at
+    DIGIT_LAB_ENGINE, or one embedded in this server with DIGIT_LAB_MAX_RUNS workers. The process keeps
+    one per settings (engines.shared): clearing the caches does not stop its workers."""
+    s = settings.current()
+    return engines.shared(s.engine or None, workers=s.max_runs, worker_memory=s.bytes("worker_memory_mb") or None)
 
 
 def session_alive() -> Callable[[], bool]:

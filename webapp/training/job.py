@@ -1,7 +1,7 @@
 """A training or teach run as pages see and steer it: its state, epochs, progress and controls. No Streamlit.
 
-A TrainingJob trains in a worker *process* (webapp/training/relay.py starts it and relays its
-messages in a thread of the server; why a process, it says). This module holds what that
+A TrainingJob trains on the task engine (webapp/training/engine.py), one epoch per task; a thread of the
+server (webapp/training/relay.py) submits them and relays their results. This module holds what that
 thread changes and pages read: `view()`, one consistent JobView; `snapshot`, a copy of the model
 after the last finished epoch; and `epoch_weights()`, the weights after each finished epoch
 within a memory budget (webapp/training/replay.py). A teach job (start_teaching in
@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 
 from mlp import MLP, EpochRecord, TrainConfig
 from webapp.training import relay
-from webapp.training.memory import model_bytes, process_bytes, worker_bytes
+from webapp.training.engine import Engine
+from webapp.training.memory import model_bytes
 from webapp.training.protocol import DONE, JobState, Loader, Task, Teach
 from webapp.training.replay import EPOCH_WEIGHTS_BUDGET, EpochWeights, compact
 from webapp.training.signals import StopSignal
-from webapp.training.slots import TrainingSlots
 
 __all__ = ["JobView", "TrainingJob"]
 
@@ -33,7 +33,7 @@ class JobView(NamedTuple):
     epochs_done: int  # epochs finished in this run (a continued model's earlier ones not counted)
     epochs_total: int  # epochs this run was asked for
     pause_requested: bool
-    queue_position: int | None  # 1-based place in line while QUEUED, else None
+    queue_position: int | None  # 1-based place in line while QUEUED (its first epoch waits for a worker), else None
     progress: float  # fraction of this run's batches done, in [0, 1]
     eta_seconds: float | None
     samples_per_second: float | None  # of the last finished epoch
@@ -41,7 +41,8 @@ class JobView(NamedTuple):
     test_accuracy: float | None  # of the model so far (after EVALUATING: of this run's model)
     orphaned: bool
     epochs_before: int = 0  # a continued model's epochs from earlier runs (epochs_done does not count them)
-    short_of_memory: bool = False  # QUEUED with a slot free: its worker waits for the memory budget
+    wait_seconds: float | None = None  # while QUEUED: about how long until it starts (None before a slice was timed)
+    sharing: int = 0  # other runs of this server waiting for a turn meanwhile (the engine's workers are shared)
 
     @property
     def done(self) -> bool:
@@ -50,17 +51,17 @@ class JobView(NamedTuple):
 
 
 class TrainingJob:
-    """One user's training run: a worker process, relayed by a thread in the server.
+    """One user's training run: one-epoch tasks on the engine, relayed by a thread in the server.
 
-    state (a JobState): QUEUED -> RUNNING -> EVALUATING -> one of COMPLETED, STOPPED,
+    state (a JobState): QUEUED (its first task waits for a worker) -> RUNNING (its epochs take turns
+    with other runs' on the engine's workers) -> EVALUATING -> one of COMPLETED, STOPPED,
     EARLY_STOPPED, DIVERGED, FAILED. A paused run goes RUNNING -> PAUSED (after the epoch under
-    way; its slot is given back, since it uses no CPU) -> QUEUED (for a slot again) -> RUNNING.
-    A pause asked for before training starts (while QUEUED) takes effect after the first epoch;
-    one asked for again while queued to resume keeps the run PAUSED. `finish(model)` is called
+    way; it submits nothing, so it holds no worker) -> RUNNING. A pause asked for before training
+    starts (while QUEUED) takes effect after the first epoch. `finish(model)` is called
     in the relay thread once training ends with at least one finished epoch (e.g. to evaluate
     on the test set). `alive()` tells whether the owner is still there; a run whose owner has
-    been gone for `grace` seconds stops by itself (`orphaned` is then True) and frees its slot.
-    `data` is what the worker calls for its data (webapp.training.sources).
+    been gone for `grace` seconds stops by itself (`orphaned` is then True).
+    `data` is what the engine's worker calls for its data (webapp.training.sources).
 
     Pages should read `view()`, one consistent snapshot; the attributes stay readable too.
 
@@ -71,14 +72,14 @@ class TrainingJob:
 
     DONE = DONE
 
-    def __init__(self, name: str, model: MLP, config: TrainConfig | Teach, data: Loader, *, slots: TrainingSlots,
+    def __init__(self, name: str, model: MLP, config: TrainConfig | Teach, data: Loader, *, engine: Engine,
                  finish: Callable[[MLP], object] | None = None, alive: Callable[[], bool] | None = None,
                  grace: float = 30.0, epoch_weights_budget: int = EPOCH_WEIGHTS_BUDGET) -> None:
         self.name, self.config, self.data = name, config, data
         self.task = Task.TEACH if isinstance(config, Teach) else Task.TRAIN
         self.model: MLP | None = model  # None once a run that came to nothing lets its weights go
         self.epochs_total = 1 if isinstance(config, Teach) else config.epochs
-        self.slots, self.finish = slots, finish
+        self.engine, self.finish = engine, finish
         self.lock = threading.Lock()  # held while the relay thread changes what view() reads
         self.state = JobState.QUEUED
         self.error: str | None = None
@@ -93,10 +94,8 @@ class TrainingJob:
         self.finished_at: float | None = None
         self.paused_seconds = 0.0  # time spent paused (and queued to resume), left out of the ETA
         self.paused_at: float | None = None  # while paused, or queued to resume
-        self.worker_pid: int | None = None  # while its worker process lives (webapp.session.budget counts it)
-        self.worker_reserved = False  # from taking a slot until its worker has gone
-        batch_size = 128 if isinstance(config, Teach) else config.batch_size
-        self.worker_estimate = worker_bytes(model.layer_sizes, model.dtype.name, batch_size)
+        self.stop_sent = False  # Stop has reached the engine (the task under way polls it)
+        self.state_bytes: int | None = None  # the size of the run's state between slices, held by the relay
         self.stop_signal = StopSignal(alive, grace)
         self.pause_signal = threading.Event()  # set by pause(), cleared by resume()
         self._thread = threading.Thread(target=relay.run, args=(self,), name=f"train:{name}", daemon=True)
@@ -104,7 +103,7 @@ class TrainingJob:
     # -- control ----------------------------------------------------------------
 
     def start(self) -> "TrainingJob":
-        """Start the relay thread (it queues for a slot first)."""
+        """Start the relay thread (it submits the run's first task)."""
         self.started_at = time.time()
         self._thread.start()
         return self
@@ -118,7 +117,7 @@ class TrainingJob:
         self.pause_signal.set()
 
     def resume(self) -> None:
-        """Undo pause(): the run goes on (after waiting for a slot if it gave its own back)."""
+        """Undo pause(): the run goes on (its next epoch takes its turn on the engine)."""
         self.pause_signal.clear()
 
     @property
@@ -135,9 +134,8 @@ class TrainingJob:
 
     def view(self) -> JobView:
         """A JobView: state, epochs, pause flag, queue place, progress... all from one moment."""
-        # The place in line is read first, outside the job's lock: the slots ask jobs for their memory while
-        # holding their own lock, so the job's lock is never held while waiting for the slots'.
-        place, short_of_memory = self.slots.position(self), self.slots.short_of_memory
+        line = self.engine.line
+        place, wait, waiting = line.position(self), line.wait_seconds(self), line.waiting
         with self.lock:
             state = self.state
             position = (place or 1) if state is JobState.QUEUED else None
@@ -146,7 +144,8 @@ class TrainingJob:
             return JobView(
                 name=self.name, state=state, epochs_done=len(self.records), epochs_total=self.epochs_total,
                 pause_requested=self.pause_signal.is_set(), queue_position=position, progress=self._progress(),
-                short_of_memory=state is JobState.QUEUED and short_of_memory,
+                wait_seconds=wait if state is JobState.QUEUED else None,
+                sharing=max(0, waiting - (place is not None)) if state is JobState.RUNNING else 0,
                 eta_seconds=self._eta_seconds(),
                 samples_per_second=self.records[-1].samples_per_second if self.records else None,
                 error=self.error, test_accuracy=acc if isinstance(acc, float) else None,
@@ -164,32 +163,16 @@ class TrainingJob:
             return self._epochs.as_dict()
 
     def busy(self) -> bool:
-        """True while it trains or waits for a slot (webapp.session.budget counts a client's runs)."""
+        """True while it trains, waits for a turn or is paused (webapp.session.budget counts a client's runs)."""
         return not self.done
 
     def memory_bytes(self) -> int:
-        """Bytes this run holds: in the server its model, the last epoch's snapshot and the kept epochs (a
-        run that ended before its first epoch holds none: it lets its model go); and its worker from the
-        moment it has a slot until the worker has gone, training or paused (a paused run keeps its
-        worker): the worker's resident memory, or the estimate while that is larger (a worker starting)."""
+        """Bytes this run holds in the server: its model, the last epoch's snapshot, the kept epochs and its state
+        between slices (a run that ended before its first epoch holds none: it lets its model go). The engine's
+        workers are not counted: there are a fixed number of them, each with its own memory limit."""
         with self.lock:
             models = {id(m): m for m in (self.model, self.snapshot) if m is not None}
-            held = sum(model_bytes(m) for m in models.values()) + self._epochs.nbytes
-            pid, reserved = self.worker_pid, self.worker_reserved
-        if not reserved:
-            return held
-        return held + max(self.worker_estimate, process_bytes(pid) if pid is not None else 0)
-
-    # TrainingSlots calls these two while holding its own lock: they take no other (one attribute, read or set
-    # whole), and nothing holds the job's lock while it waits for the slots' (see view).
-
-    def reserve_worker(self) -> None:
-        """Count its worker from now (TrainingSlots calls this as it hands the run a slot)."""
-        self.worker_reserved = True
-
-    def worker_need(self) -> int:
-        """Bytes its worker will add when it starts (0 while it has one: a paused run resuming)."""
-        return 0 if self.worker_reserved else self.worker_estimate
+            return sum(model_bytes(m) for m in models.values()) + self._epochs.nbytes + (self.state_bytes or 0)
 
     @property
     def orphaned(self) -> bool:
@@ -204,7 +187,7 @@ class TrainingJob:
     @property
     def queue_position(self) -> int | None:
         """1-based place in line while queued, else None."""
-        return self.slots.position(self) if self.state is JobState.QUEUED else None
+        return self.engine.line.position(self) if self.state is JobState.QUEUED else None
 
     def progress(self) -> float:
         """Fraction of all batches done, in [0, 1]."""
@@ -250,8 +233,20 @@ class TrainingJob:
             self.snapshot = snapshot
             self._epochs.add(record["epoch"], kept)
 
+    def progressed(self, done: int, total: int) -> None:
+        """A progress event of the job's task under way (from the engine's event thread): `done` of `total`
+        batches; the first one says the task has started."""
+        self.engine.line.leave(self)
+        with self.lock:
+            if self.state is JobState.QUEUED:
+                self.state = JobState.RUNNING
+            if self.training_started_at is None:
+                self.training_started_at = time.time()
+            if done:
+                self.batch_progress = (done, max(total, 1))
+
     def resumed(self) -> None:
-        """Back in a slot after a pause: RUNNING again, the pause's time left out of the ETA."""
+        """Going on after a pause: RUNNING again, the pause's time left out of the ETA."""
         with self.lock:
             assert self.paused_at is not None  # set when the pause began
             self.paused_seconds += time.time() - self.paused_at

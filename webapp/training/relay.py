@@ -1,53 +1,59 @@
-"""A run's life in the server: a slot, a worker process, its messages relayed into the job. No Streamlit.
+"""A run's life in the server: its tasks on the engine, their results relayed into the job. No Streamlit.
 
-A TrainingJob trains in a worker *process*: a training thread inside the server would share the
-GIL with every user's page runs, and each of its many short NumPy calls would then wait for the
-GIL (measured: 20x slower while other sessions were active). A thread in the server (`run`, the
-job's relay thread) only relays the worker's messages into the state a page polls (records,
-progress, queue position, outcome). The worker (webapp/training/worker.py, a fresh interpreter
-that never imports Streamlit) gets the model as .npz file bytes and talks over its stdin/stdout
-in the typed messages of webapp/training/protocol.py, pickled: between our own processes only.
+A TrainingJob trains on the task engine (webapp/training/engine.py), never in the server: a training
+thread inside the server would share the GIL with every user's page runs (measured: 20x slower while
+other sessions were active). A thread in the server (`run`, the job's relay thread) submits the run's
+tasks one after another and relays what comes back into the state a page polls (records, progress,
+place in line, outcome).
+
+A training run is a chain of one-epoch slices (webapp/training/tasks.py's train_slice): each starts
+from the state the one before returned, with priority minus the epochs done, so the engine gives the
+next turn to the run that has had fewest. Pause takes effect between slices (after the epoch under
+way) and submits nothing until Resume: a paused run holds no worker. Stop sets the run's stop Event
+(the slice under way ends after its batch) or cancels a slice still waiting. A teach is one task.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import pickle
-import queue
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+import uuid
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from typing import TYPE_CHECKING, Any
 
-from mlp import model_to_bytes
-from webapp.training.protocol import Command, Done, Epoch, JobState, Paused, Progress, Start
-from webapp.training.signals import EitherSet
+from mlp import TrainConfig, model_to_bytes
+from webapp.training.engine import EngineError
+from webapp.training.protocol import JobState, Task
+from webapp.training.tasks import Sliced, Taught, teach, train_slice
 
 if TYPE_CHECKING:
     from webapp.training.job import TrainingJob
 
-__all__ = ["run", "worker_environment"]
+__all__ = ["run"]
 
-ROOT = Path(__file__).resolve().parents[2]  # the project folder, where `python -m webapp.training.worker` runs
+POLL_SECONDS = 0.1  # how often the relay looks at Stop and Pause while a task is out
+TEACH_PRIORITY = 1_000_000  # a teach is a click's wait: it goes before every run's next epoch
 
 
 def run(job: TrainingJob) -> None:
-    """The relay thread: wait for a slot, train in a worker, score the model (job.finish), end in a state."""
-    if not job.slots.acquire(job, job.stop_signal):
-        job.update(state=JobState.STOPPED, finished_at=time.time())
-        return
-    job.update(state=JobState.RUNNING)
+    """The relay thread: train (or teach) on the engine, score the model (job.finish), end in a state."""
+    run_id = uuid.uuid4().hex
     try:
-        outcome = _train_in_worker(job)
+        outcome = _teach(job, run_id) if job.task is Task.TEACH else _train(job, run_id)
+    except EngineError as e:
+        job.update(error=str(e))
+        outcome = JobState.FAILED
     except Exception as e:  # noqa: BLE001 - a page shows it; the server must not die
         job.update(error=f"training could not run: {type(e).__name__}: {e}")
         outcome = JobState.FAILED
     finally:
-        job.slots.release(job)
-        job.update(worker_pid=None, worker_reserved=False)  # (also when the worker never started)
+        job.engine.line.leave(job)
+        job.update(state_bytes=None)
+        try:
+            job.engine.stop_flag(run_id).clear()  # (the scheduler forgets a cleared Event)
+        except Exception:  # noqa: BLE001 - an engine gone away forgets it too
+            pass
     if job.records and job.finish is not None:
         assert job.model is not None  # let go only below
         # Pages see EVALUATING until the test score is in the model, then the outcome.
@@ -62,119 +68,98 @@ def run(job: TrainingJob) -> None:
     job.update(finished_at=time.time(), state=outcome)
 
 
-def _train_in_worker(job: TrainingJob) -> JobState:
-    """Run the worker process and relay its messages; returns the outcome."""
-    assert job.model is not None  # let go only once the run has ended
-    start = Start(job.data, job.config, model_to_bytes(job.model))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "webapp.training.worker"], cwd=ROOT, env=worker_environment(job.slots.limit),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
-    to_worker, from_worker = worker.stdin, worker.stdout
-    assert to_worker is not None and from_worker is not None  # both PIPE
-    inbox: queue.Queue[object] = queue.Queue()
-    threading.Thread(target=_read_messages, args=(from_worker, inbox), daemon=True).start()
-    job.update(training_started_at=time.time(), worker_pid=worker.pid)
-    outcome, stop_sent, pause_sent = None, False, False
-
-    def tell(command: Command) -> None:
-        to_worker.write(command.line)
-        to_worker.flush()
-
-    try:
-        pickle.dump(start, to_worker, protocol=pickle.HIGHEST_PROTOCOL)
-        to_worker.flush()
-        while outcome is None:
-            # A pause asked for before this loop began (while queued) is sent on its first
-            # round, so the worker pauses after its first epoch.
-            if job.stop_signal.is_set() and not stop_sent:
-                tell(Command.STOP)
-                stop_sent = True
-            elif job.pause_signal.is_set() and not pause_sent and not stop_sent:
-                tell(Command.PAUSE)
-                pause_sent = True
-            elif not job.pause_signal.is_set() and pause_sent and not stop_sent:
-                if job.paused_at is not None and not _take_slot_back(job):
-                    continue  # stopped or paused again while waiting: the next round sees which
-                tell(Command.RESUME)
-                pause_sent = False
-            try:
-                message = inbox.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            match message:
-                case None:  # the worker's output ended without a verdict
-                    job.update(error=f"the training process ended unexpectedly (exit code {worker.wait(5)})")
-                    return JobState.FAILED
-                case Paused():
-                    if pause_sent:  # still wanted (a resume may have crossed the worker's message)
-                        job.update(paused_at=time.time(), state=JobState.PAUSED)
-                        job.slots.release(job)
-                case _:
-                    outcome = _handle(job, message)
-    except (BrokenPipeError, OSError) as e:
-        job.update(error=f"the training process could not be reached: {e}")
-        return JobState.FAILED
-    finally:
-        for pipe in (to_worker, from_worker):
-            try:
-                pipe.close()
-            except OSError:
-                pass
-        try:
-            worker.wait(5)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        job.update(worker_pid=None, worker_reserved=False)
-    return outcome
+def _train(job: TrainingJob, run_id: str) -> JobState:
+    """Submit the run's slices one after another until it ends; returns the outcome."""
+    assert job.model is not None and isinstance(job.config, TrainConfig)  # model let go only at the end
+    start, config = model_to_bytes(job.model), job.config
+    config_once: TrainConfig | None = config  # the first slice builds the run from the model and its settings
+    slices = 0
+    while True:
+        if job.stop_signal.is_set():
+            return JobState.STOPPED
+        if job.pause_signal.is_set() and job.records and not _paused(job):
+            return JobState.STOPPED
+        result = _task(job, run_id, f"train_slice-{run_id}-{slices}", train_slice, start, config_once, 1,
+                       priority=-len(job.records))
+        slices += 1
+        if result is None:
+            return JobState.STOPPED
+        assert isinstance(result, Sliced)
+        job.engine.line.measured(result.seconds)
+        for record, weights in zip(result.records, result.weights, strict=True):
+            job.add_epoch(record, weights)
+        if result.outcome is not None:
+            if result.final is not None:
+                job.model.set_weights(result.final)
+            job.update(error=result.error)
+            return result.outcome
+        assert result.state is not None  # epochs left
+        start, config_once = result.state, None
+        job.update(state_bytes=len(start))
 
 
-def _take_slot_back(job: TrainingJob) -> bool:
-    """After a pause: queue for a slot again; False if stopped, or paused again, while waiting."""
-    job.update(state=JobState.QUEUED)
-    if not job.slots.acquire(job, EitherSet(job.stop_signal, job.pause_signal)):
-        job.update(state=JobState.PAUSED)
-        return False
+def _paused(job: TrainingJob) -> bool:
+    """Hold between slices until Resume (True) or Stop (False); the run holds no worker meanwhile."""
+    job.update(paused_at=time.time(), state=JobState.PAUSED)
+    while job.pause_signal.is_set():
+        if job.stop_signal.is_set():
+            return False
+        time.sleep(POLL_SECONDS)
     job.resumed()
     return True
 
 
-def _handle(job: TrainingJob, message: object) -> JobState | None:
-    """Apply one worker message; returns the outcome once the worker is done, else None."""
-    match message:
-        case Progress(done, total):
-            job.update(batch_progress=(done, total))
-        case Epoch(record, weights):
-            job.add_epoch(record, weights)
-        case Done(outcome, error, weights, meta):
-            assert job.model is not None  # let go only once the run has ended
-            job.update(error=error)
-            if weights is not None:
-                job.model.set_weights(weights)
-            if meta is not None:  # a taught model: its name, scores and what teaching did
-                job.model.meta = meta
-                job.update(snapshot=copy.deepcopy(job.model))
-            return outcome
-    return None
+def _teach(job: TrainingJob, run_id: str) -> JobState:
+    assert job.model is not None  # let go only once the run has ended
+    result = _task(job, run_id, f"teach-{run_id}", teach, model_to_bytes(job.model), job.config,
+                   priority=TEACH_PRIORITY)
+    if result is None:
+        return JobState.STOPPED
+    assert isinstance(result, Taught)
+    job.update(error=result.error)
+    if result.weights is not None:
+        job.model.set_weights(result.weights)
+    if result.meta is not None:  # a taught model: its name, scores and what teaching did
+        job.model.meta = result.meta
+        job.update(snapshot=copy.deepcopy(job.model))
+    return result.outcome
 
 
-def worker_environment(max_runs: int) -> dict[str, str]:
-    """The worker's environment: BLAS threads split between the runs that may train at once.
+def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args: object,
+          priority: int) -> Sliced | Taught | None:
+    """Run `fn(job.data, run_id, key, *args)` on the engine as task `key` and wait for it, watching Stop.
 
-    Two runs each starting two BLAS threads on two cores spin against each other and
-    slowed large products down 50x in measurements here; one thread each does not.
+    Returns its result; None if stopped before it began. Its progress events (tagged `key`) go to the job.
     """
-    threads = str(max(1, (os.cpu_count() or 1) // max_runs))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    return env
-
-
-def _read_messages(stream: IO[bytes], inbox: queue.Queue[object]) -> None:
-    """Unpickle the worker's messages into `inbox`; None marks the end of its output."""
+    engine = job.engine
+    engine.line.enter(job, priority)
+    engine.listen(key, job.progressed)
+    try:
+        future = engine.submit(fn, job.data, run_id, key, *args, key=key, priority=priority)
+    except Exception:
+        engine.line.leave(job)
+        engine.listen(key, None)
+        raise
+    stop_sent = False
     try:
         while True:
-            inbox.put(pickle.load(stream))
-    except (EOFError, OSError, ValueError, pickle.UnpicklingError):  # ValueError: we closed the pipe
-        inbox.put(None)
+            try:
+                result: Sliced | Taught = future.result(timeout=POLL_SECONDS)
+                return result
+            except TimeoutError:
+                pass
+            except CancelledError:
+                return None
+            except Exception as e:  # noqa: BLE001 - the task's own error, or the engine's (a worker lost twice)
+                raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
+            if job.stop_signal.is_set() and not stop_sent:
+                engine.stop_flag(run_id).set()  # under way: it ends after its batch
+                stop_sent = True
+                job.update(stop_sent=True)
+                if engine.line.position(job) is not None:
+                    future.cancel()  # still waiting for a worker: it never starts
+                    return None
+    finally:
+        engine.line.leave(job)
+        engine.listen(key, None)
+        future.release()

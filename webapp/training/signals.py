@@ -1,14 +1,11 @@
-"""Event-like signals a training run waits on and polls: Stop (pressed, or its owner long gone), and either of two.
-
-No Streamlit here. Each has `is_set()`, as threading.Event does, so TrainingSlots.acquire takes any of them.
-"""
+"""The Event-like signal a training run polls: Stop (pressed, or its owner long gone). No Streamlit."""
 
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["EitherSet", "Signal", "StopSignal"]
+__all__ = ["Signal", "StopSignal"]
 
 
 class Signal(Protocol):
@@ -49,14 +46,3 @@ class StopSignal:
             self.orphaned = True
             self.event.set()
         return self.event.is_set()
-
-
-class EitherSet:
-    """Event-like: set when any of `signals` is; polled in order, so a StopSignal first keeps watching for orphans."""
-
-    def __init__(self, *signals: Signal) -> None:
-        self.signals = signals
-
-    def is_set(self) -> bool:
-        """True if any of the signals is set."""
-        return any(s.is_set() for s in self.signals)

@@ -10,9 +10,9 @@ from data import Dataset
 from mlp import MLP, TrainConfig, build_model
 from mlp.adapt import AdaptConfig, check_drawings
 from mlp.meta import continue_config, score_on_test_set, stamp_training
+from webapp.training.engine import Engine
 from webapp.training.job import TrainingJob
 from webapp.training.protocol import Loader, Teach
-from webapp.training.slots import TrainingSlots
 from webapp.training.sources import training_split
 
 # continue_config is mlp.meta's, re-exported for the Train page.
@@ -28,7 +28,7 @@ def finish_with_test_score(x_test: ArrayLike, y_test: ArrayLike) -> Callable[[ML
     return finish
 
 
-def start_job(name: str, config: TrainConfig, dataset: Dataset, slots: TrainingSlots, *, model: MLP | None = None,
+def start_job(name: str, config: TrainConfig, dataset: Dataset, engine: Engine, *, model: MLP | None = None,
               alive: Callable[[], bool] | None = None, grace: float = 30.0) -> TrainingJob:
     """Start a TrainingJob on `dataset` (a data.Dataset) with `config`; a new model unless one is given."""
     if model is None:
@@ -37,12 +37,12 @@ def start_job(name: str, config: TrainConfig, dataset: Dataset, slots: TrainingS
         model = copy.deepcopy(model)  # the session keeps the old one until the new run has epochs
     stamp_training(model, config, dataset, name=name)
     finish = finish_with_test_score(dataset.x_test, dataset.y_test)
-    return TrainingJob(name, model, config, training_split(dataset), slots=slots, finish=finish, alive=alive,
+    return TrainingJob(name, model, config, training_split(dataset), engine=engine, finish=finish, alive=alive,
                        grace=grace).start()
 
 
 def start_teaching(name: str, model: MLP, images: NDArray[np.uint8], labels: NDArray[np.int64], data: Loader,
-                   slots: TrainingSlots, *, config: AdaptConfig | None = None, seed: int = 0,
+                   engine: Engine, *, config: AdaptConfig | None = None, seed: int = 0,
                    alive: Callable[[], bool] | None = None, grace: float = 30.0) -> TrainingJob:
     """Start a teach job: a copy of `model` fine-tuned on `images` (n, 28, 28) uint8 with `labels` (n,).
 
@@ -54,4 +54,4 @@ def start_teaching(name: str, model: MLP, images: NDArray[np.uint8], labels: NDA
     """
     check_drawings(images, labels)
     teach = Teach(images, labels, (config or AdaptConfig()).validate(), seed)
-    return TrainingJob(name, copy.deepcopy(model), teach, data, slots=slots, alive=alive, grace=grace).start()
+    return TrainingJob(name, copy.deepcopy(model), teach, data, engine=engine, alive=alive, grace=grace).start()

@@ -90,11 +90,9 @@ def status(job: Run) -> Status:
     in_all = f", {before + n} in all" if before else ""
     match view.state:
         case JobState.QUEUED:
-            if view.short_of_memory:
-                return Status("info", "Next in line: waiting for memory on the server, which the runs and models "
-                              "of others hold now. It starts as soon as some is given back (a run ends, a visitor "
-                              "leaves).")
-            return Status("info", f"Waiting for a free training slot: number {view.queue_position or 1} in line.")
+            wait = f" Starts in about {_duration(view.wait_seconds)}." if view.wait_seconds is not None else ""
+            return Status("info", f"Waiting for a turn on the training workers: number {view.queue_position or 1} in "
+                          f"line. Runs take turns an epoch at a time, so it starts before others' runs finish.{wait}")
         case JobState.PAUSED:
             return Status("info", f"Paused after {n} of {total} {more}epochs{in_all}. **Resume** goes on from "
                           "there; meanwhile the model so far is in the Draw and Inspect lists.",
@@ -103,10 +101,11 @@ def status(job: Run) -> Status:
             eta = f" · about {view.eta_seconds:.0f} s left" if view.eta_seconds is not None else ""
             speed = f" · {view.samples_per_second:,.0f} samples/s" if view.samples_per_second is not None else ""
             pausing = " · pausing after this epoch" if view.pause_requested else ""
+            sharing = f" · taking turns with {plural(view.sharing, 'other run')}" if view.sharing else ""
             epoch = min(n + 1, total)
             where = (f"Epoch {epoch} of {total} more ({before + epoch} of {before + total} in all)" if before
                      else f"Epoch {epoch} of {total}")
-            return Status("progress", f"{where}{eta}{speed}{pausing}", view.progress)
+            return Status("progress", f"{where}{eta}{speed}{sharing}{pausing}", view.progress)
         case JobState.EVALUATING:
             return Status("progress", "Scoring the model on the test set…", 1.0)
         case JobState.COMPLETED:
@@ -126,6 +125,11 @@ def status(job: Run) -> Status:
         case JobState.FAILED:
             return Status("error", f"Training failed: {view.error}")
     raise ValueError(f"unknown job state {view.state!r}")
+
+
+def _duration(seconds: float) -> str:
+    """'40 s', '3 min' for a wait."""
+    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
 
 
 def short_label(job: Run) -> str | None:

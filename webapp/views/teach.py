@@ -28,7 +28,7 @@ from webapp.session.budget import BudgetError
 from webapp.session.registry import ModelEntry
 from webapp.store import StoreError, StoreUnavailable
 from webapp.training.job import TrainingJob
-from webapp.training.memory import model_bytes, worker_bytes
+from webapp.training.memory import model_bytes
 from webapp.training.protocol import JobState
 from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
@@ -284,15 +284,15 @@ def _start(entry: ModelEntry, model: MLP, kept: Drawings) -> None:
         ss[keys.TEACH_NOTICE] = (":material/cloud_off:", "MNIST is not available on this server: teaching replays "
                                  "its training images, so it waits for the dataset.")
         return
-    try:  # the job holds a copy of the model, the taught one joins this session's models, and a worker teaches
-        cost = 2 * model_bytes(model) + worker_bytes(model.layer_sizes, model.dtype.name)
+    try:  # the job holds a copy of the model, and the taught one joins this session's models
+        cost = 2 * model_bytes(model)
         registry.admit(cost, "teaching a copy of this model", run=True)
     except BudgetError as e:
         ss[keys.TEACH_NOTICE] = (":material/memory:", f"Not taught: {e}.")
         return
     x, y = kept.arrays()
     ss[keys.TEACH_JOB] = resources.budget().track(
-        start_teaching(registry.taught_name(entry.name), model, x, y, replay_source(ds), resources.training_slots(),
+        start_teaching(registry.taught_name(entry.name), model, x, y, replay_source(ds), resources.engine(),
                        seed=TEACH_SEED, alive=resources.session_alive(), grace=settings.current().orphan_seconds),
         registry.client())
 

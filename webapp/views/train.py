@@ -15,7 +15,7 @@ from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.training import status as run_status
 from webapp.training.job import JobView, TrainingJob
-from webapp.training.memory import worker_bytes
+from webapp.training.memory import state_bytes
 from webapp.training.replay import EPOCH_WEIGHTS_BUDGET
 from webapp.training.start import continue_config, start_job
 from webapp.training.status import plural
@@ -113,11 +113,11 @@ def active_job() -> TrainingJob | None:
 
 def run_cost(config: TrainConfig, n_classes: int) -> int:
     """Bytes a run of `config` will hold at most: in the server its model and the last epoch's snapshot
-    (each with its gradient arrays) and its kept epochs (float16, within their budget); and its worker."""
+    (each with its gradient arrays), its kept epochs (float16, within their budget) and its state between epochs."""
     sizes = [784, *config.hidden, n_classes]
     weights = loaded_bytes(sizes, config.dtype)
     return (4 * weights + min(EPOCH_WEIGHTS_BUDGET, config.epochs * weights // 2)
-            + worker_bytes(sizes, config.dtype, config.batch_size))
+            + state_bytes(sizes, config.dtype))
 
 
 def with_memory_problem(problems: dict[str, str], config: TrainConfig) -> dict[str, str]:
@@ -141,7 +141,7 @@ def start(config: TrainConfig, ds: Dataset) -> bool:
         st.session_state[keys.TRAIN_NOTICE] = f"Not started: {e}."
         return False
     name = registry.next_model_name()
-    job = start_job(name, config, ds, resources.training_slots(), alive=resources.session_alive(),
+    job = start_job(name, config, ds, resources.engine(), alive=resources.session_alive(),
                     grace=settings.current().orphan_seconds)
     registry.add_model(registry.ModelEntry(name, registry.ModelKind.TRAINED, job=job))
     st.session_state[keys.ACTIVE_RUN] = name
@@ -262,7 +262,7 @@ def continue_expander(ds: Dataset) -> None:
                 return
             # A new model: the one continued stays as it was, in every list.
             name = registry.free_name(registry.continued_name(pick))
-            job = start_job(name, config, ds, resources.training_slots(), model=source,
+            job = start_job(name, config, ds, resources.engine(), model=source,
                             alive=resources.session_alive(), grace=settings.current().orphan_seconds)
             registry.add_model(registry.ModelEntry(name, registry.ModelKind.TRAINED, job=job))
             st.session_state[keys.ACTIVE_RUN] = name

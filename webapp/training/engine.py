@@ -1,0 +1,218 @@
+"""The task engine runs trains and teaches: Dask distributed, embedded in the server or at an address. No Streamlit.
+
+    engine = Engine()                                   # embedded: a LocalCluster of `workers` processes here
+    engine = Engine("tcp://10.0.0.5:8786")              # or a scheduler, with workers on any machine
+    future = engine.submit(tasks.train_slice, ..., key="train_slice-<run>-3", priority=-3)
+
+Why Dask distributed: its embedded `LocalCluster` needs no server beside the app (README's two commands
+still run everything), and the same client takes a scheduler's address to use workers on other
+machines (`dask scheduler`, `dask worker`: deploy/). Its scheduler runs the waiting task of highest
+`priority` first, which is all fairness needs: a run is a chain of one-epoch tasks
+(webapp/training/tasks.py), each submitted with priority minus the epochs the run has done, so a
+run that has had no epoch goes before every run that has had one (round robin, across every server
+that shares the scheduler). A run's state travels with its tasks as bytes (mlp.resume), so a paused
+run holds no worker and no share, and a task lost with its worker is run again on another by the
+scheduler. Progress comes back as scheduler events (`log_event` in the task, one subscription
+here), Stop goes out as a `distributed.Event` the task polls. Celery or RQ would need a broker
+beside the app even on one machine; Ray is heavier and less at home embedded in a web server.
+
+The app-side `Line` is what the server knows of its own runs' turns: places in line and a
+measured time per slice, for the wait a page shows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["PROGRESS_TOPIC", "Engine", "EngineError", "Line", "shared"]
+
+#: The scheduler event topic tasks report progress on: (task's tag, batches done, batches in the epoch).
+PROGRESS_TOPIC = "digit-lab-progress"
+
+CONNECT_SECONDS = 5  # how long a scheduler at an address may take to answer before a run fails with a message
+
+Listener = Callable[[int, int], None]
+
+
+class EngineError(RuntimeError):
+    """The engine could not be started or reached; the message suits a visitor."""
+
+
+class Line:
+    """This server's tasks waiting for a worker, in the engine's order: highest priority, then first come.
+
+    `enter` when a task is submitted, `leave` when it starts (its first progress event) or ends. The
+    mean of recent slices' seconds (`measured`) turns a place in line into an estimated wait.
+    """
+
+    def __init__(self, workers: Callable[[], int]) -> None:
+        self._workers = workers
+        self._waiting: dict[object, tuple[int, int]] = {}  # run -> (priority, arrival)
+        self._arrivals = itertools.count()
+        self._seconds: list[float] = []
+        self._lock = threading.Lock()
+
+    def enter(self, run: object, priority: int) -> None:
+        """`run` submitted a task of `priority`."""
+        with self._lock:
+            self._waiting[run] = (priority, next(self._arrivals))
+
+    def leave(self, run: object) -> None:
+        """`run`'s task started or ended."""
+        with self._lock:
+            self._waiting.pop(run, None)
+
+    def measured(self, seconds: float) -> None:
+        """A slice took `seconds` of a worker's time."""
+        with self._lock:
+            self._seconds = [*self._seconds[-19:], seconds]
+
+    def position(self, run: object) -> int | None:
+        """1-based place of `run`'s waiting task, or None if it has none waiting."""
+        with self._lock:
+            mine = self._waiting.get(run)
+            if mine is None:
+                return None
+            return 1 + sum(1 for p, a in self._waiting.values() if p > mine[0] or (p == mine[0] and a < mine[1]))
+
+    def wait_seconds(self, run: object) -> float | None:
+        """About how long until `run`'s waiting task starts: the slices ahead, shared by the workers; None
+        before a slice was measured or when it has none waiting."""
+        place = self.position(run)
+        with self._lock:
+            if place is None or not self._seconds:
+                return None
+            per_slice = sum(self._seconds) / len(self._seconds)
+        return place * per_slice / max(1, self._workers())
+
+    @property
+    def waiting(self) -> int:
+        """How many of this server's tasks wait for a worker."""
+        with self._lock:
+            return len(self._waiting)
+
+
+class Engine:
+    """A Dask client, started on first use: to a scheduler at `address`, or to an embedded LocalCluster.
+
+    Embedded: `workers` worker processes with one thread each (a run is NumPy in one thread), each
+    restarted by its nanny past `worker_memory` bytes (None: no limit). Thread-safe.
+    """
+
+    def __init__(self, address: str | None = None, *, workers: int = 2, worker_memory: int | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"an engine needs at least one worker, got {workers}")
+        self.address, self.workers, self.worker_memory = address or None, workers, worker_memory
+        self.line = Line(self.threads)
+        self._client: Any = None
+        self._cluster: Any = None
+        self._listeners: dict[str, Listener] = {}
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        """The distributed.Client, connecting (or starting the embedded cluster) on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        try:
+            if self.address is not None:
+                client = Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", memory_limit=self.worker_memory or 0, silence_logs=logging.ERROR)
+                client = Client(self._cluster, set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            where = f"at {self.address}" if self.address else "in this server"
+            raise EngineError(f"the training engine {where} could not be reached ({type(e).__name__}: {e})") from e
+        client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
+        return client
+
+    def threads(self) -> int:
+        """Threads the engine's workers have now (what runs at once); the embedded count before it starts."""
+        client = self._client
+        if client is None:
+            return self.workers
+        try:
+            return sum(client.nthreads().values()) or self.workers
+        except Exception:  # noqa: BLE001 - a figure for an estimate; the run itself reports a lost engine
+            return self.workers
+
+    def submit(self, fn: Callable[..., Any], *args: object, key: str, priority: int) -> Any:
+        """`fn(*args)` as a task named `key` (unique), run before waiting tasks of lower priority."""
+        return self.client().submit(fn, *args, key=key, priority=priority, pure=False, retries=1)
+
+    def listen(self, tag: str, listener: Listener | None) -> None:
+        """Call `listener(done, total)` on each progress event of the task tagged `tag` (None: stop listening)."""
+        with self._lock:
+            if listener is None:
+                self._listeners.pop(tag, None)
+            else:
+                self._listeners[tag] = listener
+
+    def _on_progress(self, event: tuple[float, Any]) -> None:
+        """The subscription's handler (on the client's event loop): hand the event to its run's listener."""
+        try:
+            tag, done, total = event[1]
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            listener = self._listeners.get(tag)
+        if listener is not None:
+            listener(done, total)
+
+    def stop_flag(self, run: str) -> Any:
+        """The distributed.Event a task of `run` polls: set it to stop the run after the batch under way."""
+        from distributed import Event
+
+        return Event(f"stop-{run}", client=self.client())
+
+    def close(self) -> None:
+        """Disconnect, and stop the embedded cluster's workers."""
+        with self._lock:
+            client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_engines: dict[tuple[str | None, int, int | None], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def shared(address: str | None = None, *, workers: int = 2, worker_memory: int | None = None) -> Engine:
+    """The process's one Engine for these settings, made on first call and closed when the process exits.
+
+    Not an st.cache_resource of its own (webapp.session.resources asks this): an engine is processes and
+    connections of the operating system, which a cleared cache would leave running (tests clear the
+    caches around every test); made again only for other settings.
+    """
+    key = (address or None, workers, worker_memory)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = Engine(address, workers=workers, worker_memory=worker_memory)
+        return engine
+
+
+@atexit.register
+def _close_all() -> None:
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        try:
+            engine.close()
+        except Exception:  # noqa: BLE001 - the process is ending; nothing to tell anyone
+            pass
