@@ -471,12 +471,19 @@ def _proc_stat(pid: int) -> tuple[float, float]:
 
 
 def _children(pid: int) -> list[int]:
+    """Every descendant of `pid` (the embedded engine's scheduler, its worker command and their workers)."""
     out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():  # workers start from the server's threads
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())  # children start from any of its threads
+    except OSError:
+        return out
+    for task in tasks:
         try:
-            out += [int(c) for c in (task / "children").read_text().split()]
+            kids = [int(c) for c in (task / "children").read_text().split()]
         except OSError:
-            pass
+            continue
+        for kid in kids:
+            out += [kid, *_children(kid)]
     return out
 
 

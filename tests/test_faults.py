@@ -103,8 +103,21 @@ def start_training(page, url, epochs=200, images=20_000):
     page.get_by_role("button", name="Start", exact=True).click()
 
 
+def _engine_cpu_seconds(pid):
+    """CPU seconds used so far by the server's child processes (the embedded engine's workers)."""
+    from benchmarks.capacity import _children, _proc_stat
+
+    total = 0.0
+    for child in _children(pid):
+        try:
+            total += _proc_stat(child)[0]
+        except OSError:
+            pass  # it ended while we looked
+    return total
+
+
 @pytest.mark.browser
-def test_closing_the_tab_stops_the_run_and_frees_its_slot(browser):
+def test_a_later_run_finishes_beside_a_long_one_and_closing_the_tab_stops_the_long_one(browser):
     proc, url = start_app({"DIGIT_LAB_MAX_RUNS": "1", "DIGIT_LAB_ORPHAN_SECONDS": "2"})
     try:
         first = browser.new_context()
@@ -116,11 +129,19 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(browser):
         other = second.new_page()
         other.set_default_timeout(PATIENCE * 1000)
         start_training(other, url, epochs=2, images=2_000)
-        other.get_by_text("Waiting for a free training slot: number 1 in line.").wait_for()
-        first.close()  # the first user closes the tab without pressing Stop
-        # Within the grace period plus an epoch, the orphaned run ends and the second one trains.
+        # One worker, taking turns an epoch at a time: the short run ends while the long one goes on.
         other.get_by_text(re.compile(r"^Finished 2 epochs")).wait_for()
+        assert page.get_by_text(re.compile(r"^Epoch \d+ of 200")).count() == 1
         second.close()
+        first.close()  # the first user closes the tab without pressing Stop
+        # Within the grace period plus an epoch the orphaned run stops: the engine's worker goes idle.
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            before = _engine_cpu_seconds(proc.pid)
+            time.sleep(2.0)
+            if _engine_cpu_seconds(proc.pid) - before < 0.5:
+                break
+            assert time.monotonic() < deadline, "the orphaned run kept training"
     finally:
         stop_app(proc)
 

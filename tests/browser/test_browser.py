@@ -305,8 +305,9 @@ def start_long_run(page, server, shoot=None, shot=None):
     page.get_by_role("button", name="Start", exact=True).click()
 
 
-def test_pause_works_for_a_run_that_waits_for_a_slot(server, chromium, shoot):
-    """A run whose start is slowed (here: queued behind another on the one-slot server) can be paused at once.
+def test_pause_works_for_a_run_that_waits_for_its_turn(server, chromium, shoot):
+    """A run whose start is slowed (here: waiting its turn behind another on the one-worker server) can be
+    paused at once, and pauses after its first epoch.
 
     The buttons used to be drawn outside the refreshing panel from the state seen right after
     Start: a run not yet training then kept Pause disabled until the user left the page.
@@ -317,24 +318,24 @@ def test_pause_works_for_a_run_that_waits_for_a_slot(server, chromium, shoot):
         a = first.new_page()
         a.set_default_timeout(PATIENCE * 1000)
         start_long_run(a, url)
-        epochs_shown(a)  # the first run holds the only slot and trains
+        epochs_shown(a)  # the first run trains on the only worker
         second = chromium.new_context(viewport={"width": 1400, "height": 1100})
         b = second.new_page()
         b.set_default_timeout(PATIENCE * 1000)
         start_long_run(b, url)
-        b.get_by_text("Waiting for a free training slot").wait_for()
         pause = b.get_by_role("button", name="Pause", exact=True)
         pause.wait_for()
         assert pause.is_enabled()
         pause.click()
         b.get_by_role("button", name="Resume", exact=True).wait_for()
+        # It takes its turn between the first run's epochs, trains one epoch, then holds, with no click.
+        b.get_by_text(re.compile(r"^Paused after [12] of 200 epochs")).wait_for(timeout=PATIENCE * 1000)
+        shoot(b, "train-paused-after-queue")
+        a.get_by_text(re.compile(r"^Epoch \d+ of 200")).wait_for()  # the first run goes on meanwhile
         a.get_by_role("button", name="Stop", exact=True).click()
         a.get_by_text(re.compile(r"Stopped after \d+ finished epochs?")).wait_for()
-        # The slot passes to the second run: it trains its first epoch, then holds, with no click on its page.
-        b.get_by_text(re.compile(r"^Paused after 1 of 200 epochs")).wait_for(timeout=PATIENCE * 1000)
-        shoot(b, "train-paused-after-queue")
         b.get_by_role("button", name="Stop", exact=True).click()
-        b.get_by_text(re.compile(r"Stopped after 1 finished epoch")).wait_for()
+        b.get_by_text(re.compile(r"Stopped after [12] finished epochs?")).wait_for()
     finally:
         first.close()
         if second is not None:

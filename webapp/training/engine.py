@@ -1,10 +1,11 @@
 """The task engine runs trains and teaches: Dask distributed, embedded in the server or at an address. No Streamlit.
 
-    engine = Engine()                                   # embedded: a LocalCluster of `workers` processes here
+    engine = Engine()                                   # embedded: a scheduler and `workers` workers started here
     engine = Engine("tcp://10.0.0.5:8786")              # or a scheduler, with workers on any machine
     future = engine.submit(tasks.train_slice, ..., key="train_slice-<run>-3", priority=-3)
 
-Why Dask distributed: its embedded `LocalCluster` needs no server beside the app (README's two commands
+Why Dask distributed: embedded (webapp/training/embedded.py: its scheduler and workers, started by the
+server as child processes) it needs no server beside the app (README's two commands
 still run everything), and the same client takes a scheduler's address to use workers on other
 machines (`dask scheduler`, `dask worker`: deploy/). Its scheduler runs the waiting task of highest
 `priority` first, which is all fairness needs: a run is a chain of one-epoch tasks
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -98,7 +98,7 @@ class Line:
 
 
 class Engine:
-    """A Dask client, started on first use: to a scheduler at `address`, or to an embedded LocalCluster.
+    """A Dask client, started on first use: to a scheduler at `address`, or to an EmbeddedCluster it starts.
 
     Embedded: `workers` worker processes with one thread each (a run is NumPy in one thread), each
     restarted by its nanny past `worker_memory` bytes (None: no limit). Thread-safe.
@@ -122,16 +122,16 @@ class Engine:
             return self._client
 
     def _connect(self) -> Any:
-        from distributed import Client, LocalCluster
+        from distributed import Client
+
+        from webapp.training.embedded import EmbeddedCluster
 
         try:
             if self.address is not None:
                 client = Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
             else:
-                self._cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address="127.0.0.1:0", memory_limit=self.worker_memory or 0, silence_logs=logging.ERROR)
-                client = Client(self._cluster, set_as_default=False)
+                self._cluster = EmbeddedCluster(self.workers, self.worker_memory)
+                client = Client(self._cluster.address, timeout=CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError) as e:
             where = f"at {self.address}" if self.address else "in this server"
             raise EngineError(f"the training engine {where} could not be reached ({type(e).__name__}: {e})") from e

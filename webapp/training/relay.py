@@ -116,6 +116,8 @@ def _teach(job: TrainingJob, run_id: str) -> JobState:
     if result is None:
         return JobState.STOPPED
     assert isinstance(result, Taught)
+    if result.outcome is JobState.COMPLETED:
+        job.update(batch_progress=(1, 1))
     job.update(error=result.error)
     if result.weights is not None:
         job.model.set_weights(result.weights)

@@ -3,7 +3,7 @@
 No Streamlit here. Every function takes one JobView (`job.view()`, webapp/training/job.py), a
 snapshot read at one moment, or None when there is no run. A page that reads the view once
 per run and passes it to all of them cannot show two states at once (the model list saying
-"waiting for a training slot" beside a live panel at "Epoch 3 of 3"). A TrainingJob is
+"waiting for a turn" beside a live panel at "Epoch 3 of 3"). A TrainingJob is
 accepted too and read once per call.
 """
 
@@ -16,7 +16,7 @@ NO_RUN = "No training run yet. Choose settings in the sidebar and press **Start*
 
 # The list of models refreshes less often than the live panel, so no epoch count here.
 UNDER_WAY = {
-    JobState.QUEUED: "waiting for a training slot",
+    JobState.QUEUED: "waiting for a turn",
     JobState.RUNNING: "training…",
     JobState.PAUSED: "paused",
     JobState.EVALUATING: "scoring on the test set…",

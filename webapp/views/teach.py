@@ -305,7 +305,7 @@ def _progress() -> None:
         _collect(job)
         st.rerun()
     if view.state == JobState.QUEUED:
-        st.info(f"Waiting for a free training slot to teach: number {view.queue_position or 1} in line.",
+        st.info(f"Waiting for a turn on the training workers to teach: number {view.queue_position or 1} in line.",
                 icon=":material/hourglass_top:")
     else:
         st.progress(view.progress, text=f"Teaching a copy of the model your handwriting… {view.progress:.0%}")

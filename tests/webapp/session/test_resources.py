@@ -12,14 +12,14 @@ from webapp.session.once import Once
 from webapp.session.results import ModelResults
 from webapp.session.turns import Turns
 from webapp.training.replay import ReplayCache
-from webapp.training.slots import TrainingSlots
+from webapp.training.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[3]
 # What holds state sessions share, and the locks that guard such state.
-HOLDERS = {cls.__name__ for cls in (Budget, TrainingSlots, Downloads, ModelResults, ReplayCache, Once, Turns)}
+HOLDERS = {cls.__name__ for cls in (Budget, Engine, Downloads, ModelResults, ReplayCache, Once, Turns)}
 HOLDERS |= {"Lock", "RLock", "Condition", "Event", "Semaphore", "WeakKeyDictionary", "WeakValueDictionary"}
 FACTORIES = {
-    "budget": resources.budget, "training_slots": resources.training_slots, "downloads": resources.downloads,
+    "budget": resources.budget, "downloads": resources.downloads,
     "replay_cache": resources.replay_cache, "pretrained_results": resources.pretrained_results,
     "log_once": lambda: resources.log_once("a topic"),
 }
@@ -31,6 +31,20 @@ def test_each_is_made_once_and_one_call_makes_them_afresh():
     assert resources.log_once("another topic") is not before["log_once"]
     clear_caches()
     assert all(make() is not before[name] for name, make in FACTORIES.items())
+
+
+def test_the_engine_outlives_cleared_caches_and_follows_the_settings(monkeypatch):
+    """Its workers are processes: clearing the caches must not leave them running beside a second engine."""
+    engine = resources.engine()
+    assert engine.address is None and engine.workers == 2 and engine.worker_memory == 2048 * 2**20
+    clear_caches()
+    assert resources.engine() is engine
+    monkeypatch.setenv("DIGIT_LAB_ENGINE", "tcp://127.0.0.1:8786")
+    monkeypatch.setenv("DIGIT_LAB_WORKER_MEMORY_MB", "0")
+    clear_caches()
+    other = resources.engine()
+    assert other is not engine and other.address == "tcp://127.0.0.1:8786" and other.worker_memory is None
+    assert other._client is None  # connected only when a run needs it
 
 
 def makes_state(value):
@@ -55,10 +69,19 @@ def module_globals_holding_state(path):
     return found
 
 
+# The two exceptions, each with its reason (and the docstring beside the global says it again):
+EXCEPTIONS = {
+    # the process's engines: processes and connections that a cleared cache would leave running
+    "webapp/training/engine.py": ["_engines", "_engines_lock"],
+    # datasets a task read, kept in the engine's worker processes: never in the server, never a session's
+    "webapp/training/tasks.py": ["_datasets_lock"],
+}
+
+
 def test_no_module_keeps_what_sessions_share_in_a_global():
     kept = {str(path.relative_to(ROOT)): names for path in sorted((ROOT / "webapp").rglob("*.py"))
             if (names := module_globals_holding_state(path))}
-    assert kept == {}, "make these in webapp.session.resources (an st.cache_resource factory)"
+    assert kept == EXCEPTIONS, "make these in webapp.session.resources (an st.cache_resource factory)"
 
 
 def test_the_check_finds_such_globals(tmp_path):

@@ -49,7 +49,10 @@ def test_resume_replaces_pause_once_a_pause_is_asked_for():
 def test_status_of_a_run_under_way():
     assert status(None) == Status("info", "No training run yet. Choose settings in the sidebar and press **Start**.")
     assert status(view("queued", queue_position=2)) == Status(
-        "info", "Waiting for a free training slot: number 2 in line.")
+        "info", "Waiting for a turn on the training workers: number 2 in line. Runs take turns an epoch at a time, "
+        "so it starts before others' runs finish.")
+    assert status(view("queued", queue_position=3, wait_seconds=41.6)).text.endswith("Starts in about 42 s.")
+    assert status(view("queued", queue_position=30, wait_seconds=400)).text.endswith("Starts in about 7 min.")
     assert status(view("paused", epochs_done=3)) == Status(
         "info", "Paused after 3 of 10 epochs. **Resume** goes on from there; meanwhile the model so far is in the "
         "Draw and Inspect lists.", icon=":material/pause:")
@@ -57,6 +60,8 @@ def test_status_of_a_run_under_way():
     assert status(view("running", epochs_done=3, progress=0.35, eta_seconds=12.4, samples_per_second=54321.0,
                        pause_requested=True)) == Status(
         "progress", "Epoch 4 of 10 · about 12 s left · 54,321 samples/s · pausing after this epoch", 0.35)
+    assert status(view("running", epochs_done=3, progress=0.35, sharing=5)).text == (
+        "Epoch 4 of 10 · taking turns with 5 other runs")
     assert status(view("running", epochs_done=10, progress=1.0)).text == "Epoch 10 of 10"
     assert status(view("evaluating", epochs_done=10)) == Status("progress", "Scoring the model on the test set…", 1.0)
 
@@ -89,7 +94,7 @@ def test_every_state_has_a_status_and_labels(state):
 
 def test_labels_of_a_run_under_way():
     assert short_label(None) is None
-    assert short_label(view("queued", queue_position=1)) == "My model 1 (waiting for a training slot)"
+    assert short_label(view("queued", queue_position=1)) == "My model 1 (waiting for a turn)"
     assert short_label(view("running", epochs_done=2)) == "My model 1 (training…)"
     assert short_label(view("paused")) == "My model 1 (paused)"
     assert short_label(view("evaluating")) == "My model 1 (scoring on the test set…)"
@@ -110,7 +115,7 @@ class OneRead:
 def test_one_view_gives_the_list_and_the_panel_the_same_state():
     job = OneRead(view("queued", queue_position=1), view("running", epochs_done=2, progress=0.25))
     v = job.view()  # read once per page run; everything shown derives from it
-    assert status(v).kind == "info" and short_label(v).endswith("(waiting for a training slot)")
+    assert status(v).kind == "info" and short_label(v).endswith("(waiting for a turn)")
     assert controls(v).pause
     assert status(job).text.startswith("Epoch 3 of 10")  # a job is read when passed
 

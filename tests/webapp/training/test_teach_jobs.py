@@ -1,18 +1,16 @@
-"""Teach jobs: mlp.adapt in the training worker, queued and stopped like training runs. No MNIST needed."""
+"""Teach jobs: mlp.adapt as a task on the engine, ahead of training epochs, stopped like runs. No MNIST needed."""
 
 import time
 from functools import partial
 
 import numpy as np
 import pytest
-from test_jobs import blobs
+from test_jobs import _stop_leftover_runs, gate, job, one_worker  # noqa: F401 - the fixture stops test runs
 
 from harness import PATIENCE
 from mlp import MLP, TrainConfig, build_model
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
-from webapp.training.job import TrainingJob
 from webapp.training.protocol import JobState, Task
-from webapp.training.slots import TrainingSlots
 from webapp.training.start import start_teaching
 
 FAST = AdaptConfig(steps=12, probe_steps=4, batch_size=16)
@@ -67,7 +65,7 @@ def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
     base.meta["training"] = TrainConfig(val_fraction=0.1, seed=4).to_dict()  # 60 of the 600 rows: the check
     before = [w.copy() for w in base.get_weights()]
     images, labels = drawings()
-    job = start_teaching("teach", base, images, labels, DATA, TrainingSlots(1), config=FAST, seed=3)
+    job = start_teaching("teach", base, images, labels, DATA, one_worker(), config=FAST, seed=3)
     assert job.task is Task.TEACH and job.join(PATIENCE), job.view()
     assert job.state == JobState.COMPLETED, job.error
     assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights()))  # the base is untouched
@@ -93,34 +91,34 @@ def test_a_teach_job_fine_tunes_a_copy_like_adapt_in_process():
 
 def test_a_taught_model_can_be_taught_again_from_itself():
     images, labels = drawings()
-    first = start_teaching("a", model(), images, labels, DATA, TrainingSlots(1), config=FAST)
+    first = start_teaching("a", model(), images, labels, DATA, one_worker(), config=FAST)
     assert first.join(PATIENCE) and first.state == JobState.COMPLETED
-    second = start_teaching("b", first.snapshot, images, labels, DATA, TrainingSlots(1), config=FAST, seed=1)
+    second = start_teaching("b", first.snapshot, images, labels, DATA, one_worker(), config=FAST, seed=1)
     assert second.join(PATIENCE) and second.state == JobState.COMPLETED, second.error
     assert second.snapshot.meta["name"] == first.snapshot.meta["name"]  # "... + yours" once, not twice
     assert not np.array_equal(second.snapshot.get_weights()[0], first.snapshot.get_weights()[0])
 
 
-def test_teaching_waits_behind_a_training_run_on_a_one_slot_server():
-    slots = TrainingSlots(1)
-    config = TrainConfig(hidden=(64,), epochs=500, batch_size=16, seed=0)
-    run = TrainingJob("run", build_model(config, n_in=20, n_out=3), config, partial(blobs, 4000),
-                      slots=slots).start()
-    assert wait(lambda: run.state == JobState.RUNNING)
+def test_teaching_goes_before_runs_waiting_for_their_next_epoch(tmp_path):
+    """A teach is a click's wait: on a one-worker engine it takes the next turn, ahead of training runs."""
+    path, held = gate(tmp_path)
+    run = job(epochs=500, name="run", data=held).start()
+    assert wait(lambda: run.state == JobState.RUNNING)  # its first task holds the worker until the gate opens
+    waiting = job(epochs=500, name="waiting").start()
+    assert wait(lambda: waiting.view().queue_position == 1)
     images, labels = drawings()
-    job = start_teaching("teach", model(), images, labels, DATA, slots, config=FAST)
-    assert wait(lambda: job.view().queue_position == 1), job.view()  # in line behind the run ...
-    view = job.view()
-    assert view.state == JobState.QUEUED and view.progress == 0 and run.state == JobState.RUNNING  # ... for its slot
-    run.stop()
-    assert run.join(PATIENCE)
-    assert job.join(PATIENCE) and job.state == JobState.COMPLETED, job.error
-    assert slots.running == 0
+    teach = start_teaching("teach", model(), images, labels, DATA, one_worker(), config=FAST)
+    assert wait(lambda: waiting.view().queue_position == 2)  # the teach went ahead of it
+    assert teach.view().queue_position == 1 and teach.view().state == JobState.QUEUED
+    path.touch()
+    assert teach.join(PATIENCE) and teach.state == JobState.COMPLETED, teach.error
+    assert waiting.training_started_at is None or teach.training_started_at <= waiting.training_started_at
+    run.stop(), waiting.stop()
 
 
 def test_stop_ends_a_teach_job_without_a_model():
     images, labels = drawings()
-    job = start_teaching("teach", model(), images, labels, DATA, TrainingSlots(1),
+    job = start_teaching("teach", model(), images, labels, DATA, one_worker(),
                          config=AdaptConfig(steps=100_000, batch_size=16))
     assert wait(lambda: job.view().progress > 0), job.view()
     job.stop()
@@ -135,12 +133,12 @@ def test_stop_ends_a_teach_job_without_a_model():
 def test_bad_drawings_are_refused_before_a_worker_starts(labels, message):
     images, _ = drawings()
     with pytest.raises(AdaptError, match=message):
-        start_teaching("teach", model(), images, labels, DATA, TrainingSlots(1), config=FAST)
+        start_teaching("teach", model(), images, labels, DATA, one_worker(), config=FAST)
 
 
 def test_a_failure_in_the_worker_is_reported():
     images, labels = drawings()
-    job = start_teaching("teach", model(), images, labels, unreadable,
-                         TrainingSlots(1), config=FAST)
+    job = start_teaching("teach", model(), images, labels, unreadable, one_worker(),
+                         config=FAST)
     assert job.join(PATIENCE) and job.state == JobState.FAILED
     assert "dataset's files are gone" in job.error and job.snapshot is None

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from mlp import MLP, TrainConfig, build_model
 from webapp.training.job import TrainingJob
 from webapp.training.replay import EpochWeights, ReplayCache, compact, evaluate_epoch, model_at
-from webapp.training.slots import TrainingSlots
+from webapp.training import engine as engines
 from webapp.training.sources import load_training_split
 from webapp.training.start import finish_with_test_score
 
@@ -123,7 +123,7 @@ def test_a_run_keeps_its_epochs_thinned_to_the_budget_and_the_last_is_the_final_
     per_epoch = 2 * model.n_parameters
     x_test, y_test = mnist.x_test[:1000], mnist.y_test[:1000]
     job = TrainingJob("replay", model, config, partial(load_training_split, "mnist", str(mnist_dir)),
-                      slots=TrainingSlots(1), finish=finish_with_test_score(x_test, y_test),
+                      engine=engines.shared(workers=1), finish=finish_with_test_score(x_test, y_test),
                       epoch_weights_budget=3 * per_epoch).start()
     assert job.join(120) and job.state == "completed"
     stored = job.epoch_weights()
@@ -142,7 +142,7 @@ def test_a_continued_run_numbers_its_epochs_after_the_earlier_ones(mnist_dir):
     model = build_model(config, n_out=10)
     model.meta["history"] = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]  # as if trained 3 epochs before
     job = TrainingJob("more", model, config, partial(load_training_split, "mnist", str(mnist_dir)),
-                      slots=TrainingSlots(1)).start()
+                      engine=engines.shared(workers=1)).start()
     assert job.join(120) and job.state == "completed"
     assert list(job.epoch_weights()) == [4, 5]
 
