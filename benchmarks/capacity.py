@@ -74,6 +74,8 @@ Stats = dict[str, Any]
 
 MAX_SESSIONS = 200
 WAIT = 30.0  # seconds any single reply may take before it counts as a timeout
+FIRST_EPOCH_WAIT = 120.0  # past --duration, how long a trainer still waits to see its first epoch finish
+FIRST_EPOCH_GOAL = 30.0  # seconds from Start within which a student should see an epoch (the class goal)
 DRAW_PAGE_LABEL = "Prediction"
 TRAIN_SETTINGS = {"t_hidden": ("string_value", "128"), "t_epochs": ("int_value", 200),
                   "t_use_subset": ("bool_value", True)}
@@ -381,9 +383,11 @@ async def drawer(url: str, until: float, drawings: Sequence[Drawing], rng: rando
 
 
 async def trainer(url: str, until: float, stats: Stats) -> None:
-    """Open Train, set small settings, press Start, answer the run panel's reruns until the deadline."""
+    """Open Train, set small settings, press Start, answer the run panel's reruns until the deadline (and at least
+    until the run's first epoch has finished: the time from Start to that is the trainer's `first_epoch`)."""
     s = Session(url, stats)
     epochs: list[int] = []
+    first: float | None = None
     try:
         await s.open()
         await s.rerun(page_name="train")
@@ -392,10 +396,12 @@ async def trainer(url: str, until: float, stats: Stats) -> None:
         await s.rerun(widgets, page_name="train")
         await s.wait_run()  # the subset box appears once "Train on a subset" is on
         widgets += list(TRAIN_SUBSET.items())
+        pressed = time.perf_counter()
         await s.rerun(widgets + [("start", ("trigger_value", True))], page_name="train")
         await s.wait_run()
         next_due: dict[str, float] = {}
-        while not epochs or time.time() < until:  # until the run is seen training, however long that takes
+        latest = until + FIRST_EPOCH_WAIT
+        while (first is None and time.time() < latest) or time.time() < until:
             now = time.monotonic()
             for fid, interval in list(s.fragments.items()):
                 if now >= next_due.get(fid, 0):
@@ -406,11 +412,15 @@ async def trainer(url: str, until: float, stats: Stats) -> None:
                         m = re.search(r"Epoch (\d+) of (\d+)", text or "")
                         if m:
                             epochs.append(int(m.group(1)))
+                        done = re.search(r"^(\d+) epochs? · last train loss", text or "")
+                        if first is None and (done or (m and int(m.group(1)) >= 2)):
+                            first = time.perf_counter() - pressed
             await asyncio.sleep(0.1)
     except Exception as e:  # noqa: BLE001
         stats["errors"].append(f"trainer {type(e).__name__}: {str(e)[:160]}")
     finally:
         stats["trainer_epochs"].append(max(epochs, default=0))
+        stats["first_epoch"].append(first)
         await s.close()
 
 
@@ -686,10 +696,10 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
             env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")])),
                        CAPACITY_PROFILE_OUT=profile_out)
         proc, url = start_app(env)
-    stats: Stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
+    stats: Stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": [], "first_epoch": []}
     try:
         # Warm-up (not measured): one drawing loads the model and fills the page's caches.
-        warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": []}
+        warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": [], "first_epoch": []}
         asyncio.run(asyncio.wait_for(
             drawer(url, time.time() + 0.1, drawings[:1], random.Random(seed), 0.0, warm), 120))
         if proc is not None:
@@ -743,6 +753,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
         "run_end_p95_s": _round(_quantile(stats["runs"], 0.95)),
         "clears": stats["clears"], "errors": len(errors), "error_kinds": counts, "error_examples": errors[:5],
         "trainer_epochs_seen": stats["trainer_epochs"],
+        **first_epoch_summary(stats["first_epoch"]),
         "load_avg_before_after": [round(load0[0], 2), round(load1[0], 2)],
     }
     if server:
@@ -752,6 +763,19 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
     if prof:
         result["profile"] = prof
     return result
+
+
+def first_epoch_summary(firsts: Sequence[float | None]) -> dict[str, Any]:
+    """Seconds from Start to each trainer's first finished epoch: p50, p95, max, and how many saw one within
+    FIRST_EPOCH_GOAL (a trainer that saw none counts as never)."""
+    seen = sorted(f for f in firsts if f is not None)
+    return {
+        "first_epoch_p50_s": _round(statistics.median(seen) if seen else None),
+        "first_epoch_p95_s": _round(_quantile(seen, 0.95)),
+        "first_epoch_max_s": _round(seen[-1] if seen else None),
+        "first_epoch_within_goal": f"{sum(f <= FIRST_EPOCH_GOAL for f in seen)}/{len(firsts)}",
+        "first_epoch_never": len(firsts) - len(seen),
+    }
 
 
 def _round(x: float | None) -> float | None:

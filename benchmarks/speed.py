@@ -409,15 +409,15 @@ PAGE_RERUN_SECONDS = 1.0
 def ui_overhead(ds: Dataset, epochs: int, rounds: int = 3) -> dict[str, Any]:
     """Epoch seconds of training through the Train page's machinery against the bare Trainer (Adam).
 
-    The page starts a `webapp.training.job.TrainingJob`, which trains in a worker process
-    that reports progress about 20 times an epoch and sends the weights after each
-    epoch, and the page's live panel reruns every PAGE_RERUN_SECONDS: it reads the
+    The page starts a `webapp.training.job.TrainingJob`, which trains on the task engine one
+    epoch per task (the run's state goes out and comes back each epoch, progress comes as
+    events), and the page's live panel reruns every PAGE_RERUN_SECONDS: it reads the
     job's progress, ETA and records and builds both history charts into the
     Vega-Lite JSON that Streamlit sends to the browser. A thread here does the same.
     """
     try:
+        from webapp.training import engine as engines
         from webapp.training.job import TrainingJob
-        from webapp.training.slots import TrainingSlots
         from webapp.training.sources import training_split
         from webapp.views import charts
     except ImportError as e:
@@ -425,7 +425,8 @@ def ui_overhead(ds: Dataset, epochs: int, rounds: int = 3) -> dict[str, Any]:
     bare, paged = [], []
     for _ in range(rounds):  # alternate, so that a busy spell on a shared machine hits both
         bare += [s for s, _, _ in list(numpy_run(numpy_config("adam", epochs + 1), ds))[1:]]
-        job = paged_job(ds, numpy_config("adam", epochs + 1), charts, TrainingJob, TrainingSlots, training_split)
+        job = paged_job(ds, numpy_config("adam", epochs + 1), charts, TrainingJob, engines.shared(workers=1),
+                        training_split)
         if job.state != "completed":
             return {"skipped": f"the training job ended {job.state}: {job.error}"}
         paged += [r.seconds for r in job.records[1:]]
@@ -433,10 +434,10 @@ def ui_overhead(ds: Dataset, epochs: int, rounds: int = 3) -> dict[str, Any]:
     return {"bare_seconds": b, "page_seconds": p, "overhead": p / b - 1}
 
 
-def paged_job(ds: Dataset, config: TrainConfig, charts: ModuleType, TrainingJob: Any, TrainingSlots: Any,
+def paged_job(ds: Dataset, config: TrainConfig, charts: ModuleType, TrainingJob: Any, engine: Any,
               training_split: Any) -> Any:
     """Run one TrainingJob to its end while a thread polls it the way the live panel does."""
-    job = TrainingJob("bench", build_model(config), config, training_split(ds), slots=TrainingSlots(1))
+    job = TrainingJob("bench", build_model(config), config, training_split(ds), engine=engine)
     done = threading.Event()
 
     def poll() -> None:

@@ -1,4 +1,4 @@
-"""Teach the model as the Draw page does: from the click to the taught model, through the training worker.
+"""Teach the model as the Draw page does: from the click to the taught model, through the task engine.
 
     MLP_DATA_DIR=../shared python -m benchmarks.teach_job [--model models/default.npz] [--drawings 20]
         [--repeats 3] [--max-runs 2] [--seed 0] [--writer SEED] [--json]
@@ -27,7 +27,7 @@ import numpy as np
 
 from data import load_dataset
 from mlp import load_model
-from webapp.training.slots import TrainingSlots
+from webapp.training import engine as engines
 from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
 
@@ -37,7 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="models/default.npz", help="model file (.npz)")
     p.add_argument("--drawings", type=int, default=20, help="drawings taught, a multiple of 10 (default 20)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs (default 3)")
-    p.add_argument("--max-runs", type=int, default=2, help="the server's training slots (default 2)")
+    p.add_argument("--max-runs", type=int, default=2, help="the embedded engine's workers (default 2)")
     p.add_argument("--seed", type=int, default=0, help="which test digits are the drawings")
     p.add_argument("--writer", type=int, help="teach this simulated writer's drawings instead of test digits")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runs = []
     for _ in range(args.repeats):
         started = time.perf_counter()
-        job = start_teaching("bench + yours", model, images, labels, replay_source(ds), TrainingSlots(args.max_runs))
+        job = start_teaching("bench + yours", model, images, labels, replay_source(ds),
+                             engines.shared(workers=args.max_runs))
         job.join()
         total = time.perf_counter() - started
         if job.state != "completed":
@@ -91,10 +92,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(result))
         return
     m = result["median_seconds"]
-    print(f"teach job, {args.drawings} drawings, {args.model}, {args.max_runs} training slots "
+    print(f"teach job, {args.drawings} drawings, {args.model}, {args.max_runs} engine workers "
           f"(load average before: {result['load_average_before']})")
     print(f"  median of {args.repeats}: {m['total']:.2f} s click to model = {m['adapt']:.2f} s in mlp.adapt "
-          f"+ {m['rest']:.2f} s worker start, MNIST load, model transfer")
+          f"+ {m['rest']:.2f} s engine start (the first), MNIST load, model transfer")
     last = result["runs"][-1]
     print(f"  last run: held-out drawings {last['holdout']}, MNIST test {last['mnist']}, kept {last['blend']:.0%} "
           f"of what teaching changed (validation digits {last['check']})")

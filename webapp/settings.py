@@ -16,6 +16,7 @@ when the connection comes from one of `trusted_proxies`.
 
 import functools
 import ipaddress
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -95,6 +96,13 @@ class Settings(BaseSettings):
         (), description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed")
     ipv6_prefix: int = Field(56, ge=32, le=128, description="an IPv6 visitor counts as this network (bits) for the "
                                                             "per-address limits: what one customer is usually given")
+
+    @field_validator("engine")
+    @classmethod
+    def _scheduler_address(cls, value: str) -> str:
+        if value and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", value):
+            raise ValueError(f"a Dask scheduler's address, like tcp://10.0.0.5:8786, or empty; got {value!r}")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

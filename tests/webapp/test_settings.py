@@ -27,6 +27,9 @@ def test_defaults_and_the_environment(monkeypatch):
     ("DIGIT_LAB_STORE_QUOTA_MB", "-1", "greater than 0"),
     ("DIGIT_LAB_MAX_MODEL_MB", "lots", "valid number"),
     ("DIGIT_LAB_TRUSTED_PROXIES", "10.0.0.0/8, not-an-address", "does not appear to be an IPv4 or IPv6"),
+    ("DIGIT_LAB_ENGINE", "10.0.0.5:8786", "like tcp://10.0.0.5:8786"),
+    ("DIGIT_LAB_ENGINE", "http://evil.example/x", "a Dask scheduler's address"),
+    ("DIGIT_LAB_WORKER_MEMORY_MB", "-5", "greater than or equal to 0"),
 ])
 def test_a_bad_value_stops_the_server_naming_the_setting(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)

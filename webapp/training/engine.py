@@ -5,8 +5,8 @@
     future = engine.submit(tasks.train_slice, ..., key="train_slice-<run>-3", priority=-3)
 
 Why Dask distributed: embedded (webapp/training/embedded.py: its scheduler and workers, started by the
-server as child processes) it needs no server beside the app (README's two commands
-still run everything), and the same client takes a scheduler's address to use workers on other
+server as child processes) it needs no server beside the app (the two set-up
+commands still run everything), and the same client takes a scheduler's address to use workers on other
 machines (`dask scheduler`, `dask worker`: deploy/). Its scheduler runs the waiting task of highest
 `priority` first, which is all fairness needs: a run is a chain of one-epoch tasks
 (webapp/training/tasks.py), each submitted with priority minus the epochs the run has done, so a

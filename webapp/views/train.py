@@ -15,7 +15,7 @@ from webapp.session import keys, registry, resources
 from webapp.session.budget import BudgetError
 from webapp.training import status as run_status
 from webapp.training.job import JobView, TrainingJob
-from webapp.training.memory import state_bytes
+from webapp.training.memory import state_bytes, worker_bytes
 from webapp.training.replay import EPOCH_WEIGHTS_BUDGET
 from webapp.training.start import continue_config, start_job
 from webapp.training.status import plural
@@ -121,16 +121,23 @@ def run_cost(config: TrainConfig, n_classes: int) -> int:
 
 
 def with_memory_problem(problems: dict[str, str], config: TrainConfig) -> dict[str, str]:
-    """`problems`, and one more (on the batch size) if a run of `config` could never fit in what one browser may
-    hold of the server's memory: Start would only be refused."""
+    """`problems`, and one more if a run of `config` could never fit: in what one browser may hold of the server's
+    memory (on the hidden layers), or in an embedded training worker's memory (on the batch size). Start would
+    only be refused, or the run fail at its first epoch."""
     if problems:
         return problems
-    cost, limit = run_cost(config, 10), settings.current().bytes("client_memory_mb")
-    if cost <= limit:
-        return problems
-    return {"batch_size": f"a run of these settings would take {cost / 2**20:,.0f} MB of the server's memory (the "
-                          f"network, its training process and batches of {config.batch_size}), more than the "
-                          f"{limit / 2**20:,.0f} MB one browser may use: use smaller batches or a smaller network"}
+    s = settings.current()
+    cost, limit = run_cost(config, 10), s.bytes("client_memory_mb")
+    if cost > limit:
+        return {"hidden": f"a run of these settings would take {cost / 2**20:,.0f} MB of the server's memory (the "
+                          f"network, its copies and its training state), more than the {limit / 2**20:,.0f} MB one "
+                          "browser may use: use a smaller network"}
+    need, worker = worker_bytes([784, *config.hidden, 10], config.dtype, config.batch_size), s.bytes("worker_memory_mb")
+    if not s.engine and worker and need > worker:
+        return {"batch_size": f"training these settings would take about {need / 2**20:,.0f} MB in a training "
+                              f"worker (the network and batches of {config.batch_size}), more than the "
+                              f"{worker / 2**20:,.0f} MB a worker has here: use smaller batches or a smaller network"}
+    return problems
 
 
 def start(config: TrainConfig, ds: Dataset) -> bool:

@@ -11,8 +11,8 @@ from webapp.session.downloads import Downloads
 from webapp.session.once import Once
 from webapp.session.results import ModelResults
 from webapp.session.turns import Turns
-from webapp.training.replay import ReplayCache
 from webapp.training.engine import Engine
+from webapp.training.replay import ReplayCache
 
 ROOT = Path(__file__).resolve().parents[3]
 # What holds state sessions share, and the locks that guard such state.

@@ -21,6 +21,7 @@ from webapp.training.protocol import JobState
 from webapp.training.status import controls, status
 from webapp.training.tasks import WORKER_NICENESS, taught_state, trained_state
 
+
 def blobs(n=4000, seed=0, scale=1.0):
     """Three Gaussian blobs in 20 dimensions; the worker process calls this to get its data."""
     rng = np.random.default_rng(seed)

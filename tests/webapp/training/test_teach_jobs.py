@@ -8,7 +8,7 @@ import pytest
 from test_jobs import _stop_leftover_runs, gate, job, one_worker  # noqa: F401 - the fixture stops test runs
 
 from harness import PATIENCE
-from mlp import MLP, TrainConfig, build_model
+from mlp import MLP, TrainConfig
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
 from webapp.training.protocol import JobState, Task
 from webapp.training.start import start_teaching

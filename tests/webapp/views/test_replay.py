@@ -8,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mlp import MLP, TrainConfig, build_model
+from webapp.training import engine as engines
 from webapp.training.job import TrainingJob
 from webapp.training.replay import EpochWeights, ReplayCache, compact, evaluate_epoch, model_at
-from webapp.training import engine as engines
 from webapp.training.sources import load_training_split
 from webapp.training.start import finish_with_test_score
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from harness.apptest import metrics, open_app, plain, wait_for
+from harness.apptest import clear_caches, metrics, open_app, plain, wait_for
 
 
 def warnings(at):
@@ -40,14 +40,28 @@ def test_invalid_settings_are_explained_and_block_start(mnist, key, kind, value,
     assert at.button(key="start").disabled
 
 
-def test_settings_whose_run_could_never_fit_a_browsers_memory_share_are_explained(mnist):
+def test_settings_whose_run_could_never_fit_a_training_worker_are_explained(mnist, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_WORKER_MEMORY_MB", "1024")
+    clear_caches()
     at = open_app("train")
     at.text_input(key="t_hidden").input("2048, 2048").run()  # 22 MB of weights: within the limit per model
-    at.number_input(key="t_batch").set_value(8192).run()  # but its batches' activations would not fit
-    assert any("more than the 512 MB one browser may use: use smaller batches" in plain(e.value)
+    at.number_input(key="t_batch").set_value(8192).run()  # but its batches' activations would not fit a worker
+    assert any("more than the 1,024 MB a worker has here: use smaller batches" in plain(e.value)
                for e in at.sidebar.error), [e.value for e in at.sidebar.error]
     assert at.button(key="start").disabled
     at.number_input(key="t_batch").set_value(128).run()
+    assert not at.sidebar.error and not at.button(key="start").disabled
+
+
+def test_settings_whose_run_could_never_fit_a_browsers_memory_share_are_explained(mnist, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CLIENT_MEMORY_MB", "64")
+    clear_caches()
+    at = open_app("train")
+    at.text_input(key="t_hidden").input("2048, 2048").run()  # 22 MB of weights, a few copies: over 64 MB
+    assert any("more than the 64 MB one browser may use: use a smaller network" in plain(e.value)
+               for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    assert at.button(key="start").disabled
+    at.text_input(key="t_hidden").input("256").run()
     assert not at.sidebar.error and not at.button(key="start").disabled
 
 
