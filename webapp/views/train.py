@@ -180,8 +180,9 @@ def run_panel(config: TrainConfig, ds: Dataset, can_start: bool) -> None:
         job.stop()
         job.join(timeout=1.5)
         st.rerun()
-    row.caption(f"This server trains at most {plural(settings.current().max_runs, 'network')} at a time; "
-                "other runs wait in line.")
+    s = settings.current()
+    workers = "its training workers" if s.engine else plural(s.max_runs, "training worker")
+    row.caption(f"Everyone's runs take turns on {workers}, an epoch at a time: the run with fewest epochs goes next.")
     notice = st.session_state.pop(keys.TRAIN_NOTICE, None)
     if notice:
         st.error(notice, icon=":material/memory:")
