@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
-from mlp import TrainConfig, model_to_bytes
+from mlp import TrainConfig, load_model, model_to_bytes
 from webapp.training.engine import EngineError
 from webapp.training.protocol import JobState, Task
 from webapp.training.tasks import Sliced, Taught, teach, train_slice
@@ -119,11 +119,9 @@ def _teach(job: TrainingJob, run_id: str) -> JobState:
     if result.outcome is JobState.COMPLETED:
         job.update(batch_progress=(1, 1))
     job.update(error=result.error)
-    if result.weights is not None:
-        job.model.set_weights(result.weights)
-    if result.meta is not None:  # a taught model: its name, scores and what teaching did
-        job.model.meta = result.meta
-        job.update(snapshot=copy.deepcopy(job.model))
+    if result.model is not None:  # the taught model: its name, scores, what teaching did, any memory
+        taught = load_model(result.model)
+        job.update(model=taught, snapshot=copy.deepcopy(taught))
     return result.outcome
 
 

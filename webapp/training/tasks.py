@@ -49,12 +49,12 @@ class Sliced(NamedTuple):
 
 
 class Taught(NamedTuple):
-    """What a teach did: how it ended, why if it failed, the taught weights and the model's metadata."""
+    """What a teach did: how it ended, why if it failed, and the taught model as a model file's bytes (its
+    weights, its metadata with what teaching did, and its memory of the drawings if it keeps one)."""
 
     outcome: JobState
     error: str | None
-    weights: list[NDArray[Any]] | None
-    meta: dict[str, Any] | None
+    model: bytes | None
 
 
 _local = threading.local()
@@ -220,10 +220,12 @@ def teach(data: Loader, run: str, tag: str, model_bytes: bytes, lesson: Teach) -
         result = adapt(model, lesson.images, lesson.labels, replay=replay, check=check, test=test,
                        config=lesson.adapt, seed=lesson.seed, progress=progress, stop=_Stop(run))
     except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
-        return Taught(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None, None)
+        return Taught(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None)
     except Exception as e:  # noqa: BLE001 - reported to the page, never lost
-        return Taught(JobState.FAILED, traceback.format_exception_only(type(e), e)[-1].strip(), None, None)
+        return Taught(JobState.FAILED, traceback.format_exception_only(type(e), e)[-1].strip(), None)
     state = taught_state(result.outcome)
     if result.model is None:  # stopped: nothing was taught
-        return Taught(state, None, None, None)
-    return Taught(state, None, result.model.get_weights(), result.model.meta)
+        return Taught(state, None, None)
+    from mlp import model_to_bytes
+
+    return Taught(state, None, model_to_bytes(result.model))

@@ -142,3 +142,12 @@ def test_a_failure_in_the_worker_is_reported():
                          config=FAST)
     assert job.join(PATIENCE) and job.state == JobState.FAILED
     assert "dataset's files are gone" in job.error and job.snapshot is None
+
+
+def test_a_taught_models_memory_of_the_drawings_comes_back_from_the_engine():
+    images, labels = drawings()
+    config = AdaptConfig(steps=12, probe_steps=4, batch_size=16, memory=True)
+    job = start_teaching("teach", model(), images, labels, DATA, one_worker(), config=config)
+    assert job.join(PATIENCE) and job.state == JobState.COMPLETED, job.error
+    taught = job.snapshot
+    assert taught.memory is not None and taught.memory.describe()["count"] == 180  # 20 drawings, 8 copies of each
