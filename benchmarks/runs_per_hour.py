@@ -47,7 +47,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def measure(engine: engines.Engine, runs: int, epochs: int, samples: int) -> dict[str, Any]:
     """Start `runs` runs on `engine` at once and wait for all; the figures."""
     ds = load_dataset("mnist")
-    engine.client().wait_for_workers(1, timeout=120)  # started, so its start-up is not timed
+    engine.client().wait_for_workers(1 if engine.address else engine.workers, timeout=120)  # start-up not timed
     threads = engine.threads()
     load = os.getloadavg()[0]
     started = time.perf_counter()

@@ -323,8 +323,8 @@ def test_pause_works_for_a_run_that_waits_for_its_turn(server, chromium, shoot):
         b = second.new_page()
         b.set_default_timeout(PATIENCE * 1000)
         start_long_run(b, url)
+        b.get_by_text(re.compile(r"^(Waiting for a turn|Epoch 1 of 200)")).wait_for()  # the run panel after Start
         pause = b.get_by_role("button", name="Pause", exact=True)
-        pause.wait_for()
         assert pause.is_enabled()
         pause.click()
         b.get_by_role("button", name="Resume", exact=True).wait_for()
