@@ -181,6 +181,7 @@ class Watcher(threading.Thread):
     def __init__(self, stack) -> None:  # noqa: ANN001
         super().__init__(daemon=True)
         self.stack, self.seen, self.killed = stack, dict[str, set[str]](), list[str]()
+        self.lost: set[str] = set()  # the slices the killed worker was running
         self.kill_next, self.done = False, threading.Event()
 
     def __enter__(self) -> Watcher:
@@ -197,16 +198,18 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.02):
-            info = self.client.scheduler_info(n_workers=-1)["workers"]
-            for addr, keys in self.client.processing().items():
+            processing = self.client.processing()
+            names = {addr: w["name"] for addr, w in self.client.scheduler_info(n_workers=-1)["workers"].items()}
+            for addr, keys in processing.items():
                 slices = {str(k) for k in keys if str(k).startswith("train_slice-")}
-                if not slices:
+                if not slices or addr not in names:  # (a worker gone between the two questions)
                     continue
-                name = info.get(addr, {}).get("name", addr)
+                name = names[addr]
                 self.seen.setdefault(name, set()).update(slices)
                 if self.kill_next and not self.killed:
                     self.stack.kill(name)
                     self.killed.append(name)
+                    self.lost = slices
 
 
 def children(pid: int) -> list[int]:
@@ -226,8 +229,6 @@ def replica_of(visitor: Visitor) -> str:
 def test_every_part_is_up(stack):
     assert stack.backends() == {"replica-1": "UP", "replica-2": "UP"}
     assert stack.engine_workers() == 2
-    for name in ("replica-1", "replica-2"):  # no engine embedded in a replica: it trains nothing itself
-        assert children(stack.parts[name].proc.pid) == [], f"{name} started processes of its own"
 
 
 def test_a_run_trains_on_the_workers_and_its_share_opens_on_the_other_replica(stack):
@@ -262,6 +263,8 @@ def test_a_run_trains_on_the_workers_and_its_share_opens_on_the_other_replica(st
         run(main())
     assert watcher.seen, "no training slice was seen on the engine's workers"
     assert set(watcher.seen) <= {"worker-1", "worker-2"}
+    for name in ("replica-1", "replica-2"):  # no engine embedded in a replica: it trained nothing itself
+        assert children(stack.parts[name].proc.pid) == [], f"{name} started processes of its own"
     assert shared["name"] in shared["page"], shared["page"][-2000:]
     assert "not available" not in shared["page"]
     # The replica saw the visitor's address as the balancer forwarded it, and the per-address limits count it.
@@ -292,6 +295,8 @@ def test_a_worker_killed_while_it_trains_loses_nothing(stack):
     with watcher:
         outcome = run(main())
     assert watcher.killed, "no worker was seen training"
+    (other,) = set(watcher.seen) - set(watcher.killed)
+    assert watcher.lost & watcher.seen[other], "the slice under way was not run again on the other worker"
     assert outcome == "Finished 10 epochs"
     assert stack.engine_workers() == 1
 
