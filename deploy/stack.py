@@ -66,7 +66,9 @@ class Part:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
-    port: int | None = None
+    port: int | None
+    argv: list[str]
+    env: dict[str, str]
 
     def alive(self) -> bool:
         """True while the process runs."""
@@ -187,7 +189,7 @@ class Stack:
         with open(log, "ab") as out:  # the child keeps its own descriptor
             proc = subprocess.Popen(list(argv), cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
-        part = self.parts[name] = Part(name, proc, log, port)
+        part = self.parts[name] = Part(name, proc, log, port, list(argv), dict(env))
         return part
 
     def _start_postgres(self) -> str:
@@ -244,10 +246,14 @@ class Stack:
 
     def engine_workers(self) -> int:
         """How many workers the scheduler has now."""
+        return len(self.engine_worker_names())
+
+    def engine_worker_names(self) -> list[str]:
+        """The names of the workers the scheduler has now (worker-1, ...)."""
         from distributed import Client
 
         with Client(self.scheduler, timeout=5, set_as_default=False) as client:
-            return len(client.scheduler_info(n_workers=-1)["workers"])
+            return sorted(str(w["name"]) for w in client.scheduler_info(n_workers=-1)["workers"].values())
 
     def _start_replicas(self) -> None:
         env = self._env(DIGIT_LAB_ENGINE=self.scheduler, DIGIT_LAB_TRUSTED_PROXIES=HOST,
@@ -303,6 +309,25 @@ class Stack:
         except ProcessLookupError:
             pass
         part.proc.wait(STOP_SECONDS)
+
+    def restart(self, name: str) -> None:
+        """Start a part again as it was first started (SIGKILL first if it runs), and wait until it is ready.
+
+        What a supervisor (systemd's Restart=) does on real hosts. Dask workers exit when they lose their
+        scheduler: after the scheduler, restart them too (docs/deploy.md).
+        """
+        old = self.parts[name]
+        if old.alive():
+            self.kill(name)
+        part = self._spawn(name, old.argv, old.env, old.port)
+        if name == "scheduler":
+            wait_until(lambda: _listening(self.parts["scheduler"].port or 0), self.timeout, "scheduler listening", part)
+        elif name.startswith("worker-"):
+            wait_until(lambda: name in self.engine_worker_names(), self.timeout, f"{name} at the scheduler", part)
+        elif name.startswith("replica-"):
+            url = self.replica_urls[int(name.split("-")[1]) - 1]
+            wait_until(functools.partial(_healthy, url), self.timeout, "health check answered", part)
+            wait_until(lambda: self.backends().get(name) == "UP", self.timeout, f"{name} up behind the balancer")
 
     def describe(self) -> str:
         """What runs where, for a person."""

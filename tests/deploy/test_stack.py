@@ -7,6 +7,7 @@ browser keeps them and a source address of their own), through the balancer or s
   no replica has a process of its own training) and its epochs reach the page; its model, shared, is
   stored with the visitor's address as the balancer forwarded it, and its link opens on the other replica;
 * SIGKILL to the worker training a run loses nothing: the run still finishes every epoch;
+* the scheduler killed and started again (and its workers, which exit without it): the replicas train again;
 * SIGKILL to a replica loses no shared model: its link still opens through the balancer, and a visitor of
   the killed replica, reconnecting with the same cookie, lands on the other one and trains again.
 
@@ -299,6 +300,28 @@ def test_a_worker_killed_while_it_trains_loses_nothing(stack):
     assert watcher.lost & watcher.seen[other], "the slice under way was not run again on the other worker"
     assert outcome == "Finished 10 epochs"
     assert stack.engine_workers() == 1
+
+
+def test_after_the_scheduler_and_its_workers_restart_the_replicas_train_again(stack):
+    stack.kill("scheduler")
+    time.sleep(7)  # away longer than a Dask client waits to reconnect (5 s): the replicas' clients close
+    stack.restart("scheduler")  # at its address: the replicas' settings name it
+    for name in ("worker-1", "worker-2"):  # workers exit when they lose their scheduler (and one was killed)
+        stack.restart(name)
+    assert stack.engine_worker_names() == ["worker-1", "worker-2"]
+
+    async def main():
+        visitor = Visitor(stack.url)
+        await visitor.open()
+        try:
+            await visitor.load()
+            await visitor.train(epochs=2)
+            await visitor.follow()
+            return visitor.outcome
+        finally:
+            await visitor.close()
+
+    assert run(main()) == "Finished 2 epochs"
 
 
 def test_a_replica_killed_loses_no_share_and_its_visitors_train_on_the_other(stack):
