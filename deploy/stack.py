@@ -412,6 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"the stack did not start: {e}", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C or SIGTERM (a terminal's, or `timeout` signalling its whole group) must not cut
+        # the stopping short and leave parts running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
 
 
