@@ -1,6 +1,7 @@
 """The stack of deploy/ on 127.0.0.1: two app replicas behind HAProxy, a Dask scheduler with two workers, PostgreSQL.
 
-Visitors speak Streamlit's own websocket protocol (benchmarks.capacity.Session, with cookies kept as a
+First the command of docs/deploy.md, as a person runs it: it starts, and SIGTERM stops every part. Then
+visitors speak Streamlit's own websocket protocol (benchmarks.capacity.Session, with cookies kept as a
 browser keeps them and a source address of their own), through the balancer or straight to a replica:
 
 * a run started through the balancer trains on the engine's workers (its slices are seen on them, and
@@ -22,15 +23,21 @@ import asyncio
 import http.client
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from benchmarks.capacity import Session
 from needs import missing
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]
 
@@ -166,14 +173,20 @@ def run(coroutine, timeout: float = 600):  # noqa: ANN001, ANN201
     return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
-@pytest.fixture(scope="module")
-def stack(mnist_dir):
+def needs_haproxy_and_postgres() -> None:
     if not shutil.which("haproxy") and not Path("/usr/sbin/haproxy").exists():
         missing("HAProxy is not installed (apt-get install haproxy; .ci/run installs it)")
-    from deploy.stack import Stack, postgres_binaries
+    from deploy.stack import postgres_binaries
 
     if postgres_binaries() is None:
         missing("PostgreSQL's server is not installed (apt-get install postgresql; .ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def stack(mnist_dir):
+    needs_haproxy_and_postgres()
+    from deploy.stack import Stack
+
     began = time.monotonic()
     with Stack(replicas=2, workers=2, port=0, data_dir=str(mnist_dir.parent)) as started:
         print(f"\nthe stack started in {time.monotonic() - began:.1f} s")
@@ -231,6 +244,38 @@ def children(pid: int) -> list[int]:
 
 def replica_of(visitor: Visitor) -> str:
     return visitor.cookies["DIGIT_LAB_REPLICA"]
+
+
+def test_the_command_starts_the_stack_and_sigterm_stops_it(mnist_dir, tmp_path):
+    """docs/deploy.md's command, as a person runs it (first in the module: no other stack runs meanwhile)."""
+    needs_haproxy_and_postgres()
+    output = tmp_path / "stack.out"
+    with open(output, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "deploy.stack", "--replicas", "1", "--workers", "1", "--port",
+                                 "0", "--data-dir", str(mnist_dir.parent)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while "started in" not in output.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        printed = output.read_text()
+        assert "started in" in printed, printed
+        url = re.search(r"Digit Lab at (http://127\.0\.0\.1:\d+)", printed).group(1)
+        replica = re.search(r"replica-1: (http://\S+)", printed).group(1)
+        logs = Path(re.search(r"logs: (\S+)", printed).group(1))
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0, output.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "stopping" in output.read_text()
+    assert not logs.exists()
+    for gone in (url, replica):  # every part stopped, not just the launcher
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{gone}/_stcore/health", timeout=5)
 
 
 def test_every_part_is_up(stack):
@@ -376,6 +421,6 @@ def test_a_replica_killed_loses_no_share_and_its_visitors_train_on_the_other(sta
 
 
 def test_ci_installs_haproxy():
-    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r'packages="[^"]*\bhaproxy\b', ci), "CI must install haproxy for this module"
 
