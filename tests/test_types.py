@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("mlp", "cli", "data", "drawn", "webapp", "harness", "benchmarks", "app_pages", "app.py")
+PRODUCT = ("mlp", "cli", "data", "drawn", "webapp", "harness", "deploy", "benchmarks", "app_pages", "app.py")
 
 
 def _public_functions(tree: ast.Module):

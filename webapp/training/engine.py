@@ -117,6 +117,11 @@ class Engine:
     def client(self) -> Any:
         """The distributed.Client, connecting (or starting the embedded cluster) on first use."""
         with self._lock:
+            if self._client is not None and self.address is not None and self._client.status in ("closing", "closed"):
+                # A scheduler at an address went away for longer than the client waits to reconnect (5 s), and
+                # the client closed itself: connect again, so a restarted scheduler is used without restarting
+                # this server (deploy/, docs/deploy.md). Runs under way then had failed with a message.
+                self._client = None
             if self._client is None:
                 self._client = self._connect()
             return self._client

@@ -149,7 +149,11 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
             except TimeoutError:
                 pass
             except CancelledError:
-                return None
+                if stop_sent or job.stop_signal.is_set():
+                    return None
+                # Not ours (we cancel only on Stop): the client closed, its scheduler gone (deploy/).
+                raise EngineError("the training engine went away before this run's next epoch was done; "
+                                  "try again in a moment") from None
             except Exception as e:  # noqa: BLE001 - the task's own error, or the engine's (a worker lost twice)
                 raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
             if job.stop_signal.is_set() and not stop_sent:
