@@ -19,7 +19,9 @@ browsers sharing its cores.
   A widget drawn inside a fragment reruns that fragment, as in the browser.
 * A training session opens Train, sets 128 hidden units, 200 epochs and a 20,000-image subset
   through widget states, presses Start and answers the run panel's auto-reruns (the fragment's
-  `run_every`) until the end.
+  `run_every`) until the end. Per trainer: the time from Start to the page showing its first
+  finished epoch (`first_epoch_*`: p50, p95, max, and how many within 30 s, the class goal), and the
+  epochs it had seen when --duration ran out (`epochs_per_minute`: all trainers' together).
 
 Latency is from sending a stroke to receiving its Prediction (the reading a person sees); the
 end of the script run is reported too. Errors: timeouts, wrong or missing readings, exceptions
@@ -31,7 +33,8 @@ with its stroke-to-reading times measured in the page (benchmarks.browser_latenc
 runs on this machine too and takes CPU from the server, which a visitor's own browser would not.
 --run-cost N replaces the load by one session: the server's CPU per stroke run and per Clear.
 Every session does at least one round (a drawing read and cleared; a trainer sees its run's first
-epoch under way), however busy the machine: a short run still measures every session.
+epoch finish, or gives up 120 s past --duration), however busy the machine: a short run still
+measures every session.
 Bounded: at most 200 sessions, every wait has a timeout, the run ends at --duration or after that
 first round (plus at most 30 s for readings under way), loopback only.
 """
@@ -388,6 +391,7 @@ async def trainer(url: str, until: float, stats: Stats) -> None:
     s = Session(url, stats)
     epochs: list[int] = []
     first: float | None = None
+    at_deadline: int | None = None  # the epochs it had seen when --duration ran out
     try:
         await s.open()
         await s.rerun(page_name="train")
@@ -402,6 +406,8 @@ async def trainer(url: str, until: float, stats: Stats) -> None:
         next_due: dict[str, float] = {}
         latest = until + FIRST_EPOCH_WAIT
         while (first is None and time.time() < latest) or time.time() < until:
+            if at_deadline is None and time.time() >= until:
+                at_deadline = max(epochs, default=0)
             now = time.monotonic()
             for fid, interval in list(s.fragments.items()):
                 if now >= next_due.get(fid, 0):
@@ -421,6 +427,7 @@ async def trainer(url: str, until: float, stats: Stats) -> None:
     finally:
         stats["trainer_epochs"].append(max(epochs, default=0))
         stats["first_epoch"].append(first)
+        stats["epochs_at_deadline"].append(max(epochs, default=0) if at_deadline is None else at_deadline)
         await s.close()
 
 
@@ -696,10 +703,12 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
             env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")])),
                        CAPACITY_PROFILE_OUT=profile_out)
         proc, url = start_app(env)
-    stats: Stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": [], "first_epoch": []}
+    stats: Stats = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": [], "first_epoch": [],
+                    "epochs_at_deadline": []}
     try:
         # Warm-up (not measured): one drawing loads the model and fills the page's caches.
-        warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": [], "first_epoch": []}
+        warm = {"latencies": [], "runs": [], "errors": [], "clears": 0, "trainer_epochs": [], "first_epoch": [],
+                    "epochs_at_deadline": []}
         asyncio.run(asyncio.wait_for(
             drawer(url, time.time() + 0.1, drawings[:1], random.Random(seed), 0.0, warm), 120))
         if proc is not None:
@@ -715,7 +724,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
             rng = random.Random(seed)
             tasks = [trainer(url, until, stats) for _ in range(trainers)]
             tasks += [drawer(url, until, drawings, random.Random(rng.random()), think, stats) for _ in range(sessions)]
-            await asyncio.wait_for(asyncio.gather(*tasks), duration + 2 * WAIT + 30)
+            await asyncio.wait_for(asyncio.gather(*tasks), duration + FIRST_EPOCH_WAIT * bool(trainers) + 2 * WAIT + 30)
 
         user = BrowserUser(url, time.time() + duration) if browser else None
         if user is not None:
@@ -754,6 +763,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
         "clears": stats["clears"], "errors": len(errors), "error_kinds": counts, "error_examples": errors[:5],
         "trainer_epochs_seen": stats["trainer_epochs"],
         **first_epoch_summary(stats["first_epoch"]),
+        "epochs_per_minute": round(sum(stats["epochs_at_deadline"]) * 60 / duration, 1) if trainers else None,
         "load_avg_before_after": [round(load0[0], 2), round(load1[0], 2)],
     }
     if server:

@@ -182,6 +182,12 @@ class Engine:
 
         return Event(f"stop-{run}", client=self.client())
 
+    def pause_flag(self, run: str) -> Any:
+        """The distributed.Event a slice of `run` looks at after each epoch: set, it ends there (a pause)."""
+        from distributed import Event
+
+        return Event(f"pause-{run}", client=self.client())
+
     def close(self) -> None:
         """Disconnect, and stop the embedded cluster's workers."""
         with self._lock:

@@ -6,10 +6,11 @@ other sessions were active). A thread in the server (`run`, the job's relay thre
 tasks one after another and relays what comes back into the state a page polls (records, progress,
 place in line, outcome).
 
-A training run is a chain of one-epoch slices (webapp/training/tasks.py's train_slice): each starts
-from the state the one before returned, with priority minus the epochs done, so the engine gives the
-next turn to the run that has had fewest. Pause takes effect between slices (after the epoch under
-way) and submits nothing until Resume: a paused run holds no worker. Stop sets the run's stop Event
+A training run is a chain of slices (webapp/training/tasks.py's train_slice): one epoch first, then as
+many epochs as take about a second; each starts from the state the one before returned, with priority
+minus the epochs done, so the engine gives the next turn to the run that has had fewest. Pause ends
+the slice under way after its epoch (the run's pause Event) and submits nothing until Resume: a paused
+run holds no worker. Stop sets the run's stop Event
 (the slice under way ends after its batch) or cancels a slice still waiting. A teach is one task.
 """
 
@@ -18,11 +19,11 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
-from mlp import TrainConfig, load_model, model_to_bytes
+from mlp import EpochRecord, TrainConfig, load_model, model_to_bytes
 from webapp.training.engine import EngineError
 from webapp.training.protocol import JobState, Task
 from webapp.training.tasks import Sliced, Taught, teach, train_slice
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["run"]
 
 POLL_SECONDS = 0.1  # how often the relay looks at Stop and Pause while a task is out
+SLICE_SECONDS = 1.0  # after its first epoch, a run's slices are as many epochs as take about this long
+MAX_SLICE_EPOCHS = 10
 TEACH_PRIORITY = 1_000_000  # a teach is a click's wait: it goes before every run's next epoch
 
 
@@ -52,6 +55,7 @@ def run(job: TrainingJob) -> None:
         job.update(state_bytes=None)
         try:
             job.engine.stop_flag(run_id).clear()  # (the scheduler forgets a cleared Event)
+            job.engine.pause_flag(run_id).clear()
         except Exception:  # noqa: BLE001 - an engine gone away forgets it too
             pass
     if job.records and job.finish is not None:
@@ -77,10 +81,10 @@ def _train(job: TrainingJob, run_id: str) -> JobState:
     while True:
         if job.stop_signal.is_set():
             return JobState.STOPPED
-        if job.pause_signal.is_set() and job.records and not _paused(job):
+        if job.pause_signal.is_set() and job.records and not _paused(job, run_id):
             return JobState.STOPPED
-        result = _task(job, run_id, f"train_slice-{run_id}-{slices}", train_slice, start, config_once, 1,
-                       priority=-len(job.records))
+        result = _task(job, run_id, f"train_slice-{run_id}-{slices}", train_slice, start, config_once,
+                       slice_epochs(job.records), priority=-len(job.records))
         slices += 1
         if result is None:
             return JobState.STOPPED
@@ -98,7 +102,17 @@ def _train(job: TrainingJob, run_id: str) -> JobState:
         job.update(state_bytes=len(start))
 
 
-def _paused(job: TrainingJob) -> bool:
+def slice_epochs(records: Sequence[EpochRecord]) -> int:
+    """How many epochs the run's next slice trains: one at first (everyone sees an epoch soon), then as many as
+    take about SLICE_SECONDS of a worker (short epochs would otherwise spend much of their time moving the run)."""
+    if not records:
+        return 1
+    last = records[-1]
+    seconds = last.seconds + (last.val_seconds or 0.0)
+    return max(1, min(MAX_SLICE_EPOCHS, int(SLICE_SECONDS / max(seconds, 1e-3))))
+
+
+def _paused(job: TrainingJob, run_id: str) -> bool:
     """Hold between slices until Resume (True) or Stop (False); the run holds no worker meanwhile."""
     job.update(paused_at=time.time(), state=JobState.PAUSED)
     while job.pause_signal.is_set():
@@ -106,6 +120,7 @@ def _paused(job: TrainingJob) -> bool:
             return False
         time.sleep(POLL_SECONDS)
     job.resumed()
+    job.engine.pause_flag(run_id).clear()
     return True
 
 
@@ -140,7 +155,7 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
         engine.line.leave(job)
         engine.listen(key, None)
         raise
-    stop_sent = False
+    stop_sent = pause_sent = False
     try:
         while True:
             try:
@@ -156,6 +171,10 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
                                   "try again in a moment") from None
             except Exception as e:  # noqa: BLE001 - the task's own error, or the engine's (a worker lost twice)
                 raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
+            if job.pause_signal.is_set() != pause_sent:  # the slice ends after the epoch under way
+                pause_sent = not pause_sent
+                flag = engine.pause_flag(run_id)
+                flag.set() if pause_sent else flag.clear()
             if job.stop_signal.is_set() and not stop_sent:
                 engine.stop_flag(run_id).set()  # under way: it ends after its batch
                 stop_sent = True

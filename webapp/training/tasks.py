@@ -96,13 +96,14 @@ def _data(loader: Loader) -> Any:
     return data
 
 
-class _Stop:
-    """Event-like for the Trainer: is the run's stop Event set? Asked of the scheduler at most every 0.25 s."""
+class _Flag:
+    """Event-like for the Trainer: is the run's Event set (`stop-<run>`, `pause-<run>`)? Asked of the scheduler at
+    most every 0.25 s."""
 
-    def __init__(self, run: str) -> None:
+    def __init__(self, name: str) -> None:
         from distributed import Event
 
-        self.event = Event(f"stop-{run}")
+        self.event = Event(name)
         self._asked, self._set = 0.0, False
 
     def is_set(self) -> bool:
@@ -170,7 +171,8 @@ def taught_state(outcome: AdaptOutcome) -> JobState:
 
 def train_slice(data: Loader, run: str, tag: str, start: bytes, config: TrainConfig | None,
                 epochs: int = 1) -> Sliced:
-    """Train run `run` at most `epochs` more epochs on the data `data` loads; progress events carry `tag`.
+    """Train run `run` at most `epochs` more epochs on the data `data` loads; progress events carry `tag`. It ends
+    early, after an epoch, once the run's pause Event is set.
 
     start: with `config`, the model file to start the run from (its first slice); without, mlp.resume's
     bytes of the run so far. Bytes the server made, but checked all the same as they are read.
@@ -192,10 +194,13 @@ def train_slice(data: Loader, run: str, tag: str, start: bytes, config: TrainCon
         trainer = Trainer(model, state.config, x, y, progress=progress, state=state)
     records: list[dict[str, Any]] = []
     weights: list[list[Any]] = []
+    pause = _Flag(f"pause-{run}")
     try:
-        for record in trainer.run(_Stop(run), epochs=epochs):
+        for record in trainer.run(_Flag(f"stop-{run}"), epochs=epochs):
             records.append(record.to_dict())
             weights.append(model.get_weights())
+            if pause.is_set():  # a pause takes effect after the epoch under way, not the slice's last
+                break
     except DivergedError as e:
         return Sliced(records, weights, None, JobState.DIVERGED, str(e), model.get_weights(),
                       time.perf_counter() - began)
@@ -218,7 +223,7 @@ def teach(data: Loader, run: str, tag: str, model_bytes: bytes, lesson: Teach) -
     try:
         replay, check = replay_and_check(model, *train)
         result = adapt(model, lesson.images, lesson.labels, replay=replay, check=check, test=test,
-                       config=lesson.adapt, seed=lesson.seed, progress=progress, stop=_Stop(run))
+                       config=lesson.adapt, seed=lesson.seed, progress=progress, stop=_Flag(f"stop-{run}"))
     except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
         return Taught(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None)
     except Exception as e:  # noqa: BLE001 - reported to the page, never lost

@@ -539,3 +539,26 @@ def test_a_worker_killed_under_a_run_loses_nothing(tmp_path):
     for a, b in zip(local.get_weights(), j.model.get_weights(), strict=True):
         assert np.array_equal(a, b)
     wait(lambda: len(engine.client().nthreads()) == 2)  # the nanny started a new worker
+
+
+def test_a_runs_first_slice_is_one_epoch_and_later_ones_about_a_second():
+    from mlp import EpochRecord
+    from webapp.training.relay import MAX_SLICE_EPOCHS, slice_epochs
+
+    def record(seconds, val):
+        return EpochRecord(epoch=1, train_loss=0.1, train_accuracy=0.9, val_loss=None, val_accuracy=None, lr=0.1,
+                           seconds=seconds, val_seconds=val, samples_per_second=1.0)
+
+    assert slice_epochs([]) == 1
+    assert slice_epochs([record(0.2, 0.05)]) == 4
+    assert slice_epochs([record(3.0, 0.1)]) == 1  # a long epoch is a slice of its own
+    assert slice_epochs([record(0.0001, 0.0)]) == MAX_SLICE_EPOCHS
+
+
+def test_short_epochs_go_several_to_a_task(monkeypatch):
+    engine = one_worker()
+    slices = []
+    monkeypatch.setattr(engine.line, "measured", slices.append)
+    j = job(engine, epochs=30, n=600).start()  # epochs of a few ms
+    assert j.join(PATIENCE) and j.state == "completed" and len(j.records) == 30
+    assert len(slices) <= 5  # 1 epoch, then up to ten a task
