@@ -37,7 +37,7 @@ train.show_problems(problems, slots)
 
 job = train.active_job()
 under_way = job is not None and not job.done
-st.fragment(train.run_panel, run_every=1.0 if under_way else None)(
+st.fragment(train.run_panel, run_every=train.refresh_seconds() if under_way else None)(
     settings.config, ds, can_start=ds is not None and not problems)
 if ds is not None and not under_way:
     train.continue_expander(ds)

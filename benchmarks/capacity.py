@@ -717,6 +717,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
             cpu0, workers0 = monitor.sample()
         prof0 = _read_profile(profile_out) if profile_out else None
         load0 = os.getloadavg()
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
 
         async def main():
@@ -733,6 +734,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
         if user is not None:
             user.join(2 * WAIT)
         wall = time.perf_counter() - t0
+        client_cpu = time.process_time() - cpu0
         load1 = os.getloadavg()
         server = None
         if monitor is not None:
@@ -765,6 +767,7 @@ def run(sessions: int = 10, trainers: int = 2, duration: float = 60.0, think: fl
         **first_epoch_summary(stats["first_epoch"]),
         "epochs_per_minute": round(sum(stats["epochs_at_deadline"]) * 60 / duration, 1) if trainers else None,
         "load_avg_before_after": [round(load0[0], 2), round(load1[0], 2)],
+        "sessions_process_cpu_s": round(client_cpu, 1),  # this process: the simulated browsers, on the same cores
     }
     if server:
         result.update(server)

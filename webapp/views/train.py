@@ -105,6 +105,13 @@ def show_problems(problems: Mapping[str, str], slots: Mapping[str, DeltaGenerato
         st.warning(f"Fix the settings marked in the sidebar to start: {listed}")
 
 
+def refresh_seconds() -> float:
+    """How often the run panel refreshes: every second, or every two while runs wait for a turn (a class training
+    at once: each run's epochs then come seconds apart, and thirty panels at once cost the server's CPU)."""
+    engine = resources.engine()
+    return 2.0 if engine.line.waiting >= engine.workers else 1.0
+
+
 def active_job() -> TrainingJob | None:
     """The run this session's Train page follows, or None."""
     entry = registry.session_models().get(st.session_state.get(keys.ACTIVE_RUN, ""))
