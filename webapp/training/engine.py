@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = ["PROGRESS_TOPIC", "Engine", "EngineError", "Line", "shared"]
 #: The scheduler event topic tasks report progress on: (task's tag, batches done, batches in the epoch).
 PROGRESS_TOPIC = "digit-lab-progress"
 
+THREADS_SECONDS = 5.0  # how long a count of the workers' threads is used before the scheduler is asked again
 CONNECT_SECONDS = 5  # how long a scheduler at an address may take to answer before a run fails with a message
 
 Listener = Callable[[int, int], None]
@@ -112,6 +114,7 @@ class Engine:
         self._client: Any = None
         self._cluster: Any = None
         self._listeners: dict[str, Listener] = {}
+        self._threads, self._threads_at = workers, -THREADS_SECONDS
         self._lock = threading.Lock()
 
     def client(self) -> Any:
@@ -144,14 +147,19 @@ class Engine:
         return client
 
     def threads(self) -> int:
-        """Threads the engine's workers have now (what runs at once); the embedded count before it starts."""
+        """Threads the engine's workers have (what runs at once), asked of the scheduler at most every
+        THREADS_SECONDS (pages ask on every refresh); the embedded count before it starts."""
         client = self._client
         if client is None:
             return self.workers
-        try:
-            return sum(client.nthreads().values()) or self.workers
-        except Exception:  # noqa: BLE001 - a figure for an estimate; the run itself reports a lost engine
-            return self.workers
+        now = time.monotonic()
+        if now - self._threads_at >= THREADS_SECONDS:
+            try:
+                self._threads = sum(client.nthreads().values()) or self.workers
+            except Exception:  # noqa: BLE001 - a figure for an estimate; the run itself reports a lost engine
+                self._threads = self.workers
+            self._threads_at = now
+        return self._threads
 
     def submit(self, fn: Callable[..., Any], *args: object, key: str, priority: int) -> Any:
         """`fn(*args)` as a task named `key` (unique), run before waiting tasks of lower priority."""

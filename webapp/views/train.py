@@ -109,7 +109,7 @@ def refresh_seconds() -> float:
     """How often the run panel refreshes: every second, or every two while runs wait for a turn (a class training
     at once: each run's epochs then come seconds apart, and thirty panels at once cost the server's CPU)."""
     engine = resources.engine()
-    return 2.0 if engine.line.waiting >= engine.workers else 1.0
+    return 2.0 if engine.line.waiting >= engine.threads() else 1.0
 
 
 def active_job() -> TrainingJob | None:

@@ -174,7 +174,7 @@ def test_two_runs_train_at_once_on_two_workers(tmp_path):
     a = job(engine, epochs=200, name="a", data=held_a).start()
     b = job(engine, epochs=200, name="b", data=held_b).start()
     wait(lambda: a.state == "running" and b.state == "running")  # both tasks under way at once
-    assert engine.threads() == 2
+    assert len(engine.client().nthreads()) == 2
     path_a.touch(), path_b.touch()
     a.stop(), b.stop()
     assert a.join(PATIENCE) and b.join(PATIENCE)
