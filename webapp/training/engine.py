@@ -146,6 +146,11 @@ class Engine:
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
         return client
 
+    @property
+    def connected(self) -> bool:
+        """True once a client has been made (and not closed)."""
+        return self._client is not None
+
     def threads(self) -> int:
         """Threads the engine's workers have (what runs at once), asked of the scheduler at most every
         THREADS_SECONDS (pages ask on every refresh); the embedded count before it starts."""

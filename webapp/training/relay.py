@@ -54,8 +54,9 @@ def run(job: TrainingJob) -> None:
         job.engine.line.leave(job)
         job.update(state_bytes=None)
         try:
-            job.engine.stop_flag(run_id).clear()  # (the scheduler forgets a cleared Event)
-            job.engine.pause_flag(run_id).clear()
+            if job.engine.connected:  # (not to try again an engine that could not be reached)
+                job.engine.stop_flag(run_id).clear()  # (the scheduler forgets a cleared Event)
+                job.engine.pause_flag(run_id).clear()
         except Exception:  # noqa: BLE001 - an engine gone away forgets it too
             pass
     if job.records and job.finish is not None:
