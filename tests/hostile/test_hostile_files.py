@@ -94,10 +94,13 @@ def test_names_that_pass_for_the_pretrained_model_are_refused(chromium, store_ur
         visitor.page.get_by_text("mine").first.wait_for()  # loaded and selected: the model Publish offers
         page = visitor.go("Gallery")
         page.get_by_text("Publish one of your models").click()
+        page.get_by_label("Name in the gallery").wait_for()
+        settle(page)  # the page's reruns after the upload are over: a click now is not lost to one
         for name, why in (("\u0420retrained", "may not look like the app's own 'Pretrained' model"),
                           ("Pre\u200btrained", "may not contain invisible, control or formatting characters"),
                           ("x" + "\u0301\u0302\u0303" * 26, "may not stack more than 2 accents")):
             page.get_by_label("Name in the gallery").fill(name)
+            settle(page)
             page.get_by_role("button", name="Publish").click()
             settle(page)
             visitor.wait_for_text(f"Not published: a model name {why}")

@@ -15,6 +15,7 @@ from mlp.adapt import AdaptOutcome
 from webapp.clients import Client
 from webapp.session.budget import Budget
 from webapp.training import engine as engines
+from webapp.training import relay
 from webapp.training.job import TrainingJob
 from webapp.training.memory import model_bytes, state_bytes
 from webapp.training.protocol import JobState
@@ -105,9 +106,11 @@ def test_state_is_not_done_until_finish_has_run():
     assert j.join(PATIENCE) and j.state == "completed"
 
 
-def test_runs_that_came_later_get_their_first_epoch_before_an_earlier_run_goes_on(tmp_path):
+def test_runs_that_came_later_get_their_first_epoch_before_an_earlier_run_goes_on(tmp_path, monkeypatch):
     """Fair turns: one worker, a long run under way; runs started later each train an epoch before the long
-    run's next one (the engine runs the waiting task of highest priority: minus the epochs a run has done)."""
+    run's next one (the engine runs the waiting task of highest priority: minus the epochs a run has done).
+    One-epoch slices here, so that turns can be counted in epochs."""
+    monkeypatch.setattr(relay, "SLICE_SECONDS", 0.0)
     path, held = gate(tmp_path)
     first = job(epochs=300, name="first", data=held).start()
     wait(lambda: first.state == "running")  # its first task holds the one worker until the gate opens
