@@ -28,9 +28,10 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
-__all__ = ["PROGRESS_TOPIC", "Engine", "EngineError", "Line", "shared"]
+__all__ = ["PROGRESS_TOPIC", "Engine", "EngineError", "Flag", "Line", "shared"]
 
 #: The scheduler event topic tasks report progress on: (task's tag, batches done, batches in the epoch).
 PROGRESS_TOPIC = "digit-lab-progress"
@@ -39,6 +40,17 @@ THREADS_SECONDS = 5.0  # how long a count of the workers' threads is used before
 CONNECT_SECONDS = 5  # how long a scheduler at an address may take to answer before a run fails with a message
 
 Listener = Callable[[int, int], None]
+
+
+class Flag(StrEnum):
+    """A run's flags, one distributed.Event each, set by the server's relay and polled by the run's tasks."""
+
+    STOP = "stop"  # the task under way ends after its batch
+    PAUSE = "pause"  # the slice under way ends after its epoch
+
+    def event_name(self, run: str) -> str:
+        """The Event's name for run `run`: the one name both sides use."""
+        return f"{self.value}-{run}"
 
 
 class EngineError(RuntimeError):
@@ -189,17 +201,11 @@ class Engine:
         if listener is not None:
             listener(done, total)
 
-    def stop_flag(self, run: str) -> Any:
-        """The distributed.Event a task of `run` polls: set it to stop the run after the batch under way."""
+    def flag(self, flag: Flag, run: str) -> Any:
+        """The distributed.Event of `run`'s `flag`, which its tasks poll (a cleared Event the scheduler forgets)."""
         from distributed import Event
 
-        return Event(f"stop-{run}", client=self.client())
-
-    def pause_flag(self, run: str) -> Any:
-        """The distributed.Event a slice of `run` looks at after each epoch: set, it ends there (a pause)."""
-        from distributed import Event
-
-        return Event(f"pause-{run}", client=self.client())
+        return Event(flag.event_name(run), client=self.client())
 
     def close(self) -> None:
         """Disconnect, and stop the embedded cluster's workers."""

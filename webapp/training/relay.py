@@ -24,7 +24,7 @@ from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from mlp import EpochRecord, TrainConfig, load_model, model_to_bytes
-from webapp.training.engine import EngineError
+from webapp.training.engine import EngineError, Flag
 from webapp.training.protocol import JobState, Task
 from webapp.training.tasks import Sliced, Taught, teach, train_slice
 
@@ -55,8 +55,8 @@ def run(job: TrainingJob) -> None:
         job.update(state_bytes=None)
         try:
             if job.engine.connected:  # (not to try again an engine that could not be reached)
-                job.engine.stop_flag(run_id).clear()  # (the scheduler forgets a cleared Event)
-                job.engine.pause_flag(run_id).clear()
+                for flag in Flag:
+                    job.engine.flag(flag, run_id).clear()
         except Exception:  # noqa: BLE001 - an engine gone away forgets it too
             pass
     if job.records and job.finish is not None:
@@ -76,8 +76,9 @@ def run(job: TrainingJob) -> None:
 def _train(job: TrainingJob, run_id: str) -> JobState:
     """Submit the run's slices one after another until it ends; returns the outcome."""
     assert job.model is not None and isinstance(job.config, TrainConfig)  # model let go only at the end
-    start, config = model_to_bytes(job.model), job.config
-    config_once: TrainConfig | None = config  # the first slice builds the run from the model and its settings
+    # The first slice builds the run from the model file and its settings; later ones go on from its state.
+    start = model_to_bytes(job.model)
+    config_once: TrainConfig | None = job.config
     slices = 0
     while True:
         if job.stop_signal.is_set():
@@ -121,7 +122,7 @@ def _paused(job: TrainingJob, run_id: str) -> bool:
             return False
         time.sleep(POLL_SECONDS)
     job.resumed()
-    job.engine.pause_flag(run_id).clear()
+    job.engine.flag(Flag.PAUSE, run_id).clear()
     return True
 
 
@@ -150,14 +151,10 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
     engine = job.engine
     engine.line.enter(job, priority)
     engine.listen(key, job.progressed)
+    future = None
+    pause_sent = False
     try:
         future = engine.submit(fn, job.data, run_id, key, *args, key=key, priority=priority)
-    except Exception:
-        engine.line.leave(job)
-        engine.listen(key, None)
-        raise
-    stop_sent = pause_sent = False
-    try:
         while True:
             try:
                 result: Sliced | Taught = future.result(timeout=POLL_SECONDS)
@@ -165,7 +162,7 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
             except TimeoutError:
                 pass
             except CancelledError:
-                if stop_sent or job.stop_signal.is_set():
+                if job.stop_sent or job.stop_signal.is_set():
                     return None
                 # Not ours (we cancel only on Stop): the client closed, its scheduler gone (deploy/).
                 raise EngineError("the training engine went away before this run's next epoch was done; "
@@ -174,11 +171,12 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
                 raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
             if job.pause_signal.is_set() != pause_sent:  # the slice ends after the epoch under way
                 pause_sent = not pause_sent
-                flag = engine.pause_flag(run_id)
-                flag.set() if pause_sent else flag.clear()
-            if job.stop_signal.is_set() and not stop_sent:
-                engine.stop_flag(run_id).set()  # under way: it ends after its batch
-                stop_sent = True
+                if pause_sent:
+                    engine.flag(Flag.PAUSE, run_id).set()
+                else:
+                    engine.flag(Flag.PAUSE, run_id).clear()
+            if job.stop_signal.is_set() and not job.stop_sent:
+                engine.flag(Flag.STOP, run_id).set()  # under way: it ends after its batch
                 job.update(stop_sent=True)
                 if engine.line.position(job) is not None:
                     future.cancel()  # still waiting for a worker: it never starts
@@ -186,4 +184,5 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
     finally:
         engine.line.leave(job)
         engine.listen(key, None)
-        future.release()
+        if future is not None:
+            future.release()

@@ -19,7 +19,7 @@ import traceback
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from webapp.training.engine import PROGRESS_TOPIC
+from webapp.training.engine import PROGRESS_TOPIC, Flag
 from webapp.training.protocol import JobState, Loader, Teach
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ __all__ = ["Sliced", "Taught", "rebuild_model", "taught_state", "teach", "train_
 
 WORKER_NICENESS = 10
 KEPT_DATASETS = 2  # a worker keeps this many datasets read (the training split is ~50 MB as uint8)
-STOP_POLL_SECONDS = 0.25  # how often a task asks the scheduler whether its run was stopped
+FLAG_POLL_SECONDS = 0.25  # how often a task asks the scheduler whether its run was stopped (or paused)
 PROGRESS_SECONDS = 0.1  # at most one progress event per this many seconds (and one as the task starts)
 
 
@@ -97,18 +97,18 @@ def _data(loader: Loader) -> Any:
 
 
 class _Flag:
-    """Event-like for the Trainer: is the run's Event set (`stop-<run>`, `pause-<run>`)? Asked of the scheduler at
-    most every 0.25 s."""
+    """Event-like for the Trainer: is the run's `flag` set (engine.Flag)? Asked of the scheduler at most every
+    FLAG_POLL_SECONDS; once set, it stays set."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, flag: Flag, run: str) -> None:
         from distributed import Event
 
-        self.event = Event(name)
+        self.event = Event(flag.event_name(run))
         self._asked, self._set = 0.0, False
 
     def is_set(self) -> bool:
         now = time.monotonic()
-        if not self._set and now - self._asked >= STOP_POLL_SECONDS:
+        if not self._set and now - self._asked >= FLAG_POLL_SECONDS:
             self._asked, self._set = now, self.event.is_set()
         return self._set
 
@@ -194,9 +194,9 @@ def train_slice(data: Loader, run: str, tag: str, start: bytes, config: TrainCon
         trainer = Trainer(model, state.config, x, y, progress=progress, state=state)
     records: list[dict[str, Any]] = []
     weights: list[list[Any]] = []
-    pause = _Flag(f"pause-{run}")
+    pause = _Flag(Flag.PAUSE, run)
     try:
-        for record in trainer.run(_Flag(f"stop-{run}"), epochs=epochs):
+        for record in trainer.run(_Flag(Flag.STOP, run), epochs=epochs):
             records.append(record.to_dict())
             weights.append(model.get_weights())
             if pause.is_set():  # a pause takes effect after the epoch under way, not the slice's last
@@ -223,7 +223,7 @@ def teach(data: Loader, run: str, tag: str, model_bytes: bytes, lesson: Teach) -
     try:
         replay, check = replay_and_check(model, *train)
         result = adapt(model, lesson.images, lesson.labels, replay=replay, check=check, test=test,
-                       config=lesson.adapt, seed=lesson.seed, progress=progress, stop=_Flag(f"stop-{run}"))
+                       config=lesson.adapt, seed=lesson.seed, progress=progress, stop=_Flag(Flag.STOP, run))
     except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
         return Taught(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None)
     except Exception as e:  # noqa: BLE001 - reported to the page, never lost
