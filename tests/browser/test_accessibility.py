@@ -35,7 +35,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("te
 
 CLASS = "x"
 WIDE = {"width": 1280, "height": 900}
-EPOCHS, SUBSET = 200, 10000  # Train's run: paused after two epochs or so, then stopped
+# Train's run: paused after two epochs or so, then stopped. Wide enough that its epochs take a while even on a
+# quiet machine (runs go several short epochs to a task: 128 units finished all 200 before the tour paused it).
+HIDDEN, EPOCHS, SUBSET = 1024, 200, 10000
 
 LETTER_A = [[(60, 250), (140, 30), (220, 250)], [(95, 160), (185, 160)]]  # no digit: Draw says "?"
 # (rule, CSS selector): nodes the app cannot change, each with its reason. Nothing else is excused.
@@ -139,7 +141,7 @@ def wait_until(condition, what):
 
 
 def visit_train(page, url, views):
-    page.goto(f"{url}/train?hidden=128&epochs={EPOCHS}&use_subset=true&subset={SUBSET}")
+    page.goto(f"{url}/train?hidden={HIDDEN}&epochs={EPOCHS}&use_subset=true&subset={SUBSET}")
     start = page.get_by_role("button", name="Start", exact=True)
     start.wait_for()
     settle(page)
@@ -270,7 +272,7 @@ def test_every_control_is_reachable_and_usable_by_keyboard(server, chromium):
     reached = {}
     try:
         # Train: Start, Pause and Stop, pressed from the keyboard; the sidebar's settings; the run's buttons.
-        page.goto(f"{server}/train?hidden=128&epochs={EPOCHS}&use_subset=true&subset={SUBSET}")
+        page.goto(f"{server}/train?hidden={HIDDEN}&epochs={EPOCHS}&use_subset=true&subset={SUBSET}")
         page.get_by_role("button", name="Start", exact=True).wait_for()
         settle(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
