@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
-from mlp import EpochRecord, TrainConfig, load_model, model_to_bytes
+from mlp import EpochRecord, TrainConfig, model_to_bytes
 from webapp.training.engine import EngineError, Flag
 from webapp.training.protocol import JobState, Task
 from webapp.training.tasks import Sliced, Taught, teach, train_slice
@@ -136,9 +136,10 @@ def _teach(job: TrainingJob, run_id: str) -> JobState:
     if result.outcome is JobState.COMPLETED:
         job.update(batch_progress=(1, 1))
     job.update(error=result.error)
-    if result.model is not None:  # the taught model: its name, scores, what teaching did, any memory
-        taught = load_model(result.model)
-        job.update(model=taught, snapshot=copy.deepcopy(taught))
+    if result.weights is not None:  # the taught model: its name, scores, what teaching did, any memory
+        job.model.set_weights(result.weights)
+        job.model.meta, job.model.memory = result.meta or {}, result.memory  # the memory of these weights
+        job.update(snapshot=copy.deepcopy(job.model))
     return result.outcome
 
 

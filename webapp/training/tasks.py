@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from mlp import MLP, TrainConfig, TrainOutcome
     from mlp.adapt import AdaptOutcome
+    from mlp.memory import Memory
 
 __all__ = ["Sliced", "Taught", "rebuild_model", "taught_state", "teach", "train_slice", "trained_state"]
 
@@ -49,12 +50,16 @@ class Sliced(NamedTuple):
 
 
 class Taught(NamedTuple):
-    """What a teach did: how it ended, why if it failed, and the taught model as a model file's bytes (its
-    weights, its metadata with what teaching did, and its memory of the drawings if it keeps one)."""
+    """What a teach did: how it ended, why if it failed, and the taught model's weights, its metadata (with what
+    teaching did) and its memory of the drawings if it keeps one. Arrays, not a model file: reading a file's
+    headers in the server's relay thread parses Python literals, which CPython 3.11 cannot do safely while a page
+    script is compiled in another thread (python/cpython#106905; seen in CI as SystemError)."""
 
     outcome: JobState
     error: str | None
-    model: bytes | None
+    weights: list[NDArray[Any]] | None
+    meta: dict[str, Any] | None
+    memory: Memory | None
 
 
 _local = threading.local()
@@ -225,12 +230,11 @@ def teach(data: Loader, run: str, tag: str, model_bytes: bytes, lesson: Teach) -
         result = adapt(model, lesson.images, lesson.labels, replay=replay, check=check, test=test,
                        config=lesson.adapt, seed=lesson.seed, progress=progress, stop=_Flag(Flag.STOP, run))
     except (AdaptError, DivergedError) as e:  # the message says what is wrong, as it stands
-        return Taught(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None)
+        return Taught(JobState.DIVERGED if isinstance(e, DivergedError) else JobState.FAILED, str(e), None, None,
+                      None)
     except Exception as e:  # noqa: BLE001 - reported to the page, never lost
-        return Taught(JobState.FAILED, traceback.format_exception_only(type(e), e)[-1].strip(), None)
+        return Taught(JobState.FAILED, traceback.format_exception_only(type(e), e)[-1].strip(), None, None, None)
     state = taught_state(result.outcome)
     if result.model is None:  # stopped: nothing was taught
-        return Taught(state, None, None)
-    from mlp import model_to_bytes
-
-    return Taught(state, None, model_to_bytes(result.model))
+        return Taught(state, None, None, None, None)
+    return Taught(state, None, result.model.get_weights(), result.model.meta, result.model.memory)
