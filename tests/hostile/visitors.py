@@ -87,8 +87,11 @@ class Visitor:
         """Publish the session's selected model to class `code` from Gallery's form, as a visitor does."""
         page = self.go("Gallery")
         page.get_by_text("Publish one of your models").click()
+        page.get_by_label("Name in the gallery").wait_for()
+        settle(page)  # the page's reruns are over: a click now is not lost to one (seen in CI under load)
         page.get_by_label("Name in the gallery").fill(gallery_name)
         page.get_by_label("Class code (optional)").fill(code)
+        settle(page)
         page.get_by_role("button", name="Publish").click()
         self.wait_for_text(f"Published {gallery_name}")  # not "Published models", the heading above
         return page
