@@ -1,8 +1,9 @@
-"""Hostile-visitor tests: a real server and real Chromium visitors, on SQLite and on PostgreSQL where
-the store is involved. Marked `hostile` (and `browser`, `slow`): `python -m pytest -m hostile` runs them alone."""
+"""Hostile-visitor tests: a real server and real Chromium visitors; where the store is involved, on PostgreSQL
+when the test PostgreSQL is set up, else on SQLite (visitors.store_kind). Marked `hostile` (and `browser`,
+`slow`): `python -m pytest -m hostile` runs them alone."""
 
 import pytest
-from visitors import fresh_store
+from visitors import fresh_store, store_kind
 
 
 def pytest_collection_modifyitems(items):
@@ -13,10 +14,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    """An empty store for the server: an SQLite file, or a fresh database on the test PostgreSQL."""
-    with fresh_store(request.param, tmp_path) as url:
+@pytest.fixture
+def store_url(tmp_path):
+    """An empty store for the server: a fresh database on the test PostgreSQL, or an SQLite file without one."""
+    with fresh_store(store_kind(), tmp_path) as url:
         yield url
 
 

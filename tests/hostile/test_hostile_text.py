@@ -1,5 +1,6 @@
 """Text from others is always text: a name, and every field of a file, that Markdown would turn into a remote
-image, a link or the app's own voice, shown where visitors meet it, on SQLite and on PostgreSQL.
+image, a link or the app's own voice, shown where visitors meet it, on PostgreSQL where the test one is set
+up (else SQLite).
 
 One visitor publishes a model named like an image that would report every viewer's address, from a
 file whose metadata tries the same; each test is one place another visitor meets that name. In each:
@@ -11,7 +12,7 @@ import urllib.parse
 
 import pytest
 import sqlalchemy as sa
-from visitors import Visitor, fresh_store, server
+from visitors import Visitor, fresh_store, server, store_kind
 
 from harness import canvas_ready, draw_stroke
 from harness.hostile import model_file_with_meta
@@ -25,14 +26,14 @@ META = {"created": "**:red[Session expired — sign in again](http://127.0.0.1:9
         "training": {"optimizer": "adam", "lr": 0.001, "epochs": 1, "hidden": [16]}}
 
 
-# One xdist worker runs the module, so its tests share the two servers (one per store).
+# One xdist worker runs the module, so its tests share the one server.
 pytestmark = pytest.mark.xdist_group("hostile_text")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def published(request, tmp_path_factory, chromium):
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, chromium):
     """A server whose class room-1 holds the hostile model; (server URL, its store id)."""
-    with fresh_store(request.param, tmp_path_factory.mktemp("store")) as store_url, server(store_url) as (proc, url):
+    with fresh_store(store_kind(), tmp_path_factory.mktemp("store")) as store_url, server(store_url) as (proc, url):
         attacker = Visitor(chromium, url)
         attacker.open()
         attacker.upload("trap.npz", model_file_with_meta(META, layer_sizes=(784, 16, 10)))

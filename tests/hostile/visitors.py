@@ -18,6 +18,18 @@ from needs import missing
 TIMEOUT_MS = PATIENCE * 1000
 
 
+def store_kind():
+    """The store a hostile scenario runs on: PostgreSQL, the one a class's host runs, where the test PostgreSQL
+    is set up (DIGIT_LAB_TEST_POSTGRES_URL; .ci/run starts one, so CI always has it), else SQLite. Each scenario
+    runs once, on one store: the store's own tests (tests/webapp/store) run every query on both, and the other
+    browser tests run the app on SQLite."""
+    if os.environ.get("DIGIT_LAB_TEST_POSTGRES_URL"):
+        return "postgresql"
+    if os.environ.get("CI"):
+        missing("no PostgreSQL: set DIGIT_LAB_TEST_POSTGRES_URL")
+    return "sqlite"
+
+
 @contextmanager
 def fresh_store(kind, folder):
     """An empty store's URL: an SQLite file in `folder`, or a database of its own on the test PostgreSQL
