@@ -46,7 +46,8 @@ def _drawing_and_reading() -> None:
     labels = ui.class_names(entry)
     x = to_model_input(x28) if model is not None and x28 is not None else None
     traced = trace(model, x) if x is not None else None  # every layer, once: the reading and the views below
-    probs = traced.probs[0] if traced is not None else None
+    recalled = teach.recall(model, traced) if traced is not None else None  # a taught model's memory, if it has one
+    probs = (recalled.probs if recalled is not None else traced.probs)[0] if traced is not None else None
     with reading:
         if entry is not None and model is None:
             st.info("This model has not finished its first epoch yet. Pick another model or wait a moment.")
@@ -57,7 +58,7 @@ def _drawing_and_reading() -> None:
             row = st.container(horizontal=True)  # side by side on a phone too
             row.metric("Prediction", said.prediction)
             row.metric("Confidence", said.confidence)
-            teach.unsure_note(said.note)
+            teach.reading_notes(said.note, recalled, labels)
     with left:
         teach.section(entry, model, x28)  # Wrong? It's a …, Your drawings, Teach the model
     with right:

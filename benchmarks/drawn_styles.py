@@ -142,6 +142,8 @@ def report(r: Mapping[str, Any]) -> str:
     lines.append("per digit:  " + "  ".join(f"{d}: {a:.1%}" for d, a in enumerate(p["per_class_accuracy"])))
     lines.append("per style:  " + "  ".join(f"{k}: {v['accuracy']:.1%} (n={v['n']})"
                                             for k, v in p["per_style"].items()))
+    lines.append("mistakes:   " + ", ".join(f"{t} read as {r}: {n}" for t, r, n in p["confusions"])
+                 + f" (1 as 7: {p['ones_read_as_7']}, 7 as 1: {p['sevens_read_as_1']})")
     w = p["per_writer"]
     lines.append(f"per writer: median {w['median']:.1%}, {w['below_90']} below 90%; worst "
                  + ", ".join(f"#{x['writer']} {x['accuracy']:.0%}" for x in w["worst"]))

@@ -41,7 +41,7 @@ class AdaptConfig:
     blend: float = 1.0
     forget_tolerance: float = 0.001
     fine_tune: bool = True
-    memory: bool = False
+    memory: bool = True
     memory_copies: int = 8
     memory_tolerance: float = 0.0005
 

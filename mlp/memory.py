@@ -33,7 +33,7 @@ built over (`weights_digest`), checked on load. Nothing here prints or touches f
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -44,7 +44,7 @@ from .augment import AugmentConfig, augment_batch
 if TYPE_CHECKING:
     from .network import MLP
 
-__all__ = ["GATES", "MAX_EXEMPLARS", "REACH", "Memory", "InvalidMemory", "build_memory", "weights_digest"]
+__all__ = ["GATES", "MAX_EXEMPLARS", "REACH", "Memory", "InvalidMemory", "Recall", "build_memory", "weights_digest"]
 
 #: At most this many exemplars in a memory (a model file with more is refused): 2,048 rows of a
 #: 1024-wide layer are 8 MB of float32.
@@ -67,6 +67,15 @@ NORM_SLACK = 1e-3
 
 class InvalidMemory(ValueError):
     """A memory that cannot be used (bad shapes, values out of range); the message says which."""
+
+
+class Recall(NamedTuple):
+    """How a memory read rows (Memory.recall): the probabilities with the memory mixed in (n, k), the strongest
+    pull on each row (n,; 0: the network's reading, unchanged) and the digit of the exemplar pulling it hardest (n,)."""
+
+    probs: Floats
+    strength: Floats
+    digit: Ints
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +122,12 @@ class Memory:
     def mix(self, hidden: Floats, probs: Floats) -> Floats:
         """The network's probabilities (n, k) mixed with the memory's for rows with features (n, h)."""
         return self.mix_pulled(self.pull(hidden)[0], probs)
+
+    def recall(self, hidden: Floats, probs: Floats) -> Recall:
+        """The network's probabilities (n, k) mixed with the memory's; how hard, and toward which digit, it pulled."""
+        weights, strongest = self.pull(hidden)
+        nearest = self.labels[weights.argmax(axis=1)] if self.count else np.zeros(len(weights), np.int64)
+        return Recall(self.mix_pulled(weights, probs), strongest, nearest)
 
     def mix_pulled(self, weights: Floats, probs: Floats) -> Floats:
         """The network's probabilities (n, k) mixed with the memory's, given each exemplar's pull (n, m)."""

@@ -80,7 +80,8 @@ def pen_digit_inputs(n: int = 5000, seed: int = 0, *, dataset: Dataset | None = 
 
 
 def score_styles(model: MLP, inputs: StyledInputs, *, worst: int = 5) -> dict[str, Any]:
-    """Accuracy of ``model`` on pen digits: overall, per class, per style and per writer (the worst ones)."""
+    """Accuracy of ``model`` on pen digits: overall, per class, per style and per writer (the `worst` ones), and
+    its `worst` commonest mistakes."""
     predicted = model.predict_proba(inputs.x).argmax(axis=1)
     correct = predicted == inputs.labels
     per_style = {}
@@ -88,6 +89,9 @@ def score_styles(model: MLP, inputs: StyledInputs, *, worst: int = 5) -> dict[st
         inside = inputs.styles == name
         if inside.any():
             per_style[name] = {"n": int(inside.sum()), "accuracy": float(correct[inside].mean())}
+    wrong = ~correct
+    pairs = np.bincount(inputs.labels[wrong] * 10 + predicted[wrong], minlength=100).reshape(10, 10)
+    top = np.argsort(-pairs, axis=None, kind="stable")[:worst]
     ids = np.unique(inputs.writers)
     acc = np.array([correct[inputs.writers == w].mean() for w in ids])
     order = np.argsort(acc, kind="stable")[:worst]
@@ -100,6 +104,10 @@ def score_styles(model: MLP, inputs: StyledInputs, *, worst: int = 5) -> dict[st
         "accuracy": float(correct.mean()),
         "per_class_accuracy": [float(correct[inputs.labels == c].mean()) for c in range(10)],
         "per_style": per_style,
+        # The commonest mistakes, as (true digit, read as, drawings), and the two of flagged ones and crossed sevens.
+        "confusions": [[int(i // 10), int(i % 10), int(pairs.flat[i])] for i in top if pairs.flat[i]],
+        "ones_read_as_7": int(pairs[1, 7]),
+        "sevens_read_as_1": int(pairs[7, 1]),
         "per_writer": {
             "writers": int(len(ids)),
             "median": float(np.median(acc)),

@@ -54,6 +54,22 @@ def test_rows_beyond_the_reach_of_every_exemplar_keep_the_networks_reading(remem
     assert np.array_equal(with_memory[far], plain[far])
 
 
+def test_recall_over_a_trace_reads_as_predict_proba_and_names_the_digit_it_leans_on(remembering):
+    """Draw reads from one trace (mlp.explain) for the reading and the views of the network's insides: recall
+    over its last hidden layer gives predict_proba's numbers, and says how hard and toward which digit it pulled."""
+    from mlp.explain import trace
+
+    images, labels = blocks(20, 0)
+    noisy = noise(50, 7)[0]
+    x = to_inputs(np.concatenate([images, noisy]))
+    traced = trace(remembering, x)
+    recalled = remembering.memory.recall(traced.hidden[-1], traced.probs)
+    assert np.allclose(recalled.probs, remembering.predict_proba(x), atol=1e-6)
+    assert np.allclose(recalled.strength[:20], 1, atol=1e-5) and (recalled.digit[:20] == labels).all()  # each is kept
+    far = recalled.strength == 0
+    assert far[20:].sum() > 25 and np.array_equal(recalled.probs[far], traced.probs[far])
+
+
 def test_the_gate_is_calibrated_to_the_tolerance():
     model = MLP([784, 32, 16, 10], seed=0)
     check_x, check_y = noise(2000, 1)

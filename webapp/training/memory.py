@@ -20,8 +20,10 @@ WORKER_BASE_BYTES = 150 * 2**20
 
 
 def model_bytes(model: MLP) -> int:
-    """Bytes an MLP holds: its weights and biases, and the gradient arrays beside them."""
-    return sum(a.nbytes for pair in model.flat_parameters() for a in pair[:2])
+    """Bytes an MLP holds: its weights and biases, the gradient arrays beside them, and any memory of drawings."""
+    memory = model.memory
+    kept = 0 if memory is None else memory.features.nbytes + memory.labels.nbytes + memory.radii.nbytes
+    return sum(a.nbytes for pair in model.flat_parameters() for a in pair[:2]) + kept
 
 
 def state_bytes(layer_sizes: Sequence[int], dtype: DTypeLike = "float32") -> int:

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from webapp.settings import MAX_DRAWINGS
 
 __all__ = ["MAX_DRAWINGS", "MIN_DRAWINGS", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "Merged",
-           "kept_note", "to_pixels"]
+           "kept_note", "memory_note", "to_pixels"]
 
 #: Teach needs this many drawings, of any digits: a few corrections are what people give. Three
 #: quarters of every teaching batch are replayed MNIST images of all digits, so teaching only the
@@ -63,6 +63,22 @@ def kept_note(adapted: dict[str, Any]) -> str | None:
         return None
     return (f"It keeps {blend:.0%} of what teaching changed: all of it made the model misread more of the "
             f"{check['n']:,} digits it was validated on (now {check['after']:.2%}, before {check['before']:.2%}).")
+
+
+def memory_note(adapted: dict[str, Any]) -> str | None:
+    """What the taught model remembers of the drawings, in words (None when it keeps no memory).
+
+    adapted: a taught model's meta["adapted"] (mlp.adapt.AdaptResult.figures()).
+    """
+    memory = adapted.get("memory")
+    if not isinstance(memory, dict) or not isinstance(memory.get("drawings"), int):
+        return None
+    n = memory["drawings"]
+    copies = memory.get("count", n) - n
+    extra = f" and {copies:,} distorted copies of them" if isinstance(copies, int) and copies > 0 else ""
+    return (f"It also remembers your {n:,} drawing{'s' if n != 1 else ''}{extra}: a drawing close to one of them "
+            "reads as its digit, and the others as the network reads them. Its file keeps what the network saw in "
+            "each (its last hidden layer), from which a drawing can be roughly rebuilt: share it only if that is fine.")
 
 
 def to_pixels(x28: ArrayLike) -> NDArray[np.uint8]:

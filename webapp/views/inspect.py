@@ -2,11 +2,13 @@
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import streamlit as st
 
 from data import Dataset
 from mlp import MLP, explain
 from mlp.arrays import Floats, Ints, Pixels
+from mlp.memory import Memory
 from mlp.metrics import Evaluation
 from webapp import images, text
 from webapp.session import keys, registry, resources
@@ -58,6 +60,8 @@ def summary(entry: ModelEntry, model: MLP) -> None:
     st.caption(f"Layers {' → '.join(map(str, model.layer_sizes))}, activation **{model.activation}**, "
                f"dropout {model.dropout:g}, trained on **{resources.dataset_label(entry.dataset)}**"
                + (f", created {text.literal(meta['created'])}" if meta.get("created") else ""))
+    if model.memory is not None:
+        st.caption(memory_caption(model.memory))
     if history:
         left, right = st.columns(2)
         left.altair_chart(charts.history_chart(history, "loss"), width="stretch")
@@ -70,6 +74,14 @@ def summary(entry: ModelEntry, model: MLP) -> None:
             rows = settings_rows(meta["training"])
             st.dataframe({"setting": [r[0] for r in rows], "value": [r[1] for r in rows]},
                          hide_index=True, width="stretch")
+
+
+def memory_caption(memory: Memory) -> str:
+    """A taught model's memory of drawings (mlp.memory), in words."""
+    drawn = np.bincount(memory.labels[:memory.drawings], minlength=10)
+    digits = ", ".join(f"{n} of {d}" for d, n in enumerate(drawn.tolist()) if n)
+    return (f"Remembers the {memory.drawings:,} drawings it was taught ({digits}), as {memory.count:,} exemplars with "
+            "distorted copies: a drawing close to one of them reads as its digit. The test set is read with it here.")
 
 
 def weights(model: MLP) -> None:

@@ -1,11 +1,13 @@
 """The Draw page's side of reading your handwriting: doubt, corrections, Your drawings, Teach the model.
 
 `reading` words a reading so that the Prediction metric names a class only when the network is
-sure ("4 or 9?" or "?" otherwise, mlp.unsure), and `unsure_note` says why under it. `section`
-offers, for digit models only, "Wrong? It's a …" under the reading (one click keeps the drawing
-with that digit), the Your drawings expander (thumbnails, delete, Clear all)
-and Teach the model: a copy of the selected model fine-tuned on the drawings in a training
-worker (webapp.training.start.start_teaching, queued like training), selected when it is done. The
+sure ("4 or 9?" or "?" otherwise, mlp.unsure); `recall` reads with a taught model's memory of the
+drawings it was taught (mlp.memory), and `reading_notes` says under the reading why it is unsure and
+how far it leans on those drawings. `section` offers, for digit models only, "Wrong? It's a …" under
+the reading (one click keeps the drawing with that digit), the Your drawings expander (thumbnails,
+delete, Clear all) and Teach the model: a copy of the selected model fine-tuned on the drawings, with
+a memory of them, in a training worker (webapp.training.start.start_teaching, queued like training),
+selected when it is done. The
 drawings live in this session only (webapp.training.teaching.Drawings), never in another visitor's, unless
 the user keeps them: **Keep my drawings** stores them in the shared store under an unguessable id
 and puts `mine=<id>` in the address bar; whoever opens that link gets them merged into their Your
@@ -21,6 +23,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from data import DatasetError, DatasetNotFound
 from mlp import MLP
+from mlp.explain import Trace
+from mlp.memory import Recall
 from mlp.unsure import judge, threshold_of
 from webapp import images, settings, text
 from webapp.session import keys, registry, resources
@@ -33,7 +37,7 @@ from webapp.training.protocol import JobState
 from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
 from webapp.training.status import plural
-from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, Merged, kept_note
+from webapp.training.teaching import MAX_DRAWINGS, MIN_DRAWINGS, Drawings, DrawingsError, Merged, kept_note, memory_note
 from webapp.views import display, share
 
 NOUNS = {"mnist": "digit", "fashion-mnist": "clothing item"}
@@ -42,6 +46,7 @@ PRIVATE = "Anyone with this link can load these drawings; they are not listed an
 SHOWN = 40  # thumbnails drawn at once, newest first: the page reruns on every stroke while they are open
 THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothing
 TEACH_SEED = 0  # the same drawings and model teach the same model
+MIN_PULL_SHOWN = 0.05  # a memory's pull on a reading (mlp.memory) that Draw mentions
 WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
 OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, across label changes and pages
 # The ten pills wrap on a phone (Streamlit scrolls them sideways, hiding the 9 on a 390 px screen).
@@ -59,10 +64,27 @@ def reading(entry: ModelEntry | None, model: MLP, probs: ArrayLike, labels: Sequ
     return display.reading(judge(probs, threshold_of(model)), labels, noun(entry))
 
 
-def unsure_note(note: str | None) -> None:
-    """The unsure note under the reading, as a badge (nothing when the reading is sure)."""
+def recall(model: MLP, traced: Trace) -> Recall | None:
+    """How the model's memory of the drawings it was taught reads the traced drawing: the reading with the
+    memory mixed in, as model.predict_proba gives it (None: the model keeps no memory)."""
+    if model.memory is None or not traced.hidden:
+        return None
+    return model.memory.recall(traced.hidden[-1], traced.probs)
+
+
+def reading_notes(note: str | None, recalled: Recall | None, labels: Sequence[str]) -> None:
+    """Badges under the reading: unsure (nothing when the reading is sure), and how far it leans on the drawings
+    the model was taught (nothing when it keeps no memory, or the drawing is far from all of them)."""
+    strength = float(recalled.strength[0]) if recalled is not None else 0.0
+    if note is None and strength < MIN_PULL_SHOWN:
+        return
+    row = st.container(horizontal=True, gap="small")
     if note is not None:
-        st.markdown(f":orange-badge[:material/help: {note}]")
+        row.markdown(f":orange-badge[:material/help: {note}]")
+    if recalled is not None and strength >= MIN_PULL_SHOWN:
+        digit = labels[int(recalled.digit[0])]
+        row.markdown(f":blue-badge[:material/school: Close to {display.article(digit)} {digit} you taught it: "
+                     f"leans {strength:.0%} on it]")
 
 
 def drawings() -> Drawings:
@@ -265,10 +287,9 @@ def _teach(entry: ModelEntry, model: MLP | None, kept: Drawings, job: TrainingJo
         row.caption(f"Teaching needs at least {WORDS.get(MIN_DRAWINGS, MIN_DRAWINGS)}: keep "
                     f"{MIN_DRAWINGS - len(kept)} more with the digit it should be.")
     else:
-        row.caption(f"Fine-tunes a copy of {text.literal(entry.name)} on your {plural(len(kept), 'drawing')} "
-                    "(two or more of a digit also measure it on drawings it has not seen), mixed with MNIST digits "
-                    "so it keeps "
-                    "reading the others, in the background.")
+        row.caption(f"Fine-tunes a copy of {text.literal(entry.name)} on your {plural(len(kept), 'drawing')}, "
+                    "mixed with MNIST digits so it keeps reading the others, and gives it a memory of them, in the "
+                    "background. Two or more of a digit also measure it on drawings it has not seen.")
     if clicked and model is not None:  # (the button is disabled without a model)
         _start(entry, model, kept)
         st.rerun()
@@ -351,9 +372,9 @@ def _result(job: TrainingJob | None) -> None:
                   help="The 10,000 MNIST test digits, before and after teaching: it should not forget them.")
     if not held["n"]:
         st.caption("Keep two or more drawings of a digit to measure the model on drawings it has not seen.")
-    note = kept_note(adapted)
-    if note:
-        st.caption(note)
+    for note in (kept_note(adapted), memory_note(adapted)):
+        if note:
+            st.caption(note)
     entry = registry.session_models().get(name)
     if entry is not None:
         st.download_button("Download the taught model (.npz)", entry.file_bytes, key="dl-taught",

@@ -142,6 +142,11 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
     assert taught.kind is ModelKind.TAUGHT and taught.model.meta["adapted"]["n_drawings"] == 20
     assert taught.model.meta["adapted"]["holdout"]["n"] >= 1
     assert len(at.get("download_button")) == 1
+    # It remembers the drawings: the one on the canvas, kept as a 9, reads as the 9 it was taught, and says so.
+    assert taught.model.memory is not None and taught.model.memory.drawings == 20
+    assert shown["Prediction"] == "9"
+    assert any("Close to a 9 you taught it: leans 100% on it" in b for b in badges(at)), badges(at)
+    assert any("It also remembers your 20 drawings and 160 distorted copies" in c.value for c in at.caption)
 
     at.button(key="teach").click().run()  # taught further: it starts from the taught model
     wait_for(at, lambda a: a.selectbox(key="draw_model").value == "Tiny + yours 2", seconds=120)
@@ -153,6 +158,7 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
         assert not at.exception, at.exception
         if key:
             assert at.selectbox(key=key).value == "Tiny + yours 2"
+            assert any(c.value.startswith("Remembers the 20 drawings it was taught (2 of 0, 2 of 1,") for c in at.caption)
 
 
 # -- in a real browser ----------------------------------------------------------------------------
