@@ -158,7 +158,7 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
         assert not at.exception, at.exception
         if key:
             assert at.selectbox(key=key).value == "Tiny + yours 2"
-            assert any(c.value.startswith("Remembers the 20 drawings it was taught (2 of 0, 2 of 1,") for c in at.caption)
+            assert any(c.value.startswith("Remembers the 20 drawings it was taught (2 × 0, 2 × 1,") for c in at.caption)
 
 
 # -- in a real browser ----------------------------------------------------------------------------
