@@ -44,6 +44,22 @@ def test_round_trip_is_bit_for_bit(store):
     assert summary["created"] and summary["shared"] == "2026-01-01T12:00:00"
 
 
+def test_a_taught_models_memory_of_drawings_is_kept_when_shared(store):
+    """A taught model (mlp.adapt) keeps a memory of its teacher's drawings in its file: a link gives it back."""
+    from mlp.memory import build_memory
+
+    rng = np.random.default_rng(0)
+    model = MLP([784, 16, 10], seed=1)
+    drawings, digits = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8), np.arange(6) % 10
+    check = rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), rng.integers(0, 10, 50)
+    model.memory, _ = build_memory(model, drawings, digits, check=check, rng=rng, copies=2)
+    model_id = store.put_model(model_to_bytes(model), name="taught", owner=OWNER)
+    shared, _, _ = store.get_model(model_id)
+    assert shared.memory is not None and shared.memory.drawings == 6 and shared.memory.count == 18
+    assert np.array_equal(shared.memory.features, model.memory.features)
+    assert np.array_equal(shared.memory.labels, model.memory.labels)
+
+
 def test_ids_are_unguessable_and_distinct(store):
     assert checks.ID_BYTES * 8 >= 128
     ids = [store.put_model(make_model_bytes(), name=f"m{i}", owner=OWNER) for i in range(25)]
