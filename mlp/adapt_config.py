@@ -34,8 +34,8 @@ class AdaptConfig:
     steps: int = 160
     probe_steps: int = 40
     batch_size: int = 128
-    user_share: float = 0.25
-    lr: float = 2e-4
+    user_share: float = 0.125
+    lr: float = 3e-4
     holdout_fraction: float = 0.25
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     blend: float = 1.0

@@ -182,14 +182,15 @@ def test_the_probe_phase_never_shows_the_held_out_drawings_and_then_all_are_taug
         return adapt_module.to_inputs(raw)
 
     monkeypatch.setattr(adapt_module, "augment_batch", record)
-    config = AdaptConfig(steps=60, probe_steps=30, batch_size=16)
+    config = AdaptConfig(steps=60, probe_steps=30, batch_size=16, user_share=0.25)
     result = adapt(MLP([784, 8, 10]), images, labels, replay=small_replay(), config=config, seed=2)
     probe, rest = set(np.concatenate(batches[:30]).tolist()), set(np.concatenate(batches[30:]).tolist())
     assert len(batches) == 90 and result.n_holdout == 10
     assert len(probe) == 10 and rest == set(range(1, 21))  # 120 picks among 10, then 240 among 20
     batches.clear()
     none = adapt(MLP([784, 8, 10]), images, labels, replay=small_replay(),
-                 config=AdaptConfig(steps=60, probe_steps=30, batch_size=16, holdout_fraction=0), seed=2)
+                 config=AdaptConfig(steps=60, probe_steps=30, batch_size=16, user_share=0.25, holdout_fraction=0),
+                 seed=2)
     assert len(batches) == 60 and none.steps == 60 and none.n_holdout == 0 and none.holdout_after is None
 
 
