@@ -83,7 +83,7 @@ def reading_notes(note: str | None, recalled: Recall | None, labels: Sequence[st
         row.markdown(f":orange-badge[:material/help: {note}]")
     if recalled is not None and strength >= MIN_PULL_SHOWN:
         digit = labels[int(recalled.digit[0])]
-        row.markdown(f":blue-badge[:material/school: Close to {display.article(digit)} {digit} you taught it: "
+        row.markdown(f":blue-badge[:material/school: Close to {display.article(digit)} {digit} it was taught: "
                      f"leans {strength:.0%} on it]")
 
 
