@@ -24,8 +24,8 @@ def add_adapt_parser(sub: "argparse._SubParsersAction[Parser]") -> None:
                    help="keep a memory of the drawings in the model file, which readings close to one lean on "
                         "(default: as the app teaches, mlp.adapt.AdaptConfig)")
     a.add_argument("--fine-tune", action=argparse.BooleanOptionalAction,
-                   help="train the weights on the drawings; --no-fine-tune with --memory leaves them as they are "
-                        "(default: as the app teaches)")
+                   help="train the weights on the drawings; --no-fine-tune leaves them as they are and keeps the "
+                        "memory only (default: as the app teaches)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
                    help="canvas drawings, preprocessed as on Draw")

@@ -179,9 +179,16 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
     train_idx, held_idx = holdout_split(targets, config.holdout_fraction, split_rng)
 
     student = model.with_seed(seed)  # a copy: the caller's model is never changed; dropout follows seed
+    # The model taught before, as its network reads: a memory from an earlier teaching may hold the very drawings
+    # held out now, and would read them as seen, where the probe (its memory leaves them out) reads them unseen.
+    base = model.with_seed(seed)
+    base.memory = None
     held_x = to_inputs(pixels[held_idx], model.dtype) if len(held_idx) else np.empty((0, SIDE * SIDE), model.dtype)
-    holdout_before = _accuracy(model, held_x, targets[held_idx])
+    holdout_before = _accuracy(base, held_x, targets[held_idx])
     mnist_before = None if test is None else _accuracy(model, to_inputs(test[0], model.dtype), test[1])
+    remembers = config.memory and len(model.layer_sizes) > 2  # a memory keeps a hidden layer's features
+    if not (config.fine_tune or remembers):
+        raise AdaptError("a network without hidden layers cannot keep a memory of drawings: fine-tune it instead")
 
     optimizer = Adam(student.flat_parameters())
     n_user = max(1, round(config.user_share * config.batch_size))
@@ -216,14 +223,14 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
         raise DivergedError("teaching diverged: the weights became non-finite; try a smaller lr")
     blend, check_before, check_after = 1.0, None, None
     if config.fine_tune:
-        blend, check_before, check_after = _keep_what_it_knew(model, student, checked, config)
+        blend, check_before, check_after = _keep_what_it_knew(base, student, checked, config)
     # Read by the probe kept as the taught model is kept (the same share of what it changed).
     if probe is not None:
         probe = _blended(model, probe, blend)
-    elif len(held_idx) and config.memory:  # no fine-tuning: the probe is the model itself
+    elif len(held_idx) and remembers:  # no fine-tuning: the probe is the model itself
         probe = model.with_seed(seed)
     memory = None
-    if config.memory:
+    if remembers:
         calibration = checked if checked is not None else _some_replayed(x_replay, y_replay)
         def remember(reader: MLP, rows: Ints, rng: np.random.Generator) -> tuple[Memory, float]:
             return build_memory(reader, pixels[rows], targets[rows], check=calibration, rng=rng,
@@ -236,7 +243,7 @@ def _adapt(model: MLP, images: ArrayLike, labels: ArrayLike, replay: Pair, test:
         if checked is not None:
             check_after = check_with_memory
             if check_before is None:
-                check_before = _accuracy(model, to_inputs(checked[0], model.dtype), checked[1])
+                check_before = _accuracy(base, to_inputs(checked[0], model.dtype), checked[1])
     holdout_after = None if probe is None else _accuracy(probe, held_x, targets[held_idx])
 
     mnist_after = None

@@ -155,6 +155,9 @@ class Memory:
             raise InvalidMemory("a network without hidden layers cannot have a memory")
         if not 1 <= self.count <= MAX_EXEMPLARS:
             raise InvalidMemory(f"a memory holds 1 to {MAX_EXEMPLARS:,} exemplars, this one {self.count:,}")
+        if isinstance(self.drawings, bool) or not 1 <= self.drawings <= self.count:
+            raise InvalidMemory(f"a memory of {self.count:,} exemplars stands for 1 to {self.count:,} drawings, "
+                                f"this one says {self.drawings!r}")
         if self.width != hidden:
             raise InvalidMemory(f"memory features are {self.width} wide, but the last hidden layer has {hidden} units")
         if self.count * self.width > MAX_FEATURES:
@@ -198,6 +201,8 @@ def build_memory(model: "MLP", images: ArrayLike, labels: ArrayLike, *, check: t
     """
     from .training import to_inputs
 
+    if len(model.layer_sizes) < 3:
+        raise InvalidMemory("a network without hidden layers cannot have a memory")
     pixels = np.asarray(images)
     targets = np.asarray(labels, dtype=np.int64)
     n = len(targets)

@@ -290,6 +290,24 @@ def test_pen_digit_set_and_its_score(mnist):
         pen_digit_inputs(0, dataset=mnist)
 
 
+def test_the_commonest_mistakes_are_counted_as_true_digit_then_reading():
+    from drawn.styles.pen_digits import StyledInputs
+
+    labels = np.array([1, 1, 1, 1, 7, 7, 2, 2, 0, 0, 3, 4, 5, 6, 8, 9])
+    read = np.array([7, 7, 7, 1, 1, 7, 1, 2, 0, 6, 3, 4, 5, 6, 8, 9])  # ones as 7 (3), a 7 as 1, a 2 as 1, a 0 as 6
+
+    class Reader:
+        def predict_proba(self, x):
+            return np.eye(10, dtype=np.float32)[read]
+
+    n = len(labels)
+    inputs = StyledInputs(np.zeros((n, 784), np.float32), labels, np.array(["plain"] * n), np.zeros(n, np.int64),
+                          np.full(n, 18), np.full(n, 200), n, 0)
+    result = score_styles(Reader(), inputs, worst=3)
+    assert result["confusions"] == [[1, 7, 3], [0, 6, 1], [2, 1, 1]]  # by count, then by (true digit, reading)
+    assert result["ones_read_as_7"] == 3 and result["sevens_read_as_1"] == 1
+
+
 def test_the_shipped_model_reads_flagged_ones_as_ones_and_crossed_sevens_as_sevens(mnist):
     """The commonest mistake on real pen digits was a flagged 1 read as 7 (MNIST's ones are bare strokes, its
     sevens have the flag). Trained on the styles, the shipped model reads flagged ones as ones without giving up

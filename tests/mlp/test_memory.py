@@ -9,7 +9,7 @@ import pytest
 
 from mlp import MLP, ModelFileError, load_model, model_to_bytes, to_inputs
 from mlp.adapt import AdaptConfig, AdaptError, adapt
-from mlp.memory import MAX_EXEMPLARS, REACH, build_memory, hidden_features
+from mlp.memory import MAX_EXEMPLARS, REACH, InvalidMemory, build_memory, hidden_features
 
 
 def blocks(n, seed, size=(8, 4)):
@@ -146,6 +146,8 @@ HOSTILE = [
     (_set_meta(width=32), "memory width 32 does not match the last hidden layer of 784-32-16-10"),
     (_set_meta(count=59), r"array memory_features has shape \(60, 16\), but the metadata implies \(59, 16\)"),
     (_set_meta(gate="wide"), "memory gate is missing or malformed"),
+    (_set_meta(drawings=0), "a memory of 60 exemplars stands for 1 to 60 drawings, this one says 0"),
+    (_set_meta(drawings=61), "a memory of 60 exemplars stands for 1 to 60 drawings, this one says 61"),
     (_set_meta(digest="0" * 32), "the memory was built over other weights"),
     (_array("memory_features", _nan), "memory: memory contains NaN or infinite values"),
     (_array("memory_features", lambda a: a * 2), "memory features must be unit rows"),
@@ -191,6 +193,35 @@ def test_adapt_with_memory_only_leaves_the_weights_and_reports_the_memory():
     assert result.holdout_after is not None  # the held-out drawings read by a memory of the others
     again = adapt(model, images, labels, replay=noise(300, 1), check=noise(300, 2), config=config, seed=3)
     assert np.array_equal(again.model.memory.features, result.model.memory.features)
+
+
+def test_a_network_without_hidden_layers_is_fine_tuned_without_a_memory():
+    """A memory keeps a hidden layer's features: teaching a 784-10 network keeps none (its file loads back), and
+    asked for the memory alone it says why it cannot."""
+    model = MLP([784, 10], seed=0)
+    images, labels = blocks(20, 0)
+    result = adapt(model, images, labels, replay=noise(300, 1), config=AdaptConfig(steps=4, probe_steps=2), seed=3)
+    assert result.model.memory is None and result.memory is None
+    assert load_model(model_to_bytes(result.model)).memory is None
+    with pytest.raises(AdaptError, match="a network without hidden layers cannot keep a memory"):
+        adapt(model, images, labels, replay=noise(300, 1), config=AdaptConfig(fine_tune=False), seed=3)
+    with pytest.raises(InvalidMemory, match="without hidden layers"):
+        build_memory(model, images, labels, check=noise(30, 1), rng=np.random.default_rng(0))
+
+
+def test_teaching_a_taught_model_again_reads_the_held_out_drawings_before_with_its_network_alone():
+    """A memory from the first teaching holds the very drawings a second one holds out: read with it, they would
+    count as read before teaching (100%), where the probe reads them unseen."""
+    images, labels = blocks(20, 0)
+    kw = dict(replay=noise(300, 1), check=noise(300, 2), seed=3)
+    config = AdaptConfig(steps=6, probe_steps=3, batch_size=16, memory_copies=2)
+    first = adapt(MLP([784, 32, 16, 10], seed=0), images, labels, config=config, **kw).model
+    assert first.memory is not None and first.predict(to_inputs(images)).tolist() == labels.tolist()
+    forgetful = first.with_seed(0)
+    forgetful.memory = None
+    again = adapt(first, images, labels, config=config, **kw)
+    assert again.n_holdout > 0
+    assert again.holdout_before == adapt(forgetful, images, labels, config=config, **kw).holdout_before < 1
 
 
 def test_adapt_refuses_to_teach_nothing():

@@ -10,9 +10,11 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from mlp import MLP
+from mlp.adapt_config import AdaptConfig
 from mlp.io import loaded_bytes
+from mlp.memory import MAX_EXEMPLARS
 
-__all__ = ["WORKER_BASE_BYTES", "model_bytes", "state_bytes", "worker_bytes"]
+__all__ = ["WORKER_BASE_BYTES", "memory_bytes", "model_bytes", "state_bytes", "worker_bytes"]
 
 #: An engine worker's memory before its network: Python, NumPy, Dask and the training split of MNIST (measured
 #: 147 MB for a 784-256-128-10 network after its first epoch in a worker process, 246 MB for 784-4096-10).
@@ -24,6 +26,15 @@ def model_bytes(model: MLP) -> int:
     memory = model.memory
     kept = 0 if memory is None else memory.features.nbytes + memory.labels.nbytes + memory.radii.nbytes
     return sum(a.nbytes for pair in model.flat_parameters() for a in pair[:2]) + kept
+
+
+def memory_bytes(model: MLP, drawings: int, copies: int = AdaptConfig().memory_copies) -> int:
+    """At most the bytes of the memory teaching gives `model` for `drawings` drawings (mlp.memory): a row of the
+    last hidden layer (float32), a label and a radius for each drawing and each of its distorted copies."""
+    if len(model.layer_sizes) < 3:
+        return 0
+    rows = min(drawings * (1 + copies), MAX_EXEMPLARS)
+    return rows * (4 * model.layer_sizes[-2] + 8 + 4)
 
 
 def state_bytes(layer_sizes: Sequence[int], dtype: DTypeLike = "float32") -> int:

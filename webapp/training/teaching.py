@@ -20,10 +20,10 @@ from webapp.settings import MAX_DRAWINGS
 __all__ = ["MAX_DRAWINGS", "MIN_DRAWINGS", "N_DIGITS", "Drawing", "Drawings", "DrawingsError", "Merged",
            "kept_note", "memory_note", "to_pixels"]
 
-#: Teach needs this many drawings, of any digits: a few corrections are what people give. Three
-#: quarters of every teaching batch are replayed MNIST images of all digits, so teaching only the
-#: digits someone corrected does not make the model read everything as them (measured: 2 ones and
-#: 2 sevens of one writer left MNIST test at 99.30%, as before).
+#: Teach needs this many drawings, of any digits: a few corrections are what people give. Most of
+#: every teaching batch (seven eighths) is replayed MNIST images of all digits, so teaching only the
+#: digits someone corrected does not make the model read everything as them (measured when it was
+#: three quarters: 2 ones and 2 sevens of one writer left MNIST test at 99.30%, as before).
 MIN_DRAWINGS = 3
 N_DIGITS = 10
 SIDE = 28

@@ -121,10 +121,11 @@ def favourite_images(entry: ModelEntry, model: MLP, layer: int) -> NDArray[np.in
 def why(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels: Sequence[str]) -> None:
     """Saliency over the 28x28 input, for the reading or a digit the user picks."""
     reading = int(traced.probs[0].argmax())
+    named = "the reading" if model.memory is None else "the network's reading"
     options = [None, *range(len(labels))]
     a, b = st.columns([1, 2])
     picked = a.selectbox("Explain", options, key=keys.EXPLAIN_DIGIT,
-                         format_func=lambda d: f"the reading ({labels[reading]})" if d is None else f"why {labels[d]}?")
+                         format_func=lambda d: f"{named} ({labels[reading]})" if d is None else f"why {labels[d]}?")
     target = reading if picked is None else picked
     s = explain.saliency(model, x, target, traced=traced)[0]
     a.image(images.png_data_url(images.saliency_overlay(x[0], s)), width=224,
@@ -135,6 +136,9 @@ def why(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels:
                f"It gives {labels[target]} a probability of **{traced.probs[0, target]:.1%}**.")
     b.caption("Gradient × input of the digit's log-probability: blanking the 10% most red ink lowers the "
               "probability far more than blanking 10% of the ink at random (docs/inside-the-network.md).")
+    if model.memory is not None:
+        b.caption("This is the network alone. The model also remembers drawings it was taught, and the "
+                  "Prediction above leans on them when a drawing is close to one, so it can differ from this.")
 
 
 def where(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, labels: Sequence[str]) -> None:

@@ -80,8 +80,9 @@ def memory_caption(memory: Memory) -> str:
     """A taught model's memory of drawings (mlp.memory), in words."""
     drawn = np.bincount(memory.labels[:memory.drawings], minlength=10)
     digits = ", ".join(f"{n} × {d}" for d, n in enumerate(drawn.tolist()) if n)
-    return (f"Remembers the {memory.drawings:,} drawings it was taught ({digits}), as {memory.count:,} exemplars with "
-            "distorted copies: a drawing close to one of them reads as its digit. The test set is read with it here.")
+    drawings = "the drawing" if memory.drawings == 1 else f"the {memory.drawings:,} drawings"
+    return (f"Remembers {drawings} it was taught ({digits}), as {memory.count:,} exemplars with distorted "
+            "copies: a drawing close to one of them reads as its digit. The test set is read with it here.")
 
 
 def weights(model: MLP) -> None:

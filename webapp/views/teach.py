@@ -32,7 +32,7 @@ from webapp.session.budget import BudgetError
 from webapp.session.registry import ModelEntry
 from webapp.store import StoreError, StoreUnavailable
 from webapp.training.job import TrainingJob
-from webapp.training.memory import model_bytes
+from webapp.training.memory import memory_bytes, model_bytes
 from webapp.training.protocol import JobState
 from webapp.training.sources import replay_source
 from webapp.training.start import start_teaching
@@ -46,7 +46,10 @@ PRIVATE = "Anyone with this link can load these drawings; they are not listed an
 SHOWN = 40  # thumbnails drawn at once, newest first: the page reruns on every stroke while they are open
 THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothing
 TEACH_SEED = 0  # the same drawings and model teach the same model
-MIN_PULL_SHOWN = 0.05  # a memory's pull on a reading (mlp.memory) that Draw mentions
+# A memory's pull on a reading (mlp.memory) that Draw mentions: from a half, the memory outweighs the network, and
+# the reading is then sure (its top probability over the unsure threshold, 0.447 for the shipped model), so this
+# badge and the unsure one do not crowd the reading's box together.
+MIN_PULL_SHOWN = 0.5
 WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
 OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, across label changes and pages
 # The ten pills wrap on a phone (Streamlit scrolls them sideways, hiding the 9 on a 390 px screen).
@@ -83,8 +86,8 @@ def reading_notes(note: str | None, recalled: Recall | None, labels: Sequence[st
         row.markdown(f":orange-badge[:material/help: {note}]")
     if recalled is not None and strength >= MIN_PULL_SHOWN:
         digit = labels[int(recalled.digit[0])]
-        row.markdown(f":blue-badge[:material/school: Close to {display.article(digit)} {digit} it was taught: "
-                     f"leans {strength:.0%} on it]")
+        row.markdown(f":blue-badge[:material/school: Close to {display.article(digit)} {digit} it was taught "
+                     f"(pull {strength:.0%})]")
 
 
 def drawings() -> Drawings:
@@ -306,7 +309,7 @@ def _start(entry: ModelEntry, model: MLP, kept: Drawings) -> None:
                                  "its training images, so it waits for the dataset.")
         return
     try:  # the job holds a copy of the model, and the taught one joins this session's models
-        cost = 2 * model_bytes(model)
+        cost = 2 * model_bytes(model) + memory_bytes(model, len(kept))
         registry.admit(cost, "teaching a copy of this model", run=True)
     except BudgetError as e:
         ss[keys.TEACH_NOTICE] = (":material/memory:", f"Not taught: {e}.")

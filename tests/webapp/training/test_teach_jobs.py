@@ -10,7 +10,7 @@ from test_jobs import _stop_leftover_runs, gate, job, one_worker  # noqa: F401 -
 from harness import PATIENCE
 from mlp import MLP, TrainConfig
 from mlp.adapt import AdaptConfig, AdaptError, adapt, replay_and_check
-from webapp.training.memory import model_bytes
+from webapp.training.memory import memory_bytes, model_bytes
 from webapp.training.protocol import JobState, Task
 from webapp.training.start import start_teaching
 
@@ -152,7 +152,8 @@ def test_a_taught_models_memory_of_the_drawings_comes_back_from_the_engine():
     assert job.join(PATIENCE) and job.state == JobState.COMPLETED, job.error
     taught = job.snapshot
     assert taught.memory is not None and taught.memory.describe()["count"] == 180  # 20 drawings, 8 copies of each
-    # The budget counts the memory with the weights (180 rows of the last hidden layer, a label and a radius each).
-    kept = taught.memory.features.nbytes + taught.memory.labels.nbytes + taught.memory.radii.nbytes
-    assert kept >= 180 * taught.layer_sizes[-2] * 4
-    assert model_bytes(taught) == model_bytes(MLP(taught.layer_sizes, seed=0, dtype=taught.dtype.name)) + kept
+    # The budget counts the memory with the weights, and Draw admits a teaching with room for it beforehand.
+    plain = model_bytes(MLP(taught.layer_sizes, seed=0, dtype=taught.dtype.name))
+    assert model_bytes(taught) - plain >= 180 * taught.layer_sizes[-2] * 4  # 180 rows of the last hidden layer
+    assert memory_bytes(model(), 20) == model_bytes(taught) - plain
+    assert memory_bytes(MLP([784, 10]), 20) == 0  # no hidden layer: no memory

@@ -145,8 +145,12 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
     # It remembers the drawings: the one on the canvas, kept as a 9, reads as the 9 it was taught, and says so.
     assert taught.model.memory is not None and taught.model.memory.drawings == 20
     assert shown["Prediction"] == "9"
-    assert any("Close to a 9 it was taught: leans 100% on it" in b for b in badges(at)), badges(at)
+    assert any("Close to a 9 it was taught (pull 100%)" in b for b in badges(at)), badges(at)
     assert any("It also remembers your 20 drawings and 160 distorted copies" in c.value for c in at.caption)
+    at.session_state["inside_tab"] = "Why this digit"  # saliency explains the network alone, and says so
+    at.run()
+    assert at.selectbox(key="explain_digit").options[0].startswith("the network's reading (")
+    assert any(c.value.startswith("This is the network alone.") for c in at.caption)
 
     at.button(key="teach").click().run()  # taught further: it starts from the taught model
     wait_for(at, lambda a: a.selectbox(key="draw_model").value == "Tiny + yours 2", seconds=120)
