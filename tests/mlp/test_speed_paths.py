@@ -190,18 +190,22 @@ def test_a_training_step_allocates_no_batch_sized_arrays():
     trainer = Trainer(model, config, x, y)
     list(trainer.run())  # warm up: buffers exist now
     idx = np.arange(128)
-    tracemalloc.start()
-    try:
-        xb = trainer._gather(idx)
-        model.loss_and_grads(xb, trainer.y[idx])
-        trainer.optimizer.step(1e-3)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peaks = []
+    # tracemalloc counts every thread of the process: an earlier test's thread (a Dask client's, a relay's)
+    # allocating meanwhile shows up in one step's peak, never in all five, where a step's own arrays would.
+    for _ in range(5):
+        tracemalloc.start()
+        try:
+            xb = trainer._gather(idx)
+            model.loss_and_grads(xb, trainer.y[idx])
+            trainer.optimizer.step(1e-3)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
     # The smallest activation, (128, 256) float32, is 128 KiB. What a step may still allocate is
     # logits-sized arrays, relu's boolean mask (a quarter of an activation) and NumPy's own
     # fixed-size ufunc buffers (8192 elements, for casts and broadcasts).
-    assert peak < 120 * 1024, f"a training step allocated {peak} bytes at its peak"
+    assert min(peaks) < 120 * 1024, f"a training step allocated {peaks} bytes at its peak"
 
 
 def test_deepcopy_drops_scratch_and_relinks_the_flat_vectors():
