@@ -203,6 +203,7 @@ def visit_inspect(page, views):
     settle(page)
     page.locator('[class*="st-key-s-"] button').first.click()  # a mistake's probabilities
     page.get_by_role("button", name="Close").wait_for(timeout=PATIENCE * 1000)
+    settle(page)  # the dialog's run over: until then the page may show the old expander beside the new one
     page.get_by_text("Training settings").click()
     page.locator('[data-testid="stDataFrame"]').wait_for()
     views.check("Inspect, Confusion matrix and mistakes")
