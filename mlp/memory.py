@@ -44,7 +44,8 @@ from .augment import AugmentConfig, augment_batch
 if TYPE_CHECKING:
     from .network import MLP
 
-__all__ = ["GATES", "MAX_EXEMPLARS", "REACH", "Memory", "InvalidMemory", "Recall", "build_memory", "weights_digest"]
+__all__ = ["GATES", "MAX_EXEMPLARS", "REACH", "Memory", "InvalidMemory", "Recall", "build_memory", "copies_kept",
+           "weights_digest"]
 
 #: At most this many exemplars in a memory (a model file with more is refused): 2,048 rows of a
 #: 1024-wide layer are 8 MB of float32.
@@ -188,6 +189,13 @@ def weights_digest(model: "MLP") -> str:
     return h.hexdigest()
 
 
+def copies_kept(drawings: int, width: int, copies: int) -> int:
+    """Distorted copies of each of `drawings` drawings a memory over a `width`-wide layer keeps: `copies`, fewer
+    if MAX_EXEMPLARS or MAX_FEATURES ask."""
+    most = min(MAX_EXEMPLARS, MAX_FEATURES // width)  # exemplars this layer's width allows
+    return max(0, min(copies, most // max(drawings, 1) - 1))
+
+
 def build_memory(model: "MLP", images: ArrayLike, labels: ArrayLike, *, check: tuple[ArrayLike, ArrayLike],
                  rng: np.random.Generator, copies: int = 8, tolerance: float = 0.0005,
                  augment: AugmentConfig | None = None) -> tuple[Memory, float]:
@@ -206,8 +214,7 @@ def build_memory(model: "MLP", images: ArrayLike, labels: ArrayLike, *, check: t
     pixels = np.asarray(images)
     targets = np.asarray(labels, dtype=np.int64)
     n = len(targets)
-    most = min(MAX_EXEMPLARS, MAX_FEATURES // model.layer_sizes[-2])  # exemplars this layer's width allows
-    copies = max(0, min(copies, most // max(n, 1) - 1))
+    copies = copies_kept(n, model.layer_sizes[-2], copies)
     x = to_inputs(pixels, model.dtype)
     if copies:
         distorted = augment_batch(np.repeat(pixels, copies, axis=0), rng, augment or AugmentConfig())

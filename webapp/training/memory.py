@@ -12,7 +12,7 @@ from numpy.typing import DTypeLike
 from mlp import MLP
 from mlp.adapt_config import AdaptConfig
 from mlp.io import loaded_bytes
-from mlp.memory import MAX_EXEMPLARS
+from mlp.memory import copies_kept
 
 __all__ = ["WORKER_BASE_BYTES", "memory_bytes", "model_bytes", "state_bytes", "worker_bytes"]
 
@@ -33,8 +33,8 @@ def memory_bytes(model: MLP, drawings: int, copies: int = AdaptConfig().memory_c
     last hidden layer (float32), a label and a radius for each drawing and each of its distorted copies."""
     if len(model.layer_sizes) < 3:
         return 0
-    rows = min(drawings * (1 + copies), MAX_EXEMPLARS)
-    return rows * (4 * model.layer_sizes[-2] + 8 + 4)
+    width = model.layer_sizes[-2]
+    return drawings * (1 + copies_kept(drawings, width, copies)) * (4 * width + 8 + 4)
 
 
 def state_bytes(layer_sizes: Sequence[int], dtype: DTypeLike = "float32") -> int:
