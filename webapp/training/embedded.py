@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 
 __all__ = ["EmbeddedCluster", "dask_setup"]
 
+FOLDER_ENV = "DIGIT_LAB_ENGINE_FOLDER"  # the scheduler's: the temporary folder of its scheduler file
 START_SECONDS = 60  # the scheduler writes its address within this (a busy machine imports slowly)
 PARENT_CHECK_MS = 1000
 
@@ -37,9 +39,10 @@ class EmbeddedCluster:
         quiet: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                                  "stderr": subprocess.DEVNULL, "env": env}
         dask = [sys.executable, "-m", "dask"]
+        scheduler_env = dict(env, **{FOLDER_ENV: self._folder.name})  # its to remove if this process is killed
         self.processes = [subprocess.Popen(
             [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(scheduler_file), "--preload", __name__], **quiet)]
+             "--scheduler-file", str(scheduler_file), "--preload", __name__], **{**quiet, "env": scheduler_env})]
         try:
             self.address = _read_address(scheduler_file, self.processes[0])
             self.processes.append(subprocess.Popen(
@@ -77,14 +80,18 @@ def _read_address(scheduler_file: Path, scheduler: subprocess.Popen[bytes]) -> s
 
 
 def dask_setup(server: Any) -> None:
-    """Dask's preload hook, in the scheduler and in each nanny: close once the process that started us is gone."""
+    """Dask's preload hook, in the scheduler and in each nanny: close once the process that started us is gone
+    (the scheduler also removes the temporary folder that process could not)."""
     from tornado.ioloop import PeriodicCallback
 
     parent = os.getppid()
+    folder = os.environ.get(FOLDER_ENV)
 
     def check() -> None:
         if os.getppid() != parent:
             callback.stop()
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
             server.loop.add_callback(server.close)
 
     callback = PeriodicCallback(check, PARENT_CHECK_MS)

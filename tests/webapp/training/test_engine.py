@@ -40,10 +40,13 @@ def test_a_killed_server_leaves_no_scheduler_or_worker_behind():
         "from webapp.training.engine import shared\n"
         "engine = shared(workers=2)\n"
         "engine.client().wait_for_workers(2, timeout=60)\n"
-        "print('ready', flush=True)\n"
+        "print(engine._cluster.address, flush=True)\n"
+        "print(engine._cluster._folder.name, flush=True)\n"
         "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
     try:
-        assert server.stdout.readline().strip() == "ready"
+        assert server.stdout.readline().startswith("tcp://")
+        folder = server.stdout.readline().strip()
+        assert os.path.isdir(folder)
         engine = _children(server.pid)
         assert len(engine) >= 4  # scheduler, the worker command, two workers
         server.send_signal(signal.SIGKILL)
@@ -52,6 +55,7 @@ def test_a_killed_server_leaves_no_scheduler_or_worker_behind():
         while alive := [pid for pid in engine if _running(pid)]:
             assert time.monotonic() < deadline, f"left running: {alive}"
             time.sleep(0.2)
+        assert not os.path.exists(folder)  # the scheduler file's temporary folder goes too
     finally:
         server.kill()
         server.wait()
