@@ -19,7 +19,7 @@ from mlp.arrays import Floats
 from webapp import images, text
 from webapp.session import keys, registry, resources
 from webapp.session.registry import ModelEntry
-from webapp.views import charts, display
+from webapp.views import charts, display, teach
 
 MAP_POINTS = 2000  # test images drawn on the map (every 5th of 10,000): enough to see the clusters
 TOP_IMAGES = 8
@@ -185,9 +185,15 @@ def two_models(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, 
                                  format_func=lambda n: registry.describe(entries[n]))]
     left, right = st.columns(2)
     for col, e in ((left, entry), (right, other)):
-        probs = e.require_model().predict_proba(x)[0]
+        reader = e.require_model()
+        probs = reader.predict_proba(x)[0]
         digit = int(probs.argmax())
         col.metric(text.literal(e.name), labels[digit])
         col.caption(f"{probs[digit]:.1%} sure")
+        if reader.memory is not None:  # as on Draw: say when the reading leans on a drawing it was taught
+            leaning = teach.memory_badge(teach.recall(reader, traced if reader is model else explain.trace(reader, x)),
+                                         labels)
+            if leaning is not None:
+                col.markdown(leaning)
         col.vega_lite_chart(spec=charts.arrow_datasets(charts.probability_bars(probs, labels, height=160)),
                             width="stretch")

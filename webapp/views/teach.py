@@ -78,16 +78,25 @@ def recall(model: MLP, traced: Trace) -> Recall | None:
 def reading_notes(note: str | None, recalled: Recall | None, labels: Sequence[str]) -> None:
     """Badges under the reading: unsure (nothing when the reading is sure), and how far it leans on the drawings
     the model was taught (nothing when it keeps no memory, or the drawing is far from all of them)."""
-    strength = float(recalled.strength[0]) if recalled is not None else 0.0
-    if note is None and strength < MIN_PULL_SHOWN:
+    leaning = memory_badge(recalled, labels)
+    if note is None and leaning is None:
         return
     row = st.container(horizontal=True, gap="small")
     if note is not None:
         row.markdown(f":orange-badge[:material/help: {note}]")
-    if recalled is not None and strength >= MIN_PULL_SHOWN:
-        digit = labels[int(recalled.digit[0])]
-        row.markdown(f":blue-badge[:material/school: Close to {display.article(digit)} {digit} it was taught "
-                     f"(pull {strength:.0%})]")
+    if leaning is not None:
+        row.markdown(leaning)
+
+
+def memory_badge(recalled: Recall | None, labels: Sequence[str]) -> str | None:
+    """The badge (markdown) saying a reading leans on a drawing the model was taught, from a pull of
+    MIN_PULL_SHOWN; None below it or without a memory."""
+    strength = float(recalled.strength[0]) if recalled is not None else 0.0
+    if recalled is None or strength < MIN_PULL_SHOWN:
+        return None
+    digit = labels[int(recalled.digit[0])]
+    return (f":blue-badge[:material/school: Close to {display.article(digit)} {digit} it was taught "
+            f"(pull {strength:.0%})]")
 
 
 def drawings() -> Drawings:

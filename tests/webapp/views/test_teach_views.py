@@ -147,6 +147,14 @@ def test_teach_needs_a_few_drawings_then_makes_selects_and_teaches_again_a_new_m
     assert shown["Prediction"] == "9"
     assert any("Close to a 9 it was taught (pull 100%)" in b for b in badges(at)), badges(at)
     assert any("It also remembers your 20 drawings and 160 distorted copies" in c.value for c in at.caption)
+    at.session_state["inside_tab"] = "Two models"  # beside another model, the taught one says it too
+    at.session_state["compare_model"] = "Tiny"
+    at.run()
+    taught_side, other_side = at.columns[-2:]
+    assert [m.label for m in taught_side.metric] == [r"Tiny \+ yours"]  # (a name is shown literally)
+    assert [m.label for m in other_side.metric] == ["Tiny"]
+    assert any("Close to a 9 it was taught" in m.value for m in taught_side.markdown)
+    assert not any("it was taught" in m.value for m in other_side.markdown)
     at.session_state["inside_tab"] = "Why this digit"  # saliency explains the network alone, and says so
     at.run()
     assert at.selectbox(key="explain_digit").options[0].startswith("the network's reading (")
