@@ -257,12 +257,14 @@ def per_class_chart(per_class: ArrayLike, labels: Sequence[str] | None = None) -
     labels = [str(i) for i in range(len(per_class))] if labels is None else [str(x) for x in labels]
     df = pd.DataFrame({"class": labels, "accuracy": per_class})
     low = max(0.0, float(np.nanmin(per_class)) - 0.02)
+    # Ticks on an axis under ten points long fall between whole percents: whole ones would repeat (99%, 99%).
+    ticks = ".1%" if 1 - low < 0.1 else ".0%"
     return (
         alt.Chart(df)
         .mark_circle(color=MUTED, size=110, opacity=1)
         .encode(
             x=alt.X("class:N", sort=labels, axis=alt.Axis(labelAngle=0), title=None),
-            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format=".0%", title=None)),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format=ticks, title=None)),
             tooltip=["class", alt.Tooltip("accuracy:Q", format=".2%")],
         )
         .properties(height=220)

@@ -126,3 +126,13 @@ def test_weight_histogram_draws_touching_bars():
     assert spec["encoding"]["y2"] == {"datum": 0}  # bars stand on zero (without it they were drawn as dots)
     rows = records(charts.weight_histogram(w, "layer 1", bins=40))
     assert len(rows) == 40 and sum(r["count"] for r in rows) == w.size
+
+
+@pytest.mark.parametrize(("per_class", "ticks"), [
+    ([0.998, 0.99, 0.97, 0.986], ".1%"),  # an axis from 95% to 100%: whole percents would repeat
+    ([0.99, 0.62, 0.9], ".0%"),
+])
+def test_per_class_ticks_show_a_decimal_when_the_axis_is_short(per_class, ticks):
+    y = charts.per_class_chart(per_class).to_dict()["encoding"]["y"]
+    assert y["scale"]["domain"] == [pytest.approx(min(per_class) - 0.02), 1]
+    assert y["axis"]["format"] == ticks
