@@ -71,6 +71,10 @@ def summary(entry: ModelEntry, model: MLP) -> None:
             st.caption(note)
     if meta.get("training"):
         with st.expander("Training settings"):
+            last = meta["training"].get("epochs")
+            if isinstance(last, int) and not isinstance(last, bool) and 0 < last < len(history):
+                st.caption(f"The settings of its last run ({last} epochs), which went on from a model trained "
+                           f"{len(history) - last} epochs before it: {len(history)} in all.")
             rows = settings_rows(meta["training"])
             st.dataframe({"setting": [r[0] for r in rows], "value": [r[1] for r in rows]},
                          hide_index=True, width="stretch")

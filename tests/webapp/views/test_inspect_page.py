@@ -77,7 +77,9 @@ def test_training_settings_table_uses_labels(mnist):
     at = open_app("inspect")
     table = at.dataframe[0].value
     settings = dict(zip(table["setting"], table["value"]))
-    assert settings["Learning rate"] == "0.001"
+    assert settings["Learning rate"] == "0.0002"  # its last run's: 15 epochs more at a fifth of the rate
+    assert "The settings of its last run (15 epochs), which went on from a model trained 45 epochs before it: " \
+           "60 in all." in [c.value for c in at.caption]
     assert settings["Batch size"] == "128"
     assert settings["Hidden layer sizes"] == "1024, 1024"
     assert any(s.startswith("Augmentation: ") for s in settings)
