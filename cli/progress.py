@@ -35,7 +35,9 @@ class ProgressBar:
         val = f"  val_acc {record.val_accuracy:.4f}" if record.val_accuracy is not None else ""
         self.last = f"loss {record.train_loss:.4f}  acc {record.train_accuracy:.4f}{val}"
         if not self.tty:
-            self.stream.write(f"epoch {record.epoch}/{self.epochs}  {self.last}  {record.seconds:.2f}s\n")
+            # A continued model's records go on from its earlier runs: say both counts.
+            overall = f" ({record.epoch} in all)" if record.epoch != self.done_epochs else ""
+            self.stream.write(f"epoch {self.done_epochs}/{self.epochs}{overall}  {self.last}  {record.seconds:.2f}s\n")
             self.stream.flush()
 
     def close(self) -> None:

@@ -65,6 +65,7 @@ def test_continue_from(trained, tmp_path):
     proc = run("train", "--continue-from", out, "--epochs", 1, "--subset", 6000, "--out", more, "--json")
     result = json.loads(proc.stdout)
     assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
+    assert proc.stderr.startswith("epoch 1/1 (3 in all)  loss "), proc.stderr  # this run's epochs, and all of them
 
 
 @pytest.mark.slow
