@@ -58,7 +58,7 @@ class CpuByKind:
     def sample(self, first: bool = False) -> None:
         """Add what each process used since the last sample (all of it for one new since then)."""
         seen = set()
-        for p in psutil.process_iter(["cmdline", "cpu_times", "create_time"]):
+        for p in psutil.process_iter(["name", "cmdline", "cpu_times", "create_time"]):
             times, created = p.info["cpu_times"], p.info["create_time"]
             if times is None or created is None:  # gone, or not ours to read
                 continue
@@ -67,18 +67,20 @@ class CpuByKind:
             if key in self._last:
                 kind, before = self._last[key]
             else:
-                kind, before = kind_of(p.info["cmdline"] or [p.name()]), (used if first else 0.0)
+                kind, before = kind_of(p.info["cmdline"] or [p.info["name"] or ""]), (used if first else 0.0)
             self.seconds[kind] += used - before
             self._last[key] = (kind, used)
         self._last = {k: v for k, v in self._last.items() if k in seen}
 
 
-def measure(pytest_args: Sequence[str], interval: float) -> dict[str, Any]:
-    """Run pytest with `pytest_args`, sampling; the figures."""
+def measure(pytest_args: Sequence[str], interval: float, output_to_stderr: bool = False) -> dict[str, Any]:
+    """Run pytest with `pytest_args`, sampling; the figures. `output_to_stderr`: pytest's output goes to this
+    process's standard error (file descriptor 2), leaving standard output to the figures."""
     cpu = CpuByKind()
     cpu.sample(first=True)
     started = time.monotonic()
-    suite = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], stdin=subprocess.DEVNULL)
+    suite = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], stdin=subprocess.DEVNULL,
+                             stdout=2 if output_to_stderr else None)
     while suite.poll() is None:
         time.sleep(interval)
         cpu.sample()
@@ -106,7 +108,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    result = measure(args.pytest_args, args.interval)
+    result = measure(args.pytest_args, args.interval, output_to_stderr=args.json)
     if args.json:
         print(json.dumps(result, indent=2))
         return int(result["exit_code"] != 0)
