@@ -12,8 +12,8 @@ count cannot finish sooner by running more at once.
 
 A process first seen after the suite started counts all of its CPU time; one that ends between two
 samples loses what it used since the last one (at most an interval), so the totals are a little low.
-Processes that were running before the suite count only what they used during it (another job on a
-shared machine shows under "other").
+Processes that were running before the suite count only what they used during it. Every process on the
+machine counts, by its kind: run it on a machine doing nothing else.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ def test_kinds(cmdline, kind):
     assert suite_cpu.kind_of(cmdline) == kind
 
 
+@pytest.mark.slow  # a real pytest run
 def test_a_suite_is_measured_by_kind(tmp_path, capfd):
     (tmp_path / "test_busy.py").write_text(BUSY_CHILD)
     code = suite_cpu.main(["--interval", "0.2", "--json", "--", "-q", "-n", "0", "-p", "no:cacheprovider",
@@ -39,12 +40,13 @@ def test_a_suite_is_measured_by_kind(tmp_path, capfd):
     result = json.loads(out)  # only the figures: pytest's own output went to standard error
     assert "1 passed" in err
     assert code == 0 and result["exit_code"] == 0
-    assert 0.8 <= result["by_kind"]["app servers"] <= 1.5, result  # the child's second, and little else
-    assert result["by_kind"]["pytest"] > 0.1  # pytest's own start
+    # The child's second at least: every process on the machine counts, so another test's servers may add to it.
+    assert result["by_kind"]["app servers"] >= 0.8, result
     assert result["cpu_seconds"] == pytest.approx(sum(result["by_kind"].values()))
-    assert 0 < result["busy"] <= 1 and result["wall_seconds"] >= 1.0
+    assert result["busy"] > 0 and result["wall_seconds"] >= 1.0
 
 
+@pytest.mark.slow  # a real pytest run
 def test_a_failing_suite_fails_the_benchmark(tmp_path, capsys):
     (tmp_path / "test_fails.py").write_text("def test_no():\n    assert False\n")
     code = suite_cpu.main(["--", "-q", "-n", "0", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),

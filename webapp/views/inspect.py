@@ -13,6 +13,7 @@ from mlp.metrics import Evaluation
 from webapp import images, text
 from webapp.session import keys, registry, resources
 from webapp.session.registry import ModelEntry
+from webapp.training.status import plural
 from webapp.views import charts, fields
 from webapp.views.display import (
     compared_image_alt,
@@ -72,9 +73,12 @@ def summary(entry: ModelEntry, model: MLP) -> None:
     if meta.get("training"):
         with st.expander("Training settings"):
             last = meta["training"].get("epochs")
-            if isinstance(last, int) and not isinstance(last, bool) and 0 < last < len(history):
-                st.caption(f"The settings of its last run ({last} epochs), which went on from a model trained "
-                           f"{len(history) - last} epochs before it: {len(history)} in all.")
+            # A run that ran all its epochs ("completed"): a stopped one's history is shorter than its settings say.
+            if (meta.get("outcome") == "completed" and isinstance(last, int) and not isinstance(last, bool)
+                    and 0 < last < len(history)):
+                before = len(history) - last
+                st.caption(f"The settings of its last run ({plural(last, 'epoch')}), which went on from a "
+                           f"model trained {plural(before, 'epoch')} before it: {len(history)} in all.")
             rows = settings_rows(meta["training"])
             st.dataframe({"setting": [r[0] for r in rows], "value": [r[1] for r in rows]},
                          hide_index=True, width="stretch")

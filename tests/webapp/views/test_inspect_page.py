@@ -86,6 +86,20 @@ def test_training_settings_table_uses_labels(mnist):
     assert not {"lr", "batch_size", "hidden", "augment"} & set(settings)
 
 
+def test_a_continued_run_stopped_early_gets_no_note_on_its_last_runs_settings(mnist):
+    """Stopped after 5 of 15 epochs on 45 earlier ones: its history (50) cannot say how many came before."""
+    model = load_model(ROOT / "models" / "default.npz")
+    model.meta["history"] = model.meta["history"][:50]
+    model.meta["outcome"] = "stopped"
+    at = open_app("inspect")
+    at.session_state["models"]["Stopped"] = ModelEntry("Stopped", ModelKind.UPLOADED, model=model)
+    at.run()
+    at.selectbox(key="inspect_model").set_value("Stopped").run()
+    assert not at.exception, at.exception
+    assert metrics(at)["Epochs trained"] == "50"
+    assert not any(c.value.startswith("The settings of its last run") for c in at.caption)
+
+
 def test_inspect_explains_why_the_shipped_models_training_curves_look_worse(mnist):
     at = open_app("inspect")
     notes = [c.value for c in at.caption if c.value.startswith("Why training looks worse than validation")]
