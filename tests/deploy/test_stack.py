@@ -408,7 +408,14 @@ def test_a_replica_killed_loses_no_share_and_its_visitors_train_on_the_other(sta
         try:
             page = await visitor.load(query=f"model={shared['id']}" if shared else "")
             await visitor.train(epochs=2)
-            await visitor.follow()
+            try:
+                await visitor.follow()
+            except RunFailed as e:
+                # This replica's client may still be giving up on the scheduler the test before restarted (CI
+                # found it so once): the page says to try again in a moment, and the next Start must train.
+                assert "try again in a moment" in str(e), e
+                await visitor.train(epochs=2)
+                await visitor.follow()
             return page, replica_of(visitor), visitor.outcome
         finally:
             await visitor.close()

@@ -157,19 +157,24 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
     try:
         future = engine.submit(fn, job.data, run_id, key, *args, key=key, priority=priority)
         while True:
-            try:
-                result: Sliced | Taught = future.result(timeout=POLL_SECONDS)
-                return result
-            except TimeoutError:
-                pass
-            except CancelledError:
+            # Asked once it is done, and a cancelled one not at all: Dask's blocking result() turns a cancellation
+            # that arrives while it waits into an UnboundLocalError (dask/distributed#8514), and a closing client
+            # cancels its futures.
+            if future.cancelled():
                 if job.stop_sent or job.stop_signal.is_set():
                     return None
                 # Not ours (we cancel only on Stop): the client closed, its scheduler gone (deploy/).
                 raise EngineError("the training engine went away before this run's next epoch was done; "
-                                  "try again in a moment") from None
-            except Exception as e:  # noqa: BLE001 - the task's own error, or the engine's (a worker lost twice)
-                raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
+                                  "try again in a moment")
+            if future.done():
+                try:
+                    result: Sliced | Taught = future.result()
+                    return result
+                except CancelledError:  # cancelled between the two questions
+                    continue
+                except Exception as e:  # noqa: BLE001 - the task's own error, or the engine's (a worker lost twice)
+                    raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
+            time.sleep(POLL_SECONDS)
             if job.pause_signal.is_set() != pause_sent:  # the slice ends after the epoch under way
                 pause_sent = not pause_sent
                 if pause_sent:

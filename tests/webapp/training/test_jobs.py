@@ -147,6 +147,28 @@ def test_a_waiting_run_shows_an_estimate_once_a_slice_was_timed(tmp_path):
     assert first.join(PATIENCE)
 
 
+def test_a_task_cancelled_by_someone_else_fails_the_run_with_a_message(tmp_path, monkeypatch):
+    """A task cancelled not by Stop (a client closing cancels its futures: deploy/'s scheduler restarts) fails the
+    run with "try again in a moment", not with the UnboundLocalError Dask's waiting result() can turn it into."""
+    engine = one_worker()
+    futures = []
+    submit = engine.submit
+
+    def kept(*args, **kwargs):
+        futures.append(submit(*args, **kwargs))
+        return futures[-1]
+
+    monkeypatch.setattr(engine, "submit", kept)
+    path, held = gate(tmp_path)
+    j = job(engine, epochs=5, data=held).start()
+    wait(lambda: j.state == "running")
+    futures[0].cancel()
+    assert j.join(PATIENCE)
+    path.touch()  # the task under way goes on until its data arrives: let it end
+    assert j.state == "failed" and "try again in a moment" in j.error, (j.state, j.error)
+    assert j.model is None
+
+
 def test_stop_while_queued_leaves_the_line(tmp_path):
     path, held = gate(tmp_path)
     first = job(epochs=200, name="a", data=held).start()
