@@ -156,6 +156,18 @@ class Visitor(Session):
             await asyncio.sleep(0.1)
         raise AssertionError(f"the run did not finish within {timeout:g} s (epochs seen: {epochs})")
 
+    async def train_to_the_end(self, epochs: int) -> str:
+        """Start a run and follow it to its end (the outcome), pressing Start once more if the page asks to try again:
+        a replica's client may still be giving up on a scheduler that went away (docs/deploy.md)."""
+        await self.train(epochs=epochs)
+        try:
+            await self.follow()
+        except RunFailed as e:
+            assert "try again in a moment" in str(e), e
+            await self.train(epochs=epochs)
+            await self.follow()
+        return self.outcome
+
     async def share(self) -> tuple[str, str]:
         """Press the finished model's Share model on Train; (the link's model id, the model's name)."""
         await self.load("train")
@@ -370,16 +382,7 @@ def test_after_the_scheduler_and_its_workers_restart_the_replicas_train_again(st
         await visitor.open()
         try:
             await visitor.load()
-            await visitor.train(epochs=2)
-            try:
-                await visitor.follow()
-            except RunFailed as e:
-                # Started while a replica's client was still giving up on the old scheduler: the page says to
-                # try again in a moment (docs/deploy.md), and the next Start must train.
-                assert "try again in a moment" in str(e), e
-                await visitor.train(epochs=2)
-                await visitor.follow()
-            return visitor.outcome
+            return await visitor.train_to_the_end(epochs=2)  # the next Start must train, if not the first
         finally:
             await visitor.close()
 
@@ -407,16 +410,10 @@ def test_a_replica_killed_loses_no_share_and_its_visitors_train_on_the_other(sta
         await visitor.open()
         try:
             page = await visitor.load(query=f"model={shared['id']}" if shared else "")
-            await visitor.train(epochs=2)
-            try:
-                await visitor.follow()
-            except RunFailed as e:
-                # This replica's client may still be giving up on the scheduler the test before restarted (CI
-                # found it so once): the page says to try again in a moment, and the next Start must train.
-                assert "try again in a moment" in str(e), e
-                await visitor.train(epochs=2)
-                await visitor.follow()
-            return page, replica_of(visitor), visitor.outcome
+            # This replica's client may still be giving up on the scheduler the test before restarted (CI found it
+            # so once): its first Start may be asked to try again.
+            outcome = await visitor.train_to_the_end(epochs=2)
+            return page, replica_of(visitor), outcome
         finally:
             await visitor.close()
 
