@@ -17,6 +17,7 @@ run holds no worker. Stop sets the run's stop Event
 from __future__ import annotations
 
 import copy
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -156,7 +157,10 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
     pause_sent = False
     try:
         future = engine.submit(fn, job.data, run_id, key, *args, key=key, priority=priority)
+        ended = threading.Event()  # set by Dask when the future is done or cancelled: no wait for the next poll
+        future.add_done_callback(lambda _: ended.set())
         while True:
+            ended.clear()  # before the questions: an end after them sets it again and cuts the wait short
             # Asked once it is done, and a cancelled one not at all: Dask's blocking result() turns a cancellation
             # that arrives while it waits into an UnboundLocalError (dask/distributed#8514), and a closing client
             # cancels its futures.
@@ -174,7 +178,7 @@ def _task(job: TrainingJob, run_id: str, key: str, fn: Callable[..., Any], *args
                     continue
                 except Exception as e:  # noqa: BLE001 - the task's own error, or the engine's (a worker lost twice)
                     raise EngineError(f"the training task failed: {type(e).__name__}: {e}") from e
-            time.sleep(POLL_SECONDS)
+            ended.wait(POLL_SECONDS)
             if job.pause_signal.is_set() != pause_sent:  # the slice ends after the epoch under way
                 pause_sent = not pause_sent
                 if pause_sent:
