@@ -186,14 +186,14 @@ def two_models(entry: ModelEntry, model: MLP, x: Floats, traced: explain.Trace, 
     left, right = st.columns(2)
     for col, e in ((left, entry), (right, other)):
         reader = e.require_model()
-        probs = reader.predict_proba(x)[0]
+        read = traced if reader is model else explain.trace(reader, x)  # the page's trace, not a second pass
+        recalled = teach.recall(reader, read)  # with a memory, its reading is the one predict_proba gives
+        probs = (read.probs if recalled is None else recalled.probs)[0]
         digit = int(probs.argmax())
         col.metric(text.literal(e.name), labels[digit])
         col.caption(f"{probs[digit]:.1%} sure")
-        if reader.memory is not None:  # as on Draw: say when the reading leans on a drawing it was taught
-            leaning = teach.memory_badge(teach.recall(reader, traced if reader is model else explain.trace(reader, x)),
-                                         labels)
-            if leaning is not None:
-                col.markdown(leaning)
+        leaning = teach.memory_badge(recalled, labels)  # as on Draw: when it leans on a drawing it was taught
+        if leaning is not None:
+            col.markdown(leaning)
         col.vega_lite_chart(spec=charts.arrow_datasets(charts.probability_bars(probs, labels, height=160)),
                             width="stretch")

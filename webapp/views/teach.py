@@ -91,9 +91,9 @@ def reading_notes(note: str | None, recalled: Recall | None, labels: Sequence[st
 def memory_badge(recalled: Recall | None, labels: Sequence[str]) -> str | None:
     """The badge (markdown) saying a reading leans on a drawing the model was taught, from a pull of
     MIN_PULL_SHOWN; None below it or without a memory."""
-    strength = float(recalled.strength[0]) if recalled is not None else 0.0
-    if recalled is None or strength < MIN_PULL_SHOWN:
+    if recalled is None or recalled.strength[0] < MIN_PULL_SHOWN:
         return None
+    strength = float(recalled.strength[0])
     digit = labels[int(recalled.digit[0])]
     return (f":blue-badge[:material/school: Close to {display.article(digit)} {digit} it was taught "
             f"(pull {strength:.0%})]")
