@@ -41,6 +41,11 @@ def build_parser() -> Parser:
                           f"{DEFAULTS['max_scale']}.")
     t.add_argument("--continue-from", type=Path, metavar="MODEL",
                    help="continue training this model (its architecture wins over --hidden/--activation/--dropout)")
+    d = t.add_argument_group("distillation", "learn from other networks' readings as well as the labels (mlp.distil)")
+    d.add_argument("--teacher", type=Path, nargs="+", default=[], metavar="MODEL",
+                   help="model files whose averaged reading of each training input is mixed into its target")
+    d.add_argument("--teacher-weight", type=finite_float, default=0.5, metavar="W",
+                   help="the share of each target the teachers' reading makes, in (0, 1] (default: %(default)s)")
     t.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save (default: %(default)s)")
     t.add_argument("--download", action="store_true", help="download the dataset if it is not found")
     t.add_argument("--drawn", type=int, default=0, metavar="N",

@@ -1,16 +1,20 @@
 """`train`: a network from the hyperparameter flags (or continued from a file), scored and saved."""
 
 import argparse
+import hashlib
 import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from mlp.augment import AugmentConfig
 from mlp.config import ConfigError, DivergedError, TrainConfig
+from mlp.distil import Teachers
 from mlp.hyperparams import AUGMENT_PARAMS, TRAIN_PARAMS
 from mlp.io import load_model, save_model
 from mlp.meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
+from mlp.network import MLP
 from mlp.training import Trainer, build_model, rows_used
 
 from .args import program_name
@@ -35,6 +39,25 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values, augment=augment_from_args(args)).validate()
 
 
+def load_teachers(args: argparse.Namespace, student: MLP) -> Teachers | None:
+    """The --teacher models (checked against the student and --dataset), or None without any."""
+    if not args.teacher:
+        return None
+    models = []
+    for path in args.teacher:
+        teacher = load_model(path)
+        if teacher.meta.get("dataset", args.dataset) != args.dataset:
+            raise ConfigError(f"teacher {path} was trained on {teacher.meta['dataset']}, not {args.dataset}")
+        models.append(teacher)
+    return Teachers(models, args.teacher_weight, names=[f"teacher {path}" for path in args.teacher]).check(student)
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test set, save; print a summary or one JSON object."""
     from data import load_dataset
@@ -56,6 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("--styles, --writers, --negatives and --pen need --dataset mnist (the drawings are digits)")
     if args.negatives and not config.val_fraction:
         raise ConfigError("--negatives needs --val-fraction > 0: the 'not sure' threshold is calibrated there")
+    teachers = load_teachers(args, model)
     ds = load_dataset(args.dataset, download=args.download, progress=None if args.json else DownloadBar())
     stamp_training(model, config, ds)
     train_rows, val_rows = rows_used(config, len(ds.x_train))
@@ -66,8 +90,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         extra = training_extras(ds, train_rows, styles=args.styles, writers=args.writers, negatives=args.negatives,
                                 seed=config.seed)
         model.meta["training"].update(styles=args.styles, writers=args.writers, negatives=args.negatives)
+    if teachers is not None:
+        model.meta["training"].update(teachers=", ".join(
+            f"{path.name} (sha256 {file_digest(path)[:12]})" for path in args.teacher), teacher_weight=teachers.weight)
     bar = ProgressBar(config.epochs)
-    trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch, extra=extra)
+    trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch, extra=extra, teachers=teachers)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     diverged = None

@@ -61,6 +61,21 @@ def softmax_cross_entropy(logits: Floats, labels: ArrayLike) -> tuple[float, Flo
     return loss / n, probs, grad
 
 
+def soft_cross_entropy(logits: Floats, targets: Floats) -> tuple[float, Floats, Floats]:
+    """Mean cross-entropy of softmax(logits) against target distributions, fused as above.
+
+    targets: (n, k) rows that each sum to 1 (a teacher's reading mixed with the label, when a
+    network learns from others: see mlp.distil). Returns (loss, probs, grad), grad = (probs - targets) / n.
+    """
+    n = len(logits)
+    probs = softmax(logits)
+    eps = np.finfo(probs.dtype).eps
+    loss = -float((targets * np.log(np.maximum(probs, eps))).sum()) / n
+    grad = np.subtract(probs, targets, dtype=probs.dtype)
+    grad *= probs.dtype.type(1 / n)
+    return loss, probs, grad
+
+
 def cross_entropy(probs: Floats, labels: Ints) -> float:
     """Mean cross-entropy of already-softmaxed (n, k) probabilities against integer labels."""
     eps = np.finfo(probs.dtype).eps

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from .activations import ACTIVATIONS
 from .arrays import Floats, Ints, Parameter
 from .layers import Activation, Dense, Dropout, Layer, init_scheme
-from .losses import softmax, softmax_cross_entropy
+from .losses import soft_cross_entropy, softmax, softmax_cross_entropy
 from .metrics import Evaluation, evaluate_predictions
 
 if TYPE_CHECKING:
@@ -100,14 +100,19 @@ class MLP:
             assert delta is not None  # only the first layer, the last to run, returns None
             delta = layer.backward(delta)
 
-    def loss_and_grads(self, x: ArrayLike, labels: ArrayLike, training: bool = True) -> tuple[float, Floats]:
+    def loss_and_grads(self, x: ArrayLike, labels: ArrayLike, training: bool = True,
+                       targets: Floats | None = None) -> tuple[float, Floats]:
         """One forward and backward pass; returns (loss, probs). Grads are left in the layers.
 
+        `targets` ((n, k) distributions) replaces the labels' targets in the loss when given.
         Drops the memory: its features describe the weights before the step these grads are for.
         """
         self.memory = None
         logits = self.forward(self.cast(x), training)
-        loss, probs, grad = softmax_cross_entropy(logits, labels)
+        if targets is None:
+            loss, probs, grad = softmax_cross_entropy(logits, labels)
+        else:
+            loss, probs, grad = soft_cross_entropy(logits, targets)
         self.backward(grad)
         return loss, probs
 

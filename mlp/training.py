@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from .arrays import Floats, Inputs, Ints, Labels
 from .augment import augment_batch
 from .config import ConfigError, DivergedError, EpochRecord, StopFlag, TrainConfig, TrainOutcome
+from .distil import Teachers
 from .losses import NOT_A_CLASS
 from .network import MLP
 from .optimizers import SCHEDULES, make_optimizer
@@ -101,16 +102,19 @@ class Trainer:
     `state` (a TrainState of this config, architecture and data; see Trainer.state) puts the run
     where that state left it: weights, optimizer, random streams, early stopping, divergence watch,
     and the model's metadata (model.meta is replaced by the state's).
+    `teachers` (mlp.distil) mixes their reading of each batch into its targets.
     """
 
     def __init__(self, model: MLP, config: TrainConfig, x: Inputs, y: Labels, *,
                  validation: tuple[Inputs, Labels] | None = None,
                  progress: Callable[[int, int], object] | None = None,
-                 extra: tuple[Inputs, Labels] | None = None, state: TrainState | None = None) -> None:
+                 extra: tuple[Inputs, Labels] | None = None, state: TrainState | None = None,
+                 teachers: Teachers | None = None) -> None:
         if len(x) != len(y):
             raise ConfigError(f"{len(x)} inputs but {len(y)} labels")
         config.validate(len(x))
         self.model, self.config, self.progress = model, config, progress
+        self.teachers = None if teachers is None else teachers.check(model)
         _, _, self.shuffle_rng, self.augment_rng = _streams(config.seed)
         self.x: Inputs = np.asarray(x).reshape(len(x), -1)  # a view, not a copy
         self.y: Ints = np.asarray(y, dtype=np.int64)
@@ -329,7 +333,8 @@ class Trainer:
             idx = order[start:start + bs]
             xb = self._gather(idx)
             yb = self.y[idx]
-            loss, probs = model.loss_and_grads(xb, yb)
+            targets = None if self.teachers is None else self.teachers.targets(xb, yb)
+            loss, probs = model.loss_and_grads(xb, yb, targets=targets)
             self._watch_divergence(loss, b, lr)
             self.optimizer.step(lr)
             total_loss += loss * len(idx)

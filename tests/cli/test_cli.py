@@ -232,3 +232,21 @@ def test_predict_says_when_unsure(tmp_path):
     assert record["unsure"] is True and record["digit"] == 0
     assert record["doubt"] == "That doesn't look like a digit"
     assert "That doesn't look like a digit" in run("predict", "--model", path, png).stdout
+
+
+@pytest.mark.slow
+def test_train_with_a_teacher_records_it_and_refuses_one_that_cannot_teach(trained, tmp_path):
+    teacher, _ = trained
+    out = tmp_path / "student.npz"
+    run("train", "--hidden", 32, "--epochs", 1, "--subset", 2000, "--teacher", teacher, "--teacher-weight", 0.4,
+        "--out", out)
+    training = load_model(out).meta["training"]
+    assert training["teachers"].startswith("small.npz (sha256 ") and training["teacher_weight"] == 0.4
+    five = save_model(MLP([784, 16, 5], seed=0), tmp_path / "five.npz")
+    proc = run("train", "--hidden", 32, "--epochs", 1, "--subset", 2000, "--teacher", teacher, five,
+               "--out", tmp_path / "no.npz", check=False)
+    assert proc.returncode != 0 and f"teacher {five} reads 784 inputs into 5 classes" in proc.stderr
+    assert not (tmp_path / "no.npz").exists()
+    proc = run("train", "--hidden", 32, "--epochs", 1, "--teacher", teacher, "--teacher-weight", 0,
+               "--out", tmp_path / "no.npz", check=False)
+    assert proc.returncode != 0 and "weight must be in (0, 1], got 0" in proc.stderr

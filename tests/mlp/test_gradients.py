@@ -5,7 +5,7 @@ import pytest
 
 from mlp.activations import ACTIVATIONS
 from mlp.layers import Activation, Dense, Dropout
-from mlp.losses import NOT_A_CLASS, softmax_cross_entropy
+from mlp.losses import NOT_A_CLASS, soft_cross_entropy, softmax_cross_entropy
 from mlp.network import MLP
 
 EPS = 1e-6
@@ -128,3 +128,18 @@ def test_whole_network_gradients(activation):
     analytic = [g.copy() for _, g, _ in net.parameters()]
     for (p, _, _), a in zip(net.parameters(), analytic):
         assert_close(a, numeric_grad(loss, p))
+
+
+def test_soft_cross_entropy_gradient_and_its_agreement_with_labels():
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal((5, 10)) * 3
+    targets = rng.dirichlet(np.ones(10), 5)
+    _, probs, grad = soft_cross_entropy(logits, targets)
+    assert np.allclose(probs.sum(axis=1), 1)
+    assert_close(grad, numeric_grad(lambda: soft_cross_entropy(logits, targets)[0], logits))
+    # One-hot and uniform targets give what the labels' loss gives, for labels and NOT_A_CLASS alike.
+    labels = np.array([3, NOT_A_CLASS, 0, 9, NOT_A_CLASS])
+    one_hot = np.where(labels[:, None] == NOT_A_CLASS, 0.1, np.eye(10)[labels])
+    hard_loss, _, hard_grad = softmax_cross_entropy(logits, labels)
+    soft_loss, _, soft_grad = soft_cross_entropy(logits, one_hot)
+    assert soft_loss == pytest.approx(hard_loss) and np.allclose(soft_grad, hard_grad)
