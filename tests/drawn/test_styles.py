@@ -308,19 +308,21 @@ def test_the_commonest_mistakes_are_counted_as_true_digit_then_reading():
     assert result["ones_read_as_7"] == 3 and result["sevens_read_as_1"] == 1
 
 
+@pytest.mark.slow
 def test_the_shipped_model_reads_flagged_ones_as_ones_and_crossed_sevens_as_sevens(mnist):
     """The commonest mistake on real pen digits was a flagged 1 read as 7 (MNIST's ones are bare strokes, its
     sevens have the flag). Trained on the styles, the shipped model reads flagged ones as ones without giving up
-    crossed sevens; a model trained on MNIST alone read 52.9% of flagged ones right (docs/real-handwriting.md)."""
+    crossed sevens; a model trained on MNIST alone read 52.9% of flagged ones right (docs/real-handwriting.md).
+    500 of each: with 100, one model's 5 flagged ones read as 7 and another's 7 are within the sample's noise."""
     from mlp import load_model
 
     model = load_model(MODEL)
 
     def read(style):
-        x, y, _ = styled_images(100, 0, mnist.x_test, mnist.y_test, styles=[style])
+        x, y, _ = styled_images(500, 0, mnist.x_test, mnist.y_test, styles=[style])
         return model.predict(x.reshape(len(x), -1).astype(np.float32) / 255), y
 
-    ones, y = read("one_flag")
-    assert (y == 1).all() and (ones == 1).mean() >= 0.9 and (ones == 7).mean() <= 0.06, np.bincount(ones)
-    sevens, y = read("seven_crossbar")
-    assert (y == 7).all() and (sevens == 7).mean() >= 0.95 and (sevens == 1).mean() <= 0.02, np.bincount(sevens)
+    ones, y = read("one_flag")  # the shipped model: 93.2% as 1, 6.4% as 7 (the model before it: 91.8%, 7.8%)
+    assert (y == 1).all() and (ones == 1).mean() >= 0.92 and (ones == 7).mean() <= 0.07, np.bincount(ones)
+    sevens, y = read("seven_crossbar")  # 98.6% as 7, none as 1
+    assert (y == 7).all() and (sevens == 7).mean() >= 0.97 and (sevens == 1).mean() <= 0.01, np.bincount(sevens)

@@ -47,8 +47,9 @@ SHOWN = 40  # thumbnails drawn at once, newest first: the page reruns on every s
 THUMB_SCALE = 2  # 28x28 drawn at 56x56, each pixel a 2x2 block, without smoothing
 TEACH_SEED = 0  # the same drawings and model teach the same model
 # A memory's pull on a reading (mlp.memory) that Draw mentions: from a half, the memory outweighs the network, and
-# the reading is then sure (its top probability over the unsure threshold, 0.446 for the shipped model), so this
-# badge and the unsure one do not crowd the reading's box together.
+# the reading is then nearly always sure (its top probability at least a half plus half the network's own for that
+# digit, over the shipped model's unsure threshold of 0.514 unless the network alone gives the digit under 3%), so
+# this badge and the unsure one rarely crowd the reading's box together.
 MIN_PULL_SHOWN = 0.5
 WORDS = {1: "one drawing", 2: "two drawings", 3: "three drawings"}
 OPEN_KEPT = keys.KEPT + keys.DRAWINGS_OPEN  # whether Your drawings is open, across label changes and pages
