@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlp.config import ConfigError, DivergedError
+from mlp.distil import MAX_TEACHERS, TEACHER_WEIGHT
 from mlp.hyperparams import AUGMENT_PARAMS, DATASET, DEFAULTS, TRAIN_PARAMS
 from mlp.io import ModelFileError
 
@@ -42,10 +43,11 @@ def build_parser() -> Parser:
     t.add_argument("--continue-from", type=Path, metavar="MODEL",
                    help="continue training this model (its architecture wins over --hidden/--activation/--dropout)")
     d = t.add_argument_group("distillation", "learn from other networks' readings as well as the labels (mlp.distil)")
-    d.add_argument("--teacher", type=Path, nargs="+", default=[], metavar="MODEL",
-                   help="model files whose averaged reading of each training input is mixed into its target")
-    d.add_argument("--teacher-weight", type=finite_float, default=0.5, metavar="W",
-                   help="the share of each target the teachers' reading makes, in (0, 1] (default: %(default)s)")
+    d.add_argument("--teacher", type=Path, nargs="+", action="extend", default=[], metavar="MODEL",
+                   help="model files whose averaged reading of each training input is mixed into its target "
+                        f"(up to {MAX_TEACHERS}; each read by its network alone, without dropout or memory)")
+    d.add_argument("--teacher-weight", type=finite_float, metavar="W",
+                   help=f"the share of each target the teachers' reading makes, in (0, 1] (default: {TEACHER_WEIGHT})")
     t.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save (default: %(default)s)")
     t.add_argument("--download", action="store_true", help="download the dataset if it is not found")
     t.add_argument("--drawn", type=int, default=0, metavar="N",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlp.augment import AugmentConfig
 from mlp.config import ConfigError, DivergedError, TrainConfig
-from mlp.distil import Teachers
+from mlp.distil import MAX_TEACHERS, TEACHER_WEIGHT, Teachers
 from mlp.hyperparams import AUGMENT_PARAMS, TRAIN_PARAMS
 from mlp.io import load_model, save_model
 from mlp.meta import continue_config, score_on_test_set, stamp_outcome, stamp_test_scores, stamp_training
@@ -42,14 +42,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def load_teachers(args: argparse.Namespace, student: MLP) -> Teachers | None:
     """The --teacher models (checked against the student and --dataset), or None without any."""
     if not args.teacher:
+        if args.teacher_weight is not None:
+            raise ConfigError("--teacher-weight needs --teacher: there is no teacher to weigh")
         return None
+    if len(args.teacher) > MAX_TEACHERS:
+        raise ConfigError(f"at most {MAX_TEACHERS} teachers, got {len(args.teacher)}")
     models = []
     for path in args.teacher:
         teacher = load_model(path)
         if teacher.meta.get("dataset", args.dataset) != args.dataset:
             raise ConfigError(f"teacher {path} was trained on {teacher.meta['dataset']}, not {args.dataset}")
         models.append(teacher)
-    return Teachers(models, args.teacher_weight, names=[f"teacher {path}" for path in args.teacher]).check(student)
+    weight = TEACHER_WEIGHT if args.teacher_weight is None else args.teacher_weight
+    return Teachers(models, weight, names=[f"teacher {path}" for path in args.teacher]).check(student)
 
 
 def file_digest(path: Path) -> str:
@@ -91,8 +96,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 seed=config.seed)
         model.meta["training"].update(styles=args.styles, writers=args.writers, negatives=args.negatives)
     if teachers is not None:
-        model.meta["training"].update(teachers=", ".join(
-            f"{path.name} (sha256 {file_digest(path)[:12]})" for path in args.teacher), teacher_weight=teachers.weight)
+        # Plain text of at most schema.MAX_TEXT characters, as every training setting outside the table.
+        model.meta["training"].update(teachers=", ".join(f"sha256 {file_digest(path)[:12]}" for path in args.teacher),
+                                      teacher_weight=teachers.weight)
     bar = ProgressBar(config.epochs)
     trainer = Trainer(model, config, ds.x_train, ds.y_train, progress=bar.batch, extra=extra, teachers=teachers)
     stop = threading.Event()

@@ -18,13 +18,18 @@ from .config import ConfigError
 from .losses import NOT_A_CLASS, softmax
 from .network import MLP
 
+#: The teachers' share of each target unless told otherwise.
+TEACHER_WEIGHT = 0.5
+#: At most this many teachers (each reads every batch: training slows by about a third of an epoch per teacher).
+MAX_TEACHERS = 8
+
 
 @dataclass(frozen=True)
 class Teachers:
     """The networks a run learns from, and the share of each target their reading makes."""
 
     models: Sequence[MLP]
-    weight: float = 0.5
+    weight: float = TEACHER_WEIGHT
     names: Sequence[str] = ()  # for messages: each model's file, say (default "teacher 1", "teacher 2"...)
 
     def check(self, student: MLP) -> "Teachers":

@@ -198,10 +198,13 @@ class Trainer:
         """The run's complete state after its last finished epoch, as copies (see TrainState).
 
         Raises RuntimeError after a run was stopped mid-epoch or diverged: its optimizer and random
-        streams are then part-way through an epoch that never finished.
+        streams are then part-way through an epoch that never finished; and for a run with teachers,
+        which a state does not keep.
         """
         if self._torn:
             raise RuntimeError("this run was stopped or diverged during an epoch: it has no state to go on from")
+        if self.teachers is not None:  # a state does not keep them: a resumed run would go on without them
+            raise RuntimeError("a run that learns from teachers has no state to go on from")
         return TrainState(
             config=TrainConfig.from_dict(self.config.to_dict()),
             layer_sizes=tuple(self.model.layer_sizes),

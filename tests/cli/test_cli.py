@@ -1,5 +1,6 @@
 """`python -m mlp` end to end, as a user runs it (subprocesses)."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -235,18 +236,29 @@ def test_predict_says_when_unsure(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_with_a_teacher_records_it_and_refuses_one_that_cannot_teach(trained, tmp_path):
+def test_train_with_a_teacher_learns_from_it_records_it_and_refuses_one_that_cannot_teach(trained, tmp_path):
     teacher, _ = trained
+    flags = ("train", "--hidden", 32, "--epochs", 1, "--subset", 2000, "--seed", 1, "--json")
+    alone = json.loads(run(*flags, "--out", tmp_path / "alone.npz").stdout)
     out = tmp_path / "student.npz"
-    run("train", "--hidden", 32, "--epochs", 1, "--subset", 2000, "--teacher", teacher, "--teacher-weight", 0.4,
-        "--out", out)
+    taught = json.loads(run(*flags, "--teacher", teacher, "--teacher", teacher, "--teacher-weight", 0.4,
+                            "--out", out).stdout)
+    # The same run (seed, data, order) but for the targets: the teachers alone can make its weights differ.
+    assert not np.array_equal(load_model(out).get_weights()[0], load_model(tmp_path / "alone.npz").get_weights()[0])
+    assert taught["history"][0]["train_loss"] != alone["history"][0]["train_loss"]
     training = load_model(out).meta["training"]
-    assert training["teachers"].startswith("small.npz (sha256 ") and training["teacher_weight"] == 0.4
+    digest = hashlib.sha256(teacher.read_bytes()).hexdigest()[:12]
+    assert training["teachers"] == f"sha256 {digest}, sha256 {digest}" and training["teacher_weight"] == 0.4
     five = save_model(MLP([784, 16, 5], seed=0), tmp_path / "five.npz")
-    proc = run("train", "--hidden", 32, "--epochs", 1, "--subset", 2000, "--teacher", teacher, five,
-               "--out", tmp_path / "no.npz", check=False)
-    assert proc.returncode != 0 and f"teacher {five} reads 784 inputs into 5 classes" in proc.stderr
-    assert not (tmp_path / "no.npz").exists()
-    proc = run("train", "--hidden", 32, "--epochs", 1, "--teacher", teacher, "--teacher-weight", 0,
-               "--out", tmp_path / "no.npz", check=False)
-    assert proc.returncode != 0 and "weight must be in (0, 1], got 0" in proc.stderr
+    fashion = MLP([784, 16, 10], seed=0)
+    fashion.meta["dataset"] = "fashion-mnist"
+    fashion = save_model(fashion, tmp_path / "fashion.npz")
+    for extra, message in [(("--teacher", teacher, five), f"teacher {five} reads 784 inputs into 5 classes"),
+                           (("--teacher", fashion), f"teacher {fashion} was trained on fashion-mnist, not mnist"),
+                           (("--teacher", teacher, "--teacher-weight", 0), "weight must be in (0, 1], got 0"),
+                           (("--teacher-weight", 0.5), "--teacher-weight needs --teacher"),
+                           (("--teacher", *[teacher] * 9), "at most 8 teachers, got 9")]:
+        proc = run("train", "--hidden", 32, "--epochs", 1, "--subset", 2000, *extra, "--out", tmp_path / "no.npz",
+                   check=False)
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+        assert not (tmp_path / "no.npz").exists()

@@ -42,3 +42,21 @@ def test_teachers_that_cannot_teach_are_refused_by_name(teachers, message):
     student = MLP([20, 16, 3])
     with pytest.raises(ConfigError, match=message):
         Trainer(student, toy_config(), x, y, teachers=teachers())
+
+
+def test_teachers_read_without_dropout_in_their_own_precision():
+    x = np.random.default_rng(1).standard_normal((6, 20)).astype(np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    dropping = Teachers([MLP([20, 8, 3], dropout=0.5, seed=0)], weight=1.0)
+    assert np.array_equal(dropping.targets(x, labels), dropping.targets(x, labels))  # no random masks
+    wide = MLP([20, 8, 3], seed=0, dtype="float64")
+    targets = Teachers([wide], weight=1.0).targets(x, labels)
+    assert targets.dtype == np.float32 and np.allclose(targets, softmax(wide.forward(x.astype(np.float64))), atol=1e-6)
+
+
+def test_a_run_with_teachers_has_no_state_to_go_on_from():
+    x, y = toy_data()
+    teacher, _, _ = train_all(toy_config(epochs=1), x, y)
+    _, trainer, _ = train_all(toy_config(epochs=1), x, y, teachers=Teachers([teacher]))
+    with pytest.raises(RuntimeError, match="learns from teachers has no state"):
+        trainer.state()
