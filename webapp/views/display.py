@@ -74,7 +74,15 @@ def settings_summary(training: object) -> str:
         words.append(f"{training['schedule']} schedule")
     if training.get("augment"):
         words.append("augmented")
+    if n := _teachers(training):
+        words.append(f"distilled from {n} network{'s' if n > 1 else ''}")
     return ", ".join(words)
+
+
+def _teachers(training: Mapping[str, Any]) -> int:
+    """How many networks a run learnt from (the command line's --teacher: their digests, comma-separated)."""
+    teachers = training.get("teachers")
+    return len(teachers.split(",")) if isinstance(teachers, str) and teachers.strip() else 0
 
 
 def shorten(text: object, limit: int = 40) -> str:
@@ -105,6 +113,9 @@ def curves_note(meta: Mapping[str, Any]) -> str | None:
     if _positive(training.get("negatives")) or "threshold" in unsure:
         reasons.append("drawings that are no digit (letters, scribbles), whose target is the same 10% for every "
                        "class: their loss cannot fall below 2.3 (the accuracy leaves them out)")
+    if _teachers(training):
+        reasons.append("targets mixed with other networks' readings (distillation): a target spread over several "
+                       "classes keeps the loss above 0")
     if not reasons:
         return None
     return ("Why training looks worse than validation: the training curves are measured on the training batches "

@@ -69,4 +69,16 @@ def test_curves_note_only_when_training_made_batches_harder():
     assert "augmentation" in curves_note({"training": {"augment": {"max_shift": 2.0}}})
     assert "no digit" in curves_note({"training": {"negatives": 24000}})
     assert "no digit" in curves_note({"training": {}, "unsure": {"threshold": 0.45}})
+    assert "distillation" in curves_note({"training": {"teachers": "sha256 0123456789ab"}})
+    assert curves_note({"training": {"teachers": ""}}) is None
     assert curves_note({"training": "garbage", "unsure": ["x"]}) is None
+
+
+def test_settings_summary_names_what_shaped_a_run():
+    from webapp.views.display import settings_summary
+
+    assert settings_summary({"optimizer": "adam", "lr": 0.001, "batch_size": 128}) == "adam, lr 0.001, batch 128"
+    distilled = {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "dropout": 0.2,
+                 "teachers": "sha256 0123456789ab, sha256 ba9876543210"}
+    assert settings_summary(distilled) == "adam, lr 0.001, batch 128, dropout 0.2, distilled from 2 networks"
+    assert settings_summary("garbage") == ""
